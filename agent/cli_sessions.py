@@ -1,0 +1,92 @@
+"""`rempart sessions list|show ID|resume ID|delete ID`."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from agent.cli_run import approver_from, run_session
+from agent.render import JsonPrinter, TextPrinter
+from agent.session import SessionOptions
+from agent.settings import Settings
+from agent.store import Store
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = Store(Settings().sessions_db)
+    try:
+        rows = store.list(args.limit)
+    finally:
+        store.close()
+    if args.json:
+        for row in rows:
+            print(row.model_dump_json())
+        return 0
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created))
+        print(f"{row.id}  {when}  {row.status:9} {row.task[:60]!r}  {row.workspace}")
+    if not rows:
+        print("no sessions yet")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = Store(Settings().sessions_db)
+    try:
+        row = store.get(args.id)
+        events = store.events(row.id)
+    finally:
+        store.close()
+    printer = JsonPrinter() if args.json else TextPrinter()
+    for event in events:
+        printer(event)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    settings = Settings()
+    store = Store(settings.sessions_db)
+    try:
+        row = store.get(args.id)
+    finally:
+        store.close()
+    options = SessionOptions(
+        task=row.task,
+        workspace=Path(row.workspace),
+        approver=approver_from(args.approve),
+        model_url=args.model,
+        resume_id=row.id,
+    )
+    return run_session(settings, options, args.json)
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = Store(Settings().sessions_db)
+    try:
+        store.delete(store.get(args.id).id)
+    finally:
+        store.close()
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("sessions", help="list, show and resume sessions")
+    verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
+    listing = verbs.add_parser("list", help="newest first")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+    show = verbs.add_parser("show", help="every event of a session")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+    resume = verbs.add_parser("resume", help="continue a stopped or crashed session")
+    resume.add_argument("id")
+    resume.add_argument("--json", action="store_true")
+    resume.add_argument("--approve", help="policy file of auto-approvals for `ask`")
+    resume.add_argument("--model", help="OpenAI-compatible base URL")
+    resume.set_defaults(func=cmd_resume)
+    delete = verbs.add_parser("delete", help="remove a session and its events")
+    delete.add_argument("id")
+    delete.set_defaults(func=cmd_delete)

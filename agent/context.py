@@ -1,0 +1,56 @@
+"""Context budget: keep a long session inside a small model's window.
+
+First old tool outputs are cut to a stub (the newest stay whole), then the oldest turns are
+replaced by a mechanical summary of what was done. The system prompt and the task stay.
+No model call is spent on summarising.
+"""
+
+from __future__ import annotations
+
+from agent.messages import Message
+
+CHARS_PER_TOKEN = 3.2
+KEEP_RECENT_TOOL_OUTPUTS = 3
+STUB_CHARS = 300
+
+
+def estimate_tokens(messages: list[Message]) -> int:
+    chars = sum(len(m.content) + sum(len(c.arguments) + 20 for c in m.tool_calls) + 8 for m in messages)
+    return int(chars / CHARS_PER_TOKEN)
+
+
+def _stub(message: Message) -> Message:
+    if len(message.content) <= STUB_CHARS:
+        return message
+    cut = len(message.content) - STUB_CHARS
+    text = f"{message.content[:STUB_CHARS]}\n[older output elided: {cut} characters]"
+    return message.model_copy(update={"content": text})
+
+
+def _summary(dropped: list[Message]) -> Message:
+    lines = ["Summary of earlier steps (elided to fit the context window):"]
+    for message in dropped:
+        for call in message.tool_calls:
+            lines.append(f"- called {call.name} {call.arguments[:160]}")
+        if message.role == "tool":
+            lines.append(f"  -> {message.content.splitlines()[0][:160] if message.content else ''}")
+    return Message(role="user", content="\n".join(lines[:200]))
+
+
+def fit(messages: list[Message], budget_tokens: int) -> list[Message]:
+    """A copy of `messages` that fits `budget_tokens` (by estimate)."""
+    if estimate_tokens(messages) <= budget_tokens:
+        return messages
+    tool_indexes = [i for i, m in enumerate(messages) if m.role == "tool"]
+    old = set(tool_indexes[:-KEEP_RECENT_TOOL_OUTPUTS])
+    trimmed = [_stub(m) if i in old else m for i, m in enumerate(messages)]
+    if estimate_tokens(trimmed) <= budget_tokens:
+        return trimmed
+    head, body = trimmed[:2], trimmed[2:]
+    cut = 0
+    while cut < len(body) - 2 and estimate_tokens(head + [_summary(body[:cut])] + body[cut:]) > budget_tokens:
+        cut += 1
+    # never start the kept part with tool results whose assistant call was dropped
+    while cut < len(body) and body[cut].role == "tool":
+        cut += 1
+    return head + [_summary(body[:cut])] + body[cut:]

@@ -1,0 +1,98 @@
+"""`rempart doctor`: one line per check, each with a fix hint; exit 0 only when all required pass."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+
+from agent.serving.engine import probe_models, read_state
+from agent.settings import Settings
+from policies.errors import RempartError
+from sandbox.checks import Check, run_checks
+
+MIN_FREE_GB = 8.0
+
+
+def python_check() -> Check:
+    version = ".".join(str(part) for part in sys.version_info[:3])
+    return Check(
+        name="python",
+        ok=sys.version_info >= (3, 11),
+        detail=f"Python {version}",
+        hint="install Python 3.11 or newer",
+        required=True,
+    )
+
+
+def disk_check(settings: Settings) -> Check:
+    probe = settings.data_dir if settings.data_dir.exists() else settings.data_dir.parent
+    while not probe.exists():
+        probe = probe.parent
+    free_gb = shutil.disk_usage(probe).free / 1e9
+    return Check(
+        name="disk",
+        ok=free_gb >= MIN_FREE_GB,
+        detail=f"{free_gb:.1f} GB free under {probe}",
+        hint=f"free at least {MIN_FREE_GB:.0f} GB (the embedded model and vLLM take ~10 GB)",
+        required=True,
+    )
+
+
+def model_check(settings: Settings) -> Check:
+    state = read_state(settings)
+    base_url = state.base_url if state else settings.model_base_url
+    models = probe_models(base_url)
+    return Check(
+        name="model endpoint",
+        ok=models is not None,
+        detail=f"{base_url} serves {', '.join(models)}" if models else f"{base_url} unreachable",
+        hint="start the embedded model with `rempart model serve`, or set REMPART_MODEL_BASE_URL",
+        required=True,
+    )
+
+
+def policy_check(settings: Settings) -> Check:
+    from agent.discovery import discover_layers, load_policy_set
+
+    try:
+        layers = discover_layers(settings, workspace=None, extra=())
+        policy_set = load_policy_set(layers)
+    except RempartError as exc:
+        return Check(
+            name="policy",
+            ok=False,
+            detail=str(exc),
+            hint="fix the file named above; `rempart policy check FILE` shows every problem",
+            required=True,
+        )
+    names = ", ".join(f"{layer.name}={layer.path}" for layer in policy_set.layers)
+    return Check(name="policy", ok=True, detail=names, hint="", required=True)
+
+
+def run_all(settings: Settings) -> list[Check]:
+    checks = [python_check(), disk_check(settings)]
+    checks += run_checks(settings.sandbox_image or None)
+    checks += [model_check(settings), policy_check(settings)]
+    return checks
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks = run_all(Settings())
+    if args.json:
+        print(json.dumps({"ok": all(c.ok or not c.required for c in checks),
+                          "checks": [c.model_dump() for c in checks]}))
+    else:
+        for check in checks:
+            mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
+            print(f"{mark} {check.name:28} {check.detail}")
+            if not check.ok and check.hint:
+                print(f"     {'':28} fix: {check.hint}")
+    return 0 if all(c.ok or not c.required for c in checks) else 1
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = sub.add_parser("doctor", help="check that everything Rempart needs is in place")
+    doctor.add_argument("--json", action="store_true", help="one JSON object for machines")
+    doctor.set_defaults(func=cmd_doctor)

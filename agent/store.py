@@ -1,0 +1,150 @@
+"""Sessions in SQLite: every event and every chat message, written as it happens.
+
+WAL mode and one commit per write, so `kill -9` loses nothing that was already shown.
+One file under the data dir; many processes may share it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agent.events import EVENT_ADAPTER, Event
+from agent.messages import Message
+from policies.errors import RempartError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, task TEXT NOT NULL, workspace TEXT NOT NULL, model TEXT NOT NULL,
+    status TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    session_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    session_id TEXT NOT NULL, idx INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (session_id, idx)
+);
+"""
+
+
+class SessionNotFound(RempartError):
+    """No session has that id."""
+
+
+class SessionRow(BaseModel):
+    id: str
+    task: str
+    workspace: str
+    model: str
+    status: str
+    created: float
+    updated: float
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def create(self, task: str, workspace: str, model: str) -> str:
+        session_id = uuid.uuid4().hex[:12]
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (session_id, task, workspace, model, now, now),
+            )
+        return session_id
+
+    def set_status(self, session_id: str, status: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE sessions SET status = ?, updated = ? WHERE id = ?",
+                (status, time.time(), session_id),
+            )
+
+    def add_event(self, event: Event) -> Event:
+        """Stores the event with the next sequence number; returns it numbered."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?",
+                (event.session_id,),
+            ).fetchone()
+            numbered = event.model_copy(update={"seq": int(row[0]) + 1})
+            db.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?)",
+                (numbered.session_id, numbered.seq, numbered.type, numbered.model_dump_json()),
+            )
+            db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), event.session_id))
+        return numbered
+
+    def add_message(self, session_id: str, message: Message) -> None:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT COALESCE(MAX(idx), -1) FROM messages WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO messages VALUES (?, ?, ?)",
+                (session_id, int(row[0]) + 1, message.model_dump_json()),
+            )
+
+    def get(self, session_id: str) -> SessionRow:
+        row = self._db.execute(
+            "SELECT id, task, workspace, model, status, created, updated FROM sessions "
+            "WHERE id = ? OR id LIKE ? ORDER BY created DESC LIMIT 2",
+            (session_id, f"{session_id}%"),
+        ).fetchall()
+        if len(row) != 1:
+            problem = "matches several sessions" if row else "is not a session"
+            raise SessionNotFound(f"{session_id!r} {problem}", hint="see `rempart sessions list`")
+        return SessionRow(**dict(zip(SessionRow.model_fields, row[0], strict=True)))
+
+    def list(self, limit: int = 50) -> list[SessionRow]:
+        rows = self._db.execute(
+            "SELECT id, task, workspace, model, status, created, updated FROM sessions "
+            "ORDER BY created DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [SessionRow(**dict(zip(SessionRow.model_fields, r, strict=True))) for r in rows]
+
+    def delete(self, session_id: str) -> None:
+        with self._tx() as db:
+            for table, key in (("events", "session_id"), ("messages", "session_id"), ("sessions", "id")):
+                db.execute(f"DELETE FROM {table} WHERE {key} = ?", (session_id,))
+
+    def events(self, session_id: str) -> list[Event]:
+        rows = self._db.execute(
+            "SELECT body FROM events WHERE session_id = ? ORDER BY seq", (session_id,)
+        ).fetchall()
+        return [EVENT_ADAPTER.validate_json(body) for (body,) in rows]
+
+    def messages(self, session_id: str) -> list[Message]:
+        rows = self._db.execute(
+            "SELECT body FROM messages WHERE session_id = ? ORDER BY idx", (session_id,)
+        ).fetchall()
+        return [Message.model_validate_json(body) for (body,) in rows]

@@ -1,0 +1,177 @@
+"""Fakes that tests need, shipped in the package so no test patches internals.
+
+`ScriptedModelServer`: a real HTTP server speaking OpenAI chat-completions (streaming SSE
+and plain JSON), replaying scripted replies in order. Each reply is a `Reply`: text and/or
+tool calls, or a fault (`status` for an HTTP error, `die_mid_stream` to drop the connection).
+Requests it received are kept in `.requests` for assertions.
+
+    with ScriptedModelServer([Reply.call("write_file", path="a.py", content="x")]) as server:
+        ... Settings(model_base_url=server.base_url) ...
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ScriptedCall(BaseModel):
+    name: str
+    arguments: str
+
+
+class Reply(BaseModel):
+    text: str = ""
+    calls: list[ScriptedCall] = []
+    status: int | None = None
+    die_mid_stream: bool = False
+    prompt_tokens: int = 50
+    completion_tokens: int = 10
+
+    @classmethod
+    def call(cls, name: str, **arguments: Any) -> Reply:
+        return cls(calls=[ScriptedCall(name=name, arguments=json.dumps(arguments))])
+
+    @classmethod
+    def raw_call(cls, name: str, arguments: str) -> Reply:
+        return cls(calls=[ScriptedCall(name=name, arguments=arguments)])
+
+
+class ScriptedModelServer:
+    def __init__(self, replies: list[Reply], model: str = "scripted-model", max_model_len: int = 8192) -> None:
+        self.replies = list(replies)
+        self.model = model
+        self.max_model_len = max_model_len
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def __enter__(self) -> ScriptedModelServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def next_reply(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            if not self.replies:
+                return Reply.call("finish", summary="script exhausted")
+            return self.replies.pop(0)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _json(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    item = {"id": server.model, "object": "model", "max_model_len": server.max_model_len}
+                    self._json(200, {"object": "list", "data": [item]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                reply = server.next_reply(request)
+                if reply.status is not None:
+                    self._json(reply.status, {"error": {"message": "scripted failure", "code": reply.status}})
+                    return
+                if request.get("stream"):
+                    self._stream(reply)
+                else:
+                    self._json(200, _completion(server.model, reply))
+
+            def _stream(self, reply: Reply) -> None:
+                # chunked transfer encoding, so that dying mid-stream is a protocol error
+                # for the client (an incomplete body), as with a crashed server
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                for chunk in _chunks(server.model, reply):
+                    self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+                    if reply.die_mid_stream:
+                        self.close_connection = True
+                        return
+                self._chunk(b"data: [DONE]\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+        return Handler
+
+
+def _base(model: str) -> dict[str, Any]:
+    return {"id": "chatcmpl-scripted", "created": int(time.time()), "model": model}
+
+
+def _calls(reply: Reply) -> list[dict[str, Any]]:
+    return [
+        {"index": i, "id": f"call_{i}_{time.monotonic_ns()}", "type": "function",
+         "function": {"name": c.name, "arguments": c.arguments}}
+        for i, c in enumerate(reply.calls)
+    ]
+
+
+def _completion(model: str, reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+    if reply.calls:
+        message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in _calls(reply)]
+    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+             "total_tokens": reply.prompt_tokens + reply.completion_tokens}
+    finish = "tool_calls" if reply.calls else "stop"
+    return {**_base(model), "object": "chat.completion", "usage": usage,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
+
+
+def _chunks(model: str, reply: Reply) -> list[dict[str, Any]]:
+    base = {**_base(model), "object": "chat.completion.chunk"}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+    if reply.text:
+        half = len(reply.text) // 2
+        for piece in (reply.text[:half], reply.text[half:]):
+            chunks.append({**base, "choices": [{"index": 0, "delta": {"content": piece}}]})
+    for call in _calls(reply):
+        chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+    finish = "tool_calls" if reply.calls else "stop"
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+             "total_tokens": reply.prompt_tokens + reply.completion_tokens}
+    chunks.append({**base, "choices": [], "usage": usage})
+    return chunks

@@ -1,0 +1,33 @@
+"""list_files: the files under a folder, optionally filtered by a glob."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
+from policies import Action, FsRead
+
+MAX_ENTRIES = 500
+
+
+def list_files(ctx: ToolContext, path: str = ".", pattern: str | None = None) -> ToolOutput:
+    """List files under a folder of the workspace (recursively).
+
+    Args:
+        path: folder relative to the workspace root; default: the root
+        pattern: optional glob on file names, e.g. *.py
+    """
+    rel = workspace_path(path)
+    entries = ctx.sandbox.list_files(rel, pattern=pattern, recursive=True)
+    shown = entries[:MAX_ENTRIES]
+    more = f"\n... and {len(entries) - MAX_ENTRIES} more" if len(entries) > MAX_ENTRIES else ""
+    if not shown:
+        return ToolOutput(content=f"no files under {rel}" + (f" matching {pattern}" if pattern else ""))
+    return ToolOutput(content="\n".join(shown) + more, truncated=bool(more))
+
+
+def _actions(args: dict[str, Any]) -> list[Action]:
+    return [FsRead(path=workspace_path(args["path"]))]
+
+
+TOOL = Tool.from_function(list_files, _actions)

@@ -1,0 +1,56 @@
+"""write_file: create a file or replace it whole (edit_file is for changes to existing files)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
+from policies import Action, FsWrite
+
+LARGE_REWRITE_LINES = 40
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    return "".join(lines)
+
+
+def current_text(ctx: ToolContext, rel: str) -> str | None:
+    """The file's text, or None when it does not exist yet."""
+    if not ctx.sandbox.stat(rel).exists:
+        return None
+    return ctx.sandbox.read_file(rel).decode("utf-8", errors="replace")
+
+
+def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
+    """Create a new file, or replace a whole file. To change part of an existing file, use edit_file.
+
+    Args:
+        path: file path relative to the workspace root, e.g. src/app.py
+        content: the complete new content of the file
+    """
+    rel = workspace_path(path)
+    before = current_text(ctx, rel)
+    ctx.sandbox.write_file(rel, content.encode("utf-8"))
+    diff = unified_diff(rel, before or "", content)
+    lines = content.count("\n") + (0 if content.endswith("\n") else 1)
+    message = f"wrote {rel} ({lines} lines, {len(content.encode())} bytes)"
+    if before is not None and before.count("\n") > LARGE_REWRITE_LINES:
+        message += (
+            "\nnote: you replaced a whole existing file; for small changes use edit_file "
+            "(read_file first, then replace the exact text)"
+        )
+    return ToolOutput(content=message, diff=diff)
+
+
+def _actions(args: dict[str, Any]) -> list[Action]:
+    return [FsWrite(path=workspace_path(args["path"]))]
+
+
+TOOL = Tool.from_function(write_file, _actions)

@@ -1,0 +1,188 @@
+"""Judging exec actions: every simple command, every wrapped command, every file argument."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from policies.execmatch import MAYBE, YES, match_level
+from policies.fileargs import file_args
+from policies.globs import GlobError, has_glob_chars, shell_glob_regex
+from policies.interpreters import code_reason
+from policies.judge import DEFAULT_ASK, builtin, describe, judge_path
+from policies.layering import Outcome, combine, default_rule, dynamic_rule, strictest
+from policies.model import RANK, SegmentDecision
+from policies.paths import fold_text
+from policies.rules import Layer, Rule
+from policies.shell import GLOB, LIT, MAX_COMMAND, Segment, Tok, parse_command
+from policies.wrappers import MAX_UNWRAP, analyse, command_name
+
+DYNAMIC_DENY = builtin("exec-dynamic", "deny", "dynamic commands are denied (exec_dynamic unset)")
+
+
+@dataclass(slots=True)
+class Trace:
+    """How one (possibly wrapped) simple command was judged, for decisions and `explain`."""
+
+    source: str
+    argv: list[str]
+    rule: Rule
+    reason: str
+    hits: list[Rule] = field(default_factory=list)
+    ignored: list[tuple[Rule, str]] = field(default_factory=list)
+    dynamic: str | None = None
+    paths: list[tuple[Rule, str]] = field(default_factory=list)
+    depth: int = 0
+
+    def decision(self) -> SegmentDecision:
+        rule = self.rule
+        builtin_rule = rule.layer == "builtin"
+        return SegmentDecision(
+            command=self.source, argv=self.argv, decision=rule.decision,
+            rule=rule.id, layer=None if builtin_rule else rule.layer,
+            source=rule.source, reason=self.reason,
+        )  # fmt: skip
+
+
+class ExecJudge:
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        self.layers = layers
+        self.default = default_rule(layers, DEFAULT_ASK)
+        self.dynamic = dynamic_rule(layers, DYNAMIC_DENY)
+        self.probes: dict[str, list[tuple[str, bool]]] = {
+            "read": [p for lay in layers for p in lay.probes],
+        }
+
+    def judge(self, command: str, cwd: str) -> list[Trace]:
+        if len(command) > MAX_COMMAND:
+            rule = builtin("command-too-long", "deny", f"commands over {MAX_COMMAND} characters")
+            return [Trace(command[:80] + "…", [], rule, describe(rule, "this command"))]
+        if "\x00" in command:
+            rule = builtin("nul-byte", "deny", "the command contains a NUL byte")
+            return [Trace(command[:80], [], rule, describe(rule, "this command"))]
+        segments = parse_command(command)
+        if not segments:
+            rule = builtin("empty-command", "deny", "there is no command to run")
+            return [Trace(command[:80], [], rule, describe(rule, "this command"))]
+        traces: list[Trace] = []
+        for seg in segments:
+            self.segment(seg, cwd, 0, traces)
+            argv = seg.argv
+            if len(argv) == 2 and argv[0].text == "cd" and argv[1].kind == LIT and not seg.dynamic:
+                cwd = argv[1].text if argv[1].text.startswith("/") else f"{cwd}/{argv[1].text}"
+        return traces
+
+    def _hits(self, argv: list[Tok], dynamic: bool) -> list[list[Rule]]:
+        exact = [command_name(argv[0].text), *(t.text for t in argv[1:])]
+        folded = [fold_text(t) for t in exact]
+        names = {folded[0]}
+        base = folded[0].rsplit("/", 1)[-1]
+        if base != folded[0]:
+            names.add(base)  # `./git push` is not `git`, but deny rules for git still apply
+        base_folded = [base, *folded[1:]]
+        out: list[list[Rule]] = []
+        for lay in self.layers:
+            hits: list[Rule] = []
+            for name in names:
+                for ep in lay.exec_candidates(name):
+                    rule = ep.rule
+                    if rule.decision == "allow":
+                        if not dynamic and name == folded[0]:
+                            if match_level(ep.toks, argv, exact, ep.exact, False) == YES:
+                                hits.append(rule)
+                    elif match_level(
+                        ep.toks, argv, folded if name == folded[0] else base_folded, ep.exact, True
+                    ) >= MAYBE:
+                        hits.append(rule)
+            out.append(hits)
+        return out
+
+    def segment(self, seg: Segment, cwd: str, depth: int, traces: list[Trace]) -> Rule:
+        argv = seg.argv
+        shown = [t.text for t in argv]
+        subject = f"`{seg.source[:200]}`"
+        if not argv:
+            reason = seg.dynamic or "no command"
+            rule = self.dynamic
+            trace = Trace(seg.source, shown, rule, self._dyn_text(rule, subject, reason), [], [],
+                          reason, depth=depth)  # fmt: skip
+            traces.append(trace)
+            self._paths(seg, [], [], cwd, trace)
+            return trace.rule
+        analysis = analyse(argv) if argv[0].kind == LIT else None
+        dyn = seg.dynamic
+        if dyn is None and argv[0].kind == LIT:
+            dyn = code_reason(argv) or (analysis.dynamic if analysis else None)
+        if depth >= MAX_UNWRAP:
+            dyn = dyn or "wrappers nested too deeply"
+        hits = self._hits(argv, dyn is not None)
+        transparent = analysis is not None and analysis.transparent and bool(analysis.inner)
+        fallback = None if transparent or dyn else self.default
+        out: Outcome = combine(
+            self.layers, hits, lambda lay: lay.default or DEFAULT_ASK, fallback
+        )
+        trace = Trace(seg.source, shown, DEFAULT_ASK, "", out.hits, out.ignored, dyn, depth=depth)
+        traces.append(trace)
+        candidates: list[tuple[Rule, str]] = []
+        if out.winner is not None:
+            candidates.append((out.winner, describe(out.winner, subject)))
+        if dyn is not None:
+            candidates.append((self.dynamic, self._dyn_text(self.dynamic, subject, dyn)))
+        fa = file_args(argv) if argv[0].kind == LIT else None
+        self._paths(seg, fa.reads if fa else [], fa.writes if fa else [], cwd, trace)
+        candidates.extend(trace.paths)
+        if analysis is not None and depth < MAX_UNWRAP:
+            for inner, via in analysis.inner:
+                source = f"{' '.join(t.text for t in inner)} (run by {via})"
+                rule = self.segment(Segment(source, inner), cwd, depth + 1, traces)
+                candidates.append((rule, f"{subject} runs `{source}`, which is {rule.decision}"))
+        best = max(candidates, key=lambda c: RANK[c[0].decision], default=None)
+        if best is None:
+            best = (self.default, describe(self.default, subject))
+        trace.rule, trace.reason = best
+        return trace.rule
+
+    def _dyn_text(self, rule: Rule, subject: str, why: str) -> str:
+        return f"{describe(rule, subject)} — dynamic because {why}"
+
+    def _paths(
+        self, seg: Segment, reads: list[Tok], writes: list[Tok], cwd: str, trace: Trace
+    ) -> None:
+        checks = [("read", t) for t in reads] + [("write", t) for t in writes]
+        checks += [(r.op, r.target) for r in seg.redirects]
+        for op, tok in checks:
+            if tok.kind == LIT:
+                judged = judge_path(self.layers, op, tok.text, cwd)
+                rule = judged.rule
+                if rule.decision != "allow":
+                    trace.paths.append((rule, describe(rule, f"`{seg.source[:120]}`: {judged.subject}")))
+            elif tok.kind == GLOB:
+                self._glob(op, tok.text, cwd, seg, trace)
+
+    def _glob(self, op: str, pattern: str, cwd: str, seg: Segment, trace: Trace) -> None:
+        """An unquoted glob argument: deny if it could expand to a denied path."""
+        try:
+            whole = shell_glob_regex(pattern.removeprefix("./"))
+            last = shell_glob_regex(pattern.rstrip("/").rsplit("/", 1)[-1])
+        except GlobError:
+            trace.paths.append((self.dynamic, f"`{pattern}` is a glob that cannot be read"))
+            return
+        head = pattern.rsplit("/", 1)[0] + "/" if "/" in pattern else ""
+        worst: Rule | None = None
+        text = ""
+        for probe, floating in self.probes["read"]:
+            if not has_glob_chars(pattern):
+                break
+            matched = last.fullmatch(probe) if floating else whole.fullmatch(probe)
+            if matched is None:
+                continue
+            judged = judge_path(self.layers, op, head + probe if floating else probe, cwd)
+            if judged.rule.decision != "allow" and (worst is None or judged.rule.rank > worst.rank):
+                worst = judged.rule
+                text = describe(worst, f"`{seg.source[:120]}`: glob `{pattern}` may expand to "
+                                f"`{probe}`, {judged.subject}")  # fmt: skip
+        if worst is not None:
+            trace.paths.append((worst, text))
+
+
+__all__ = ["ExecJudge", "Trace", "strictest"]

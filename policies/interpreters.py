@@ -1,0 +1,246 @@
+"""Commands whose real program is not in argv: shell code, inline interpreter code, `eval`.
+
+`code_reason(argv)` returns why a command must be treated as dynamic (never allowed by an
+allow rule), or None. It errs on the side of "dynamic": a false positive costs an approval,
+a false negative is a bypass.
+"""
+
+from __future__ import annotations
+
+import re
+
+from policies.paths import fold_text
+from policies.shell import LIT, Tok
+from policies.wrappers import command_name
+
+SHELLS = frozenset(
+    "sh bash zsh dash ksh mksh ash fish csh tcsh yash posh rbash pwsh powershell".split()
+)
+SHELL_BUILTINS = {
+    "eval": "`eval` runs a string as shell code",
+    "source": "`source` runs a file as shell code in this shell",
+    ".": "`.` runs a file as shell code in this shell",
+    "alias": "`alias` redefines command names",
+    "unalias": "`unalias` changes command names",
+    "hash": "`hash` remaps command names to paths",
+    "enable": "`enable` loads or toggles shell builtins",
+    "trap": "`trap` installs shell code to run later",
+    "bind": "`bind` can attach shell code to keys",
+    "complete": "`complete` can install shell code",
+    "fc": "`fc` re-runs commands from history",
+    "let": "`let` evaluates arithmetic that can run code",
+    "export": "`export` changes the environment of later commands",
+    "declare": "`declare` changes shell variables",
+    "typeset": "`typeset` changes shell variables",
+    "local": "`local` changes shell variables",
+    "readonly": "`readonly` changes shell variables",
+    "set": "`set` changes shell options or positional parameters",
+    "shopt": "`shopt` changes shell options",
+    "mapfile": "`mapfile` assigns shell variables",
+    "readarray": "`readarray` assigns shell variables",
+}
+# interpreter -> options that take inline code
+INLINE_CODE: dict[str, frozenset[str]] = {
+    "perl": frozenset("-e -E".split()),
+    "ruby": frozenset("-e".split()),
+    "node": frozenset("-e --eval -p --print".split()),
+    "nodejs": frozenset("-e --eval -p --print".split()),
+    "bun": frozenset("-e --eval -p --print".split()),
+    "deno": frozenset("eval".split()),
+    "php": frozenset("-r -R -B -E".split()),
+    "lua": frozenset("-e".split()),
+    "luajit": frozenset("-e".split()),
+    "rscript": frozenset("-e".split()),
+    "r": frozenset("-e".split()),
+    "julia": frozenset("-e -E --eval --print".split()),
+    "osascript": frozenset("-e".split()),
+    "groovy": frozenset("-e".split()),
+    "tclsh": frozenset(),
+    "wish": frozenset(),
+    "vim": frozenset("-c --cmd -S".split()),
+    "vi": frozenset("-c --cmd -S".split()),
+    "nvim": frozenset("-c --cmd -S".split()),
+    "ex": frozenset("-c --cmd -S".split()),
+    "emacs": frozenset("--eval -l --load -f --funcall -batch --batch".split()),
+    "make": frozenset("--eval".split()),
+    "gdb": frozenset("-ex -x --batch -batch".split()),
+}
+STDIN_READERS = frozenset("perl ruby node nodejs php lua luajit tclsh wish julia".split())
+DANGEROUS_OPTIONS: dict[str, tuple[str, ...]] = {
+    "tar": ("--to-command", "--checkpoint-action", "-I", "--use-compress-program",
+            "--rsh-command", "--info-script", "--new-volume-script", "-F"),
+    "rsync": ("-e", "--rsh", "--rsync-path"),
+    "scp": ("-S", "-o"),
+    "ssh": ("-o", "-F"),
+    "sftp": ("-S", "-o", "-F"),
+    "zip": ("-TT", "--unzip-command"),
+    "sort": ("--compress-program",),
+    "git": ("--upload-pack", "--receive-pack", "--exec", "--extcmd"),
+    "less": ("+!", "-+"),
+}  # fmt: skip
+_PYTHON = re.compile(r"(?:python|pypy)[0-9.]*")
+_AWK = frozenset("awk gawk mawk nawk".split())
+_AWK_DANGER = re.compile(r"system|\||>|getline|ENVIRON|PROCINFO|@load|@include")
+_SED_DANGER = re.compile(r"(?:^|[;\n{}]|[0-9$/,!]\s*)\s*[ewWrR](?:\s|$|[^a-zA-Z])|/[gpIiMm0-9]*[ewW]")
+
+
+def _options(argv: list[Tok], with_arg: frozenset[str]) -> tuple[list[str], list[Tok]]:
+    """(option texts, positional tokens) of a command, honouring `--`."""
+    opts: list[str] = []
+    pos: list[Tok] = []
+    i = 1
+    while i < len(argv):
+        text = argv[i].text
+        if text == "--":
+            pos.extend(argv[i + 1 :])
+            break
+        if text.startswith("-") and text != "-" and argv[i].kind == LIT:
+            opts.append(text)
+            if text in with_arg:
+                i += 1
+                if i < len(argv):
+                    opts.append(argv[i].text)
+        else:
+            pos.append(argv[i])
+        i += 1
+    return opts, pos
+
+
+def _shell(name: str, argv: list[Tok]) -> str | None:
+    i = 1
+    while i < len(argv):
+        text = argv[i].text
+        if text == "-":
+            return f"`{name} -` reads commands from standard input"
+        if text == "--" or not text.startswith(("-", "+")) or text == "+":
+            rest = argv[i + 1 :] if text == "--" else argv[i:]
+            return None if rest else f"`{name}` reads commands from standard input"
+        if text.startswith("--"):
+            if text in ("--rcfile", "--init-file", "--command"):
+                return f"`{name} {text}` runs shell code"
+        elif any(c in text[1:] for c in "cisCE") or text.lower() in (
+            "-command", "-encodedcommand", "-file"
+        ):
+            return f"`{name} {text}` runs shell code given on the command line or stdin"
+        if text in ("-o", "+o", "-O", "+O"):
+            i += 1
+        i += 1
+    return f"`{name}` reads commands from standard input"
+
+
+def _python(name: str, argv: list[Tok]) -> str | None:
+    i = 1
+    while i < len(argv):
+        text = argv[i].text
+        if text == "-":
+            return f"`{name} -` reads code from standard input"
+        if text in ("-m", "--"):
+            return None if i + 1 < len(argv) else f"`{name}` reads code from standard input"
+        if not text.startswith("-"):
+            return None
+        if text.startswith("--"):
+            if text in ("--version", "--help", "-h"):
+                return None
+            i += 1
+            continue
+        letters = text[1:]
+        if "c" in letters:
+            return f"`{name} -c` runs code given on the command line"
+        if letters[-1:] in ("W", "X") and len(letters) == 1:
+            i += 1
+        if "V" in letters or "h" in letters:
+            return None
+        i += 1
+    return f"`{name}` reads code from standard input"
+
+
+def _script_of(name: str, argv: list[Tok], letters: frozenset[str]) -> str | None:
+    for tok in argv[1:]:
+        text = tok.text
+        if text in letters or (
+            text.startswith("-") and not text.startswith("--") and any(
+                f"-{c}" in letters for c in text[1:]
+            )
+        ):
+            return f"`{name} {text}` runs code given on the command line"
+    if name in STDIN_READERS and not any(not t.text.startswith("-") for t in argv[1:]):
+        return f"`{name}` reads code from standard input"
+    return None
+
+
+def _sed_scripts(argv: list[Tok]) -> list[str] | None:
+    scripts: list[str] = []
+    positional: list[str] = []
+    i = 1
+    while i < len(argv):
+        text = argv[i].text
+        if text in ("-e", "--expression") and i + 1 < len(argv):
+            scripts.append(argv[i + 1].text)
+            i += 2
+            continue
+        if text in ("-f", "--file") or text.startswith(("--expression=", "--file=", "-f")):
+            return None  # script from a file: unknown
+        if text.startswith("-e") and len(text) > 2:
+            scripts.append(text[2:])
+        elif not text.startswith("-"):
+            positional.append(text)
+        i += 1
+    if not scripts and positional:
+        scripts.append(positional[0])
+    return scripts
+
+
+def code_reason(argv: list[Tok]) -> str | None:
+    """Why this (literal) command runs code that is not in its argv, or None."""
+    if not argv:
+        return None
+    name = fold_text(command_name(argv[0].text))
+    if name in SHELL_BUILTINS:
+        return SHELL_BUILTINS[name]
+    if name in SHELLS:
+        return _shell(name, argv)
+    if _PYTHON.fullmatch(name):
+        return _python(name, argv)
+    if name in INLINE_CODE:
+        return _script_of(name, argv, INLINE_CODE[name])
+    if name in _AWK:
+        opts, pos = _options(argv, frozenset("-F -v -f --file".split()))
+        if "-f" in opts or "--file" in opts:
+            return f"`{name} -f` runs a program from a file"
+        if pos and _AWK_DANGER.search(pos[0].text):
+            return f"`{name}` program runs commands, writes files or reads the environment"
+        return None if pos else f"`{name}` without a program"
+    if name == "sed":
+        scripts = _sed_scripts(argv)
+        if scripts is None:
+            return "`sed -f` runs a script from a file"
+        if any(_SED_DANGER.search(s) for s in scripts):
+            return "`sed` script runs commands (`e`) or reads/writes other files (`r`/`w`)"
+        return None
+    if name == "git":
+        return _git(argv)
+    for opt in DANGEROUS_OPTIONS.get(name, ()):
+        if any(t.text == opt or t.text.startswith(opt + "=") for t in argv[1:]):
+            return f"`{name} {opt}` can run other programs"
+    return None
+
+
+def _git(argv: list[Tok]) -> str | None:
+    i = 1
+    while i < len(argv) and argv[i].text.startswith("-"):
+        text = argv[i].text
+        if text == "-c" or text.startswith(("--config-env", "--exec-path=", "-c")):
+            return "`git -c`/`--config-env` can make git run arbitrary programs"
+        i += 2 if text in ("-C", "--git-dir", "--work-tree", "--namespace") else 1
+    sub = argv[i].text if i < len(argv) else ""
+    rest = [t.text for t in argv[i + 1 :]]
+    if sub in ("filter-branch", "filter-repo") or (sub == "submodule" and "foreach" in rest):
+        return f"`git {sub}` runs shell code"
+    if sub == "rebase" and any(t in ("-x", "--exec") or t.startswith("--exec=") for t in rest):
+        return "`git rebase --exec` runs shell code"
+    if sub in ("difftool", "mergetool") and any(t.startswith(("-x", "--extcmd")) for t in rest):
+        return f"`git {sub} --extcmd` runs a program"
+    for opt in DANGEROUS_OPTIONS["git"]:
+        if any(t == opt or t.startswith(opt + "=") for t in rest):
+            return f"`git {opt}` runs a program"
+    return None

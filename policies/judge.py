@@ -1,0 +1,134 @@
+"""Judging file, network and MCP actions against compiled layers (exec is in `execeval.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from policies.hosts import parse_host
+from policies.layering import Outcome, combine, default_rule, strictest
+from policies.model import DecisionKind
+from policies.paths import PSEUDO_DEVICES, NormPath, normalise
+from policies.rules import Layer, PatternSet, Rule
+
+
+def builtin(rid: str, decision: DecisionKind, reason: str) -> Rule:
+    return Rule(f"builtin:{rid}", decision, "builtin", -1, None, reason, "")
+
+
+DEFAULT_ASK = builtin("default", "ask", "no rule matches and no layer sets `default`")
+OUTSIDE = builtin("outside-workspace", "deny", "the path is outside the workspace")
+DEVICE = builtin("pseudo-device", "allow", "harmless pseudo-device")
+NET_UNLISTED = builtin("network-unlisted", "deny", "destinations not allowed by a rule are denied")
+MCP_UNLISTED = builtin("mcp-unlisted", "deny", "the server is not listed in mcp.servers")
+
+
+@dataclass(slots=True)
+class Judged:
+    """An outcome and the words for the thing judged (`reading \\`.env\\``)."""
+
+    outcome: Outcome
+    subject: str
+
+    @property
+    def rule(self) -> Rule:
+        assert self.outcome.winner is not None
+        return self.outcome.winner
+
+
+def describe(rule: Rule, subject: str) -> str:
+    """Human text for an approval prompt: what, decision, rule, layer, file:line, why."""
+    verb = {"allow": "allowed", "ask": "needs approval", "deny": "denied"}[rule.decision]
+    if rule.layer == "builtin":
+        return f"{subject}: {verb} ({rule.id}: {rule.reason})"
+    why = f": {rule.reason}" if rule.reason else f" (matches `{rule.pattern}`)"
+    if rule.id == "default":
+        why = ": no rule matches, this is the default"
+    elif rule.id == "exec_dynamic":
+        why = ": dynamic commands are never allowed by a rule"
+    return f"{subject}: {verb} by {rule.id} in the {rule.layer} layer ({rule.source}){why}"
+
+
+def _set_hits(ps: PatternSet, exact: str, folded: str, everything: bool) -> list[Rule]:
+    if everything:
+        return ps.all("deny", folded) + ps.all("ask", folded) + ps.all("allow", exact)
+    hit = ps.first("deny", folded) or ps.first("ask", folded) or ps.first("allow", exact)
+    return [hit] if hit else []
+
+
+def judge_path(
+    layers: Sequence[Layer], op: str, path: str, cwd: str = ".", everything: bool = False
+) -> Judged:
+    """`op` is "read" or "write"; `everything` collects every matching rule (explain)."""
+    verb = "reading" if op == "read" else "writing"
+    n: NormPath = normalise(path, cwd)
+    subject = f"{verb} `{n.exact}`" if not n.error else f"{verb} `{path[:80]}`"
+    if n.error:
+        return Judged(Outcome(builtin("bad-path", "deny", n.error)), subject)
+    if n.exact in PSEUDO_DEVICES:
+        return Judged(Outcome(DEVICE), subject)
+    hits = [_set_hits(lay.files[op], n.exact, n.folded, everything) for lay in layers]
+    if n.absolute:
+        fallback = OUTSIDE
+        out = combine(layers, hits, lambda _lay: OUTSIDE, OUTSIDE)
+    else:
+        fallback = default_rule(layers, DEFAULT_ASK)
+        out = combine(layers, hits, lambda lay: lay.default or DEFAULT_ASK, fallback)
+    return Judged(out, subject)
+
+
+def judge_net(layers: Sequence[Layer], host: str, port: int, everything: bool = False) -> Judged:
+    try:
+        h = parse_host(host)
+    except ValueError as exc:
+        return Judged(Outcome(builtin("bad-host", "deny", str(exc))), f"connecting to {host!r}")
+    subject = f"connecting to `{h.name}:{port}`"
+    if not 0 < port < 65536:
+        return Judged(Outcome(builtin("bad-port", "deny", "port must be 1-65535")), subject)
+    key = h.key(port)
+    hits: list[list[Rule]] = []
+    for lay in layers:
+        ps = lay.network
+        if everything:
+            hits.append(ps.all("deny", key) + ps.all("ask", key) + ps.all("allow", key))
+        else:
+            hit = ps.first("deny", key) or ps.first("ask", key) or ps.first("allow", key)
+            hits.append([hit] if hit else [])
+    fallback = NET_UNLISTED
+    if h.literal:
+        fallback = builtin(
+            "network-literal", "deny",
+            "IP addresses and local names are denied unless a rule names them exactly",
+        )  # fmt: skip
+    return Judged(combine(layers, hits, lambda _lay: fallback, fallback), subject)
+
+
+def judge_mcp_start(layers: Sequence[Layer], server: str) -> Judged:
+    hits = [[lay.mcp_servers[server]] if server in lay.mcp_servers else [] for lay in layers]
+    out = combine(layers, hits, lambda _lay: MCP_UNLISTED, MCP_UNLISTED)
+    return Judged(out, f"starting MCP server `{server}`")
+
+
+def judge_mcp_call(
+    layers: Sequence[Layer], server: str, tool: str, everything: bool = False
+) -> Judged:
+    start = judge_mcp_start(layers, server)
+    subject = f"calling MCP tool `{server}.{tool}`"
+    if start.rule.decision == "deny":
+        return Judged(start.outcome, subject)
+    key = f"{server}.{tool}"
+    hits: list[list[Rule]] = []
+    for lay in layers:
+        ps = lay.mcp_tools
+        if everything:
+            hits.append(ps.all("deny", key) + ps.all("ask", key) + ps.all("allow", key))
+        else:
+            hit = ps.first("deny", key) or ps.first("ask", key) or ps.first("allow", key)
+            hits.append([hit] if hit else [])
+    fallback = default_rule(layers, DEFAULT_ASK)
+    out = combine(layers, hits, lambda lay: lay.default or DEFAULT_ASK, fallback)
+    out.hits = [*start.outcome.hits, *out.hits]
+    return Judged(out, subject)
+
+
+__all__ = ["Judged", "builtin", "describe", "judge_net", "judge_path", "strictest"]

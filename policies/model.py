@@ -1,0 +1,61 @@
+"""Decisions and the value types every other package reads: the evaluator's output contract."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+DecisionKind = Literal["allow", "ask", "deny"]
+
+RANK: dict[str, int] = {"allow": 0, "ask": 1, "deny": 2}
+
+
+def stricter(a: DecisionKind, b: DecisionKind) -> DecisionKind:
+    """The stricter of two decisions (`allow < ask < deny`)."""
+    return a if RANK[a] >= RANK[b] else b
+
+
+class Limits(BaseModel):
+    """Resource limits for the sandbox; layers merge to the strictest value of each field."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    cpus: float = 1.0
+    memory: str = "2g"
+    pids: int = 256
+    timeout_s: float = 120
+    output_bytes: int = 200_000
+
+
+class LayerInfo(BaseModel):
+    """One loaded policy layer, for display: its name, where it came from, and its hash."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: str
+    sha256: str
+
+
+class SegmentDecision(BaseModel):
+    """The decision for one simple command of an exec action (wrapped commands get their own)."""
+
+    command: str
+    argv: list[str]
+    decision: DecisionKind
+    rule: str | None
+    layer: str | None
+    source: str | None
+    reason: str
+
+
+class Decision(BaseModel):
+    """The evaluator's answer: what to do, which rule said so, from which file and line, and why."""
+
+    decision: DecisionKind
+    rule: str | None
+    layer: str | None
+    source: str | None
+    reason: str
+    segments: list[SegmentDecision] = []

@@ -1,0 +1,246 @@
+"""One policy file compiled for fast evaluation: a `Layer`.
+
+String-keyed rules (paths, hosts, MCP tools) are compiled into one alternation regex per
+decision, so `evaluate` asks the C regex engine once per decision and layer; exec rules are
+indexed by their (folded) command name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from policies import hosts
+from policies.execmatch import DSTAR, LITERAL, STAR, PTok, compile_token
+from policies.globs import GlobError, path_regex, token_regex
+from policies.interpreters import SHELL_BUILTINS
+from policies.model import RANK, DecisionKind, LayerInfo
+from policies.paths import fold_text, normalise_pattern
+from policies.schema import PathEntry, PolicyFile
+from policies.yamlstrict import Doc, Path
+
+DECISIONS: tuple[DecisionKind, ...] = ("deny", "ask", "allow")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    decision: DecisionKind
+    layer: str
+    index: int
+    source: str | None
+    reason: str | None
+    pattern: str
+
+    @property
+    def rank(self) -> int:
+        return RANK[self.decision]
+
+
+class PatternSet:
+    """Rules over strings: `first(decision, key)` is one regex call per decision."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, list[tuple[re.Pattern[str], Rule]]] = {d: [] for d in DECISIONS}
+        self._sources: dict[str, list[str]] = {d: [] for d in DECISIONS}
+        self._combined: dict[str, re.Pattern[str] | None] = {}
+
+    def add(self, regex: str, rule: Rule) -> None:
+        self.items[rule.decision].append((re.compile(regex, re.DOTALL), rule))
+        self._sources[rule.decision].append(regex)
+
+    def build(self) -> None:
+        for d in DECISIONS:
+            srcs = self._sources[d]
+            joined = "|".join(f"(?P<r{i}>{s})" for i, s in enumerate(srcs))
+            self._combined[d] = re.compile(joined, re.DOTALL) if srcs else None
+
+    def first(self, decision: str, key: str) -> Rule | None:
+        rx = self._combined.get(decision)
+        if rx is None:
+            return None
+        m = rx.fullmatch(key)
+        if m is None or m.lastgroup is None:
+            return None
+        return self.items[decision][int(m.lastgroup[1:])][1]
+
+    def all(self, decision: str, key: str) -> list[Rule]:
+        return [rule for rx, rule in self.items[decision] if rx.fullmatch(key)]
+
+
+@dataclass(slots=True)
+class ExecPattern:
+    rule: Rule
+    toks: list[PTok]
+    exact: bool
+
+
+@dataclass(slots=True)
+class Layer:
+    name: str
+    index: int
+    path: str
+    sha256: str
+    lock: bool
+    default: Rule | None = None
+    exec_dynamic: Rule | None = None
+    files: dict[str, PatternSet] = field(default_factory=dict)
+    probes: list[tuple[str, bool]] = field(default_factory=list)
+    exec_index: dict[str, list[ExecPattern]] = field(default_factory=dict)
+    exec_wild: list[ExecPattern] = field(default_factory=list)
+    exec_all: list[ExecPattern] = field(default_factory=list)
+    network: PatternSet = field(default_factory=PatternSet)
+    mcp_servers: dict[str, Rule] = field(default_factory=dict)
+    mcp_tools: PatternSet = field(default_factory=PatternSet)
+
+    @property
+    def info(self) -> LayerInfo:
+        return LayerInfo(name=self.name, path=self.path, sha256=self.sha256)
+
+    def exec_candidates(self, folded_name: str) -> list[ExecPattern]:
+        return self.exec_index.get(folded_name, []) + self.exec_wild
+
+
+def _entry(e: PathEntry) -> tuple[str, str | None]:
+    return (e, None) if isinstance(e, str) else (e.path, e.reason)
+
+
+def file_regex(pattern: str, decision: str) -> str:
+    """Regex over normalised paths (folded for deny/ask) for one files pattern."""
+    norm = normalise_pattern(pattern)
+    p = fold_text(norm) if decision != "allow" else norm
+    body = path_regex(p)
+    absolute = p.startswith("/")
+    prefix = "(?:.*/)?" if not absolute and "/" not in p and p != "**" else ""
+    suffix = "" if p == "**" or p.endswith("/**") else "(?:/.*)?"
+    anchor = "(?!/)" if decision == "allow" and not absolute else ""
+    return anchor + prefix + body + suffix
+
+
+def _probe(pattern: str) -> tuple[str, bool]:
+    p = fold_text(normalise_pattern(pattern))
+    floating = "/" not in p or p.startswith("**/")
+    p = p.replace("**/", "").replace("/**", "").replace("**", "x")
+    p = re.sub(r"\[!?\^?(.)[^\]]*\]", r"\1", p).replace("*", "x").replace("?", "x")
+    return (p.rsplit("/", 1)[-1] if floating else p, floating)
+
+
+class Compiler:
+    """Builds a `Layer` from a validated file, reporting problems into the `Doc`."""
+
+    def __init__(self, name: str, index: int, doc: Doc, policy: PolicyFile, text: str) -> None:
+        self.doc = doc
+        self.policy = policy
+        sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        self.layer = Layer(name, index, doc.source, sha, policy.lock)
+
+    def rule(self, path: Path, rid: str, decision: DecisionKind, reason: str | None,
+             pattern: str) -> Rule:  # fmt: skip
+        line = self.doc.where(path)[0]
+        return Rule(rid, decision, self.layer.name, self.layer.index,
+                    f"{self.doc.source}:{line}", reason, pattern)  # fmt: skip
+
+    def compile(self) -> Layer:
+        pol, lay = self.policy, self.layer
+        if pol.default is not None:
+            lay.default = self.rule(("default",), "default", pol.default, None, "default")
+        if pol.exec_dynamic is not None:
+            lay.exec_dynamic = self.rule(
+                ("exec_dynamic",), "exec_dynamic", pol.exec_dynamic, None, "exec_dynamic"
+            )
+        for op in ("read", "write"):
+            lay.files[op] = self.files(op)
+        self.exec_rules()
+        self.network()
+        self.mcp()
+        return lay
+
+    def files(self, op: str) -> PatternSet:
+        ps = PatternSet()
+        lists = getattr(self.policy.files, op)
+        for decision in DECISIONS:
+            for i, entry in enumerate(getattr(lists, decision)):
+                pattern, reason = _entry(entry)
+                path: Path = ("files", op, decision, i)
+                try:
+                    rx = file_regex(pattern, decision)
+                except (ValueError, GlobError) as exc:
+                    self.doc.problem(path, f"bad path pattern `{pattern}`: {exc}")
+                    continue
+                rid = f"files.{op}.{decision}[{i}]"
+                ps.add(rx, self.rule(path, rid, decision, reason, pattern))
+                if op == "read" and decision != "allow":
+                    self.layer.probes.append(_probe(pattern))
+                if decision == "allow" and op == "write" and pattern in ("**", "/**", "*"):
+                    self.doc.problem(path, f"over-broad allow `{pattern}`", warn=True)
+        ps.build()
+        return ps
+
+    def exec_rules(self) -> None:
+        for i, spec in enumerate(self.policy.exec):
+            path: Path = ("exec", i)
+            try:
+                toks = [compile_token(t, k == 0) for k, t in enumerate(spec.match)]
+            except ValueError as exc:
+                self.doc.problem(path, f"bad exec pattern: {exc}")
+                continue
+            shown = " ".join(t.exact if t.kind != LITERAL else t.exact for t in toks)
+            ep = ExecPattern(self.rule(path, f"exec[{i}]", spec.decision, spec.reason, shown),
+                             toks, spec.exact)  # fmt: skip
+            self.layer.exec_all.append(ep)
+            first = toks[0]
+            if first.kind == LITERAL:
+                self.layer.exec_index.setdefault(first.folded, []).append(ep)
+            else:
+                self.layer.exec_wild.append(ep)
+                if spec.decision == "allow" and first.kind in (STAR, DSTAR):
+                    self.doc.problem(path, f"over-broad exec allow `{shown}`", warn=True)
+            if first.kind == LITERAL and first.exact == "":
+                self.doc.problem(path, "an empty command name can never match")
+            if spec.decision == "allow" and first.folded in SHELL_BUILTINS:
+                self.doc.problem(
+                    path, f"`{first.exact}` is always dynamic: this allow never applies", warn=True
+                )
+
+    def network(self) -> None:
+        for decision in DECISIONS:
+            for i, entry in enumerate(getattr(self.policy.network, decision)):
+                pattern, reason = _entry(entry)
+                path: Path = ("network", decision, i)
+                try:
+                    rx = hosts.pattern_regex(pattern)
+                except ValueError as exc:
+                    self.doc.problem(path, f"bad host pattern `{pattern}`: {exc}")
+                    continue
+                rid = f"network.{decision}[{i}]"
+                self.layer.network.add(rx, self.rule(path, rid, decision, reason, pattern))
+                if decision == "allow" and pattern.split(":")[0] == "*":
+                    self.doc.problem(path, f"over-broad network allow `{pattern}`", warn=True)
+        self.layer.network.build()
+
+    def mcp(self) -> None:
+        for server, spec in self.policy.mcp.servers.items():
+            path: Path = ("mcp", "servers", server)
+            rid = f"mcp.servers.{server}"
+            self.layer.mcp_servers[server] = self.rule(path, rid, spec.decision, spec.reason, server)
+        for i, tool in enumerate(self.policy.mcp.tools):
+            path = ("mcp", "tools", i)
+            if "." not in tool.match:
+                self.doc.problem(path, f"`{tool.match}` can never match: write `server.tool`")
+                continue
+            try:
+                rx = token_regex(tool.match).pattern
+            except GlobError as exc:
+                self.doc.problem(path, f"bad tool pattern: {exc}")
+                continue
+            rule = self.rule(path, f"mcp.tools[{i}]", tool.decision, tool.reason, tool.match)
+            self.layer.mcp_tools.add(rx, rule)
+            server = tool.match.split(".", 1)[0]
+            if "*" not in server and "?" not in server and server not in self.policy.mcp.servers:
+                self.doc.problem(
+                    path, f"server `{server}` is not in mcp.servers of this file", warn=True
+                )
+            if tool.decision == "allow" and tool.match in ("*", "*.*"):
+                self.doc.problem(path, f"over-broad MCP allow `{tool.match}`", warn=True)
+        self.layer.mcp_tools.build()

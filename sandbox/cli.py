@@ -1,0 +1,165 @@
+"""`rempart sandbox ...`: build, exec, shell, ls, prune (also `python -m sandbox.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from policies.errors import RempartError
+from sandbox.container import list_resources, prune
+from sandbox.engine import docker_client
+from sandbox.image_build import DEFAULT_MIRROR, build_image, ensure_image
+from sandbox.policy_bridge import spec_from_policy
+from sandbox.sandbox import Sandbox
+from sandbox.spec import SandboxSpec
+
+EXIT_SANDBOX_ERROR = 125
+
+
+def _spec(args: argparse.Namespace) -> SandboxSpec:
+    from policies import PolicySet  # only the confining commands need the policy engine
+
+    policy = PolicySet.load([("cli", Path(p)) for p in args.policy])
+    return spec_from_policy(policy, Path(args.workspace), image=ensure_image(args.base))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    ca = Path(args.ca_bundle) if args.ca_bundle else None
+    tag = build_image(base=args.base, force=args.force, mirror=args.mirror, ca_bundle=ca)
+    print(tag)
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    command: list[str] = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise RempartError("no command given", hint="rempart sandbox exec ... -- CMD [ARGS...]")
+    spec = _spec(args)
+    # one word is a shell string (`-- "cat .env | wc -c"`), several are an argv
+    cmd: str | list[str] = command[0] if len(command) == 1 else command
+    with Sandbox(spec) as sb:
+        result = sb.run(cmd, timeout_s=args.timeout)
+        egress = [e.model_dump() for e in sb.egress_events()]
+    if args.json:
+        out = result.model_dump()
+        out.update(
+            session=sb.session,
+            masked=[*spec.masked_files, *spec.masked_dirs],
+            read_only=list(spec.read_only_paths),
+            network_allow=list(spec.network_allow),
+            egress=egress,
+        )
+        print(json.dumps(out))
+        return 0
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if result.timed_out:
+        sys.stderr.write(f"rempart: command timed out after {spec.limits.timeout_s:g}s\n")
+    return result.exit_code
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    with Sandbox(spec) as sb:
+        flags = "-it" if sys.stdin.isatty() else "-i"
+        argv = ["docker", "exec", flags, "-u", sb.user, "-w", "/workspace"]
+        # interactive: no timeout on purpose; the container is removed when the shell exits
+        return subprocess.run([*argv, sb.container_id, "bash", "-l"], check=False).returncode
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    client = docker_client()
+    try:
+        found = list_resources(client, args.max_age_hours)
+    finally:
+        client.close()
+    if args.json:
+        print(json.dumps([r.model_dump() for r in found]))
+        return 0
+    print(f"{'KIND':<15} {'SESSION':<14} {'NAME':<32} {'STATUS':<10} {'ORPHAN':<6} WORKSPACE")
+    for r in found:
+        print(
+            f"{r.kind:<15} {r.session:<14} {r.name:<32} {r.status:<10} "
+            f"{'yes' if r.orphan else 'no':<6} {r.workspace}"
+        )
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    client = docker_client()
+    try:
+        removed = prune(client, everything=args.all, max_age_h=args.max_age_hours)
+    finally:
+        client.close()
+    for session in removed:
+        print(f"removed session {session}")
+    print(f"{len(removed)} session(s) removed")
+    return 0
+
+
+def _confinement_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", required=True, help="project folder mounted at /workspace")
+    p.add_argument(
+        "--policy", action="append", required=True, metavar="FILE", help="policy file(s)"
+    )
+    p.add_argument("--base", default=None, help="image base the sandbox was built from")
+
+
+def _add_subcommands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="sandbox_command", required=True, metavar="COMMAND")
+    b = sub.add_parser("build", help="build the sandbox image (no registry needed)")
+    b.add_argument("--base", default=None, help="start from this local image, not debootstrap")
+    b.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
+    b.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror for debootstrap")
+    b.add_argument("--ca-bundle", default=None, help="PEM bundle to trust (default: host's)")
+    b.set_defaults(func=cmd_build)
+    e = sub.add_parser("exec", help="run one command in the confinement a policy implies")
+    _confinement_args(e)
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--timeout", type=float, default=None, help="seconds (policy caps it)")
+    e.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    e.set_defaults(func=cmd_exec)
+    s = sub.add_parser("shell", help="interactive bash in the same confinement")
+    _confinement_args(s)
+    s.set_defaults(func=cmd_shell)
+    for name, func, text in (
+        ("ls", cmd_ls, "list sandboxes, proxies and networks"),
+        ("prune", cmd_prune, "remove orphaned sandboxes"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--max-age-hours", type=float, default=24.0, help="older is orphaned")
+        if name == "ls":
+            p.add_argument("--json", action="store_true")
+        else:
+            p.add_argument("--all", action="store_true", help="remove every Rempart sandbox")
+        p.set_defaults(func=func)
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `sandbox` command group to the main `rempart` parser."""
+    parser = sub.add_parser("sandbox", help="hardened Docker sandboxes")
+    _add_subcommands(parser)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rempart sandbox", description=__doc__)
+    _add_subcommands(parser)
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except RempartError as exc:
+        print(f"rempart: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_SANDBOX_ERROR
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Docker engine access and the labels that mark everything Rempart creates."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import docker
+import platformdirs
+from docker.errors import DockerException
+
+from sandbox.errors import DockerUnavailable
+
+API_TIMEOUT_S = 30.0
+LABEL_SESSION = "rempart.session"
+LABEL_KIND = "rempart.kind"
+LABEL_CREATED = "rempart.created"
+LABEL_WORKSPACE = "rempart.workspace"
+LABEL_OWNER_PID = "rempart.owner_pid"
+LABEL_SPEC = "rempart.spec"
+LABEL_POOL = "rempart.pool"
+KIND_SANDBOX = "sandbox"
+KIND_PROXY = "egress-proxy"
+KIND_NETWORK = "egress-network"
+
+
+def docker_client(timeout: float = API_TIMEOUT_S) -> docker.DockerClient:
+    """A client for the local engine; every API call it makes times out after `timeout`."""
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except DockerException as exc:
+        raise DockerUnavailable(
+            f"cannot reach the Docker engine: {exc}",
+            hint="start dockerd, or set DOCKER_HOST; check that you may use the docker socket",
+        ) from exc
+    return client
+
+
+def data_dir() -> Path:
+    """Rempart's data folder (`REMPART_DATA_DIR` overrides); created by callers, not here."""
+    override = os.environ.get("REMPART_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir("rempart"))

@@ -1,0 +1,33 @@
+"""Errors a person must fix, raised by the sandbox (rendered once at the edge)."""
+
+from __future__ import annotations
+
+from policies.errors import RempartError
+
+
+class SandboxError(RempartError):
+    """Something went wrong creating or talking to a sandbox."""
+
+
+class DockerUnavailable(SandboxError):
+    """The Docker engine cannot be reached."""
+
+
+class ImageMissing(SandboxError):
+    """The sandbox image has not been built."""
+
+
+class ImageBuildError(SandboxError):
+    """`rempart sandbox build` failed."""
+
+
+class WorkspaceError(SandboxError):
+    """The workspace cannot be mounted as the policy asks (too large, missing, ...)."""
+
+
+class SandboxGone(SandboxError):
+    """The session's container no longer exists or stopped: start a new sandbox."""
+
+
+class ExecutorError(SandboxError):
+    """The in-container executor misbehaved (died mid-request, did not answer in time)."""

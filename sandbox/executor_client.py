@@ -1,0 +1,290 @@
+"""Host side of the in-container executor: JSON lines over a hijacked `docker exec` stream.
+
+Why not `subprocess.Popen(["docker", "exec", "-i", ...])`: starting the Go CLI costs tens of
+milliseconds on every (re)start, and its stdio adds a process hop. We create the exec through
+the engine API and upgrade the HTTP connection ourselves on the engine's unix socket, so each
+round trip is one write and one read on a socket. Reading the response headers ourselves
+also means no byte of the stream can be lost in an HTTP library's buffer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import queue
+import socket
+import struct
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+import docker
+import requests
+import urllib3
+from docker.errors import APIError, NotFound
+
+from sandbox.errors import DockerUnavailable, ExecutorError, SandboxGone
+
+EXECUTOR_ARGV = ["python3", "-u", "/opt/rempart/executor.py"]
+IO_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 20.0
+Json = dict[str, Any]
+EventSink = Callable[[Json], None]
+_EOF: Json = {"event": "__eof__"}
+
+
+def _socket_path() -> str:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    url = urlparse(host)
+    if url.scheme != "unix":
+        raise DockerUnavailable(
+            f"DOCKER_HOST={host}: the sandbox executor needs the engine's unix socket",
+            hint="use a local engine (unix:// socket); remote engines are not supported",
+        )
+    return url.path
+
+
+def _hijack(exec_id: str, api_version: str, timeout: float) -> tuple[socket.socket, bytes]:
+    """POST /exec/{id}/start with an Upgrade; return the raw socket and any early bytes."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(_socket_path())
+        body = b'{"Detach":false,"Tty":false}'
+        head = (
+            f"POST /v{api_version}/exec/{exec_id}/start HTTP/1.1\r\n"
+            "Host: docker\r\nContent-Type: application/json\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        sock.sendall(head + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ExecutorError("the engine closed the exec stream before answering")
+            data += chunk
+    except OSError as exc:
+        sock.close()
+        raise DockerUnavailable(f"cannot start the executor stream: {exc}") from exc
+    header, _, rest = data.partition(b"\r\n\r\n")
+    status = header.split(b"\r\n", 1)[0]
+    if b" 101 " not in status and b" 200 " not in status:
+        sock.close()
+        raise ExecutorError(f"engine refused the exec stream: {status.decode(errors='replace')}")
+    return sock, rest
+
+
+class ExecutorClient:
+    """One executor process in one container; `request` is safe to call from many threads."""
+
+    def __init__(self, client: docker.DockerClient, container_id: str, user: str) -> None:
+        self._client = client
+        self._container_id = container_id
+        self._user = user
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._pending: dict[int, queue.Queue[Json]] = {}
+        self._sinks: dict[int, EventSink] = {}
+        self._sock: socket.socket | None = None
+        self._reader: threading.Thread | None = None
+        self._stderr: deque[str] = deque(maxlen=50)
+        self._ready: queue.Queue[Json] = queue.Queue()
+        self._alive = False
+        self.executor_pid = 0
+        self.restarts = 0
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Exec the executor and wait for its `ready` line."""
+        try:
+            created = self._client.api.exec_create(
+                self._container_id,
+                EXECUTOR_ARGV,
+                stdin=True,
+                stdout=True,
+                stderr=True,
+                tty=False,
+                user=self._user,
+                workdir="/workspace",
+            )
+        except NotFound as exc:
+            raise SandboxGone("the sandbox container is gone", hint="start a new sandbox") from exc
+        except APIError as exc:
+            if "is not running" in str(exc):
+                raise SandboxGone("the sandbox container stopped") from exc
+            raise ExecutorError(f"cannot start the executor: {exc}") from exc
+        self._ready = queue.Queue()
+        sock, early = _hijack(created["Id"], self._client.api.api_version, IO_TIMEOUT_S)
+        self._sock = sock
+        with self._lock:
+            self._alive = True
+        self._reader = threading.Thread(
+            target=self._read_loop, args=(sock, early), name="rempart-executor-reader", daemon=True
+        )
+        self._reader.start()
+        try:
+            ready = self._ready.get(timeout=timeout)
+        except queue.Empty as exc:
+            self._drop()
+            raise ExecutorError(f"executor not ready after {timeout:.0f}s") from exc
+        if ready is _EOF:
+            self._drop()
+            self.raise_if_gone()
+            raise ExecutorError("executor exited at start: " + " | ".join(self._stderr))
+        self.executor_pid = int(ready.get("pid", 0))
+
+    def _drop(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already disconnected
+            sock.close()
+
+    def close(self) -> None:
+        """Close stdin (the executor exits on EOF) and the stream."""
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # the engine already closed it
+        self._drop()
+        if self._reader is not None:
+            self._reader.join(timeout=2.0)
+
+    def _read_loop(self, sock: socket.socket, early: bytes) -> None:
+        buf = early
+        line_buf = b""
+        try:
+            while True:
+                while len(buf) >= 8:
+                    stream, size = struct.unpack(">BxxxL", buf[:8])
+                    if len(buf) < 8 + size:
+                        break
+                    payload, buf = buf[8 : 8 + size], buf[8 + size :]
+                    if stream == 1:
+                        line_buf += payload
+                        *lines, line_buf = line_buf.split(b"\n")
+                        for line in lines:
+                            self._dispatch(line)
+                    else:
+                        self._stderr.append(payload.decode(errors="replace")[-2000:])
+                try:
+                    chunk = sock.recv(1 << 20)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            pass  # the stream broke: treated exactly like EOF below
+        finally:
+            self._ready.put(_EOF)
+            with self._lock:
+                self._alive = False
+                waiting = list(self._pending.values())
+            for q in waiting:
+                q.put(_EOF)
+
+    def _dispatch(self, line: bytes) -> None:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            self._stderr.append(f"unparseable executor line: {line[:200]!r}")
+            return
+        if not isinstance(msg, dict):
+            return
+        if msg.get("event") == "ready":
+            self._ready.put(msg)
+            return
+        rid = msg.get("id")
+        with self._lock:
+            q = self._pending.get(rid) if isinstance(rid, int) else None
+            sink = self._sinks.get(rid) if isinstance(rid, int) else None
+        if msg.get("event") in ("stdout", "stderr"):
+            if sink is not None:
+                sink(msg)
+            return
+        if q is not None:
+            q.put(msg)
+
+    def container_running(self, settle_s: float = 2.0) -> bool:
+        """Is the container alive? Waits up to `settle_s` for a dying one to finish stopping
+        (a `docker kill` closes our stream a moment before the engine marks it exited)."""
+        try:
+            self._client.api.wait(self._container_id, timeout=settle_s, condition="not-running")
+        except NotFound:
+            return False
+        except (requests.RequestException, urllib3.exceptions.HTTPError):
+            return True  # still running after `settle_s`
+        return False
+
+    def raise_if_gone(self) -> None:
+        if not self.container_running():
+            raise SandboxGone(
+                "the sandbox container is gone (killed or removed from outside)",
+                hint="start a new sandbox; files written to the workspace are kept",
+            )
+
+    def request(self, payload: Json, timeout: float, on_event: EventSink | None = None) -> Json:
+        """Send one request, wait for its final reply (`exit`, `result` or `error`)."""
+        with self._start_lock:
+            with self._lock:
+                alive = self._alive and self._sock is not None
+            if not alive:
+                self._drop()
+                self.raise_if_gone()
+                self.restarts += 1
+                self.start()
+        rid = next(self._ids)
+        q: queue.Queue[Json] = queue.Queue()
+        with self._lock:
+            self._pending[rid] = q
+            if on_event is not None:
+                self._sinks[rid] = on_event
+            if not self._alive:
+                q.put(_EOF)
+        try:
+            line = json.dumps({**payload, "id": rid}, separators=(",", ":")).encode() + b"\n"
+            sock = self._sock
+            try:
+                with self._send_lock:
+                    assert sock is not None
+                    sock.sendall(line)
+            except OSError:
+                self._after_death()
+            try:
+                reply = q.get(timeout=timeout)
+            except queue.Empty as exc:
+                self._drop()  # a hung executor is replaced on the next request
+                raise ExecutorError(f"no answer from the executor within {timeout:.0f}s") from exc
+            if reply is _EOF:
+                self._after_death()
+            return reply
+        finally:
+            with self._lock:
+                self._pending.pop(rid, None)
+                self._sinks.pop(rid, None)
+
+    def send_raw(self, line: bytes) -> None:
+        """Write bytes as they are (tests use it to check malformed requests are survived)."""
+        if self._sock is None:
+            raise ExecutorError("the executor is not running")
+        with self._send_lock:
+            self._sock.sendall(line)
+
+    def _after_death(self) -> None:
+        self._drop()
+        self.raise_if_gone()
+        detail = " | ".join(self._stderr)
+        raise ExecutorError(
+            "the executor died during the request; it is restarted on the next call",
+            hint=detail[-500:],
+        )

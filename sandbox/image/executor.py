@@ -1,0 +1,428 @@
+"""Rempart's in-container executor: JSON lines on stdin, JSON lines on stdout.
+
+Runs inside the sandbox as the unprivileged `agent` user, started once per sandbox with
+`docker exec -i`, and serves requests until stdin closes. Standard library only.
+
+Requests: {"id", "op": "run"|"read"|"write"|"list"|"stat"|"ping", ...}
+Replies:  {"id", "event": "exit"|"result"|"error"|"stdout"|"stderr", ...}
+Every path is resolved (symlinks included) and must stay under /workspace.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import os
+import signal
+import stat as stat_mod
+import subprocess
+import sys
+import threading
+import time
+from typing import IO, Any
+
+VERSION = 1
+WORKSPACE = "/workspace"
+DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_OUTPUT_CAP = 1_000_000
+READ_CAP = 16 * 1024 * 1024
+LIST_CAP = 100_000
+KILL_GRACE_S = 1.0
+RUN_MARKER = "REMPART_RUN_ID"
+
+Json = dict[str, Any]
+
+
+class RequestError(Exception):
+    """A request the executor refuses; reported back, the executor keeps running."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Writer:
+    """Serialises replies from several threads onto stdout, one JSON object per line."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, obj: Json) -> None:
+        line = json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
+
+
+class CappedBuffer:
+    """Keeps the first and last `cap // 2` bytes; counts what it drops in between."""
+
+    def __init__(self, cap: int) -> None:
+        self._head_cap = cap - cap // 2
+        self._tail_cap = cap // 2
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self._head_cap - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.tail += chunk
+        if len(self.tail) > 2 * self._tail_cap + 65536:
+            self._trim()
+
+    def _trim(self) -> None:
+        extra = len(self.tail) - self._tail_cap
+        if extra > 0:
+            self.dropped += extra
+            del self.tail[:extra]
+
+    def text(self) -> str:
+        self._trim()
+        data = bytes(self.head)
+        if self.dropped:
+            data += f"\n[... {self.dropped} bytes truncated ...]\n".encode()
+        return (data + bytes(self.tail)).decode("utf-8", errors="replace")
+
+
+def resolve(path: object) -> str:
+    """Absolute real path under /workspace, or RequestError('path_escape')."""
+    if not isinstance(path, str) or "\x00" in path:
+        raise RequestError("bad_request", "path must be a string")
+    joined = os.path.join(WORKSPACE, path)
+    real = os.path.realpath(joined)
+    if real != WORKSPACE and not real.startswith(WORKSPACE + "/"):
+        raise RequestError("path_escape", f"path escapes the workspace: {path}")
+    return real
+
+
+def _relative(real: str) -> str:
+    return os.path.relpath(real, WORKSPACE)
+
+
+def _number(req: Json, key: str, default: float) -> float:
+    value = req.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise RequestError("bad_request", f"{key} must be a non-negative number")
+    return float(value)
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return
+
+
+def _sweep(run_id: str) -> int:
+    """SIGKILL every process still carrying this run's marker (setsid'd daemons too)."""
+    marker = f"{RUN_MARKER}={run_id}".encode()
+    killed = 0
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (1, me):
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read().split(b"\x00")
+        except OSError:
+            continue
+        if marker in environ:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                continue
+    return killed
+
+
+def _oom_kills() -> int:
+    try:
+        with open("/sys/fs/cgroup/memory/memory.oom_control") as fh:
+            for line in fh:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return -1
+    return -1
+
+
+class Executor:
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+
+    def handle(self, raw: bytes) -> None:
+        rid: object = None
+        try:
+            req = json.loads(raw)
+            if not isinstance(req, dict):
+                raise RequestError("bad_request", "request must be a JSON object")
+            rid = req.get("id")
+            op = req.get("op")
+            if op == "run":
+                threading.Thread(target=self._run_safely, args=(req,), daemon=True).start()
+                return
+            if op == "ping":
+                result: Json = {"pong": True, "pid": os.getpid(), "version": VERSION}
+            elif op == "read":
+                result = self.read(req)
+            elif op == "write":
+                result = self.write(req)
+            elif op == "list":
+                result = self.list(req)
+            elif op == "stat":
+                result = self.stat(req)
+            else:
+                raise RequestError("bad_request", f"unknown op: {op!r}")
+            self.writer.send({"id": rid, "event": "result", **result})
+        except RequestError as exc:
+            self.writer.send({"id": rid, "event": "error", "code": exc.code, "error": str(exc)})
+        except (ValueError, TypeError) as exc:
+            self.writer.send(
+                {"id": rid, "event": "error", "code": "bad_request", "error": str(exc)}
+            )
+        except OSError as exc:
+            self.writer.send({"id": rid, "event": "error", "code": "os_error", "error": str(exc)})
+        except RuntimeError as exc:  # e.g. "can't start new thread" under a fork bomb
+            self.writer.send({"id": rid, "event": "error", "code": "resource", "error": str(exc)})
+
+    def _run_safely(self, req: Json) -> None:
+        rid = req.get("id")
+        try:
+            self.writer.send(self.run(req))
+        except RequestError as exc:
+            self.writer.send({"id": rid, "event": "error", "code": exc.code, "error": str(exc)})
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            self.writer.send({"id": rid, "event": "error", "code": "internal", "error": str(exc)})
+
+    def run(self, req: Json) -> Json:
+        rid = req.get("id")
+        argv = req.get("argv")
+        shell = req.get("shell")
+        if isinstance(shell, str):
+            args = ["/bin/bash", "-c", shell]
+        elif isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+            args = list(argv)
+        else:
+            raise RequestError("bad_request", "run needs argv (non-empty list) or shell")
+        cwd = resolve(req.get("cwd") or ".")
+        timeout = _number(req, "timeout_s", DEFAULT_TIMEOUT_S)
+        cap = int(_number(req, "output_cap", DEFAULT_OUTPUT_CAP))
+        env = dict(os.environ)
+        extra = req.get("env") or {}
+        if not isinstance(extra, dict):
+            raise RequestError("bad_request", "env must be an object")
+        env.update({str(k): str(v) for k, v in extra.items()})
+        run_id = f"{os.getpid()}-{rid}"
+        env[RUN_MARKER] = run_id
+        stdin_data = req.get("stdin")
+        stream = bool(req.get("stream"))
+        bufs = {"stdout": CappedBuffer(cap), "stderr": CappedBuffer(cap)}
+        oom_before = _oom_kills()
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                args,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if isinstance(stdin_data, str) else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            code = 127 if isinstance(exc, FileNotFoundError) else 126
+            return self._exit(rid, code, None, started, False, bufs, f"{args[0]}: {exc}\n")
+        except (BlockingIOError, OSError) as exc:
+            return self._exit(rid, 126, None, started, False, bufs, f"cannot start: {exc}\n")
+        readers = [
+            threading.Thread(target=self._pump, args=(rid, name, pipe, bufs[name], stream))
+            for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr))
+        ]
+        for reader in readers:
+            reader.daemon = True
+            reader.start()
+        if proc.stdin is not None:
+            threading.Thread(
+                target=self._feed, args=(proc.stdin, str(stdin_data).encode()), daemon=True
+            ).start()
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=KILL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+        # Nothing the command started may outlive it: its process group, then its marker.
+        for _ in range(20):
+            _kill_group(proc.pid, signal.SIGKILL)
+            if _sweep(run_id) == 0:
+                break
+        for reader in readers:
+            reader.join(timeout=2.0)
+        rc = proc.returncode
+        sig = -rc if rc < 0 else None
+        note = ""
+        if sig == signal.SIGKILL and not timed_out and _oom_kills() > oom_before >= 0:
+            note = "\n[killed: out of memory (sandbox memory limit)]\n"
+        result = self._exit(rid, 128 + sig if sig else rc, sig, started, timed_out, bufs, note)
+        result["oom_killed"] = bool(note)
+        return result
+
+    @staticmethod
+    def _exit(
+        rid: object,
+        code: int,
+        sig: int | None,
+        started: float,
+        timed_out: bool,
+        bufs: dict[str, CappedBuffer],
+        stderr_note: str,
+    ) -> Json:
+        return {
+            "id": rid,
+            "event": "exit",
+            "exit_code": code,
+            "signal": sig,
+            "duration_ms": round((time.monotonic() - started) * 1000.0, 3),
+            "timed_out": timed_out,
+            "truncated": any(b.dropped for b in bufs.values()),
+            "stdout": bufs["stdout"].text(),
+            "stderr": bufs["stderr"].text() + stderr_note,
+        }
+
+    def _pump(
+        self, rid: object, name: str, pipe: IO[bytes], buf: CappedBuffer, stream: bool
+    ) -> None:
+        fd = pipe.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf.add(chunk)
+            if stream:
+                data = chunk.decode("utf-8", errors="replace")
+                self.writer.send({"id": rid, "event": name, "data": data})
+        pipe.close()
+
+    @staticmethod
+    def _feed(pipe: IO[bytes], data: bytes) -> None:
+        try:
+            pipe.write(data)
+        except OSError:
+            pass  # the command exited without reading all of its stdin: nothing to do
+        finally:
+            try:
+                pipe.close()
+            except OSError:
+                pass  # same: broken pipe on close
+
+    def read(self, req: Json) -> Json:
+        real = resolve(req.get("path"))
+        offset = int(_number(req, "offset", 0))
+        limit = min(int(_number(req, "limit", READ_CAP)), READ_CAP)
+        with open(real, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(offset)
+            data = fh.read(limit)
+        end = offset + len(data)
+        return {
+            "data_b64": base64.b64encode(data).decode(),
+            "size": size,
+            "eof": end >= size,
+            "path": _relative(real),
+        }
+
+    def write(self, req: Json) -> Json:
+        real = resolve(req.get("path"))
+        content = req.get("content_b64")
+        if not isinstance(content, str):
+            raise RequestError("bad_request", "write needs content_b64")
+        data = base64.b64decode(content, validate=True)
+        if real == WORKSPACE or os.path.isdir(real):
+            raise RequestError("is_a_directory", f"is a directory: {req.get('path')}")
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        with open(real, "wb") as fh:
+            fh.write(data)
+        return {"written": len(data), "path": _relative(real)}
+
+    def list(self, req: Json) -> Json:
+        root = resolve(req.get("path") or ".")
+        pattern = req.get("pattern")
+        if pattern is not None and not isinstance(pattern, str):
+            raise RequestError("bad_request", "pattern must be a string")
+        recursive = req.get("recursive", True) is not False
+        cap = min(int(_number(req, "cap", LIST_CAP)), LIST_CAP)
+        if not os.path.isdir(root):
+            raise RequestError("not_a_directory", f"not a directory: {req.get('path')}")
+        entries: list[str] = []
+        stack = [root]
+        truncated = False
+        while stack and not truncated:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    items = sorted(it, key=lambda e: e.name)
+            except OSError:
+                continue  # masked (mode 000) or vanished: not listable, like for `ls`
+            for item in items:
+                rel = _relative(item.path)
+                is_dir = item.is_dir(follow_symlinks=False)
+                if is_dir and recursive:
+                    stack.append(item.path)
+                target = rel if "/" in (pattern or "") else item.name
+                if pattern is None or fnmatch.fnmatchcase(target, pattern):
+                    if len(entries) >= cap:
+                        truncated = True
+                        break
+                    entries.append(rel + "/" if is_dir else rel)
+        return {"entries": sorted(entries), "truncated": truncated}
+
+    def stat(self, req: Json) -> Json:
+        real = resolve(req.get("path"))
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            return {"exists": False, "path": _relative(real)}
+        kind = "dir" if stat_mod.S_ISDIR(st.st_mode) else "file"
+        kind = kind if stat_mod.S_ISDIR(st.st_mode) or stat_mod.S_ISREG(st.st_mode) else "other"
+        return {
+            "exists": True,
+            "path": _relative(real),
+            "type": kind,
+            "size": st.st_size,
+            "mode": stat_mod.S_IMODE(st.st_mode),
+            "mtime": st.st_mtime,
+            "readable": os.access(real, os.R_OK),
+            "writable": os.access(real, os.W_OK),
+        }
+
+
+def main() -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    executor = Executor(Writer(sys.stdout.buffer))
+    executor.writer.send({"id": None, "event": "ready", "pid": os.getpid(), "version": VERSION})
+    for raw in sys.stdin.buffer:
+        if raw.strip():
+            executor.handle(raw)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""`Sandbox`: one hardened container + its executor (+ egress proxy when the policy allows hosts)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+from pydantic import BaseModel
+
+from sandbox.container import create_container, new_session_id, remove_session, sandbox_user
+from sandbox.egress import Egress, EgressEvent
+from sandbox.engine import docker_client
+from sandbox.errors import ExecutorError, SandboxError
+from sandbox.executor_client import EventSink, ExecutorClient
+from sandbox.spec import SandboxSpec
+
+REPLY_MARGIN_S = 15.0
+FILE_OP_TIMEOUT_S = 60.0
+
+
+class RunResult(BaseModel):
+    """What a command did. `exit_code` is 128+N when killed by signal N."""
+
+    exit_code: int
+    signal: int | None = None
+    stdout: str
+    stderr: str
+    duration_ms: float
+    timed_out: bool
+    truncated: bool
+    oom_killed: bool = False
+
+
+class FileEntry(BaseModel):
+    path: str
+    exists: bool
+    type: str = ""
+    size: int = 0
+    mode: int = 0
+    readable: bool = False
+    writable: bool = False
+
+
+class SandboxRequestError(SandboxError):
+    """The executor refused a request (path outside the workspace, permission denied, ...).
+
+    The model can usually fix these: tools turn them into `is_error` results.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Sandbox:
+    """A per-session sandbox. Use as a context manager: `with Sandbox(spec) as sb: ...`."""
+
+    def __init__(self, spec: SandboxSpec, client: docker.DockerClient | None = None) -> None:
+        self.spec = spec
+        self._own_client = client is None
+        self._client = client
+        self.session = new_session_id()
+        self.container: Container | None = None
+        self.egress: Egress | None = None
+        self._executor: ExecutorClient | None = None
+
+    # lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def start(self) -> None:
+        """Create the container (and egress) and wait until the executor is ready."""
+        env = dict(self.spec.env)
+        network: str | None = None
+        try:
+            if self.spec.network_allow:
+                self.egress = Egress(self.client, self.spec, self.session)
+                env.update(self.egress.start())
+                assert self.egress.network is not None
+                network = self.egress.network.name
+            self.container = create_container(self.client, self.spec, self.session, network, env)
+            self._executor = ExecutorClient(self.client, self.container.id or "", self.user)
+            self._executor.start()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def user(self) -> str:
+        return sandbox_user(self.spec)
+
+    def restart(self) -> None:
+        """Throw the container away and start a fresh one (same spec, new session id)."""
+        self.close(keep_client=True)
+        self.session = new_session_id()
+        self.start()
+
+    def close(self, keep_client: bool = False) -> None:
+        """Stop the executor and remove everything this session created."""
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
+        if self._client is not None:
+            try:
+                remove_session(self._client, self.session)
+            except APIError as exc:
+                raise SandboxError(
+                    f"cannot remove sandbox {self.session}: {exc.explanation}",
+                    hint="`rempart sandbox prune` removes it later",
+                ) from exc
+            self.container = None
+            self.egress = None
+            if self._own_client and not keep_client:
+                self._client.close()
+                self._client = None
+
+    # requests ------------------------------------------------------------------------
+    def _request(
+        self, payload: dict[str, Any], timeout: float, sink: EventSink | None = None
+    ) -> dict[str, Any]:
+        if self._executor is None:
+            raise SandboxError("the sandbox is not started", hint="use `with Sandbox(spec) as sb`")
+        reply = self._executor.request(payload, timeout, sink)
+        if reply.get("event") == "error":
+            raise SandboxRequestError(str(reply.get("code")), str(reply.get("error")))
+        return reply
+
+    def run(
+        self,
+        cmd: str | list[str],
+        cwd: str = ".",
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+        timeout_s: float | None = None,
+        output_cap: int | None = None,
+        on_output: Callable[[str, str], None] | None = None,
+    ) -> RunResult:
+        """Run a shell string (bash -c) or an argv list; never raises for a failing command.
+
+        `on_output(stream, text)` receives stdout/stderr chunks as they come (streaming).
+        """
+        limits = self.spec.limits
+        timeout = min(timeout_s or limits.timeout_s, limits.timeout_s)
+        cap = min(output_cap or limits.output_bytes, limits.output_bytes)
+        payload: dict[str, Any] = {
+            "op": "run",
+            "cwd": cwd,
+            "env": env or {},
+            "timeout_s": timeout,
+            "output_cap": cap,
+        }
+        payload["shell" if isinstance(cmd, str) else "argv"] = cmd
+        if stdin is not None:
+            payload["stdin"] = stdin
+        sink = None
+        if on_output is not None:
+            payload["stream"] = True
+            callback = on_output
+
+            def sink(event: dict[str, Any]) -> None:
+                callback(str(event.get("event")), str(event.get("data", "")))
+
+        reply = self._request(payload, timeout + REPLY_MARGIN_S, sink)
+        if reply.get("event") != "exit":
+            raise ExecutorError(f"unexpected executor reply: {str(reply)[:200]}")
+        return RunResult.model_validate(reply, strict=False)
+
+    def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
+        payload: dict[str, Any] = {"op": "read", "path": path, "offset": offset}
+        if limit is not None:
+            payload["limit"] = limit
+        reply = self._request(payload, FILE_OP_TIMEOUT_S)
+        return base64.b64decode(str(reply["data_b64"]))
+
+    def write_file(self, path: str, data: bytes) -> None:
+        content = base64.b64encode(data).decode()
+        self._request({"op": "write", "path": path, "content_b64": content}, FILE_OP_TIMEOUT_S)
+
+    def list_files(
+        self, path: str = ".", pattern: str | None = None, recursive: bool = True
+    ) -> list[str]:
+        payload = {"op": "list", "path": path, "pattern": pattern, "recursive": recursive}
+        reply = self._request(payload, FILE_OP_TIMEOUT_S)
+        return [str(e) for e in reply["entries"]]
+
+    def stat(self, path: str) -> FileEntry:
+        return FileEntry.model_validate(self._request({"op": "stat", "path": path}, 30.0))
+
+    def ping(self, timeout: float = 10.0) -> int:
+        """Round-trip to the executor; returns its pid."""
+        return int(self._request({"op": "ping"}, timeout)["pid"])
+
+    def egress_events(self) -> list[EgressEvent]:
+        """Every connection attempt the egress proxy logged (empty without network)."""
+        return self.egress.events() if self.egress is not None else []
+
+    @property
+    def container_id(self) -> str:
+        if self.container is None:
+            raise SandboxError("the sandbox is not started")
+        return self.container.id or ""
+
+    @property
+    def executor(self) -> ExecutorClient:
+        if self._executor is None:
+            raise SandboxError("the sandbox is not started")
+        return self._executor
+
+    def is_running(self) -> bool:
+        if self.container is None:
+            return False
+        try:
+            self.container.reload()
+        except NotFound:
+            return False
+        return self.container.status == "running"

@@ -1,0 +1,73 @@
+"""What a sandbox is made of: a pydantic `SandboxSpec`, independent of how it was derived.
+
+`spec_from_policy` (in `sandbox.policy_bridge`) turns a policy into one; tests and the pool
+can also build one directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# RFC 5737 documentation ranges are never routed on the public internet, so they cannot
+# name a real internal service; some sites (this one) use them for their package gateway.
+# Set `egress_allow_cidrs=[]` for the strictest proxy.
+DOCUMENTATION_CIDRS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+
+
+class SandboxLimits(BaseModel):
+    """Resource limits; mirrors `policies.Limits`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpus: float = Field(default=2.0, gt=0)
+    memory: str = Field(default="2g", pattern=r"^[0-9]+(\.[0-9]+)?[bkmgtBKMGT]?$")
+    pids: int = Field(default=256, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0)
+    output_bytes: int = Field(default=1_000_000, ge=1)
+    tmp_size: str = Field(default="512m", pattern=r"^[0-9]+[kmgKMG]?$")
+    home_size: str = Field(default="256m", pattern=r"^[0-9]+[kmgKMG]?$")
+
+    def memory_bytes(self) -> int:
+        units = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+        text = self.memory.lower()
+        if text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(float(text))
+
+
+class SandboxSpec(BaseModel):
+    """Everything that decides what a sandbox container looks like."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workspace: Path
+    image: str = "rempart-sandbox:latest"
+    masked_files: tuple[str, ...] = ()
+    masked_dirs: tuple[str, ...] = ()
+    read_only_paths: tuple[str, ...] = ()
+    network_allow: tuple[str, ...] = ()
+    egress_allow_cidrs: tuple[str, ...] = DOCUMENTATION_CIDRS
+    limits: SandboxLimits = SandboxLimits()
+    env: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("workspace")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("masked_files", "masked_dirs", "read_only_paths")
+    @classmethod
+    def _relative(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for rel in value:
+            parts = Path(rel).parts
+            if not rel or Path(rel).is_absolute() or ".." in parts:
+                raise ValueError(f"workspace paths must be relative and inside it: {rel!r}")
+        return value
+
+    def spec_hash(self) -> str:
+        """Stable hash of the spec (the warm pool keys on it)."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]

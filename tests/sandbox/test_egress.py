@@ -1,0 +1,96 @@
+"""Egress allowlist through the proxy: exactly the listed host:port, checked after resolution."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import Sandbox, SandboxSpec
+
+pytestmark = pytest.mark.docker
+
+FETCH = (
+    "import sys, urllib.request\n"
+    "try:\n"
+    "    r = urllib.request.urlopen(sys.argv[1], timeout=20); print('OK', r.status)\n"
+    "except Exception as e:\n"
+    "    print('FAIL', e)\n"
+)
+
+
+def _dns_query(name: str) -> bytes:
+    header = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return header + qname + struct.pack(">HH", 1, 1)
+
+
+DIRECT_DNS = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(8)\n"
+    "s.sendto(bytes.fromhex(sys.argv[1]), ('127.0.0.11', 53))\n"
+    "try:\n    data = s.recv(512); print('ANSWERS', int.from_bytes(data[6:8], 'big'))\n"
+    "except OSError as e:\n    print('NOANSWER', e)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def net_sb(workspace: Path, image: str, make_spec: Callable[..., SandboxSpec]) -> Iterator[Sandbox]:
+    spec = make_spec(workspace, image, network_allow=["pypi.org:443", "localhost:80"])
+    with Sandbox(spec) as box:
+        yield box
+
+
+def _fetch(sb: Sandbox, url: str) -> str:
+    return sb.run(["python3", "-c", FETCH, url], timeout_s=20).stdout.strip()
+
+
+def test_allowlisted_host_is_reachable_through_the_proxy(net_sb: Sandbox) -> None:
+    try:
+        socket.getaddrinfo("pypi.org", 443)
+    except OSError:
+        pytest.skip("this host cannot resolve pypi.org")
+    assert _fetch(net_sb, "https://pypi.org/simple/") == "OK 200"
+    event = next(e for e in net_sb.egress_events() if e.host == "pypi.org")
+    assert (event.decision, event.port, event.method) == ("allow", 443, "CONNECT")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://example.com/", "not_allowlisted"),
+        ("http://pypi.org/", "not_allowlisted"),
+        ("https://1.1.1.1/", "ip_literal"),
+        ("http://169.254.169.254/latest/meta-data/", "ip_literal"),
+        ("http://10.0.0.1/", "ip_literal"),
+        ("http://0x7f000001/", "ip_literal"),
+        ("http://localhost/", "blocked_address"),
+    ],
+)
+def test_everything_else_is_refused_and_logged(net_sb: Sandbox, url: str, reason: str) -> None:
+    assert "403" in _fetch(net_sb, url)
+    events = [e for e in net_sb.egress_events() if e.decision == "deny"]
+    assert any(e.reason.startswith(reason) and e.host in url for e in events)
+
+
+def test_direct_connections_bypassing_the_proxy_fail(net_sb: Sandbox) -> None:
+    code = (
+        "import socket\ns=socket.socket(); s.settimeout(2)\n"
+        "try:\n s.connect(('1.1.1.1', 443)); print('CONNECTED')\n"
+        "except OSError as e:\n print('BLOCKED')"
+    )
+    assert net_sb.run(["python3", "-c", code]).stdout.strip() == "BLOCKED"
+
+
+def test_no_dns_resolver_answers_for_external_names(net_sb: Sandbox) -> None:
+    code = "import socket\ntry:\n socket.getaddrinfo('pypi.org', 443); print('RESOLVED')\nexcept OSError:\n print('GAIERROR')"
+    assert net_sb.run(["python3", "-c", code]).stdout.strip() == "GAIERROR"
+    direct = net_sb.run(["python3", "-c", DIRECT_DNS, _dns_query("pypi.org").hex()], timeout_s=20)
+    assert direct.stdout.startswith("NOANSWER") or direct.stdout.strip() == "ANSWERS 0"
+
+
+def test_ipv6_is_disabled(net_sb: Sandbox) -> None:
+    assert net_sb.run("cat /proc/sys/net/ipv6/conf/all/disable_ipv6").stdout.strip() == "1"
