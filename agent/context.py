@@ -27,14 +27,25 @@ def _stub(message: Message) -> Message:
     return message.model_copy(update={"content": text})
 
 
-def _summary(dropped: list[Message]) -> Message:
-    lines = ["Summary of earlier steps (elided to fit the context window):"]
+def _summary(dropped: list[Message], max_chars: int) -> Message:
+    """What the dropped turns did, newest kept when it must be cut: at most `max_chars`."""
+    lines: list[str] = []
     for message in dropped:
         for call in message.tool_calls:
-            lines.append(f"- called {call.name} {call.arguments[:160]}")
-        if message.role == "tool":
-            lines.append(f"  -> {message.content.splitlines()[0][:160] if message.content else ''}")
-    return Message(role="user", content="\n".join(lines[:200]))
+            lines.append(f"- called {call.name} {call.arguments[:120]}")
+        if message.role == "tool" and message.content:
+            lines.append(f"  -> {message.content.splitlines()[0][:120]}")
+    kept: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        used += len(line) + 1
+        if used > max_chars:
+            break
+        kept.append(line)
+    head = "Summary of earlier steps (elided to fit the context window):"
+    if len(kept) < len(lines):
+        head += f" [{len(lines) - len(kept)} older lines not shown]"
+    return Message(role="user", content="\n".join([head, *reversed(kept)]))
 
 
 def fit(messages: list[Message], budget_tokens: int) -> list[Message]:
@@ -47,10 +58,11 @@ def fit(messages: list[Message], budget_tokens: int) -> list[Message]:
     if estimate_tokens(trimmed) <= budget_tokens:
         return trimmed
     head, body = trimmed[:2], trimmed[2:]
+    summary_chars = int(budget_tokens * CHARS_PER_TOKEN / 4)
     cut = 0
-    while cut < len(body) - 2 and estimate_tokens(head + [_summary(body[:cut])] + body[cut:]) > budget_tokens:
+    while cut < len(body) - 2 and estimate_tokens(head + body[cut:]) > budget_tokens * 3 // 4:
         cut += 1
     # never start the kept part with tool results whose assistant call was dropped
     while cut < len(body) and body[cut].role == "tool":
         cut += 1
-    return head + [_summary(body[:cut])] + body[cut:]
+    return [*head, _summary(body[:cut], summary_chars), *body[cut:]]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from agent import textcalls
 from agent.context import fit
+from agent.energy import EnergyMeter, joules_per_1k, open_meter
 from agent.events import AssistantDelta, AssistantText, Event, FinishEvent, NoticeEvent, ToolCallEvent, UsageEvent
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import ModelClient, ToolChoice
@@ -64,9 +65,11 @@ class AgentLoop:
         record: Callable[[Message], None],
         mode: ToolChoice | None,
         limits: LoopLimits,
+        meter: EnergyMeter | None = None,
     ) -> None:
         self.client, self.tools, self.runner = client, tools, runner
         self.emit, self.record, self.mode, self.limits = emit, record, mode, limits
+        self.meter = meter or open_meter()
         self.stop_requested = threading.Event()
         self.state = LoopState()
         self._schemas = [tool.schema() for tool in tools.values()]
@@ -103,6 +106,7 @@ class AgentLoop:
 
     def _step(self, messages: list[Message]) -> FinishEvent | None:
         budget = self.limits.context_tokens - self.limits.reply_tokens
+        joules_before = self.meter.read_joules()
         turn = self.client.complete(
             fit(messages, budget),
             [] if self.mode is None else self._schemas,
@@ -110,7 +114,9 @@ class AgentLoop:
             on_text=self._on_text,
             max_tokens=self.limits.reply_tokens,
         )
-        self._account(turn.prompt_tokens, turn.completion_tokens, turn.seconds)
+        tokens = turn.prompt_tokens + turn.completion_tokens
+        energy = joules_per_1k(self.meter, joules_before, turn.seconds, tokens)
+        self._account(turn.prompt_tokens, turn.completion_tokens, turn.seconds, energy)
         calls = turn.tool_calls
         if not calls and turn.text:
             calls = textcalls.parse(turn.text)
@@ -155,14 +161,16 @@ class AgentLoop:
         except ArgumentsError as exc:
             self.state.failures += 1
             self.emit(ToolCallEvent(call_id=call.id, tool=call.name, arguments={"raw": call.arguments[:2000]}))
-            self._reply(messages, call, f"error: {exc}. Send the arguments as one JSON object.")
+            text = f"error: {exc}. Send the arguments as one JSON object."
+            self._reply(messages, call, self.runner.error(call.name, call, text).content)
             return None
         self.state.repairs += len(repairs)
         self.emit(ToolCallEvent(call_id=call.id, tool=call.name, arguments=arguments, repaired=bool(repairs)))
         if tool is None:
             self.state.failures += 1
             names = ", ".join(self.tools)
-            self._reply(messages, call, f"error: there is no tool {call.name!r}; the tools are: {names}")
+            text = f"error: there is no tool {call.name!r}; the tools are: {names}"
+            self._reply(messages, call, self.runner.error(call.name, call, text).content)
             return None
         if tool.name == "finish" and self._finish_too_early(messages, call):
             return None
@@ -201,7 +209,7 @@ class AgentLoop:
         else:
             self.state.repeats, self.state.last_failed_call = 1, key
 
-    def _account(self, prompt: int, completion: int, seconds: float) -> None:
+    def _account(self, prompt: int, completion: int, seconds: float, energy: float | None) -> None:
         self.state.prompt_tokens += prompt
         self.state.completion_tokens += completion
         self.emit(
@@ -212,5 +220,7 @@ class AgentLoop:
                 total_completion_tokens=self.state.completion_tokens,
                 seconds=seconds,
                 tokens_per_s=completion / seconds if seconds > 0 else 0.0,
+                joules_per_1k_tokens=energy,
+                energy_method=self.meter.method,
             )
         )

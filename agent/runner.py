@@ -8,6 +8,7 @@ comes back as an `is_error` output; a dead container is replaced and the call re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from agent.events import DecisionEvent, Event, ToolResultEvent
 from agent.messages import ToolCallRequest
 from agent.tools.base import Tool, ToolArgumentError, ToolContext, ToolOutput
 from policies import Action, Decision, PolicySet
-from sandbox.errors import SandboxGone
+from sandbox.errors import SandboxError, SandboxGone
 from sandbox.sandbox import SandboxRequestError
 
 
@@ -60,11 +61,11 @@ class CallRunner:
             args = tool.parse(arguments)
             actions = tool.actions_for(args)
         except ToolArgumentError as exc:
-            return self._result(tool, call, ToolOutput(content=f"error: {exc}", is_error=True))
+            return self._result(tool.name, call, ToolOutput(content=f"error: {exc}", is_error=True))
         for action in actions:
             refusal = self._authorise(tool, call, action)
             if refusal is not None:
-                return self._result(tool, call, ToolOutput(content=refusal, is_error=True))
+                return self._result(tool.name, call, ToolOutput(content=refusal, is_error=True))
         try:
             output = tool.call(self.context(), args)
         except ToolArgumentError as exc:
@@ -78,7 +79,9 @@ class CallRunner:
                 "files are intact: retry if needed",
                 is_error=True,
             )
-        return self._result(tool, call, output)
+        except SandboxError as exc:
+            output = ToolOutput(content=f"error: the sandbox failed: {exc.message}", is_error=True)
+        return self._result(tool.name, call, output)
 
     def _authorise(self, tool: Tool, call: ToolCallRequest, action: Action) -> str | None:
         """None when the action may run; else the refusal text for the model."""
@@ -106,8 +109,6 @@ class CallRunner:
             if answer.choice == "session":
                 self.session_allowed.add(key)
             if answer.choice == "always" and rule is not None:
-                from pathlib import Path
-
                 write_always_rule(Path(self.user_policy), rule, Path(self.seed_policy))
         self._record_decision(call, action_data, decision, verdict, approver)
         if verdict == "allow":
@@ -141,16 +142,20 @@ class CallRunner:
             note=decision.reason[:500] or None,
         )
 
-    def _result(self, tool: Tool, call: ToolCallRequest, output: ToolOutput) -> ToolOutput:
+    def error(self, tool_name: str, call: ToolCallRequest, text: str) -> ToolOutput:
+        """A call that never reached a tool (bad JSON, unknown tool): recorded like any other."""
+        return self._result(tool_name, call, ToolOutput(content=text, is_error=True))
+
+    def _result(self, tool_name: str, call: ToolCallRequest, output: ToolOutput) -> ToolOutput:
         digest, size = output_digest(output.content)
         self.audit.append(
-            self.session_id, "result", tool=tool.name, is_error=output.is_error,
+            self.session_id, "result", tool=tool_name, is_error=output.is_error,
             output_sha256=digest, output_bytes=size,
         )
         self.emit(
             ToolResultEvent(
                 call_id=call.id,
-                tool=tool.name,
+                tool=tool_name,
                 is_error=output.is_error,
                 content=output.content,
                 exit_code=output.exit_code,

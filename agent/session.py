@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from agent import textcalls
 from agent.approval import Approver, DenyApprover
 from agent.audit import AuditLog
 from agent.discovery import default_policy_path, discover_layers, load_policy_set
@@ -148,8 +149,11 @@ class Session:
     # running -----------------------------------------------------------------------
     def _history(self) -> list[Message]:
         if not self.options.resume_id:
+            prompt = system_prompt()
+            if self.capabilities is not None and self.capabilities.mode is None:
+                prompt += "\n\n" + textcalls.instructions([tool.schema() for tool in TOOLS.values()])
             messages = [
-                Message(role="system", content=system_prompt()),
+                Message(role="system", content=prompt),
                 Message(role="user", content=self.options.task),
             ]
             for message in messages:

@@ -12,6 +12,7 @@ Requests it received are kept in `.requests` for assertions.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,15 @@ class Reply(BaseModel):
         return cls(calls=[ScriptedCall(name=name, arguments=arguments)])
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client closing a kept-alive connection is normal; anything else is printed
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class ScriptedModelServer:
     def __init__(self, replies: list[Reply], model: str = "scripted-model", max_model_len: int = 8192) -> None:
         self.replies = list(replies)
@@ -50,7 +60,7 @@ class ScriptedModelServer:
         self.max_model_len = max_model_len
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

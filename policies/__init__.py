@@ -1,0 +1,43 @@
+"""Rempart's policy engine: one declarative policy for files, processes, network and MCP.
+
+Imports nothing else of ours. Entry points: `PolicySet.load` / `PolicySet.from_texts`,
+`PolicySet.evaluate(action) -> Decision`, `parse_action`, `allow_rule_yaml`.
+"""
+
+from policies.actions import (
+    Action,
+    Exec,
+    FsRead,
+    FsWrite,
+    McpCall,
+    McpStart,
+    NetConnect,
+    parse_action,
+)
+from policies.errors import RempartError
+from policies.evaluator import PolicySet
+from policies.exceptions import PolicyInputError, PolicyLoadError, Problem
+from policies.model import Decision, DecisionKind, LayerInfo, Limits, SegmentDecision
+from policies.snippets import allow_rule_yaml
+
+__all__ = [
+    "Action",
+    "Decision",
+    "DecisionKind",
+    "Exec",
+    "FsRead",
+    "FsWrite",
+    "LayerInfo",
+    "Limits",
+    "McpCall",
+    "McpStart",
+    "NetConnect",
+    "PolicyInputError",
+    "PolicyLoadError",
+    "PolicySet",
+    "Problem",
+    "RempartError",
+    "SegmentDecision",
+    "allow_rule_yaml",
+    "parse_action",
+]

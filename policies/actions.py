@@ -69,7 +69,9 @@ def parse_action(data: str | bytes | dict[str, Any]) -> Action:
         try:
             data = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise PolicyInputError(f"action is not valid JSON: {exc}", "send one JSON object") from exc
+            raise PolicyInputError(
+                f"action is not valid JSON: {exc}", "send one JSON object"
+            ) from exc
     if not isinstance(data, dict):
         raise PolicyInputError("action must be a JSON object", 'e.g. {"kind":"fs.read","path":"a"}')
     try:

@@ -80,24 +80,27 @@ class ExecJudge:
         if base != folded[0]:
             names.add(base)  # `./git push` is not `git`, but deny rules for git still apply
         base_folded = [base, *folded[1:]]
+        all_lit = all(t.kind == LIT for t in argv)
         out: list[list[Rule]] = []
         for lay in self.layers:
             hits: list[Rule] = []
             for name in names:
                 for ep in lay.exec_candidates(name):
                     rule = ep.rule
+                    simple = all_lit and ep.simple
                     if rule.decision == "allow":
-                        if not dynamic and name == folded[0]:
-                            if match_level(ep.toks, argv, exact, ep.exact, False) == YES:
-                                hits.append(rule)
-                    elif match_level(
-                        ep.toks, argv, folded if name == folded[0] else base_folded, ep.exact, True
-                    ) >= MAYBE:
+                        if dynamic or name != folded[0]:
+                            continue
+                        if match_level(ep.toks, argv, exact, ep.exact, False, simple) == YES:
+                            hits.append(rule)
+                        continue
+                    texts = folded if name == folded[0] else base_folded
+                    if match_level(ep.toks, argv, texts, ep.exact, True, simple) >= MAYBE:
                         hits.append(rule)
             out.append(hits)
         return out
 
-    def segment(self, seg: Segment, cwd: str, depth: int, traces: list[Trace]) -> Rule:
+    def segment(self, seg: Segment, cwd: str, depth: int, traces: list[Trace]) -> Trace:
         argv = seg.argv
         shown = [t.text for t in argv]
         subject = f"`{seg.source[:200]}`"
@@ -108,7 +111,10 @@ class ExecJudge:
                           reason, depth=depth)  # fmt: skip
             traces.append(trace)
             self._paths(seg, [], [], cwd, trace)
-            return trace.rule
+            best_path = max(trace.paths, key=lambda c: c[0].rank, default=None)
+            if best_path is not None and best_path[0].rank > rule.rank:
+                trace.rule, trace.reason = best_path
+            return trace
         analysis = analyse(argv) if argv[0].kind == LIT else None
         dyn = seg.dynamic
         if dyn is None and argv[0].kind == LIT:
@@ -118,9 +124,7 @@ class ExecJudge:
         hits = self._hits(argv, dyn is not None)
         transparent = analysis is not None and analysis.transparent and bool(analysis.inner)
         fallback = None if transparent or dyn else self.default
-        out: Outcome = combine(
-            self.layers, hits, lambda lay: lay.default or DEFAULT_ASK, fallback
-        )
+        out: Outcome = combine(self.layers, hits, lambda lay: lay.default or DEFAULT_ASK, fallback)
         trace = Trace(seg.source, shown, DEFAULT_ASK, "", out.hits, out.ignored, dyn, depth=depth)
         traces.append(trace)
         candidates: list[tuple[Rule, str]] = []
@@ -134,13 +138,13 @@ class ExecJudge:
         if analysis is not None and depth < MAX_UNWRAP:
             for inner, via in analysis.inner:
                 source = f"{' '.join(t.text for t in inner)} (run by {via})"
-                rule = self.segment(Segment(source, inner), cwd, depth + 1, traces)
-                candidates.append((rule, f"{subject} runs `{source}`, which is {rule.decision}"))
+                sub = self.segment(Segment(source, inner), cwd, depth + 1, traces)
+                candidates.append((sub.rule, f"{subject} runs {sub.reason}"))
         best = max(candidates, key=lambda c: RANK[c[0].decision], default=None)
         if best is None:
             best = (self.default, describe(self.default, subject))
         trace.rule, trace.reason = best
-        return trace.rule
+        return trace
 
     def _dyn_text(self, rule: Rule, subject: str, why: str) -> str:
         return f"{describe(rule, subject)} — dynamic because {why}"
@@ -155,7 +159,9 @@ class ExecJudge:
                 judged = judge_path(self.layers, op, tok.text, cwd)
                 rule = judged.rule
                 if rule.decision != "allow":
-                    trace.paths.append((rule, describe(rule, f"`{seg.source[:120]}`: {judged.subject}")))
+                    trace.paths.append(
+                        (rule, describe(rule, f"`{seg.source[:120]}`: {judged.subject}"))
+                    )
             elif tok.kind == GLOB:
                 self._glob(op, tok.text, cwd, seg, trace)
 

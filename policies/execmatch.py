@@ -76,12 +76,28 @@ def _tok_level(p: PTok, text: str, folded: bool) -> int:
     return YES if rx.fullmatch(text) else NO
 
 
-def match_level(pat: list[PTok], toks: list[Tok], texts: list[str], exact: bool, folded: bool) -> int:
-    """How well `pat` matches argv (`texts` are the token texts, folded when `folded`)."""
+def is_simple(pat: list[PTok]) -> bool:
+    """No `**` before the last token: a literal argv matches in one left-to-right pass."""
+    return all(p.kind != DSTAR for p in pat[:-1])
+
+
+def match_level(
+    pat: list[PTok],
+    toks: list[Tok],
+    texts: list[str],
+    exact: bool,
+    folded: bool,
+    simple: bool | None = None,
+) -> int:
+    """How well `pat` matches argv (`texts` are the token texts, folded when `folded`).
+
+    `simple` (optional, for speed): the argv is all literal and `is_simple(pat)`.
+    """
     n = len(toks)
     if n > MAX_ARGV:
         return MAYBE if folded else NO
-    simple = all(t.kind == LIT for t in toks) and all(p.kind != DSTAR for p in pat[:-1])
+    if simple is None:
+        simple = all(t.kind == LIT for t in toks) and is_simple(pat)
     if simple:
         for i, p in enumerate(pat):
             if p.kind == DSTAR:
@@ -89,6 +105,14 @@ def match_level(pat: list[PTok], toks: list[Tok], texts: list[str], exact: bool,
             if i >= n or _tok_level(p, texts[i], folded) == NO:
                 return NO
         return YES if not exact or len(pat) == n else NO
+    if not exact and is_simple(pat):
+        k = len(pat) - (1 if pat and pat[-1].kind == DSTAR else 0)
+        if n >= k and all(toks[i].kind == LIT for i in range(k)):
+            # the prefix is literal: what follows it cannot change a prefix match
+            for i in range(k):
+                if _tok_level(pat[i], texts[i], folded) == NO:
+                    return NO
+            return YES
     if n > MAX_DP:
         return MAYBE if folded else NO
     memo: dict[tuple[int, int], int] = {}
@@ -99,7 +123,9 @@ def match_level(pat: list[PTok], toks: list[Tok], texts: list[str], exact: bool,
             return memo[key]
         if i == len(pat):
             rest = toks[j:]
-            res = YES if not exact or not rest else MAYBE if all(t.kind != LIT for t in rest) else NO
+            res = (
+                YES if not exact or not rest else MAYBE if all(t.kind != LIT for t in rest) else NO
+            )
         elif pat[i].kind == DSTAR:
             res = max(f(i + 1, k) for k in range(j, n + 1))
         elif j == n:

@@ -56,6 +56,14 @@ def _inet_aton(text: str) -> ipaddress.IPv4Address | None:
     return ipaddress.IPv4Address(value)
 
 
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def parse_host(raw: str) -> Host:
     """Canonical host; raises ValueError for anything that is not a host name or address."""
     text = raw.strip()
@@ -102,17 +110,17 @@ def pattern_regex(pattern: str) -> str:
         host, port = pattern.split(":")
     elif ":" in pattern:
         raise ValueError("write IPv6 addresses in brackets: `[::1]:443`")
-    if port and port != "*":
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"port must be 1-65535 or `*`, got `{port}`")
+    if port and port != "*" and (not port.isdigit() or not 0 < int(port) < 65536):
+        raise ValueError(f"port must be 1-65535 or `*`, got `{port}`")
     port_re = f":{int(port)}" if port and port != "*" else r":[0-9]+"
     if host == "*":
         return r"[^:=]+" + port_re
     if host.startswith("*."):
         suffix = parse_host(host[2:])
-        if suffix.literal and suffix.name not in LOCAL_NAMES:
+        if suffix.literal and _is_ip(suffix.name):
             raise ValueError("`*.` applies to domain names, not addresses")
-        return r"[^:=]+\." + re.escape(suffix.name) + port_re
+        # subdomains of a local name (`*.corp.internal`) are literal too: named explicitly
+        return ("=" if suffix.literal else "") + r"[^:=]+\." + re.escape(suffix.name) + port_re
     if "*" in host:
         raise ValueError("`*` is allowed only as a whole leftmost label (`*.example.com`)")
     exact = parse_host(host)

@@ -13,9 +13,8 @@ from policies.paths import fold_text
 from policies.shell import LIT, Tok
 from policies.wrappers import command_name
 
-SHELLS = frozenset(
-    "sh bash zsh dash ksh mksh ash fish csh tcsh yash posh rbash pwsh powershell".split()
-)
+_SHELL_NAMES = "sh bash zsh dash ksh mksh ash fish csh tcsh yash posh rbash pwsh powershell"
+SHELLS = frozenset(_SHELL_NAMES.split())
 SHELL_BUILTINS = {
     "eval": "`eval` runs a string as shell code",
     "source": "`source` runs a file as shell code in this shell",
@@ -41,31 +40,33 @@ SHELL_BUILTINS = {
 }
 # interpreter -> options that take inline code
 INLINE_CODE: dict[str, frozenset[str]] = {
-    "perl": frozenset("-e -E".split()),
-    "ruby": frozenset("-e".split()),
-    "node": frozenset("-e --eval -p --print".split()),
-    "nodejs": frozenset("-e --eval -p --print".split()),
-    "bun": frozenset("-e --eval -p --print".split()),
-    "deno": frozenset("eval".split()),
-    "php": frozenset("-r -R -B -E".split()),
-    "lua": frozenset("-e".split()),
-    "luajit": frozenset("-e".split()),
-    "rscript": frozenset("-e".split()),
-    "r": frozenset("-e".split()),
-    "julia": frozenset("-e -E --eval --print".split()),
-    "osascript": frozenset("-e".split()),
-    "groovy": frozenset("-e".split()),
+    "perl": frozenset(["-e", "-E"]),
+    "ruby": frozenset(["-e"]),
+    "node": frozenset(["-e", "--eval", "-p", "--print"]),
+    "nodejs": frozenset(["-e", "--eval", "-p", "--print"]),
+    "bun": frozenset(["-e", "--eval", "-p", "--print"]),
+    "deno": frozenset(["eval"]),
+    "php": frozenset(["-r", "-R", "-B", "-E"]),
+    "lua": frozenset(["-e"]),
+    "luajit": frozenset(["-e"]),
+    "rscript": frozenset(["-e"]),
+    "r": frozenset(["-e"]),
+    "julia": frozenset(["-e", "-E", "--eval", "--print"]),
+    "osascript": frozenset(["-e"]),
+    "groovy": frozenset(["-e"]),
     "tclsh": frozenset(),
     "wish": frozenset(),
-    "vim": frozenset("-c --cmd -S".split()),
-    "vi": frozenset("-c --cmd -S".split()),
-    "nvim": frozenset("-c --cmd -S".split()),
-    "ex": frozenset("-c --cmd -S".split()),
-    "emacs": frozenset("--eval -l --load -f --funcall -batch --batch".split()),
-    "make": frozenset("--eval".split()),
-    "gdb": frozenset("-ex -x --batch -batch".split()),
+    "vim": frozenset(["-c", "--cmd", "-S"]),
+    "vi": frozenset(["-c", "--cmd", "-S"]),
+    "nvim": frozenset(["-c", "--cmd", "-S"]),
+    "ex": frozenset(["-c", "--cmd", "-S"]),
+    "emacs": frozenset(["--eval", "-l", "--load", "-f", "--funcall", "-batch", "--batch"]),
+    "make": frozenset(["--eval"]),
+    "gdb": frozenset(["-ex", "-x", "--batch", "-batch"]),
 }
-STDIN_READERS = frozenset("perl ruby node nodejs php lua luajit tclsh wish julia".split())
+STDIN_READERS = frozenset(
+    ["perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "tclsh", "wish", "julia"]
+)
 DANGEROUS_OPTIONS: dict[str, tuple[str, ...]] = {
     "tar": ("--to-command", "--checkpoint-action", "-I", "--use-compress-program",
             "--rsh-command", "--info-script", "--new-volume-script", "-F"),
@@ -79,9 +80,11 @@ DANGEROUS_OPTIONS: dict[str, tuple[str, ...]] = {
     "less": ("+!", "-+"),
 }  # fmt: skip
 _PYTHON = re.compile(r"(?:python|pypy)[0-9.]*")
-_AWK = frozenset("awk gawk mawk nawk".split())
+_AWK = frozenset(["awk", "gawk", "mawk", "nawk"])
 _AWK_DANGER = re.compile(r"system|\||>|getline|ENVIRON|PROCINFO|@load|@include")
-_SED_DANGER = re.compile(r"(?:^|[;\n{}]|[0-9$/,!]\s*)\s*[ewWrR](?:\s|$|[^a-zA-Z])|/[gpIiMm0-9]*[ewW]")
+_SED_DANGER = re.compile(
+    r"(?:^|[;\n{}]|[0-9$/,!]\s*)\s*[ewWrR](?:\s|$|[^a-zA-Z])|/[gpIiMm0-9]*[ewW]"
+)
 
 
 def _options(argv: list[Tok], with_arg: frozenset[str]) -> tuple[list[str], list[Tok]]:
@@ -119,7 +122,9 @@ def _shell(name: str, argv: list[Tok]) -> str | None:
             if text in ("--rcfile", "--init-file", "--command"):
                 return f"`{name} {text}` runs shell code"
         elif any(c in text[1:] for c in "cisCE") or text.lower() in (
-            "-command", "-encodedcommand", "-file"
+            "-command",
+            "-encodedcommand",
+            "-file",
         ):
             return f"`{name} {text}` runs shell code given on the command line or stdin"
         if text in ("-o", "+o", "-O", "+O"):
@@ -158,9 +163,9 @@ def _script_of(name: str, argv: list[Tok], letters: frozenset[str]) -> str | Non
     for tok in argv[1:]:
         text = tok.text
         if text in letters or (
-            text.startswith("-") and not text.startswith("--") and any(
-                f"-{c}" in letters for c in text[1:]
-            )
+            text.startswith("-")
+            and not text.startswith("--")
+            and any(f"-{c}" in letters for c in text[1:])
         ):
             return f"`{name} {text}` runs code given on the command line"
     if name in STDIN_READERS and not any(not t.text.startswith("-") for t in argv[1:]):
@@ -204,7 +209,7 @@ def code_reason(argv: list[Tok]) -> str | None:
     if name in INLINE_CODE:
         return _script_of(name, argv, INLINE_CODE[name])
     if name in _AWK:
-        opts, pos = _options(argv, frozenset("-F -v -f --file".split()))
+        opts, pos = _options(argv, frozenset(["-F", "-v", "-f", "--file"]))
         if "-f" in opts or "--file" in opts:
             return f"`{name} -f` runs a program from a file"
         if pos and _AWK_DANGER.search(pos[0].text):

@@ -53,10 +53,9 @@ def _clean_loc(value: Any, loc: tuple[Any, ...]) -> Path:
     """Drop pydantic's union-member names from a location, following the data."""
     out: list[str | int] = []
     for part in loc:
-        if isinstance(value, dict) and isinstance(part, str) and part in value:
-            value = value[part]
-            out.append(part)
-        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        in_dict = isinstance(value, dict) and isinstance(part, str) and part in value
+        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if in_dict or in_list:
             value = value[part]
             out.append(part)
     return tuple(out)
@@ -100,6 +99,8 @@ def validate(doc: Doc, model: type[BaseModel]) -> Any:
                 doc.problem(path, _message(doc, model, err, parent, extra), key=True)
                 continue
             path = _clean_loc(doc.value, loc)
+            if err["type"] == "missing" and loc:
+                path = (*_clean_loc(doc.value, loc[:-1]), str(loc[-1]))
             if path in seen or any(path[: len(s)] == s for s in seen if s):
                 continue
             seen.add(path)

@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass, field
 
 from policies import hosts
-from policies.execmatch import DSTAR, LITERAL, STAR, PTok, compile_token
+from policies.execmatch import DSTAR, LITERAL, STAR, PTok, compile_token, is_simple
 from policies.globs import GlobError, path_regex, token_regex
 from policies.interpreters import SHELL_BUILTINS
 from policies.model import RANK, DecisionKind, LayerInfo
 from policies.paths import fold_text, normalise_pattern
-from policies.schema import PathEntry, PolicyFile
+from policies.schema import HostEntry, PathEntry, PathRule, PolicyFile
 from policies.yamlstrict import Doc, Path
 
 DECISIONS: tuple[DecisionKind, ...] = ("deny", "ask", "allow")
@@ -74,6 +74,7 @@ class ExecPattern:
     rule: Rule
     toks: list[PTok]
     exact: bool
+    simple: bool = False
 
 
 @dataclass(slots=True)
@@ -93,6 +94,8 @@ class Layer:
     network: PatternSet = field(default_factory=PatternSet)
     mcp_servers: dict[str, Rule] = field(default_factory=dict)
     mcp_tools: PatternSet = field(default_factory=PatternSet)
+    limits: dict[str, float | int | str | None] = field(default_factory=dict)
+    env: list[str] = field(default_factory=list)
 
     @property
     def info(self) -> LayerInfo:
@@ -102,8 +105,10 @@ class Layer:
         return self.exec_index.get(folded_name, []) + self.exec_wild
 
 
-def _entry(e: PathEntry) -> tuple[str, str | None]:
-    return (e, None) if isinstance(e, str) else (e.path, e.reason)
+def _entry(e: PathEntry | HostEntry) -> tuple[str, str | None]:
+    if isinstance(e, str):
+        return (e, None)
+    return (e.path, e.reason) if isinstance(e, PathRule) else (e.host, e.reason)
 
 
 def file_regex(pattern: str, decision: str) -> str:
@@ -143,6 +148,8 @@ class Compiler:
 
     def compile(self) -> Layer:
         pol, lay = self.policy, self.layer
+        lay.limits = pol.limits.model_dump()
+        lay.env = list(pol.sandbox.env)
         if pol.default is not None:
             lay.default = self.rule(("default",), "default", pol.default, None, "default")
         if pol.exec_dynamic is not None:
@@ -172,7 +179,8 @@ class Compiler:
                 ps.add(rx, self.rule(path, rid, decision, reason, pattern))
                 if op == "read" and decision != "allow":
                     self.layer.probes.append(_probe(pattern))
-                if decision == "allow" and op == "write" and pattern in ("**", "/**", "*"):
+                broad = pattern in ("**", "/**", "*", "/**/*", "**/*")
+                if decision == "allow" and op == "write" and broad and isinstance(entry, str):
                     self.doc.problem(path, f"over-broad allow `{pattern}`", warn=True)
         ps.build()
         return ps
@@ -185,9 +193,9 @@ class Compiler:
             except ValueError as exc:
                 self.doc.problem(path, f"bad exec pattern: {exc}")
                 continue
-            shown = " ".join(t.exact if t.kind != LITERAL else t.exact for t in toks)
+            shown = " ".join(t.exact for t in toks)
             ep = ExecPattern(self.rule(path, f"exec[{i}]", spec.decision, spec.reason, shown),
-                             toks, spec.exact)  # fmt: skip
+                             toks, spec.exact, is_simple(toks))  # fmt: skip
             self.layer.exec_all.append(ep)
             first = toks[0]
             if first.kind == LITERAL:
@@ -223,7 +231,9 @@ class Compiler:
         for server, spec in self.policy.mcp.servers.items():
             path: Path = ("mcp", "servers", server)
             rid = f"mcp.servers.{server}"
-            self.layer.mcp_servers[server] = self.rule(path, rid, spec.decision, spec.reason, server)
+            self.layer.mcp_servers[server] = self.rule(
+                path, rid, spec.decision, spec.reason, server
+            )
         for i, tool in enumerate(self.policy.mcp.tools):
             path = ("mcp", "tools", i)
             if "." not in tool.match:

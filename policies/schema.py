@@ -72,13 +72,25 @@ class Files(BaseModel):
     write: PathLists = PathLists()
 
 
+class HostRule(BaseModel):
+    """A `host[:port]` pattern with an optional reason and examples."""
+
+    model_config = _CFG
+    host: str = Field(min_length=1, max_length=300)
+    reason: str | None = None
+    examples: Examples | None = None
+
+
+HostEntry = str | HostRule
+
+
 class Network(BaseModel):
     """Host patterns `host[:port]`; `*.example.com` is subdomains only; the rest is denied."""
 
     model_config = _CFG
-    allow: list[PathEntry] = []
-    ask: list[PathEntry] = []
-    deny: list[PathEntry] = []
+    allow: list[HostEntry] = []
+    ask: list[HostEntry] = []
+    deny: list[HostEntry] = []
 
 
 class McpServer(BaseModel):

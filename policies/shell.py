@@ -12,6 +12,7 @@ redirections, and `dynamic` (why allow rules must not apply) when it has any.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirec
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", ">&", "<>"})
 _DQ_ESCAPES = {"\\": "\\", '"': '"', "$": "$", "`": "`", "\n": ""}
 
+_PLAIN = re.compile(r"[^\\*?\[$`{@!+~]*")
 _local = threading.local()
 
 
@@ -82,7 +84,7 @@ def _text(node: Any) -> str:
 def _unquoted_word(raw: str) -> Tok:
     if raw.startswith("~"):
         return Tok(raw, DYN)
-    if "\\" not in raw and not any(c in raw for c in "*?[$`{@!+"):
+    if _PLAIN.fullmatch(raw):
         return Tok(raw)
     out: list[str] = []
     kind = LIT
@@ -95,10 +97,10 @@ def _unquoted_word(raw: str) -> Tok:
             continue
         if c in "*?[":
             kind = max(kind, GLOB)
-        elif c in "$`" or (c in "@!+*?" and i + 1 < n and raw[i + 1] == "("):
-            return Tok(raw, DYN)
-        elif c == "{" and ("," in raw or ".." in raw):
-            return Tok(raw, DYN)
+        if c in "$`" or (c in "@!+*?" and i + 1 < n and raw[i + 1] == "("):
+            return Tok(raw, DYN)  # expansion or extended glob
+        if c == "{" and ("," in raw or ".." in raw):
+            return Tok(raw, DYN)  # brace expansion
         out.append(c)
         i += 1
     return Tok("".join(out), kind)
@@ -290,7 +292,9 @@ class _Walker:
 
 def parse_command(command: str) -> list[Segment]:
     """Every simple command in `command`; the caller checks `MAX_COMMAND` first."""
-    tree = _parser().parse(command.encode("utf-8", "surrogatepass"))
+    # A final newline changes nothing in the shell, but tree-sitter-bash takes a slow
+    # error-recovery path (~50 µs) on pipelines of 3+ commands that end at EOF.
+    tree = _parser().parse(command.encode("utf-8", "surrogatepass") + b"\n")
     walker = _Walker()
     walker.visit(tree.root_node, 0)
     if tree.root_node.has_error and not any(s.dynamic for s in walker.segments):

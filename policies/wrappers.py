@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from policies.paths import fold_text
 from policies.shell import LIT, SLOT, Tok
 
-STD_BIN = frozenset(
-    {"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin", "/usr/local/sbin"}
-)
+STD_BIN = frozenset({"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin", "/usr/local/sbin"})
 MAX_UNWRAP = 8
 
 
@@ -37,33 +35,98 @@ def _s(text: str) -> frozenset[str]:
 
 
 WRAPPERS: dict[str, Spec] = {
-    "timeout": Spec(_s("-s --signal -k --kill-after"), _s("--preserve-status --foreground -v --verbose"), positionals=1),  # noqa: E501
+    "timeout": Spec(
+        _s("-s --signal -k --kill-after"),
+        _s("--preserve-status --foreground -v --verbose"),
+        positionals=1,
+    ),
     "nice": Spec(_s("-n --adjustment"), numeric_flags=True),
     "nohup": Spec(),
-    "env": Spec(_s("-u --unset -C --chdir"), _s("-i --ignore-environment - -0 --null -v --debug"), _s("-S --split-string")),  # noqa: E501
+    "env": Spec(
+        _s("-u --unset -C --chdir"),
+        _s("-i --ignore-environment - -0 --null -v --debug"),
+        _s("-S --split-string"),
+    ),
     "command": Spec(flags=_s("-p"), stop=_s("-v -V")),
     "builtin": Spec(),
     "exec": Spec(_s("-a"), _s("-c -l")),
-    "sudo": Spec(_s("-u --user -g --group -C --close-from -D --chdir -h --host -p --prompt -r --role -t --type -U --other-user -T --command-timeout"), _s("-A --askpass -b --background -E --preserve-env -H --set-home -k --reset-timestamp -n --non-interactive -P --preserve-groups -S --stdin -B --bell -N --no-update"), _s("-s --shell -i --login -e --edit"), _s("-l --list -v --validate -K --remove-timestamp -V --version"), transparent=False),  # noqa: E501
+    "sudo": Spec(
+        _s(
+            "-u --user -g --group -C --close-from -D --chdir -h "
+            "--host -p --prompt -r --role -t --type -U --other-user "
+            "-T --command-timeout"
+        ),
+        _s(
+            "-A --askpass -b --background -E --preserve-env -H "
+            "--set-home -k --reset-timestamp -n --non-interactive -P "
+            "--preserve-groups -S --stdin -B --bell -N --no-update"
+        ),
+        _s("-s --shell -i --login -e --edit"),
+        _s("-l --list -v --validate -K --remove-timestamp -V --version"),
+        transparent=False,
+    ),
     "doas": Spec(_s("-u -C"), _s("-n"), _s("-s"), transparent=False),
-    "su": Spec(_s("-s --shell -g --group -G --supp-group -w --whitelist-environment"), _s("- -l --login -m -p --preserve-environment -P --pty"), _s("-c --command --session-command"), transparent=False),  # noqa: E501
-    "runuser": Spec(_s("-u --user -g --group -G --supp-group -s --shell -w"), _s("- -l --login -m -p --preserve-environment"), _s("-c --command --session-command"), transparent=False),  # noqa: E501
+    "su": Spec(
+        _s("-s --shell -g --group -G --supp-group -w --whitelist-environment"),
+        _s("- -l --login -m -p --preserve-environment -P --pty"),
+        _s("-c --command --session-command"),
+        transparent=False,
+    ),
+    "runuser": Spec(
+        _s("-u --user -g --group -G --supp-group -s --shell -w"),
+        _s("- -l --login -m -p --preserve-environment"),
+        _s("-c --command --session-command"),
+        transparent=False,
+    ),
     "stdbuf": Spec(_s("-i --input -o --output -e --error")),
-    "ionice": Spec(_s("-c --class -n --classdata"), _s("-t --ignore"), stop=_s("-p --pid -P --pgid -u --uid")),  # noqa: E501
-    "chroot": Spec(_s("--userspec --groups"), _s("--skip-chdir"), positionals=1, transparent=False),  # noqa: E501
+    "ionice": Spec(
+        _s("-c --class -n --classdata"), _s("-t --ignore"), stop=_s("-p --pid -P --pgid -u --uid")
+    ),
+    "chroot": Spec(_s("--userspec --groups"), _s("--skip-chdir"), positionals=1, transparent=False),
     "setsid": Spec(flags=_s("-c --ctty -f --fork -w --wait")),
-    "time": Spec(_s("-f --format -o --output"), _s("-p --portability -v --verbose -a --append -q --quiet")),  # noqa: E501
-    "flock": Spec(_s("-w --timeout -E --conflict-exit-code"), _s("-s --shared -x -e --exclusive -n --nb --nonblock -u --unlock -o --close -F --no-fork --verbose"), _s("-c --command"), positionals=1),  # noqa: E501
-    "strace": Spec(_s("-o -e -p -s -u -E -a -b -I -O -P -S -X"), _s("-f -ff -c -C -d -D -i -k -q -qq -r -t -tt -ttt -T -v -V -x -xx -y -yy -z -Z -w"), transparent=False),  # noqa: E501
-    "ltrace": Spec(_s("-o -e -p -s -u -a -A -D -F -l -n"), _s("-f -c -C -d -i -r -S -t -tt -ttt -T"), transparent=False),  # noqa: E501
+    "time": Spec(
+        _s("-f --format -o --output"), _s("-p --portability -v --verbose -a --append -q --quiet")
+    ),
+    "flock": Spec(
+        _s("-w --timeout -E --conflict-exit-code"),
+        _s(
+            "-s --shared -x -e --exclusive -n --nb --nonblock -u "
+            "--unlock -o --close -F --no-fork --verbose"
+        ),
+        _s("-c --command"),
+        positionals=1,
+    ),
+    "strace": Spec(
+        _s("-o -e -p -s -u -E -a -b -I -O -P -S -X"),
+        _s("-f -ff -c -C -d -D -i -k -q -qq -r -t -tt -ttt -T -v -V -x -xx -y -yy -z -Z -w"),
+        transparent=False,
+    ),
+    "ltrace": Spec(
+        _s("-o -e -p -s -u -a -A -D -F -l -n"),
+        _s("-f -c -C -d -i -r -S -t -tt -ttt -T"),
+        transparent=False,
+    ),
     "busybox": Spec(),
     "unbuffer": Spec(flags=_s("-p")),
-    "fakeroot": Spec(_s("-l --lib --faked -s -i"), _s("-u --unknown-is-real"), transparent=False),  # noqa: E501
-    "taskset": Spec(flags=_s("-a --all-tasks -c --cpu-list"), stop=_s("-p --pid"), positionals=1),  # noqa: E501
+    "fakeroot": Spec(_s("-l --lib --faked -s -i"), _s("-u --unknown-is-real"), transparent=False),
+    "taskset": Spec(flags=_s("-a --all-tasks -c --cpu-list"), stop=_s("-p --pid"), positionals=1),
     "chrt": Spec(flags=_s("-a -b -d -f -i -o -r -R -m -v"), stop=_s("-p --pid"), positionals=1),
     "catchsegv": Spec(),
-    "xargs": Spec(_s("-a --arg-file -d --delimiter -E -I -L --max-lines -n --max-args -P --max-procs -s --max-chars --process-slot-var"), _s("-0 --null -o --open-tty -p --interactive -r --no-run-if-empty -t --verbose -x --exit")),  # noqa: E501
-    "watch": Spec(_s("-n --interval -d --differences -q --equexit"), _s("-b --beep -c --color -e --errexit -g --chgexit -p --precise -t --no-title -w --no-wrap -x --exec")),  # noqa: E501
+    "xargs": Spec(
+        _s(
+            "-a --arg-file -d --delimiter -E -I -L --max-lines -n "
+            "--max-args -P --max-procs -s --max-chars "
+            "--process-slot-var"
+        ),
+        _s("-0 --null -o --open-tty -p --interactive -r --no-run-if-empty -t --verbose -x --exit"),
+    ),
+    "watch": Spec(
+        _s("-n --interval -d --differences -q --equexit"),
+        _s(
+            "-b --beep -c --color -e --errexit -g --chgexit -p "
+            "--precise -t --no-title -w --no-wrap -x --exec"
+        ),
+    ),
     "coproc": Spec(),
 }
 ALWAYS_DYNAMIC = {
@@ -98,9 +161,7 @@ class Analysis:
     dynamic: str | None = None
 
 
-def _split_options(
-    argv: list[Tok], start: int, spec: Spec, name: str, out: Analysis
-) -> int | None:
+def _split_options(argv: list[Tok], start: int, spec: Spec, name: str, out: Analysis) -> int | None:
     """Index of the wrapped command, or None when there is none (or it cannot be known)."""
     i = start
     while i < len(argv):
@@ -112,7 +173,7 @@ def _split_options(
         if text == "--":
             i += 1
             break
-        if not text.startswith("-") or text == "-" and "-" not in spec.flags:
+        if not text.startswith("-") or (text == "-" and "-" not in spec.flags):
             break
         opt, eq, _ = text.partition("=")
         if opt in spec.stop:

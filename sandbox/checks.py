@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import socket
 import uuid
 from typing import Any
@@ -48,10 +49,8 @@ def _probe(client: docker.DockerClient, image: str, argv: list[str], **kw: Any) 
         status = container.wait(timeout=PROBE_TIMEOUT_S)
         return int(status.get("StatusCode", -1)), container.logs().decode(errors="replace")
     finally:
-        try:
+        with contextlib.suppress(NotFound):  # already gone is fine
             container.remove(force=True)
-        except NotFound:
-            pass  # already gone
 
 
 def _host_resolves(timeout: float = 5.0) -> str | None:
@@ -111,7 +110,7 @@ def check_internal_dns(client: docker.DockerClient, image: str) -> Check:
         "rempart-check-" + uuid.uuid4().hex[:8], internal=True, labels={LABEL_KIND: "check"}
     )
     try:
-        code, out = _probe(client, image, ["python3", "-c", RESOLVE_PROBE, name], network=net.name)
+        _, out = _probe(client, image, ["python3", "-c", RESOLVE_PROBE, name], network=net.name)
     finally:
         net.remove()
     ok = out.startswith("FAILED")

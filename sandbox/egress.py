@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -112,7 +113,9 @@ class Egress:
                 return
             self.proxy.reload()
             if self.proxy.status not in ("created", "running"):
-                raise SandboxError("the egress proxy exited at start: " + self.proxy.logs().decode())
+                raise SandboxError(
+                    "the egress proxy exited at start: " + self.proxy.logs().decode()
+                )
             pause.wait(0.02)
         raise SandboxError(f"the egress proxy did not start within {timeout_s:.0f}s")
 
@@ -136,10 +139,8 @@ class Egress:
 
     def close(self) -> None:
         if self.proxy is not None:
-            try:
+            with contextlib.suppress(NotFound):  # already removed (prune, killed from outside)
                 self.proxy.remove(force=True)
-            except NotFound:
-                pass  # already removed (prune, or killed from outside)
             self.proxy = None
         if self.network is not None:
             try:

@@ -9,6 +9,7 @@ also means no byte of the stream can be lost in an HTTP library's buffer.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -141,20 +142,16 @@ class ExecutorClient:
     def _drop(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already disconnected
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already disconnected
             sock.close()
 
     def close(self) -> None:
         """Close stdin (the executor exits on EOF) and the stream."""
         sock = self._sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # the engine already closed it
                 sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass  # the engine already closed it
         self._drop()
         if self._reader is not None:
             self._reader.join(timeout=2.0)
@@ -215,11 +212,13 @@ class ExecutorClient:
         if q is not None:
             q.put(msg)
 
-    def container_running(self, settle_s: float = 2.0) -> bool:
+    def container_running(self, settle_s: int = 2) -> bool:
         """Is the container alive? Waits up to `settle_s` for a dying one to finish stopping
         (a `docker kill` closes our stream a moment before the engine marks it exited)."""
         try:
-            self._client.api.wait(self._container_id, timeout=settle_s, condition="not-running")
+            self._client.api.wait(
+                self._container_id, timeout=int(settle_s), condition="not-running"
+            )
         except NotFound:
             return False
         except (requests.RequestException, urllib3.exceptions.HTTPError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from policies.actions import FsRead, FsWrite
+from policies import FsRead, FsWrite
 from sandbox.errors import WorkspaceError
 from sandbox.spec import SandboxLimits, SandboxSpec
 

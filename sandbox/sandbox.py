@@ -1,4 +1,4 @@
-"""`Sandbox`: one hardened container + its executor (+ egress proxy when the policy allows hosts)."""
+"""`Sandbox`: one hardened container + its executor (+ egress proxy when hosts are allowed)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from pydantic import BaseModel
 
+from sandbox import workspace_access
 from sandbox.container import create_container, new_session_id, remove_session, sandbox_user
 from sandbox.egress import Egress, EgressEvent
 from sandbox.engine import docker_client
@@ -92,6 +93,9 @@ class Sandbox:
         """Create the container (and egress) and wait until the executor is ready."""
         env = dict(self.spec.env)
         network: str | None = None
+        if self.spec.workspace.stat().st_uid == 0:
+            uid = int(self.user.split(":")[0])
+            workspace_access.grant(self.spec.workspace, uid, self.spec.masked_files + self.spec.masked_dirs)
         try:
             if self.spec.network_allow:
                 self.egress = Egress(self.client, self.spec, self.session)

@@ -2,10 +2,16 @@
 # Rempart's own virtualenv (.venv) with its dependencies and the dev tools; idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v debootstrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "rempart: installing debootstrap (builds the sandbox image from Debian packages) ..." >&2
+# debootstrap builds the sandbox image from Debian packages; docker-compose validates deploy/;
+# setfacl gives the sandbox's non-root user access to a root-owned workspace.
+missing=()
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v setfacl >/dev/null 2>&1 || missing+=(acl)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+  echo "rempart: installing ${missing[*]} (Debian packages) ..." >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null

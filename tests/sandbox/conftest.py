@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.actions import FsRead, FsWrite
+from policies import FsRead, FsWrite
 from sandbox import Sandbox, SandboxLimits, SandboxSpec
 from sandbox.image_build import build_image
 from sandbox.policy_bridge import spec_from_policy

@@ -86,7 +86,10 @@ def test_direct_connections_bypassing_the_proxy_fail(net_sb: Sandbox) -> None:
 
 
 def test_no_dns_resolver_answers_for_external_names(net_sb: Sandbox) -> None:
-    code = "import socket\ntry:\n socket.getaddrinfo('pypi.org', 443); print('RESOLVED')\nexcept OSError:\n print('GAIERROR')"
+    code = (
+        "import socket\ntry:\n socket.getaddrinfo('pypi.org', 443); print('RESOLVED')\n"
+        "except OSError:\n print('GAIERROR')"
+    )
     assert net_sb.run(["python3", "-c", code]).stdout.strip() == "GAIERROR"
     direct = net_sb.run(["python3", "-c", DIRECT_DNS, _dns_query("pypi.org").hex()], timeout_s=20)
     assert direct.stdout.startswith("NOANSWER") or direct.stdout.strip() == "ANSWERS 0"

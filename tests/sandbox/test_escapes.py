@@ -25,12 +25,18 @@ def test_tcp_connect_out_fails_with_network_unreachable(sb: Sandbox, host: str, 
 
 
 def test_dns_resolution_of_an_external_name_fails(sb: Sandbox) -> None:
-    code = "import socket\ntry:\n socket.getaddrinfo('pypi.org',443)\nexcept socket.gaierror as e:\n print('GAIERROR')"
+    code = (
+        "import socket\ntry:\n socket.getaddrinfo('pypi.org',443)\n"
+        "except socket.gaierror as e:\n print('GAIERROR')"
+    )
     assert sb.run(["python3", "-c", code]).stdout.strip() == "GAIERROR"
 
 
 def test_raw_socket_is_refused_with_eperm(sb: Sandbox) -> None:
-    code = "import socket\ntry:\n socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\nexcept PermissionError as e:\n print(e.errno)"
+    code = (
+        "import socket\ntry:\n socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\n"
+        "except PermissionError as e:\n print(e.errno)"
+    )
     assert sb.run(["python3", "-c", code]).stdout.strip() == "1"
 
 

@@ -1,0 +1,129 @@
+"""Fixtures for loop tests: a real policy, a real sandbox, a scripted model over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.approval import Approver, DenyApprover
+from agent.events import Event, FinishEvent
+from agent.loop import LoopLimits
+from agent.session import Session, SessionOptions
+from agent.settings import Settings
+from agent.testing import Reply, ScriptedModelServer
+
+POLICY = """\
+version: 1
+name: loop-tests
+default: ask
+files:
+  read: {allow: ["**"], deny: [".env", "**/*.pem"]}
+  write: {allow: ["**"], deny: [".git/**"]}
+exec:
+  - match: ["python3", "**"]
+    decision: allow
+  - match: ["ls", "**"]
+    decision: allow
+  - match: ["cat", "**"]
+    decision: allow
+  - match: ["head", "**"]
+    decision: allow
+  - match: ["sleep", "**"]
+    decision: allow
+  - match: ["curl", "**"]
+    decision: deny
+    reason: no network tools
+limits: {cpus: 1, memory: 1g, pids: 128, timeout_s: 30, output_bytes: 200000}
+"""
+
+
+@dataclass
+class Run:
+    finish: FinishEvent
+    events: list[Event]
+    server: ScriptedModelServer
+    settings: Settings
+    session_id: str
+
+    def of(self, kind: type[Event]) -> list[Event]:  # type: ignore[valid-type]
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    docker = pytest.importorskip("docker")
+    try:
+        docker.from_env(timeout=10).ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    from sandbox.image_build import ensure_image
+
+    return ensure_image(build=True)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (ws / ".env").write_text("API_TOKEN=super-secret-value\n")
+    return ws
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    return path
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, image: str) -> Callable[..., Settings]:
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "data_dir": tmp_path / "data",
+            "config_dir": tmp_path / "config",
+            "org_policy_dir": tmp_path / "org",
+            "sandbox_image": image,
+            "tool_call_mode": "required",
+            "model_retries": 0,
+            "model_timeout_s": 30.0,
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return build
+
+
+@pytest.fixture
+def run_session(
+    workspace: Path, policy_file: Path, make_settings: Callable[..., Settings]
+) -> Callable[..., Run]:
+    def run(
+        replies: list[Reply],
+        task: str = "do the thing",
+        approver: Approver | None = None,
+        limits: LoopLimits | None = None,
+        resume_id: str | None = None,
+        overrides: dict[str, object] | None = None,
+    ) -> Run:
+        events: list[Event] = []
+        with ScriptedModelServer(replies) as server:
+            settings = make_settings(model_base_url=server.base_url, **(overrides or {}))
+            options = SessionOptions(
+                task=task,
+                workspace=workspace,
+                policy_files=[policy_file],
+                approver=approver or DenyApprover(),
+                limits=limits or LoopLimits(max_steps=15),
+                resume_id=resume_id,
+            )
+            with Session(settings, options, [events.append]) as session:
+                finish = session.run()
+                sid = session.id
+        return Run(finish, events, server, settings, sid)
+
+    return run

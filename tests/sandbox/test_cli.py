@@ -1,0 +1,100 @@
+"""`python -m sandbox.cli exec --json` probes the walls the policy implies."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import policies
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(not hasattr(policies, "PolicySet"), reason="policies.PolicySet not landed"),
+]
+
+_EXEC = [sys.executable, "-m", "sandbox.cli", "exec"]
+POLICY = """\
+version: 1
+name: t
+default: ask
+files:
+  read: {allow: ["**"], deny: [".env", "**/*.pem"]}
+  write: {allow: ["**"], deny: [".git/**"]}
+network:
+  allow: []
+limits: {cpus: 1, memory: 512m, pids: 128, timeout_s: 30, output_bytes: 100000}
+"""
+
+
+def _exec(ws: Path, *cmd: str, policy: str = POLICY) -> dict[str, Any]:
+    pol = ws.parent / "policy.yaml"
+    pol.write_text(policy)
+    argv = [sys.executable, "-m", "sandbox.cli", "exec", "--workspace", str(ws)]
+    done = subprocess.run(
+        [*argv, "--policy", str(pol), "--json", "--", *cmd],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.fixture
+def ws(tmp_path: Path, image: str) -> Path:
+    ws = tmp_path / "ws"
+    (ws / ".git").mkdir(parents=True)
+    (ws / ".git" / "config").write_text("[core]\n")
+    (ws / ".env").write_text("TOKEN=secret\n")
+    (ws / "key.pem").write_text("PRIVATE\n")
+    (ws / "ok.txt").write_text("fine\n")
+    for p in [ws, *ws.rglob("*")]:
+        os.chown(p, 1000, 1000)
+    return ws
+
+
+def test_exec_json_prints_one_object_with_the_result(ws: Path) -> None:
+    out = _exec(ws, "cat", "ok.txt")
+    assert out["exit_code"] == 0
+    assert out["stdout"] == "fine\n"
+    assert {"stderr", "duration_ms", "timed_out", "truncated"} <= out.keys()
+
+
+def test_exec_masks_what_the_policy_denies_for_reading(ws: Path) -> None:
+    out = _exec(ws, "cat .env key.pem; python3 -c \"open('.env').read()\"")
+    assert "secret" not in out["stdout"] and "PRIVATE" not in out["stdout"]
+    assert out["stderr"].count("Permission denied") >= 2
+    assert {".env", "key.pem"} <= set(out["masked"])
+
+
+def test_exec_makes_write_denied_paths_read_only(ws: Path) -> None:
+    out = _exec(ws, "echo x >> .git/config")
+    assert out["exit_code"] == 1
+    assert "Read-only file system" in out["stderr"]
+
+
+def test_exec_has_no_network_without_an_allowlist(ws: Path) -> None:
+    code = "import socket\ns=socket.socket()\ns.settimeout(3)\ns.connect(('1.1.1.1',53))"
+    out = _exec(ws, "python3", "-c", code)
+    assert "Network is unreachable" in out["stderr"]
+
+
+def test_exec_without_json_passes_the_exit_code_through(ws: Path) -> None:
+    pol = ws.parent / "policy.yaml"
+    pol.write_text(POLICY)
+    done = subprocess.run(
+        [*_EXEC, "--workspace", str(ws), "--policy", str(pol), "--", "echo hi; exit 7"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (7, "hi\n")

@@ -1,0 +1,141 @@
+"""RempartApp: the session screen by default; sessions, audit, policy and help on top.
+
+    RempartApp(settings, TuiConfig(workspace=Path(".")), session_factory=...).run()
+
+The session factory is the seam to the agent (default: the real `Session`); every screen
+has a key and a command palette entry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tui.session_screen import SessionScreen
+
+if TYPE_CHECKING:
+    from agent.audit import AuditLog
+    from agent.settings import Settings
+    from agent.store import Store
+    from policies import PolicySet
+    from tui.factory import SessionFactory
+
+
+@dataclass
+class TuiConfig:
+    """What the command line said: the workspace, extra policy files, the model, a first task."""
+
+    workspace: Path = Path(".")
+    policy_files: list[Path] = field(default_factory=list)
+    model_url: str | None = None
+    task: str | None = None
+
+
+class RempartApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Rempart"
+    BINDINGS = [
+        Binding("ctrl+c", "interrupt", "Stop / exit", priority=True),
+        Binding("f1", "show('help')", "Help"),
+        Binding("f2", "show('sessions')", "Sessions"),
+        Binding("f3", "show('audit')", "Audit"),
+        Binding("f4", "show('policy')", "Policy"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        config: TuiConfig | None = None,
+        session_factory: SessionFactory | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        if settings is None:
+            from agent.settings import Settings
+
+            settings = Settings()
+        self.settings = settings
+        self.config = config or TuiConfig()
+        if session_factory is None:
+            from tui.factory import real_session_factory
+
+            session_factory = real_session_factory(settings)
+        self.session_factory = session_factory
+        self.clock = clock
+        self.session_screen = SessionScreen()
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self.session_screen
+
+    # screens ------------------------------------------------------------------------
+    def action_show(self, name: str) -> None:
+        from tui.audit_screen import AuditScreen
+        from tui.help_screen import HelpScreen
+        from tui.policy_screen import PolicyScreen
+        from tui.sessions_screen import SessionsScreen
+
+        kinds: dict[str, Callable[[], Screen[Any]]] = {
+            "help": HelpScreen,
+            "sessions": SessionsScreen,
+            "audit": lambda: AuditScreen(self.session_screen.session_id),
+            "policy": PolicyScreen,
+        }
+        screen = kinds[name]()
+        if type(self.screen) is type(screen):
+            return
+        while self.screen is not self.session_screen and len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(screen)
+
+    def action_back_to_session(self) -> None:
+        while self.screen is not self.session_screen and len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_interrupt(self) -> None:
+        self.session_screen.action_interrupt()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Session", "The transcript and task input", self.action_back_to_session)
+        yield SystemCommand("Sessions", "List, resume and delete sessions (F2)", lambda: self.action_show("sessions"))
+        yield SystemCommand("Audit", "This session's audit records; jump to a card (F3)", lambda: self.action_show("audit"))
+        yield SystemCommand("Policy", "The policy in force; explain an action (F4)", lambda: self.action_show("policy"))
+        yield SystemCommand("Help", "Every key binding (F1)", lambda: self.action_show("help"))
+        yield SystemCommand("Stop session", "Stop the current step cleanly", self.session_screen.action_interrupt)
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self.session_screen.shutdown()
+        super().exit(*args, **kwargs)
+
+    # data for the screens -----------------------------------------------------------
+    @contextmanager
+    def open_store(self) -> Iterator[Store]:
+        from agent.store import Store
+
+        store = Store(self.settings.sessions_db)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def audit_log(self) -> AuditLog:
+        from agent.audit import AuditLog
+
+        return AuditLog(self.settings.audit_log)
+
+    def load_policy(self) -> tuple[PolicySet, list[tuple[str, str, str]]]:
+        """The policy set in force for the workspace, and each layer's (name, path, text)."""
+        from agent.discovery import discover_layers, load_policy_set
+
+        layers = discover_layers(self.settings, self.config.workspace.resolve(), self.config.policy_files)
+        policy = load_policy_set(layers)
+        files = [(layer.name, str(layer.path), layer.path.read_text(errors="replace")) for layer in layers]
+        return policy, files
