@@ -40,7 +40,7 @@ class TuiConfig:
 
 
 class RempartApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "Rempart"
     BINDINGS = [
         Binding("ctrl+c", "interrupt", "Stop / exit", priority=True),

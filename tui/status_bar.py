@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -43,6 +44,7 @@ class StatusBar(Static):
         self.steps = 0
         self.started: float | None = None
         self.ended: float | None = None
+        self.plain = ""
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -110,4 +112,5 @@ class StatusBar(Static):
             second.append("—")
         else:
             second.append(_clock((self.ended or self.clock()) - self.started))
-        self.update(Text("\n").join([first, second]))
+        self.plain = f"{first.plain}\n{second.plain}"
+        self.update(Group(first, second))

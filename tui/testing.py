@@ -113,6 +113,8 @@ class ReplaySession:
 
     def _ask(self, step: Ask) -> None:
         req = step.request
+        arguments = {k: v for k, v in req.action.items() if k not in ("kind", "cwd")}
+        self.emit(ToolCallEvent(call_id=req.call_id, tool=req.tool, arguments=arguments, ts=FIXED_TS))
         answer = self.options.approver.ask(req.model_copy(update={"session_id": self.id}))
         self.factory.answers.append(answer)
         allowed = answer.choice != "deny"

@@ -16,7 +16,7 @@ def read_file(
     """Read a text file from the workspace, with line numbers. Read before you edit.
 
     Args:
-        path: file path relative to the workspace root, e.g. src/app.py
+        path: file path relative to the workspace root (no leading slash)
         start_line: first line to show (1-based)
         end_line: last line to show (inclusive); default: up to 400 lines from start_line
     """

@@ -32,7 +32,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
     """Create a new file, or replace a whole file. To change part of an existing file, use edit_file.
 
     Args:
-        path: file path relative to the workspace root, e.g. src/app.py
+        path: file path relative to the workspace root (no leading slash)
         content: the complete new content of the file
     """
     rel = workspace_path(path)

@@ -47,7 +47,9 @@ def _duration(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
-def result_parts(result: ToolResultEvent, expanded: bool) -> list[RenderableType]:
+def result_parts(result: ToolResultEvent, expanded: bool, denied_by_policy: bool = False) -> list[RenderableType]:
+    if denied_by_policy:
+        return []  # the badge already says which rule denied it, and why
     status = Text()
     if result.exit_code is not None:
         style = "bold green" if result.exit_code == 0 else "bold red"
@@ -89,7 +91,8 @@ def tool_body(item: ToolItem) -> RenderableType:
             parts.append(Text(f"  {decision.action['kind']}: ", style="dim") + visible(str(decision.action.get("path"))))
         parts.append(decision_text(decision))
     if item.result is not None:
-        parts.extend(result_parts(item.result, item.expanded))
+        by_policy = item.denied and all(d.approver == "policy" for d in item.decisions if d.decision == "deny")
+        parts.extend(result_parts(item.result, item.expanded, by_policy))
     elif not item.denied:
         parts.append(Text("running…", style="italic dim"))
     return Group(*parts)

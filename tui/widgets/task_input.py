@@ -32,6 +32,7 @@ class TaskInput(TextArea):
         self.past_tasks: list[str] = []
         self._position = 0
         self._draft = ""
+        self.border_title = "task · enter: start · ctrl+j: new line · ↑↓: history"
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
