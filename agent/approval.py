@@ -2,18 +2,18 @@
 
 Headless runs use `DenyApprover` unless `--approve FILE` names a policy of auto-approvals
 (`PolicyApprover`: an action that file allows is approved once, everything else denied).
-"allow always" appends a reviewable rule to the user's policy file; it is offered only where
-no explicit rule asked (an explicit ask rule is its owner's to change: a later allow cannot
-loosen it).
+"allow always" adds a reviewable rule to the approved layer (agent/approved.py); it is offered
+only where no explicit rule asked (an explicit ask rule is its owner's to change: a later
+allow cannot loosen it).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from agent.approved import is_default_only
 from policies import Action, Decision, PolicySet, allow_rule_yaml
 
 Choice = Literal["once", "session", "always", "deny"]
@@ -72,20 +72,4 @@ class PolicyApprover:
 
 def always_rule(decision: Decision, action: Action) -> str | None:
     """The rule "allow always" would write, or None where an explicit rule asked."""
-    if decision.rule is not None or decision.segments and any(
-        s.rule is not None and s.decision != "allow" for s in decision.segments
-    ):
-        return None
-    return allow_rule_yaml(action)
-
-
-def write_always_rule(user_policy: Path, rule_yaml: str, seed: Path) -> None:
-    """Append the rule to the user policy file, creating it from `seed` the first time.
-
-    Seeding keeps the user's protections: a new user layer must not mean fewer rules.
-    """
-    user_policy.parent.mkdir(parents=True, exist_ok=True)
-    if not user_policy.exists():
-        user_policy.write_text(seed.read_text())
-    with user_policy.open("a") as handle:
-        handle.write(f"\n# added by `allow always` in a Rempart session\n{rule_yaml}\n")
+    return allow_rule_yaml(action) if is_default_only(decision) else None

@@ -98,6 +98,9 @@ def discover_layers(
     layers += [Layer(name=f"cli:{path.name}", path=path.resolve()) for path in extra]
     if not layers:
         layers.append(Layer(name="default", path=default_policy_path()))
+    approved = settings.config_dir / "approved.yaml"
+    if approved.exists():  # "allow always" answers: only ever after the base layers
+        layers.append(Layer(name="approved", path=approved))
     return layers
 
 

@@ -8,11 +8,11 @@ comes back as an `is_error` output; a dead container is replaced and the call re
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from agent.approval import ApprovalRequest, Approver, always_rule, write_always_rule
+from agent.approval import ApprovalRequest, Approver, always_rule
+from agent.approved import ApprovedStore
 from agent.audit import AuditLog, output_digest
 from agent.events import DecisionEvent, Event, ToolResultEvent
 from agent.messages import ToolCallRequest
@@ -48,12 +48,11 @@ class CallRunner:
         audit: AuditLog,
         emit: Callable[[Event], Event],
         context: Callable[[], ToolContext],
-        user_policy: str,
-        seed_policy: str,
+        approved: ApprovedStore,
     ) -> None:
         self.session_id, self.policy, self.approver = session_id, policy, approver
         self.sandbox, self.audit, self.emit, self.context = sandbox, audit, emit, context
-        self.user_policy, self.seed_policy = user_policy, seed_policy
+        self.approved = approved
         self.session_allowed: set[str] = set()
 
     def execute(self, tool: Tool, call: ToolCallRequest, arguments: dict[str, Any]) -> ToolOutput:
@@ -101,15 +100,15 @@ class CallRunner:
                     action=action_data,
                     decision=decision,
                     always_rule=rule,
-                    always_file=self.user_policy,
+                    always_file=str(self.approved.path),
                 )
             )
             approver, note = answer.approver, answer.message
             verdict = "deny" if answer.choice == "deny" else "allow"
-            if answer.choice == "session":
+            if answer.choice in ("session", "always"):
                 self.session_allowed.add(key)
             if answer.choice == "always" and rule is not None:
-                write_always_rule(Path(self.user_policy), rule, Path(self.seed_policy))
+                self.approved.add(action, self.session_id)
         self._record_decision(call, action_data, decision, verdict, approver)
         if verdict == "allow":
             return None

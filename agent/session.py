@@ -18,7 +18,8 @@ from types import TracebackType
 from agent import textcalls
 from agent.approval import Approver, DenyApprover
 from agent.audit import AuditLog
-from agent.discovery import default_policy_path, discover_layers, load_policy_set
+from agent.approved import ApprovedStore
+from agent.discovery import discover_layers, load_policy_set
 from agent.events import AssistantDelta, ErrorEvent, Event, FinishEvent, SessionStarted
 from agent.loop import AgentLoop, LoopLimits
 from agent.messages import Message
@@ -138,8 +139,7 @@ class Session:
                 timeout_s=policy_limits.timeout_s,
                 output_cap=min(policy_limits.output_bytes, 30_000),
             ),
-            str(settings.config_dir / "policy.yaml"),
-            str(default_policy_path()),
+            ApprovedStore(settings.config_dir),
         )
         self.loop = AgentLoop(
             client, TOOLS, runner, self.emit, lambda m: self.store.add_message(self.id, m),

@@ -96,8 +96,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `policy` command group to the root CLI's subparsers."""
+def add_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add the `policy` command group; returns its verbs so the agent can add its own."""
     group = sub.add_parser("policy", help="check, evaluate, explain and test policies")
     verbs = group.add_subparsers(dest="policy_command", required=True)
 
@@ -123,6 +125,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     test = verbs.add_parser("test", help="run rule examples and tests files")
     test.add_argument("files", nargs="+", metavar="FILE")
     test.set_defaults(func=cmd_test)
+    return verbs
 
 
 def main(argv: list[str] | None = None) -> int:

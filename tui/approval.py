@@ -114,7 +114,7 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
             yield Static(Text(title, style="bold"), id="approval-title")
             with VerticalScroll(id="approval-body"):
                 yield Static(action_lines(req.action), id="approval-action")
-                strange = unusual(json.dumps(req.action, ensure_ascii=False))
+                strange = unusual(" ".join(str(v) for v in req.action.values()))
                 if strange:
                     warn = Text("⚠ unusual characters: " + ", ".join(strange), style="bold red")
                     yield Static(warn, id="approval-unusual")
@@ -141,14 +141,14 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
                     )
             yield Input(placeholder="message to the model (enter: deny, esc: back)", id="deny-message")
             with Horizontal(id="approval-buttons"):
-                yield Button("[o] once", id="once", variant="success", compact=True)
-                yield Button("[s] session", id="session", variant="primary", compact=True)
+                yield Button(Text("[o] once"), id="once", variant="success", compact=True)
+                yield Button(Text("[s] session"), id="session", variant="primary", compact=True)
                 yield Button(
-                    "[a] always", id="always", variant="warning", compact=True,
+                    Text("[a] always"), id="always", variant="warning", compact=True,
                     disabled=req.always_rule is None,
                 )  # fmt: skip
-                yield Button("[d] deny", id="deny", variant="error", compact=True)
-                yield Button("[esc] later", id="later", compact=True)
+                yield Button(Text("[d] deny"), id="deny", variant="error", compact=True)
+                yield Button(Text("[esc] later"), id="later", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#deny-message", Input).display = False

@@ -67,7 +67,7 @@ class AuditScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("#", "time", "kind", "decision", "rule · source", "by", "what")
+        table.add_columns("#", "kind", "decision", "what", "rule · source", "by", "time")
         table.focus()
         self._title()
         self.load()
@@ -95,7 +95,9 @@ class AuditScreen(Screen[None]):
             decision = Text(r.decision or "", style=DECISION_STYLE.get(r.decision or "", ""))
             where = " · ".join(p for p in (r.rule, r.source) if p)
             stamp = dt.datetime.fromtimestamp(r.ts).strftime("%H:%M:%S")
-            table.add_row(str(r.seq), stamp, r.kind, decision, where, r.approver or "", summary(r)[:80])
+            what = summary(r)
+            what = what if len(what) <= 40 else what[:39] + "…"
+            table.add_row(str(r.seq), r.kind, decision, what, where, r.approver or "", stamp)
 
     def action_filter(self, mode: str) -> None:
         self.mode = mode

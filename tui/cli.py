@@ -55,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
             placeholder.add_argument("rest", nargs=argparse.REMAINDER)
             placeholder.set_defaults(func=_not_built(name, module_name, "module missing"))
             continue
-        module.add_commands(sub)
+        verbs = module.add_commands(sub)
+        if name == "policy":
+            from agent.cli_policy import extend
+
+            extend(verbs)
     return parser
 
 

@@ -48,7 +48,7 @@ def unusual(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for char in text:
         if _escape(char) is not None and char not in _NAMED:
-            name = unicodedata.name(char, unicodedata.category(char))
+            name = unicodedata.name(char, "") or f"{unicodedata.category(char)} control character"
             seen.setdefault(f"U+{ord(char):04X} {name}", None)
     return list(seen)
 

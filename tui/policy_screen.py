@@ -4,6 +4,7 @@ action typed in (JSON, or shorthand: `exec CMD`, `read PATH`, `write PATH`, `net
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
@@ -20,6 +21,15 @@ from policies.errors import RempartError
 if TYPE_CHECKING:
     from policies import PolicySet
     from tui.app import RempartApp
+
+def short_path(path: str) -> str:
+    """A path as a person reads it: relative to the current folder when inside it, else ~/..."""
+    full = Path(path)
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        if full.is_relative_to(base) and full != base:
+            return prefix + str(full.relative_to(base))
+    return path
+
 
 SHORTHAND = {"exec": "exec", "run": "exec", "read": "fs.read", "write": "fs.write", "net": "net.connect"}
 
@@ -98,7 +108,7 @@ class PolicyScreen(Screen[None]):
         )
         parts.append(merged)
         for number, (name, path, text) in enumerate(files, start=1):
-            parts.append(Text.assemble(f"\n{number}. ", (name, "bold"), " layer · ", (path, "underline")))
+            parts.append(Text.assemble(f"\n{number}. ", (name, "bold"), " layer · ", (short_path(path), "underline")))
             parts.append(Syntax(text.rstrip(), "yaml", theme="ansi_dark", background_color="default", line_numbers=True))
         self.query_one("#policy-layers", Static).update(Group(*parts))
 
@@ -120,7 +130,8 @@ class PolicyScreen(Screen[None]):
         decision = self.policy.evaluate(action)
         style = {"allow": "bold green", "ask": "bold yellow", "deny": "bold red"}[decision.decision]
         head = Text.assemble(("=> ", "bold"), (decision.decision.upper(), style), "\n")
-        out.update(Group(head, Text(self.policy.explain(action))))
+        explained = self.policy.explain(action).replace(f"{Path.cwd()}/", "")
+        out.update(Group(head, Text(explained)))
         self.query_one("#policy-body", VerticalScroll).scroll_home(animate=False)
 
     def action_focus_explain(self) -> None:

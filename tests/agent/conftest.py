@@ -36,6 +36,9 @@ exec:
   - match: ["curl", "**"]
     decision: deny
     reason: no network tools
+  - match: ["pip", "**"]
+    decision: ask
+    reason: installs need a look
 limits: {cpus: 1, memory: 1g, pids: 128, timeout_s: 30, output_bytes: 200000}
 """
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agent.approval import ApprovalAnswer, ApprovalRequest, PolicyApprover
 from agent.audit import verify
@@ -180,6 +181,32 @@ def test_allow_for_the_session_is_asked_once_and_deny_passes_the_message_to_the_
     deny = Recorder("deny")
     run = run_session(list(replies), approver=deny)
     assert "use ls instead" in results(run)[0].content
+
+
+def test_allow_always_writes_a_reviewed_rule_that_the_next_session_applies(
+    run_session: Callable[..., Run],
+) -> None:
+    replies = [Reply.call("run", command="wc -l calc.py"), Reply.call("finish", summary="ok")]
+    always = Recorder("always")
+    first = run_session(list(replies), approver=always)
+    assert always.requests[0].always_rule is not None
+    approved = Path(always.requests[0].always_file)
+    assert "allow always" in approved.read_text()
+    assert yaml.safe_load(approved.read_text())["exec"][0]["match"] == ["wc", "-l", "calc.py"]
+    assert "calc.py" in results(first)[0].content
+    nobody = Recorder("deny")
+    second = run_session(list(replies), approver=nobody)
+    assert nobody.requests == []
+    assert decisions(second)[0].decision == "allow"
+    assert decisions(second)[0].source is not None and "approved.yaml" in decisions(second)[0].source
+
+
+def test_allow_always_is_not_offered_against_an_explicit_ask_rule(run_session: Callable[..., Run]) -> None:
+    asked = Recorder("once")
+    run_session([Reply.call("run", command="pip install requests"), Reply.call("finish", summary="x")],
+                approver=asked)
+    assert asked.requests[0].always_rule is None
+    assert "installs need a look" in asked.requests[0].decision.reason
 
 
 def test_a_denied_exec_names_the_rule_and_its_reason(run_session: Callable[..., Run]) -> None:

@@ -14,7 +14,7 @@ from .conftest import ask_request, finished, until_idle, wait_for
 
 def shown(widget) -> str:
     console = Console(width=200, record=True, color_system=None)
-    console.print(widget.render())
+    console.print(widget.content)
     return console.export_text()
 
 
