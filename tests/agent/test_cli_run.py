@@ -1,0 +1,139 @@
+"""The headless CLI: JSON events, exit codes, a policy that does not load, kill -9 then resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from agent.audit import verify
+from agent.testing import Reply, ScriptedModelServer
+from sandbox.container import LABEL_OWNER_PID
+from tests.agent.conftest import POLICY
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def env(tmp_path: Path, image: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REMPART_DATA_DIR": str(tmp_path / "data"),
+        "REMPART_CONFIG_DIR": str(tmp_path / "config"),
+        "REMPART_ORG_POLICY_DIR": str(tmp_path / "org"),
+        "REMPART_SANDBOX_IMAGE": image,
+        "REMPART_TOOL_CALL_MODE": "required",
+        "REMPART_MODEL_RETRIES": "0",
+    }
+
+
+def rempart(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def events_of(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_json_mode_prints_one_event_per_line_and_exits_0_when_finished(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    replies = [Reply.call("write_file", path="a.txt", content="A"), Reply.call("finish", summary="done")]
+    with ScriptedModelServer(replies) as server:
+        done = rempart("run", "write a.txt", "--workspace", str(workspace), "--policy", str(policy_file),
+                       "--json", "--model", server.base_url, env=env)
+    assert done.returncode == 0, done.stderr
+    types = [e["type"] for e in events_of(done.stdout)]
+    assert types[0] == "session_start" and types[-1] == "finish"
+    assert {"tool_call", "decision", "tool_result", "usage"} <= set(types)
+
+
+def test_a_step_limit_exits_3(env: dict[str, str], workspace: Path, policy_file: Path) -> None:
+    with ScriptedModelServer([Reply.call("list_files")] * 4) as server:
+        done = rempart("run", "loop", "--workspace", str(workspace), "--policy", str(policy_file),
+                       "--json", "--model", server.base_url, "--max-steps", "2", env=env)
+    assert done.returncode == 3
+    assert events_of(done.stdout)[-1]["status"] == "limit"
+
+
+def test_a_policy_that_does_not_load_starts_no_session(
+    env: dict[str, str], workspace: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(POLICY.replace("default: ask", "default: ask\ndefualt: allow"))
+    with ScriptedModelServer([]) as server:
+        done = rempart("run", "x", "--workspace", str(workspace), "--policy", str(broken),
+                       "--model", server.base_url, env=env)
+        assert server.requests == []
+    assert done.returncode != 0
+    assert f"{broken}:" in done.stderr and "defualt" in done.stderr
+    assert not (tmp_path / "data" / "sessions.sqlite3").exists() or "running" not in rempart(
+        "sessions", "list", env=env).stdout
+
+
+def test_a_dead_model_server_is_a_clear_error_not_a_crash(env: dict[str, str], workspace: Path,
+                                                          policy_file: Path) -> None:
+    done = rempart("run", "x", "--workspace", str(workspace), "--policy", str(policy_file),
+                   "--model", "http://127.0.0.1:9/v1", env=env)
+    assert done.returncode != 0
+    assert "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def _lines(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("{"):
+            yield json.loads(line)
+
+
+def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    replies = [
+        Reply.call("write_file", path="before.txt", content="written before the crash\n"),
+        Reply.call("run", command="sleep 120"),
+        Reply.call("read_file", path="before.txt"),
+        Reply.call("finish", summary="resumed and finished"),
+    ]
+    with ScriptedModelServer(replies) as server:
+        cmd = [sys.executable, "-m", "tui.cli", "run", "crash test", "--workspace", str(workspace),
+               "--policy", str(policy_file), "--json", "--model", server.base_url]
+        seen: list[dict[str, Any]] = []
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              env=env) as proc:
+            for event in _lines(proc):
+                seen.append(event)
+                if event["type"] == "tool_call" and event["tool"] == "run":
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+            proc.wait(timeout=60)
+        assert proc.returncode == -9
+        session_id = seen[0]["session_id"]
+        shown = events_of(rempart("sessions", "show", session_id, "--json", env=env).stdout)
+        assert [e["seq"] for e in shown] == [e["seq"] for e in seen]
+        resumed = rempart("sessions", "resume", session_id, "--json", "--model", server.base_url, env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        history = server.requests[-2]["messages"]
+    assert any(m["role"] == "tool" and "interrupted" in m["content"] for m in history)
+    results = [e for e in events_of(resumed.stdout) if e["type"] == "tool_result"]
+    assert "written before the crash" in results[0]["content"]
+    assert verify(Path(env["REMPART_DATA_DIR"]) / "audit.jsonl").ok
+    # the killed session's container is an orphan now (its owner pid is gone): prune finds it
+    pruned = rempart("sandbox", "prune", env=env)
+    assert pruned.returncode == 0
+    client = docker.from_env()
+    try:
+        alive = [c for c in client.containers.list(filters={"label": LABEL_OWNER_PID})
+                 if c.labels.get(LABEL_OWNER_PID) == str(proc.pid)]
+    finally:
+        client.close()
+    assert alive == []

@@ -1,0 +1,120 @@
+"""The TUI driving the real `Session`: scripted model over real HTTP, real policy, real Docker
+sandbox. An `ask` rule makes the `run` call wait for the person; each answer is checked in the
+transcript and in the session store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.events import DecisionEvent, ToolResultEvent
+from agent.settings import Settings
+from agent.store import Store
+from agent.testing import Reply, ScriptedModelServer
+from tui.app import RempartApp, TuiConfig
+from tui.approval import ApprovalScreen
+from tui.widgets.cards import ToolCard
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.docker
+
+POLICY = """\
+version: 1
+name: tui-real
+default: deny
+files:
+  read: {allow: ["**"]}
+  write: {allow: ["**"]}
+exec:
+  - match: ["echo", "**"]
+    decision: ask
+    reason: echo needs a person (tui test)
+  - match: ["cat", "**"]
+    decision: allow
+limits: {cpus: 1, memory: 512m, pids: 64, timeout_s: 30, output_bytes: 20000}
+"""
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    docker = pytest.importorskip("docker")
+    try:
+        docker.from_env(timeout=10).ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    from sandbox.image_build import ensure_image
+
+    return ensure_image()
+
+
+@pytest.fixture
+def real(tmp_path: Path, image: str, workspace: Path) -> Callable[..., tuple[RempartApp, ScriptedModelServer]]:
+    policy = tmp_path / "tui-real.yaml"
+    policy.write_text(POLICY)
+
+    def build(replies: list[Reply]) -> tuple[RempartApp, ScriptedModelServer]:
+        server = ScriptedModelServer(replies)
+        settings = Settings(
+            data_dir=tmp_path / "data", config_dir=tmp_path / "config", org_policy_dir=tmp_path / "org",
+            model_base_url=server.base_url, tool_call_mode="required", sandbox_image=image,
+            model_retries=0, model_timeout_s=30.0,
+        )  # fmt: skip
+        config = TuiConfig(workspace=workspace, policy_files=[policy], task="say hi twice")
+        return RempartApp(settings, config), server
+
+    return build
+
+
+def stored(app: RempartApp) -> list:
+    store = Store(app.settings.sessions_db)
+    try:
+        return store.events(app.session_screen.session_id)
+    finally:
+        store.close()
+
+
+ECHO = Reply.call("run", command="echo hi")
+
+
+@pytest.mark.parametrize(
+    ("keys", "approver", "decision"),
+    [(["o"], "user", "allow"), (["a"], "user", "allow"), (["d", *"not now", "enter"], "user", "deny")],
+)
+async def test_an_ask_answered_in_the_tui_reaches_the_real_session(real, keys, approver, decision) -> None:
+    app, server = real([ECHO, Reply.call("finish", summary="done")])
+    with server:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), timeout=120)
+            assert "echo needs a person (tui test)" in str(app.screen.query_one("#approval-reason").content)
+            await pilot.press(*keys)
+            await wait_for(pilot, lambda: not app.session_screen.running, 120)
+            card = app.screen.query(ToolCard).first()
+            assert card.item.decisions[-1].decision == decision
+            assert card.has_class("-deny") == (decision == "deny")
+    events = stored(app)
+    decisions = [e for e in events if isinstance(e, DecisionEvent)]
+    results = [e for e in events if isinstance(e, ToolResultEvent)]
+    assert [(d.decision, d.approver) for d in decisions] == [(decision, approver)]
+    if decision == "allow":
+        assert results[0].exit_code == 0 and "hi" in results[0].content
+    else:
+        assert "not now" in results[0].content
+        assert "not now" in str(server.requests[-1]["messages"][-1]["content"])
+    if keys == ["a"]:
+        assert "echo" in (app.settings.config_dir / "policy.yaml").read_text()
+
+
+async def test_allow_for_the_session_is_not_asked_again(real) -> None:
+    app, server = real([ECHO, ECHO, Reply.call("finish", summary="done")])
+    with server:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), timeout=120)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: not app.session_screen.running, 120)
+            cards = list(app.screen.query(ToolCard))
+            assert [c.item.decisions[-1].approver for c in cards] == ["user", "session-approval"]
+    decisions = [e for e in stored(app) if isinstance(e, DecisionEvent)]
+    assert [(d.decision, d.approver) for d in decisions] == [("allow", "user"), ("allow", "session-approval")]
