@@ -1,4 +1,4 @@
-""""Allow always": approvals a person gave, kept as a reviewable policy layer.
+""" "Allow always": approvals a person gave, kept as a reviewable policy layer.
 
 The layer lives at `<config_dir>/approved.yaml`, after the user layer. It is regenerated
 from `approved-actions.jsonl` (one approved action per line, with who and when), validated
@@ -20,7 +20,7 @@ import yaml
 from policies import Action, Decision, PolicySet, allow_rule_yaml, parse_action
 
 HEADER = (
-    "# Written by Rempart: approvals given with \"allow always\".\n"
+    '# Written by Rempart: approvals given with "allow always".\n'
     "# Review it; delete a rule (or this file) to take an approval back.\n"
 )
 
@@ -41,7 +41,11 @@ class ApprovedStore:
     def actions(self) -> list[Action]:
         if not self.log.exists():
             return []
-        return [parse_action(json.loads(line)["action"]) for line in self.log.read_text().splitlines() if line]
+        return [
+            parse_action(json.loads(line)["action"])
+            for line in self.log.read_text().splitlines()
+            if line
+        ]
 
     def add(self, action: Action, session_id: str) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,9 @@ class AuditLog:
         last = json.loads(lines[-1])
         return int(last["seq"]), str(last["hash"])
 
-    def append(self, session: str, kind: Literal["decision", "result", "session"], **fields: Any) -> AuditRecord:
+    def append(
+        self, session: str, kind: Literal["decision", "result", "session"], **fields: Any
+    ) -> AuditRecord:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -111,12 +113,18 @@ def verify(path: Path) -> VerifyResult:
             try:
                 record = AuditRecord.model_validate_json(line)
             except ValidationError as exc:
-                return VerifyResult(ok=False, records=count, line=number,
-                                    problem=f"not a valid record: {exc.errors()[0]['msg']}")
+                return VerifyResult(
+                    ok=False,
+                    records=count,
+                    line=number,
+                    problem=f"not a valid record: {exc.errors()[0]['msg']}",
+                )
             body = record.model_dump(exclude_none=True)
             claimed = body.pop("hash")
             if record.seq != count + 1:
-                problem = f"sequence {record.seq} where {count + 1} was expected (dropped or reordered)"
+                problem = (
+                    f"sequence {record.seq} where {count + 1} was expected (dropped or reordered)"
+                )
             elif record.prev != prev:
                 problem = "does not link to the previous record (dropped, inserted or reordered)"
             elif _digest(body) != claimed:

@@ -22,7 +22,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     elif result.ok:
         print(f"ok: {result.records} records, chain intact ({_path(args)})")
     else:
-        print(f"BROKEN at line {result.line}: {result.problem} ({result.records} records verified before it)")
+        print(
+            f"BROKEN at line {result.line}: {result.problem} "
+            f"({result.records} records verified before it)"
+        )
     return 0 if result.ok else 1
 
 

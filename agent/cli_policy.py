@@ -5,20 +5,30 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent.discovery import PROJECT_POLICY, Layer, discover_layers, load_policy_set, trust_project_policy
+from agent.discovery import (
+    PROJECT_POLICY,
+    Layer,
+    discover_layers,
+    load_policy_set,
+    trust_project_policy,
+)
 from agent.settings import Settings
 from policies.errors import RempartError
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
     settings = Settings()
-    layers = discover_layers(settings, Path(args.workspace).resolve(), [Path(p) for p in args.policy])
+    layers = discover_layers(
+        settings, Path(args.workspace).resolve(), [Path(p) for p in args.policy]
+    )
     policy = load_policy_set(layers)
     for info in policy.layers:
         print(f"{info.name:20} {info.path}  sha256:{info.sha256[:12]}")
     limits = policy.limits
-    print(f"limits: cpus={limits.cpus} memory={limits.memory} pids={limits.pids} "
-          f"timeout={limits.timeout_s}s output={limits.output_bytes}B")
+    print(
+        f"limits: cpus={limits.cpus} memory={limits.memory} pids={limits.pids} "
+        f"timeout={limits.timeout_s}s output={limits.output_bytes}B"
+    )
     print(f"network: {', '.join(policy.network_allow) or 'none'}")
     return 0
 
@@ -40,6 +50,8 @@ def extend(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     layers.add_argument("--workspace", default=".")
     layers.add_argument("--policy", action="append", default=[], metavar="FILE")
     layers.set_defaults(func=cmd_layers)
-    trust = verbs.add_parser("trust", help="trust the workspace's .rempart/policy.yaml as it is now")
+    trust = verbs.add_parser(
+        "trust", help="trust the workspace's .rempart/policy.yaml as it is now"
+    )
     trust.add_argument("--workspace", default=".")
     trust.set_defaults(func=cmd_trust)

@@ -75,6 +75,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--approve", help="policy file of auto-approvals for `ask` (default: deny)")
     run.add_argument("--max-steps", type=int, default=30)
     run.add_argument("--max-seconds", type=float, default=1800.0)
-    run.add_argument("--ignore-project-policy", action="store_true",
-                     help="do not read .rempart/policy.yaml from the workspace")
+    run.add_argument(
+        "--ignore-project-policy",
+        action="store_true",
+        help="do not read .rempart/policy.yaml from the workspace",
+    )
     run.set_defaults(func=cmd_run)

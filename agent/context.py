@@ -15,7 +15,9 @@ STUB_CHARS = 300
 
 
 def estimate_tokens(messages: list[Message]) -> int:
-    chars = sum(len(m.content) + sum(len(c.arguments) + 20 for c in m.tool_calls) + 8 for m in messages)
+    chars = sum(
+        len(m.content) + sum(len(c.arguments) + 20 for c in m.tool_calls) + 8 for m in messages
+    )
     return int(chars / CHARS_PER_TOKEN)
 
 

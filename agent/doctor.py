@@ -1,4 +1,4 @@
-"""`rempart doctor`: one line per check, each with a fix hint; exit 0 only when all required pass."""
+"""`rempart doctor`: one line per check with a fix hint; exit 0 only when all required pass."""
 
 from __future__ import annotations
 
@@ -81,8 +81,14 @@ def run_all(settings: Settings) -> list[Check]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     checks = run_all(Settings())
     if args.json:
-        print(json.dumps({"ok": all(c.ok or not c.required for c in checks),
-                          "checks": [c.model_dump() for c in checks]}))
+        print(
+            json.dumps(
+                {
+                    "ok": all(c.ok or not c.required for c in checks),
+                    "checks": [c.model_dump() for c in checks],
+                }
+            )
+        )
     else:
         for check in checks:
             mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")

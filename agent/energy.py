@@ -32,7 +32,9 @@ class NvmlMeter:
         self._handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
 
     def read_joules(self) -> float | None:
-        total_mj = sum(self._nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in self._handles)
+        total_mj = sum(
+            int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(h)) for h in self._handles
+        )
         return total_mj / 1000.0
 
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from agent import textcalls
 from agent.context import fit
 from agent.energy import EnergyMeter, joules_per_1k, open_meter
-from agent.events import AssistantDelta, AssistantText, Event, FinishEvent, NoticeEvent, ToolCallEvent, UsageEvent
+from agent.events import (
+    AssistantDelta,
+    AssistantText,
+    Event,
+    FinishEvent,
+    NoticeEvent,
+    ToolCallEvent,
+    UsageEvent,
+)
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
@@ -160,12 +168,20 @@ class AgentLoop:
             arguments, repairs = parse_arguments(call.arguments)
         except ArgumentsError as exc:
             self.state.failures += 1
-            self.emit(ToolCallEvent(call_id=call.id, tool=call.name, arguments={"raw": call.arguments[:2000]}))
+            self.emit(
+                ToolCallEvent(
+                    call_id=call.id, tool=call.name, arguments={"raw": call.arguments[:2000]}
+                )
+            )
             text = f"error: {exc}. Send the arguments as one JSON object."
             self._reply(messages, call, self.runner.error(call.name, call, text).content)
             return None
         self.state.repairs += len(repairs)
-        self.emit(ToolCallEvent(call_id=call.id, tool=call.name, arguments=arguments, repaired=bool(repairs)))
+        self.emit(
+            ToolCallEvent(
+                call_id=call.id, tool=call.name, arguments=arguments, repaired=bool(repairs)
+            )
+        )
         if tool is None:
             self.state.failures += 1
             names = ", ".join(self.tools)
@@ -180,8 +196,15 @@ class AgentLoop:
         self._track_repeats(call, arguments, output.is_error)
         text = output.content
         if self.state.repeats >= REPEAT_LIMIT:
-            text += f"\nnote: this exact call failed {self.state.repeats} times in a row; try a different approach."
-            self.emit(NoticeEvent(text=f"the model repeated a failing {call.name} call {self.state.repeats} times"))
+            text += (
+                f"\nnote: this exact call failed {self.state.repeats} times in a row; "
+                "try a different approach."
+            )
+            self.emit(
+                NoticeEvent(
+                    text=f"the model repeated a failing {call.name} call {self.state.repeats} times"
+                )
+            )
         self._reply(messages, call, text)
         if output.finished:
             return FinishEvent(status="finished", summary=output.content)
@@ -200,7 +223,9 @@ class AgentLoop:
         )
         return True
 
-    def _track_repeats(self, call: ToolCallRequest, arguments: dict[str, object], failed: bool) -> None:
+    def _track_repeats(
+        self, call: ToolCallRequest, arguments: dict[str, object], failed: bool
+    ) -> None:
         key = f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
         if not failed:
             self.state.repeats, self.state.last_failed_call = 0, ""

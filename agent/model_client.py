@@ -7,17 +7,21 @@ problem: the session stops cleanly and can be resumed.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-import httpx
 import openai
 
 from agent.messages import Message, ModelTurn, ToolCallRequest
 from policies.errors import RempartError
 
 ToolChoice = Literal["required", "auto", "none"]
+# The SDK's HTTP library (httpx for openai 1.x, its fork httpx2 for 3.x): errors raised while a
+# stream is read may come from it directly rather than wrapped in openai.APIError.
+_HTTP_LIB = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (openai.APIError, _HTTP_LIB.HTTPError)
 OnText = Callable[[str], None]
 
 
@@ -52,7 +56,9 @@ class OpenAIModelClient:
     ) -> None:
         self.base_url = base_url
         self.model = model
-        self._http = httpx.Client(trust_env=False, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        self._http = openai.DefaultHttpxClient(
+            trust_env=False, timeout=openai.Timeout(timeout_s, connect=10.0)
+        )
         self._client = openai.OpenAI(
             base_url=base_url, api_key=api_key, max_retries=retries, http_client=self._http
         )
@@ -108,7 +114,7 @@ class OpenAIModelClient:
                         if part.function is not None:
                             call.name += part.function.name or ""
                             call.arguments += part.function.arguments or ""
-        except (openai.APIError, httpx.HTTPError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise _unavailable(self.base_url, exc) from exc
         return ModelTurn(
             text="".join(text),

@@ -66,14 +66,19 @@ def probe(client: OpenAIModelClient, forced: str) -> Capabilities:
     if forced in ("required", "native"):
         mode: ToolChoice = "required" if forced == "required" else "auto"
         return Capabilities(mode=mode, context_tokens=context, model=client.model, probed=False)
-    for choice in ("required", "auto"):
-        if _answers_with_call(client, choice):  # type: ignore[arg-type]
-            return Capabilities(mode=choice, context_tokens=context, model=client.model, probed=True)  # type: ignore[arg-type]
+    choices: tuple[ToolChoice, ...] = ("required", "auto")
+    for choice in choices:
+        if _answers_with_call(client, choice):
+            return Capabilities(
+                mode=choice, context_tokens=context, model=client.model, probed=True
+            )
     return Capabilities(mode=None, context_tokens=context, model=client.model, probed=True)
 
 
 def pick_model(client: OpenAIModelClient) -> str:
     models = client.list_models()
     if not models:
-        raise ModelUnavailable(f"{client.base_url} serves no model", hint="start one: `rempart model serve`")
+        raise ModelUnavailable(
+            f"{client.base_url} serves no model", hint="start one: `rempart model serve`"
+        )
     return str(models[0]["id"])

@@ -42,22 +42,33 @@ class TextPrinter:
             case SessionStarted():
                 layers = "\n  ".join(event.policy_layers)
                 return (
-                    f"session {event.session_id} on {event.model} ({event.tool_call_mode} tool calls)"
+                    f"session {event.session_id} on {event.model} "
+                    f"({event.tool_call_mode} tool calls)"
                     f"\nworkspace {event.workspace}, network {event.network}\npolicy:\n  {layers}"
                 )
             case AssistantText():
                 return f"\nassistant: {event.text.strip()}"
             case ToolCallEvent():
-                return f"\n> {event.tool} {_short(event.arguments)}" + (" (repaired)" if event.repaired else "")
+                return f"\n> {event.tool} {_short(event.arguments)}" + (
+                    " (repaired)" if event.repaired else ""
+                )
             case DecisionEvent():
                 where = ", ".join(p for p in (event.rule, event.source) if p) or "default"
                 return f"  policy: {event.decision.upper()} [{where}] via {event.approver}" + (
                     f": {event.reason}" if event.decision != "allow" else ""
                 )
             case ToolResultEvent():
-                body = event.content if len(event.content) < MAX_SHOWN else event.content[:MAX_SHOWN] + "…"
+                body = (
+                    event.content
+                    if len(event.content) < MAX_SHOWN
+                    else event.content[:MAX_SHOWN] + "…"
+                )
                 mark = "error" if event.is_error else "ok"
-                return f"  [{mark}] " + body.replace("\n", "\n    ") + (f"\n{event.diff}" if event.diff else "")
+                return (
+                    f"  [{mark}] "
+                    + body.replace("\n", "\n    ")
+                    + (f"\n{event.diff}" if event.diff else "")
+                )
             case UsageEvent():
                 return None
             case NoticeEvent():

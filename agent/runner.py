@@ -17,7 +17,7 @@ from agent.audit import AuditLog, output_digest
 from agent.events import DecisionEvent, Event, ToolResultEvent
 from agent.messages import ToolCallRequest
 from agent.tools.base import Tool, ToolArgumentError, ToolContext, ToolOutput
-from policies import Action, Decision, PolicySet
+from policies import Action, Decision, DecisionKind, PolicySet
 from sandbox.errors import SandboxError, SandboxGone
 from sandbox.sandbox import SandboxRequestError
 
@@ -87,7 +87,8 @@ class CallRunner:
         decision = self.policy.evaluate(action)
         action_data = action.model_dump()
         key = json.dumps(action_data, sort_keys=True)
-        verdict, approver, note = decision.decision, "policy", ""
+        verdict: DecisionKind = decision.decision
+        approver, note = "policy", ""
         if verdict == "ask" and key in self.session_allowed:
             verdict, approver = "allow", "session-approval"
         elif verdict == "ask":
@@ -115,13 +116,18 @@ class CallRunner:
         return _refusal(decision, approver, note)
 
     def _record_decision(
-        self, call: ToolCallRequest, action: dict[str, Any], decision: Decision, verdict: str, approver: str
+        self,
+        call: ToolCallRequest,
+        action: dict[str, Any],
+        decision: Decision,
+        verdict: DecisionKind,
+        approver: str,
     ) -> None:
         self.emit(
             DecisionEvent(
                 call_id=call.id,
                 action=action,
-                decision=verdict,  # type: ignore[arg-type]
+                decision=verdict,
                 rule=decision.rule,
                 layer=decision.layer,
                 source=decision.source,
@@ -148,8 +154,12 @@ class CallRunner:
     def _result(self, tool_name: str, call: ToolCallRequest, output: ToolOutput) -> ToolOutput:
         digest, size = output_digest(output.content)
         self.audit.append(
-            self.session_id, "result", tool=tool_name, is_error=output.is_error,
-            output_sha256=digest, output_bytes=size,
+            self.session_id,
+            "result",
+            tool=tool_name,
+            is_error=output.is_error,
+            output_sha256=digest,
+            output_bytes=size,
         )
         self.emit(
             ToolResultEvent(

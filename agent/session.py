@@ -17,8 +17,8 @@ from types import TracebackType
 
 from agent import textcalls
 from agent.approval import Approver, DenyApprover
-from agent.audit import AuditLog
 from agent.approved import ApprovedStore
+from agent.audit import AuditLog
 from agent.discovery import discover_layers, load_policy_set
 from agent.events import AssistantDelta, ErrorEvent, Event, FinishEvent, SessionStarted
 from agent.loop import AgentLoop, LoopLimits
@@ -54,7 +54,9 @@ def system_prompt() -> str:
 
 
 class Session:
-    def __init__(self, settings: Settings, options: SessionOptions, listeners: list[Listener]) -> None:
+    def __init__(
+        self, settings: Settings, options: SessionOptions, listeners: list[Listener]
+    ) -> None:
         self.settings, self.options, self.listeners = settings, options, listeners
         self.store = Store(settings.sessions_db)
         self.audit = AuditLog(settings.audit_log)
@@ -105,8 +107,11 @@ class Session:
         self.policy = load_policy_set(layers)
         base_url = opts.model_url or settings.model_base_url
         client = OpenAIModelClient(
-            base_url, settings.model_name, settings.model_api_key,
-            settings.model_timeout_s, settings.model_retries,
+            base_url,
+            settings.model_name,
+            settings.model_api_key,
+            settings.model_timeout_s,
+            settings.model_retries,
         )
         self._client = client
         client.model = settings.model_name or pick_model(client)
@@ -114,9 +119,13 @@ class Session:
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
         self._sandbox = SandboxHandle(lambda: Sandbox(spec).__enter__())
-        self.id = resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
+        self.id = (
+            resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
+        )
         self.store.set_status(self.id, "running")
-        self.audit.append(self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}")
+        self.audit.append(
+            self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}"
+        )
         self.emit(
             SessionStarted(
                 task=opts.task,
@@ -125,7 +134,9 @@ class Session:
                 base_url=base_url,
                 tool_call_mode=self.capabilities.mode or "text",
                 policy_layers=[f"{layer.name}: {layer.path}" for layer in layers],
-                network="allowlist: " + ", ".join(spec.network_allow) if spec.network_allow else "none",
+                network="allowlist: " + ", ".join(spec.network_allow)
+                if spec.network_allow
+                else "none",
                 resumed=resumed is not None,
             )
         )
@@ -133,7 +144,12 @@ class Session:
         limits.context_tokens = self.capabilities.context_tokens
         policy_limits = self.policy.limits
         runner = CallRunner(
-            self.id, self.policy, opts.approver, self._sandbox, self.audit, self.emit,
+            self.id,
+            self.policy,
+            opts.approver,
+            self._sandbox,
+            self.audit,
+            self.emit,
             lambda: ToolContext(
                 sandbox=self._sandbox.current if self._sandbox else None,  # type: ignore[arg-type]
                 timeout_s=policy_limits.timeout_s,
@@ -142,8 +158,13 @@ class Session:
             ApprovedStore(settings.config_dir),
         )
         self.loop = AgentLoop(
-            client, TOOLS, runner, self.emit, lambda m: self.store.add_message(self.id, m),
-            self.capabilities.mode, limits,
+            client,
+            TOOLS,
+            runner,
+            self.emit,
+            lambda m: self.store.add_message(self.id, m),
+            self.capabilities.mode,
+            limits,
         )
 
     # running -----------------------------------------------------------------------
@@ -151,7 +172,9 @@ class Session:
         if not self.options.resume_id:
             prompt = system_prompt()
             if self.capabilities is not None and self.capabilities.mode is None:
-                prompt += "\n\n" + textcalls.instructions([tool.schema() for tool in TOOLS.values()])
+                prompt += "\n\n" + textcalls.instructions(
+                    [tool.schema() for tool in TOOLS.values()]
+                )
             messages = [
                 Message(role="system", content=prompt),
                 Message(role="user", content=self.options.task),
@@ -165,7 +188,8 @@ class Session:
             for call in message.tool_calls:
                 if call.id not in answered:
                     lost = Message(
-                        role="tool", tool_call_id=call.id,
+                        role="tool",
+                        tool_call_id=call.id,
                         content="error: the session was interrupted during this call; "
                         "check its effect before repeating it",
                     )

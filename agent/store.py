@@ -6,6 +6,7 @@ One file under the data dir; many processes may share it.
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import time
 import uuid
@@ -53,7 +54,9 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -100,7 +103,9 @@ class Store:
                 "INSERT INTO events VALUES (?, ?, ?, ?)",
                 (numbered.session_id, numbered.seq, numbered.type, numbered.model_dump_json()),
             )
-            db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), event.session_id))
+            db.execute(
+                "UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), event.session_id)
+            )
         return numbered
 
     def add_message(self, session_id: str, message: Message) -> None:
@@ -134,16 +139,20 @@ class Store:
 
     def delete(self, session_id: str) -> None:
         with self._tx() as db:
-            for table, key in (("events", "session_id"), ("messages", "session_id"), ("sessions", "id")):
+            for table, key in (
+                ("events", "session_id"),
+                ("messages", "session_id"),
+                ("sessions", "id"),
+            ):
                 db.execute(f"DELETE FROM {table} WHERE {key} = ?", (session_id,))
 
-    def events(self, session_id: str) -> list[Event]:
+    def events(self, session_id: str) -> builtins.list[Event]:
         rows = self._db.execute(
             "SELECT body FROM events WHERE session_id = ? ORDER BY seq", (session_id,)
         ).fetchall()
         return [EVENT_ADAPTER.validate_json(body) for (body,) in rows]
 
-    def messages(self, session_id: str) -> list[Message]:
+    def messages(self, session_id: str) -> builtins.list[Message]:
         rows = self._db.execute(
             "SELECT body FROM messages WHERE session_id = ? ORDER BY idx", (session_id,)
         ).fetchall()

@@ -54,7 +54,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class ScriptedModelServer:
-    def __init__(self, replies: list[Reply], model: str = "scripted-model", max_model_len: int = 8192) -> None:
+    def __init__(
+        self, replies: list[Reply], model: str = "scripted-model", max_model_len: int = 8192
+    ) -> None:
         self.replies = list(replies)
         self.model = model
         self.max_model_len = max_model_len
@@ -107,7 +109,11 @@ class ScriptedModelServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    item = {"id": server.model, "object": "model", "max_model_len": server.max_model_len}
+                    item = {
+                        "id": server.model,
+                        "object": "model",
+                        "max_model_len": server.max_model_len,
+                    }
                     self._json(200, {"object": "list", "data": [item]})
                 else:
                     self._json(404, {"error": {"message": "not found"}})
@@ -117,7 +123,10 @@ class ScriptedModelServer:
                 request = json.loads(self.rfile.read(length) or b"{}")
                 reply = server.next_reply(request)
                 if reply.status is not None:
-                    self._json(reply.status, {"error": {"message": "scripted failure", "code": reply.status}})
+                    self._json(
+                        reply.status,
+                        {"error": {"message": "scripted failure", "code": reply.status}},
+                    )
                     return
                 if request.get("stream"):
                     self._stream(reply)
@@ -153,8 +162,12 @@ def _base(model: str) -> dict[str, Any]:
 
 def _calls(reply: Reply) -> list[dict[str, Any]]:
     return [
-        {"index": i, "id": f"call_{i}_{time.monotonic_ns()}", "type": "function",
-         "function": {"name": c.name, "arguments": c.arguments}}
+        {
+            "index": i,
+            "id": f"call_{i}_{time.monotonic_ns()}",
+            "type": "function",
+            "function": {"name": c.name, "arguments": c.arguments},
+        }
         for i, c in enumerate(reply.calls)
     ]
 
@@ -162,12 +175,21 @@ def _calls(reply: Reply) -> list[dict[str, Any]]:
 def _completion(model: str, reply: Reply) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.text}
     if reply.calls:
-        message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in _calls(reply)]
-    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-             "total_tokens": reply.prompt_tokens + reply.completion_tokens}
+        message["tool_calls"] = [
+            {k: v for k, v in c.items() if k != "index"} for c in _calls(reply)
+        ]
+    usage = {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+    }
     finish = "tool_calls" if reply.calls else "stop"
-    return {**_base(model), "object": "chat.completion", "usage": usage,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
+    return {
+        **_base(model),
+        "object": "chat.completion",
+        "usage": usage,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+    }
 
 
 def _chunks(model: str, reply: Reply) -> list[dict[str, Any]]:
@@ -181,7 +203,10 @@ def _chunks(model: str, reply: Reply) -> list[dict[str, Any]]:
         chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
     finish = "tool_calls" if reply.calls else "stop"
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-             "total_tokens": reply.prompt_tokens + reply.completion_tokens}
+    usage = {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+    }
     chunks.append({**base, "choices": [], "usage": usage})
     return chunks

@@ -43,17 +43,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def one_session(root: Path, image: str, replies: list[Reply], tag: str) -> tuple[list[Event], FinishEvent]:
+def one_session(
+    root: Path, image: str, replies: list[Reply], tag: str
+) -> tuple[list[Event], FinishEvent]:
     workspace = root / f"ws-{tag}"
     workspace.mkdir()
     (workspace / "a.txt").write_text("x\n")
     policy = root / "policy.yaml"
     events: list[Event] = []
     with ScriptedModelServer(replies) as server:
-        settings = Settings(data_dir=root / "data", config_dir=root / "cfg", org_policy_dir=root / "org",
-                            sandbox_image=image, model_base_url=server.base_url, tool_call_mode="required")
-        options = SessionOptions(task="bench", workspace=workspace, policy_files=[policy],
-                                 limits=LoopLimits(max_steps=len(replies) + 2))
+        settings = Settings(
+            data_dir=root / "data",
+            config_dir=root / "cfg",
+            org_policy_dir=root / "org",
+            sandbox_image=image,
+            model_base_url=server.base_url,
+            tool_call_mode="required",
+        )
+        options = SessionOptions(
+            task="bench",
+            workspace=workspace,
+            policy_files=[policy],
+            limits=LoopLimits(max_steps=len(replies) + 2),
+        )
         with Session(settings, options, [events.append]) as session:
             finish = session.run()
     return events, finish
@@ -61,8 +73,11 @@ def one_session(root: Path, image: str, replies: list[Reply], tag: str) -> tuple
 
 def overheads(events: list[Event], tool: str) -> list[float]:
     starts = {e.call_id: e.ts for e in events if isinstance(e, ToolCallEvent)}
-    return [(e.ts - starts[e.call_id]) * 1000 for e in events
-            if isinstance(e, ToolResultEvent) and e.tool == tool and e.call_id in starts]
+    return [
+        (e.ts - starts[e.call_id]) * 1000
+        for e in events
+        if isinstance(e, ToolResultEvent) and e.tool == tool and e.call_id in starts
+    ]
 
 
 def main() -> None:
@@ -85,23 +100,33 @@ def main() -> None:
                 bare.append((time.perf_counter() - start) * 1000)
         replies = [Reply.call("run", command="true") for _ in range(args.calls)]
         replies += [Reply.call("read_file", path="a.txt") for _ in range(args.calls)]
-        events, finish = one_session(root, image, [*replies, Reply.call("finish", summary="ok")], "main")
+        events, finish = one_session(
+            root, image, [*replies, Reply.call("finish", summary="ok")], "main"
+        )
         assert finish.status == "finished", finish
         runs, reads = overheads(events, "run"), overheads(events, "read_file")
         base = statistics.median(bare)
-        print(f"bare sandbox round trip (baseline): p50 {base:.2f} ms, p99 {percentile(bare, 0.99):.2f} ms")
+        print(
+            f"bare sandbox round trip (baseline): p50 {base:.2f} ms, "
+            f"p99 {percentile(bare, 0.99):.2f} ms"
+        )
         for name, values in (("run `true`", runs), ("read_file", reads)):
             p50 = statistics.median(values)
-            print(f"agent call {name:10}: p50 {p50:.2f} ms ({p50 / base:.2f}x baseline), "
-                  f"p99 {percentile(values, 0.99):.2f} ms, n={len(values)}")
+            print(
+                f"agent call {name:10}: p50 {p50:.2f} ms ({p50 / base:.2f}x baseline), "
+                f"p99 {percentile(values, 0.99):.2f} ms, n={len(values)}"
+            )
         errors: list[str] = []
         finishes: list[str] = []
 
         def worker(index: int) -> None:
             try:
-                script = [Reply.call("run", command="true"), Reply.call("read_file", path="a.txt"),
-                          Reply.call("write_file", path="b.txt", content=str(index)),
-                          Reply.call("finish", summary="ok")]
+                script = [
+                    Reply.call("run", command="true"),
+                    Reply.call("read_file", path="a.txt"),
+                    Reply.call("write_file", path="b.txt", content=str(index)),
+                    Reply.call("finish", summary="ok"),
+                ]
                 _, done = one_session(root, image, script, f"c{index}")
                 finishes.append(done.status)
             except Exception as exc:  # a benchmark counts failures instead of stopping at one
@@ -115,8 +140,10 @@ def main() -> None:
             thread.join(timeout=600)
         elapsed = time.perf_counter() - start
         finished = finishes.count("finished")
-        print(f"{args.sessions} concurrent sessions: {finished} finished, {len(errors)} errors, "
-              f"{elapsed:.1f} s wall ({elapsed / args.sessions:.2f} s per session)")
+        print(
+            f"{args.sessions} concurrent sessions: {finished} finished, {len(errors)} errors, "
+            f"{elapsed:.1f} s wall ({elapsed / args.sessions:.2f} s per session)"
+        )
         for error in errors[:5]:
             print("  error:", error)
 

@@ -38,11 +38,27 @@ PROMPTS: list[tuple[str, str, set[str]]] = [
     ("Create an empty __init__.py in the pkg folder.", "write_file", {"path", "content"}),
     ("Make a new file greet.sh that echoes hi.", "write_file", {"path", "content"}),
     ("Write requirements.txt listing requests.", "write_file", {"path", "content"}),
-    ("In app.py, replace the exact text `DEBUG = True` with `DEBUG = False`.", "edit_file", {"path", "old", "new"}),
+    (
+        "In app.py, replace the exact text `DEBUG = True` with `DEBUG = False`.",
+        "edit_file",
+        {"path", "old", "new"},
+    ),
     ("In main.py change `port = 80` to `port = 8080`.", "edit_file", {"path", "old", "new"}),
-    ("Rename the function `foo` to `bar` in lib.py: replace `def foo(` with `def bar(`.", "edit_file", {"path", "old", "new"}),
-    ("In setup.cfg replace `version = 1.0` by `version = 1.1`.", "edit_file", {"path", "old", "new"}),
-    ("Fix the typo `recieve` -> `receive` in net.py (it occurs once).", "edit_file", {"path", "old", "new"}),
+    (
+        "Rename the function `foo` to `bar` in lib.py: replace `def foo(` with `def bar(`.",
+        "edit_file",
+        {"path", "old", "new"},
+    ),
+    (
+        "In setup.cfg replace `version = 1.0` by `version = 1.1`.",
+        "edit_file",
+        {"path", "old", "new"},
+    ),
+    (
+        "Fix the typo `recieve` -> `receive` in net.py (it occurs once).",
+        "edit_file",
+        {"path", "old", "new"},
+    ),
     ("List all files in the project.", "list_files", set()),
     ("What files are in the tests folder?", "list_files", set()),
     ("List the Python files under src.", "list_files", set()),
@@ -56,7 +72,11 @@ PROMPTS: list[tuple[str, str, set[str]]] = [
     ("Check the installed Python version.", "run", {"command"}),
     ("Run `ls -la` to see the folder.", "run", {"command"}),
     ("Execute make build.", "run", {"command"}),
-    ("The task is complete: hello.py prints hello and was checked. End the task.", "finish", {"summary"}),
+    (
+        "The task is complete: hello.py prints hello and was checked. End the task.",
+        "finish",
+        {"summary"},
+    ),
     ("Everything is done and the tests pass. Finish with a summary.", "finish", {"summary"}),
 ]
 
@@ -79,7 +99,10 @@ def run_mode(client: OpenAIModelClient, choice: ToolChoice) -> tuple[float, list
     schemas = [tool.schema() for tool in TOOLS.values()]
     good, seconds, tokens = 0, [], 0
     for prompt, want, required in PROMPTS:
-        messages = [Message(role="system", content=system_prompt()), Message(role="user", content=prompt)]
+        messages = [
+            Message(role="system", content=system_prompt()),
+            Message(role="user", content=prompt),
+        ]
         turn = client.complete(messages, schemas, choice, max_tokens=200)
         calls = turn.tool_calls or textcalls.parse(turn.text)
         good += bool(calls) and valid(calls[0].name, calls[0].arguments, want, required)
@@ -91,14 +114,25 @@ def run_mode(client: OpenAIModelClient, choice: ToolChoice) -> tuple[float, list
 def ttft(base_url: str, model: str, api_key: str) -> tuple[float, float, int]:
     """(time to first token, total seconds, completion tokens) of one streamed answer."""
     body: dict[str, Any] = {
-        "model": model, "stream": True, "max_tokens": 128, "temperature": 0,
-        "messages": [{"role": "user", "content": "Write a Python function that reverses a string."}],
+        "model": model,
+        "stream": True,
+        "max_tokens": 128,
+        "temperature": 0,
+        "messages": [
+            {"role": "user", "content": "Write a Python function that reverses a string."}
+        ],
         "stream_options": {"include_usage": True},
     }
     start, first, tokens = time.monotonic(), 0.0, 0
-    with httpx.Client(trust_env=False, timeout=300) as http, http.stream(
-        "POST", f"{base_url}/chat/completions", json=body, headers={"authorization": f"Bearer {api_key}"}
-    ) as response:
+    with (
+        httpx.Client(trust_env=False, timeout=300) as http,
+        http.stream(
+            "POST",
+            f"{base_url}/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {api_key}"},
+        ) as response,
+    ):
         for line in response.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
@@ -118,18 +152,25 @@ def main() -> None:
     args = parser.parse_args()
     client = OpenAIModelClient(args.base_url, args.model, args.api_key, 300, 0)
     client.model = args.model or pick_model(client)
-    baseline = client.complete([Message(role="user", content="Say ok.")], [], "none", max_tokens=1).seconds
+    baseline = client.complete(
+        [Message(role="user", content="Say ok.")], [], "none", max_tokens=1
+    ).seconds
     first, total, tokens = ttft(args.base_url, client.model, args.api_key)
     print(f"model {client.model} at {args.base_url}")
     print(f"one-token request (baseline): {baseline * 1000:.0f} ms")
     print(f"time to first token: {first * 1000:.0f} ms ({first / baseline:.2f}x baseline)")
-    print(f"decode: {tokens} tokens in {total:.1f} s = {tokens / max(total - first, 1e-9):.1f} tokens/s")
+    print(
+        f"decode: {tokens} tokens in {total:.1f} s = "
+        f"{tokens / max(total - first, 1e-9):.1f} tokens/s"
+    )
     for choice in ("required", "auto"):
         rate, seconds, out = run_mode(client, choice)  # type: ignore[arg-type]
         label = "required" if choice == "required" else "auto + text fallback"
-        print(f"tool-call validity, {label}: {rate * 100:.0f}% of {len(PROMPTS)} "
-              f"(p50 {statistics.median(seconds):.1f} s per call, {out} tokens, "
-              f"{statistics.median(seconds) / baseline:.1f}x baseline)")
+        print(
+            f"tool-call validity, {label}: {rate * 100:.0f}% of {len(PROMPTS)} "
+            f"(p50 {statistics.median(seconds):.1f} s per call, {out} tokens, "
+            f"{statistics.median(seconds) / baseline:.1f}x baseline)"
+        )
     client.close()
 
 

@@ -95,7 +95,9 @@ class Sandbox:
         network: str | None = None
         if self.spec.workspace.stat().st_uid == 0:
             uid = int(self.user.split(":")[0])
-            workspace_access.grant(self.spec.workspace, uid, self.spec.masked_files + self.spec.masked_dirs)
+            workspace_access.grant(
+                self.spec.workspace, uid, self.spec.masked_files + self.spec.masked_dirs
+            )
         try:
             if self.spec.network_allow:
                 self.egress = Egress(self.client, self.spec, self.session)

@@ -1,4 +1,4 @@
-"""Import hygiene: the package layers of DESIGN.md hold (checked on the source, not by convention)."""
+"""Import hygiene: the package layers of DESIGN.md hold, checked on the source."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def test_package_imports_only_the_layers_below_it(package: str) -> None:
 
 @pytest.mark.parametrize("package", sorted(OURS - {"tui"}))
 def test_nothing_outside_tui_imports_textual(package: str) -> None:
-    offenders = [str(p.relative_to(ROOT)) for p in sources(package) if "textual" in imported_roots(p)]
+    offenders = [
+        str(p.relative_to(ROOT)) for p in sources(package) if "textual" in imported_roots(p)
+    ]
     assert not offenders
 
 

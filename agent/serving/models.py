@@ -7,8 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from agent.serving.fetch import ModelSpec, Progress, assemble, download_parts
 from agent.serving.fetch import FetchError as FetchError
+from agent.serving.fetch import ModelSpec, Progress, assemble, download_parts
 from agent.settings import Settings
 
 

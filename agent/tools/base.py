@@ -88,8 +88,17 @@ _ARG_LINE = re.compile(r"^\s{4,}(\w+):\s*(.+)$")
 
 
 def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
+    """The summary and each argument's description (continuation lines joined)."""
     summary, _, rest = inspect.cleandoc(doc).partition("\nArgs:\n")
-    described = {m.group(1): m.group(2).strip() for m in map(_ARG_LINE.match, rest.splitlines()) if m}
+    described: dict[str, str] = {}
+    current = ""
+    for line in rest.splitlines():
+        match = _ARG_LINE.match(line)
+        if match and len(line) - len(line.lstrip()) == 4:
+            current = match.group(1)
+            described[current] = match.group(2).strip()
+        elif current and line.strip():
+            described[current] += " " + line.strip()
     return " ".join(summary.split()), described
 
 

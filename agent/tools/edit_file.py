@@ -14,13 +14,16 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
 
     Args:
         path: file path relative to the workspace root
-        old: the exact text to replace, copied from read_file output (without line numbers); it must occur exactly once
+        old: the exact text to replace, copied from read_file output (without line
+            numbers); it must occur exactly once
         new: the replacement text
     """
     rel = workspace_path(path)
     before = current_text(ctx, rel)
     if before is None:
-        return ToolOutput(content=f"{rel} does not exist: use write_file to create it", is_error=True)
+        return ToolOutput(
+            content=f"{rel} does not exist: use write_file to create it", is_error=True
+        )
     if not old:
         return ToolOutput(content="`old` is empty: give the exact text to replace", is_error=True)
     count = before.count(old)

@@ -22,7 +22,9 @@ def list_files(ctx: ToolContext, path: str = ".", pattern: str | None = None) ->
     shown = entries[:MAX_ENTRIES]
     more = f"\n... and {len(entries) - MAX_ENTRIES} more" if len(entries) > MAX_ENTRIES else ""
     if not shown:
-        return ToolOutput(content=f"no files under {rel}" + (f" matching {pattern}" if pattern else ""))
+        return ToolOutput(
+            content=f"no files under {rel}" + (f" matching {pattern}" if pattern else "")
+        )
     return ToolOutput(content="\n".join(shown) + more, truncated=bool(more))
 
 

@@ -12,7 +12,9 @@ from agent.audit import AuditLog, verify
 def _fill(path: Path, count: int = 5) -> None:
     log = AuditLog(path)
     for i in range(count):
-        log.append("s1", "decision", action={"kind": "exec", "command": f"echo {i}"}, decision="allow")
+        log.append(
+            "s1", "decision", action={"kind": "exec", "command": f"echo {i}"}, decision="allow"
+        )
 
 
 def _lines(path: Path) -> list[str]:
@@ -56,7 +58,9 @@ def test_reordered_records_are_detected(tmp_path: Path) -> None:
     assert not verify(path).ok
 
 
-def test_a_dropped_tail_record_keeps_the_chain_valid_but_rewriting_one_does_not(tmp_path: Path) -> None:
+def test_a_dropped_tail_record_keeps_the_chain_valid_but_rewriting_one_does_not(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "audit.jsonl"
     _fill(path)
     lines = _lines(path)

@@ -35,9 +35,16 @@ def env(tmp_path: Path, image: str) -> dict[str, str]:
     }
 
 
-def rempart(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+def rempart(
+    *args: str, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def events_of(stdout: str) -> list[dict[str, Any]]:
@@ -47,10 +54,23 @@ def events_of(stdout: str) -> list[dict[str, Any]]:
 def test_json_mode_prints_one_event_per_line_and_exits_0_when_finished(
     env: dict[str, str], workspace: Path, policy_file: Path
 ) -> None:
-    replies = [Reply.call("write_file", path="a.txt", content="A"), Reply.call("finish", summary="done")]
+    replies = [
+        Reply.call("write_file", path="a.txt", content="A"),
+        Reply.call("finish", summary="done"),
+    ]
     with ScriptedModelServer(replies) as server:
-        done = rempart("run", "write a.txt", "--workspace", str(workspace), "--policy", str(policy_file),
-                       "--json", "--model", server.base_url, env=env)
+        done = rempart(
+            "run",
+            "write a.txt",
+            "--workspace",
+            str(workspace),
+            "--policy",
+            str(policy_file),
+            "--json",
+            "--model",
+            server.base_url,
+            env=env,
+        )
     assert done.returncode == 0, done.stderr
     types = [e["type"] for e in events_of(done.stdout)]
     assert types[0] == "session_start" and types[-1] == "finish"
@@ -59,8 +79,20 @@ def test_json_mode_prints_one_event_per_line_and_exits_0_when_finished(
 
 def test_a_step_limit_exits_3(env: dict[str, str], workspace: Path, policy_file: Path) -> None:
     with ScriptedModelServer([Reply.call("list_files")] * 4) as server:
-        done = rempart("run", "loop", "--workspace", str(workspace), "--policy", str(policy_file),
-                       "--json", "--model", server.base_url, "--max-steps", "2", env=env)
+        done = rempart(
+            "run",
+            "loop",
+            "--workspace",
+            str(workspace),
+            "--policy",
+            str(policy_file),
+            "--json",
+            "--model",
+            server.base_url,
+            "--max-steps",
+            "2",
+            env=env,
+        )
     assert done.returncode == 3
     assert events_of(done.stdout)[-1]["status"] == "limit"
 
@@ -71,19 +103,40 @@ def test_a_policy_that_does_not_load_starts_no_session(
     broken = tmp_path / "broken.yaml"
     broken.write_text(POLICY.replace("default: ask", "default: ask\ndefualt: allow"))
     with ScriptedModelServer([]) as server:
-        done = rempart("run", "x", "--workspace", str(workspace), "--policy", str(broken),
-                       "--model", server.base_url, env=env)
+        done = rempart(
+            "run",
+            "x",
+            "--workspace",
+            str(workspace),
+            "--policy",
+            str(broken),
+            "--model",
+            server.base_url,
+            env=env,
+        )
         assert server.requests == []
     assert done.returncode != 0
     assert f"{broken}:" in done.stderr and "defualt" in done.stderr
-    assert not (tmp_path / "data" / "sessions.sqlite3").exists() or "running" not in rempart(
-        "sessions", "list", env=env).stdout
+    assert (
+        not (tmp_path / "data" / "sessions.sqlite3").exists()
+        or "running" not in rempart("sessions", "list", env=env).stdout
+    )
 
 
-def test_a_dead_model_server_is_a_clear_error_not_a_crash(env: dict[str, str], workspace: Path,
-                                                          policy_file: Path) -> None:
-    done = rempart("run", "x", "--workspace", str(workspace), "--policy", str(policy_file),
-                   "--model", "http://127.0.0.1:9/v1", env=env)
+def test_a_dead_model_server_is_a_clear_error_not_a_crash(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    done = rempart(
+        "run",
+        "x",
+        "--workspace",
+        str(workspace),
+        "--policy",
+        str(policy_file),
+        "--model",
+        "http://127.0.0.1:9/v1",
+        env=env,
+    )
     assert done.returncode != 0
     assert "error:" in done.stderr and "Traceback" not in done.stderr
 
@@ -105,11 +158,24 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
         Reply.call("finish", summary="resumed and finished"),
     ]
     with ScriptedModelServer(replies) as server:
-        cmd = [sys.executable, "-m", "tui.cli", "run", "crash test", "--workspace", str(workspace),
-               "--policy", str(policy_file), "--json", "--model", server.base_url]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "run",
+            "crash test",
+            "--workspace",
+            str(workspace),
+            "--policy",
+            str(policy_file),
+            "--json",
+            "--model",
+            server.base_url,
+        ]
         seen: list[dict[str, Any]] = []
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              env=env) as proc:
+        with subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        ) as proc:
             for event in _lines(proc):
                 seen.append(event)
                 if event["type"] == "tool_call" and event["tool"] == "run":
@@ -120,7 +186,9 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
         session_id = seen[0]["session_id"]
         shown = events_of(rempart("sessions", "show", session_id, "--json", env=env).stdout)
         assert [e["seq"] for e in shown] == [e["seq"] for e in seen]
-        resumed = rempart("sessions", "resume", session_id, "--json", "--model", server.base_url, env=env)
+        resumed = rempart(
+            "sessions", "resume", session_id, "--json", "--model", server.base_url, env=env
+        )
         assert resumed.returncode == 0, resumed.stderr
         history = server.requests[-2]["messages"]
     assert any(m["role"] == "tool" and "interrupted" in m["content"] for m in history)
@@ -132,8 +200,11 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
     assert pruned.returncode == 0
     client = docker.from_env()
     try:
-        alive = [c for c in client.containers.list(filters={"label": LABEL_OWNER_PID})
-                 if c.labels.get(LABEL_OWNER_PID) == str(proc.pid)]
+        alive = [
+            c
+            for c in client.containers.list(filters={"label": LABEL_OWNER_PID})
+            if c.labels.get(LABEL_OWNER_PID) == str(proc.pid)
+        ]
     finally:
         client.close()
     assert alive == []

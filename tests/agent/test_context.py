@@ -1,4 +1,4 @@
-"""The context budget keeps long sessions inside a small window without breaking call/result pairs."""
+"""The context budget keeps long sessions in a small window without breaking call/result pairs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ def _session(steps: int, output_chars: int) -> list[Message]:
     for i in range(steps):
         call = ToolCallRequest(id=f"c{i}", name="run", arguments=f'{{"command": "step {i}"}}')
         messages.append(Message(role="assistant", tool_calls=[call]))
-        messages.append(Message(role="tool", tool_call_id=f"c{i}", content=f"out {i} " + "x" * output_chars))
+        messages.append(
+            Message(role="tool", tool_call_id=f"c{i}", content=f"out {i} " + "x" * output_chars)
+        )
     return messages
 
 

@@ -28,7 +28,9 @@ def decisions(run: Run) -> list[DecisionEvent]:
     return [e for e in run.events if isinstance(e, DecisionEvent)]
 
 
-def test_a_task_writes_a_file_runs_it_and_finishes(run_session: Callable[..., Run], workspace: Path) -> None:
+def test_a_task_writes_a_file_runs_it_and_finishes(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
     run = run_session(
         [
             Reply.call("write_file", path="hello.py", content="print('hello')\n"),
@@ -47,11 +49,15 @@ def test_a_task_writes_a_file_runs_it_and_finishes(run_session: Callable[..., Ru
 def test_workspace_paths_given_as_absolute_sandbox_paths_are_accepted(
     run_session: Callable[..., Run], workspace: Path
 ) -> None:
-    run = run_session([Reply.call("read_file", path="/workspace/calc.py"), Reply.call("finish", summary="read")])
+    run = run_session(
+        [Reply.call("read_file", path="/workspace/calc.py"), Reply.call("finish", summary="read")]
+    )
     assert "return a + b" in results(run)[0].content
 
 
-def test_reading_the_env_file_is_denied_by_the_tool_and_by_a_shell_command(run_session: Callable[..., Run]) -> None:
+def test_reading_the_env_file_is_denied_by_the_tool_and_by_a_shell_command(
+    run_session: Callable[..., Run],
+) -> None:
     run = run_session(
         [
             Reply.call("read_file", path=".env"),
@@ -68,7 +74,9 @@ def test_reading_the_env_file_is_denied_by_the_tool_and_by_a_shell_command(run_s
     assert verify(run.settings.audit_log).ok
 
 
-def test_the_masked_secret_is_unreadable_even_when_the_policy_is_fooled(run_session: Callable[..., Run]) -> None:
+def test_the_masked_secret_is_unreadable_even_when_the_policy_is_fooled(
+    run_session: Callable[..., Run],
+) -> None:
     run = run_session(
         [
             Reply.call("run", command="python3 -c \"print(open('.env').read())\""),
@@ -103,7 +111,9 @@ def test_malformed_arguments_unknown_tools_and_wrong_types_go_back_to_the_model(
     assert any(isinstance(e, ToolCallEvent) and e.repaired for e in run.events)
 
 
-def test_edit_file_refuses_zero_or_several_matches(run_session: Callable[..., Run], workspace: Path) -> None:
+def test_edit_file_refuses_zero_or_several_matches(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
     (workspace / "twice.py").write_text("x = 1\nx = 1\n")
     run = run_session(
         [
@@ -122,7 +132,10 @@ def test_a_model_server_dying_mid_stream_ends_the_session_cleanly_and_it_can_res
     run_session: Callable[..., Run], workspace: Path
 ) -> None:
     run = run_session(
-        [Reply.call("write_file", path="a.py", content="x = 1\n"), Reply(text="partial", die_mid_stream=True)]
+        [
+            Reply.call("write_file", path="a.py", content="x = 1\n"),
+            Reply(text="partial", die_mid_stream=True),
+        ]
     )
     assert run.finish.status == "failed"
     assert any(isinstance(e, ErrorEvent) and "resume" in e.hint for e in run.events)
@@ -152,7 +165,9 @@ def test_asks_are_denied_headless_and_approved_by_an_auto_approval_policy(
         'version: 1\nname: approve\ndefault: deny\nfiles:\n  read: {allow: ["**"]}\n'
         'exec:\n  - match: ["wc", "**"]\n    decision: allow\n'
     )
-    approver = PolicyApprover(load_policy_set([Layer(name="approve", path=approvals)]), "approve.yaml")
+    approver = PolicyApprover(
+        load_policy_set([Layer(name="approve", path=approvals)]), "approve.yaml"
+    )
     approved = run_session(list(replies), approver=approver)
     assert decisions(approved)[0].decision == "allow"
     assert decisions(approved)[0].approver == "auto:approve.yaml"
@@ -172,8 +187,11 @@ class Recorder:
 def test_allow_for_the_session_is_asked_once_and_deny_passes_the_message_to_the_model(
     run_session: Callable[..., Run],
 ) -> None:
-    replies = [Reply.call("run", command="wc -l calc.py"), Reply.call("run", command="wc -l calc.py"),
-               Reply.call("finish", summary="ok")]
+    replies = [
+        Reply.call("run", command="wc -l calc.py"),
+        Reply.call("run", command="wc -l calc.py"),
+        Reply.call("finish", summary="ok"),
+    ]
     once = Recorder("session")
     run = run_session(list(replies), approver=once)
     assert len(once.requests) == 1
@@ -198,19 +216,27 @@ def test_allow_always_writes_a_reviewed_rule_that_the_next_session_applies(
     second = run_session(list(replies), approver=nobody)
     assert nobody.requests == []
     assert decisions(second)[0].decision == "allow"
-    assert decisions(second)[0].source is not None and "approved.yaml" in decisions(second)[0].source
+    assert (
+        decisions(second)[0].source is not None and "approved.yaml" in decisions(second)[0].source
+    )
 
 
-def test_allow_always_is_not_offered_against_an_explicit_ask_rule(run_session: Callable[..., Run]) -> None:
+def test_allow_always_is_not_offered_against_an_explicit_ask_rule(
+    run_session: Callable[..., Run],
+) -> None:
     asked = Recorder("once")
-    run_session([Reply.call("run", command="pip install requests"), Reply.call("finish", summary="x")],
-                approver=asked)
+    run_session(
+        [Reply.call("run", command="pip install requests"), Reply.call("finish", summary="x")],
+        approver=asked,
+    )
     assert asked.requests[0].always_rule is None
     assert "installs need a look" in asked.requests[0].decision.reason
 
 
 def test_a_denied_exec_names_the_rule_and_its_reason(run_session: Callable[..., Run]) -> None:
-    run = run_session([Reply.call("run", command="curl http://example.com"), Reply.call("finish", summary="x")])
+    run = run_session(
+        [Reply.call("run", command="curl http://example.com"), Reply.call("finish", summary="x")]
+    )
     denial = decisions(run)[0]
     assert denial.decision == "deny" and "no network tools" in denial.reason
     assert "denied by policy" in results(run)[0].content
@@ -234,8 +260,15 @@ def test_a_repeated_failing_call_is_detected_and_finishing_after_a_failure_is_qu
     run_session: Callable[..., Run],
 ) -> None:
     failing = Reply.call("run", command="python3 missing.py")
-    run = run_session([failing, failing.model_copy(), failing.model_copy(),
-                       Reply.call("finish", summary="done"), Reply.call("finish", summary="it fails, expected")])
+    run = run_session(
+        [
+            failing,
+            failing.model_copy(),
+            failing.model_copy(),
+            Reply.call("finish", summary="done"),
+            Reply.call("finish", summary="it fails, expected"),
+        ]
+    )
     assert any(isinstance(e, NoticeEvent) and "repeated" in e.text for e in run.events)
     assert run.finish.summary == "it fails, expected"
     assert "failed (exit code" in run.server.requests[4]["messages"][-1]["content"]
@@ -258,12 +291,16 @@ def test_a_killed_container_fails_the_call_cleanly_and_the_next_call_gets_a_new_
     assert (workspace / "keep.txt").read_text() == "kept\n"
 
 
-def test_step_limits_stop_the_session_with_the_limit_status(run_session: Callable[..., Run]) -> None:
+def test_step_limits_stop_the_session_with_the_limit_status(
+    run_session: Callable[..., Run],
+) -> None:
     run = run_session([Reply.call("list_files")] * 5, limits=LoopLimits(max_steps=3))
     assert run.finish.status == "limit" and "step limit" in run.finish.summary
 
 
-def test_a_turn_without_a_tool_call_is_nudged_then_given_up(run_session: Callable[..., Run]) -> None:
+def test_a_turn_without_a_tool_call_is_nudged_then_given_up(
+    run_session: Callable[..., Run],
+) -> None:
     run = run_session([Reply(text="I think it is done.")] * 5)
     assert run.finish.status == "failed" and "stopped calling tools" in run.finish.summary
 
@@ -272,8 +309,13 @@ def test_text_mode_reads_calls_written_in_the_prompted_format(
     run_session: Callable[..., Run], workspace: Path
 ) -> None:
     replies = [
-        Reply(text='<tool_call>\n{"name": "write_file", "arguments": {"path": "t.txt", "content": "t"}}\n</tool_call>'),
-        Reply(text='Done.\n<tool_call>{"name": "finish", "arguments": {"summary": "ok"}}</tool_call>'),
+        Reply(
+            text='<tool_call>\n{"name": "write_file", '
+            '"arguments": {"path": "t.txt", "content": "t"}}\n</tool_call>'
+        ),
+        Reply(
+            text='Done.\n<tool_call>{"name": "finish", "arguments": {"summary": "ok"}}</tool_call>'
+        ),
     ]
     run = run_session(replies, overrides={"tool_call_mode": "text"})
     assert run.finish.status == "finished" and (workspace / "t.txt").read_text() == "t"

@@ -18,7 +18,9 @@ from agent.textcalls import parse
         ("", {}, True),
     ],
 )
-def test_arguments_are_repaired_only_when_unambiguous(raw: str, expected: dict[str, str], repaired: bool) -> None:
+def test_arguments_are_repaired_only_when_unambiguous(
+    raw: str, expected: dict[str, str], repaired: bool
+) -> None:
     value, repairs = parse_arguments(raw)
     assert value == expected
     assert bool(repairs) is repaired
@@ -31,12 +33,17 @@ def test_arguments_that_are_not_an_object_are_refused(raw: str) -> None:
 
 
 def test_a_tagged_text_call_is_read() -> None:
-    calls = parse('Sure.\n<tool_call>\n{"name": "run", "arguments": {"command": "ls"}}\n</tool_call>')
+    calls = parse(
+        'Sure.\n<tool_call>\n{"name": "run", "arguments": {"command": "ls"}}\n</tool_call>'
+    )
     assert [(c.name, c.arguments) for c in calls] == [("run", '{"command": "ls"}')]
 
 
 def test_a_fenced_json_call_like_small_qwen_writes_is_read() -> None:
-    text = 'I will write it.\n```json\n{"name": "write_file", "arguments": {"path": "a.py", "content": "x"}}\n```'
+    text = (
+        'I will write it.\n```json\n{"name": "write_file", '
+        '"arguments": {"path": "a.py", "content": "x"}}\n```'
+    )
     calls = parse(text)
     assert calls[0].name == "write_file"
 

