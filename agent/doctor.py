@@ -43,7 +43,7 @@ def disk_check(settings: Settings) -> Check:
 def model_check(settings: Settings) -> Check:
     state = read_state(settings)
     base_url = state.base_url if state else settings.model_base_url
-    models = probe_models(base_url)
+    models = probe_models(base_url, settings.model_api_key)
     return Check(
         name="model endpoint",
         ok=models is not None,

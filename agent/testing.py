@@ -55,8 +55,13 @@ class _Server(ThreadingHTTPServer):
 
 class ScriptedModelServer:
     def __init__(
-        self, replies: list[Reply], model: str = "scripted-model", max_model_len: int = 8192
+        self,
+        replies: list[Reply],
+        model: str = "scripted-model",
+        max_model_len: int = 8192,
+        api_key: str | None = None,
     ) -> None:
+        self.api_key = api_key
         self.replies = list(replies)
         self.model = model
         self.max_model_len = max_model_len
@@ -107,7 +112,17 @@ class ScriptedModelServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _authorised(self) -> bool:
+                if server.api_key is None:
+                    return True
+                if self.headers.get("authorization") == f"Bearer {server.api_key}":
+                    return True
+                self._json(401, {"error": {"message": "invalid api key"}})
+                return False
+
             def do_GET(self) -> None:
+                if not self._authorised():
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     item = {
                         "id": server.model,
@@ -121,6 +136,8 @@ class ScriptedModelServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 request = json.loads(self.rfile.read(length) or b"{}")
+                if not self._authorised():
+                    return
                 reply = server.next_reply(request)
                 if reply.status is not None:
                     self._json(

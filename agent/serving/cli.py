@@ -82,7 +82,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = Settings()
     state = eng.read_state(settings)
     base_url = state.base_url if state else settings.model_base_url
-    models = eng.probe_models(base_url)
+    models = eng.probe_models(base_url, settings.model_api_key)
     report = {
         "endpoint": base_url,
         "reachable": models is not None,

@@ -96,10 +96,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def probe_models(base_url: str, timeout: float = 3.0) -> list[str] | None:
-    """Model ids the endpoint serves, or None when it does not answer."""
+def probe_models(base_url: str, api_key: str, timeout: float = 3.0) -> list[str] | None:
+    """Model ids the endpoint serves, or None when it does not answer (or refuses the key)."""
+    headers = {"authorization": f"Bearer {api_key}"}
     try:
-        with httpx.Client(trust_env=False, timeout=timeout) as client:
+        with httpx.Client(trust_env=False, timeout=timeout, headers=headers) as client:
             response = client.get(base_url.rstrip("/") + "/models")
             response.raise_for_status()
             data = response.json().get("data", [])
@@ -145,7 +146,8 @@ def start(
 ) -> ServerState:
     """Start the server detached, wait until it answers, record its state."""
     current = read_state(settings)
-    if current and pid_alive(current.pid) and probe_models(current.base_url):
+    key = settings.model_api_key
+    if current and pid_alive(current.pid) and probe_models(current.base_url, key):
         progress(f"already serving {current.model} at {current.base_url}")
         return current
     log = settings.data_dir / "logs" / "vllm.log"
@@ -178,7 +180,7 @@ def start(
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-1500:]
             raise EngineError(f"the model server exited with {proc.returncode}:\n{tail}")
-        if probe_models(state.base_url, timeout=2.0):
+        if probe_models(state.base_url, key, timeout=2.0):
             progress(f"ready: {state.base_url} serves {name}")
             return state
         time.sleep(2.0)

@@ -29,7 +29,7 @@ def model_url() -> str:
     settings = Settings()
     state = read_state(settings)
     url = state.base_url if state else settings.model_base_url
-    if probe_models(url) is None:
+    if probe_models(url, settings.model_api_key) is None:
         if os.environ.get("CI"):
             pytest.fail(f"no model server at {url}: run `rempart model serve` first")
         pytest.skip(f"no model server at {url} (run `rempart model serve`)")
