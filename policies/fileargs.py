@@ -115,12 +115,57 @@ def _file_value(opt: str, tok: Tok, out: FileArgs) -> None:
         out.reads.append(tok)  # a file option, or a flag we mistook for one: judge it
 
 
+# git subcommands that print file contents (from the work tree, the index or history)
+GIT_READERS = _s("show log diff blame annotate cat-file grep archive whatchanged format-patch")
+GIT_WRITE_O = _s("archive format-patch bundle")
+GIT_GLOBAL_VALUE = _s("-C -c --git-dir --work-tree --namespace --exec-path")
+
+
+def _git(argv: list[Tok], out: FileArgs) -> FileArgs:
+    """`git diff --output=F` writes F; `git show HEAD:.env` and `git log -p -- .env` read .env."""
+    i = 1
+    while i < len(argv) and argv[i].text.startswith("-"):
+        i += 2 if argv[i].text in GIT_GLOBAL_VALUE else 1
+    if i >= len(argv):
+        return out
+    sub = argv[i].text
+    after_dashes = False
+    j = i + 1
+    while j < len(argv):
+        tok, text = argv[j], argv[j].text
+        if tok.kind == SLOT:
+            j += 1
+            continue
+        if text == "--" and not after_dashes:
+            after_dashes = True
+        elif not after_dashes and text.startswith(("--output=", "--output-directory=")):
+            out.writes.append(Tok(text.split("=", 1)[1], tok.kind))
+        elif (
+            not after_dashes
+            and text in ("--output", "--output-directory")
+            or (text == "-o" and sub in GIT_WRITE_O)
+        ):
+            if j + 1 < len(argv):
+                out.writes.append(argv[j + 1])
+            j += 1
+        elif sub in GIT_READERS and (after_dashes or not text.startswith("-")):
+            _, colon, path = text.partition(":")
+            if colon and path:
+                out.reads.append(Tok(path.split(":", 1)[-1], tok.kind))
+            elif after_dashes or "/" in text or text.startswith("."):
+                out.reads.append(tok)
+        j += 1
+    return out
+
+
 def file_args(argv: list[Tok]) -> FileArgs:
     """The files a (literal) command reads and writes, as far as we know the command."""
     out = FileArgs()
     if not argv or argv[0].kind != LIT:
         return out
     name = fold_text(command_name(argv[0].text))
+    if name == "git":
+        return _git(argv, out)
     if name == "dd":
         for tok in argv[1:]:
             if tok.text.startswith("if="):

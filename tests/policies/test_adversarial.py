@@ -146,6 +146,16 @@ DENY_EXEC = [
     "echo 'unterminated",
     "ls; )",
     "",
+    # git writing files through its own options, or printing secrets from history
+    "git diff --output=.git/config",
+    "git log --output .git/hooks/pre-commit",
+    "git format-patch -o .git/patches HEAD~1",
+    "git show HEAD:.env",
+    "git show main:config/.env",
+    "git cat-file -p :0:.env",
+    "git log -p -- .env",
+    "git diff .env",
+    "git -C sub log -p -- .env",
 ]
 
 ASK_EXEC = [
