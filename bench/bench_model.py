@@ -105,7 +105,11 @@ def run_mode(client: OpenAIModelClient, choice: ToolChoice) -> tuple[float, list
         ]
         turn = client.complete(messages, schemas, choice, max_tokens=200)
         calls = turn.tool_calls or textcalls.parse(turn.text)
-        good += bool(calls) and valid(calls[0].name, calls[0].arguments, want, required)
+        ok = bool(calls) and valid(calls[0].name, calls[0].arguments, want, required)
+        good += ok
+        if not ok:
+            got = f"{calls[0].name} {calls[0].arguments[:80]}" if calls else repr(turn.text[:80])
+            print(f"  [{choice}] miss: {prompt!r} wanted {want}, got {got}")
         seconds.append(turn.seconds)
         tokens += turn.completion_tokens
     return good / len(PROMPTS), seconds, tokens

@@ -140,10 +140,8 @@ def _git(argv: list[Tok], out: FileArgs) -> FileArgs:
             after_dashes = True
         elif not after_dashes and text.startswith(("--output=", "--output-directory=")):
             out.writes.append(Tok(text.split("=", 1)[1], tok.kind))
-        elif (
-            not after_dashes
-            and text in ("--output", "--output-directory")
-            or (text == "-o" and sub in GIT_WRITE_O)
+        elif not after_dashes and (
+            text in ("--output", "--output-directory") or (text == "-o" and sub in GIT_WRITE_O)
         ):
             if j + 1 < len(argv):
                 out.writes.append(argv[j + 1])
