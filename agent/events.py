@@ -102,6 +102,9 @@ class FinishEvent(_Event):
     type: Literal["finish"] = "finish"
     status: Literal["finished", "failed", "limit", "stopped"]
     summary: str
+    steps: int = 0
+    repairs: int = 0
+    failures: int = 0
 
 
 class ErrorEvent(_Event):

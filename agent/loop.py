@@ -98,6 +98,16 @@ class AgentLoop:
         self.emit(AssistantDelta(text=text))
 
     def run(self, messages: list[Message]) -> FinishEvent:
+        finish = self._run(messages)
+        return finish.model_copy(
+            update={
+                "steps": self.state.steps,
+                "repairs": self.state.repairs,
+                "failures": self.state.failures + self.runner.bad_arguments,
+            }
+        )
+
+    def _run(self, messages: list[Message]) -> FinishEvent:
         while True:
             if self.stop_requested.is_set():
                 return FinishEvent(status="stopped", summary="stopped by the user")
@@ -176,7 +186,12 @@ class AgentLoop:
             text = f"error: {exc}. Send the arguments as one JSON object."
             self._reply(messages, call, self.runner.error(call.name, call, text).content)
             return None
+        if tool is not None:
+            arguments, renamed = tool.repair(arguments)
+            repairs += renamed
         self.state.repairs += len(repairs)
+        if repairs:
+            self.emit(NoticeEvent(text=f"repaired {call.name} call: {'; '.join(repairs)}"))
         self.emit(
             ToolCallEvent(
                 call_id=call.id, tool=call.name, arguments=arguments, repaired=bool(repairs)

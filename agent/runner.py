@@ -54,12 +54,14 @@ class CallRunner:
         self.sandbox, self.audit, self.emit, self.context = sandbox, audit, emit, context
         self.approved = approved
         self.session_allowed: set[str] = set()
+        self.bad_arguments = 0
 
     def execute(self, tool: Tool, call: ToolCallRequest, arguments: dict[str, Any]) -> ToolOutput:
         try:
             args = tool.parse(arguments)
             actions = tool.actions_for(args)
         except ToolArgumentError as exc:
+            self.bad_arguments += 1
             return self._result(tool.name, call, ToolOutput(content=f"error: {exc}", is_error=True))
         for action in actions:
             refusal = self._authorise(tool, call, action)

@@ -84,6 +84,31 @@ class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Names small models use for our parameters; applied only when the tool lacks the alias itself.
+ALIASES = {
+    "file": "path",
+    "filename": "path",
+    "file_path": "path",
+    "filepath": "path",
+    "file_name": "path",
+    "directory": "path",
+    "dir": "path",
+    "folder": "path",
+    "contents": "content",
+    "text": "content",
+    "code": "content",
+    "cmd": "command",
+    "shell": "command",
+    "old_text": "old",
+    "old_str": "old",
+    "new_text": "new",
+    "new_str": "new",
+    "pattern": "glob",
+    "regex": "pattern",
+    "query": "pattern",
+    "message": "summary",
+}
+
 _ARG_LINE = re.compile(r"^\s{4,}(\w+):\s*(.+)$")
 
 
@@ -160,6 +185,24 @@ class Tool:
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": params},
         }
+
+    def repair(self, arguments: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Unambiguous fixes: drop unknown keys set to null, rename well-known aliases."""
+        known = set(self.args_model.model_fields)
+        fixed: dict[str, Any] = {}
+        repairs: list[str] = []
+        for key, value in arguments.items():
+            target = ALIASES.get(key)
+            if key in known:
+                fixed[key] = value
+            elif value is None:
+                repairs.append(f"dropped unknown argument {key}=null")
+            elif target in known and target not in arguments:
+                fixed[target] = value
+                repairs.append(f"read argument {key!r} as {target!r}")
+            else:
+                fixed[key] = value
+        return fixed, repairs
 
     def parse(self, arguments: dict[str, Any]) -> BaseModel:
         try:

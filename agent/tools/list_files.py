@@ -10,21 +10,19 @@ from policies import Action, FsRead
 MAX_ENTRIES = 500
 
 
-def list_files(ctx: ToolContext, path: str = ".", pattern: str | None = None) -> ToolOutput:
+def list_files(ctx: ToolContext, path: str = ".", glob: str | None = None) -> ToolOutput:
     """List files under a folder of the workspace (recursively).
 
     Args:
         path: folder relative to the workspace root; default: the root
-        pattern: optional glob on file names, e.g. *.py
+        glob: optional filter on file names, e.g. *.py
     """
     rel = workspace_path(path)
-    entries = ctx.sandbox.list_files(rel, pattern=pattern, recursive=True)
+    entries = ctx.sandbox.list_files(rel, pattern=glob, recursive=True)
     shown = entries[:MAX_ENTRIES]
     more = f"\n... and {len(entries) - MAX_ENTRIES} more" if len(entries) > MAX_ENTRIES else ""
     if not shown:
-        return ToolOutput(
-            content=f"no files under {rel}" + (f" matching {pattern}" if pattern else "")
-        )
+        return ToolOutput(content=f"no files under {rel}" + (f" matching {glob}" if glob else ""))
     return ToolOutput(content="\n".join(shown) + more, truncated=bool(more))
 
 
