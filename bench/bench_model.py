@@ -39,23 +39,27 @@ PROMPTS: list[tuple[str, str, set[str]]] = [
     ("Make a new file greet.sh that echoes hi.", "write_file", {"path", "content"}),
     ("Write requirements.txt listing requests.", "write_file", {"path", "content"}),
     (
-        "In app.py, replace the exact text `DEBUG = True` with `DEBUG = False`.",
-        "edit_file",
-        {"path", "old", "new"},
-    ),
-    ("In main.py change `port = 80` to `port = 8080`.", "edit_file", {"path", "old", "new"}),
-    (
-        "Rename the function `foo` to `bar` in lib.py: replace `def foo(` with `def bar(`.",
+        "You already read app.py; it has the line `DEBUG = True`. Change it to `DEBUG = False`.",
         "edit_file",
         {"path", "old", "new"},
     ),
     (
-        "In setup.cfg replace `version = 1.0` by `version = 1.1`.",
+        "You already read main.py; it contains `port = 80`. Make it `port = 8080`.",
         "edit_file",
         {"path", "old", "new"},
     ),
     (
-        "Fix the typo `recieve` -> `receive` in net.py (it occurs once).",
+        "You already read lib.py. Rename the function: replace `def foo(` with `def bar(`.",
+        "edit_file",
+        {"path", "old", "new"},
+    ),
+    (
+        "You already read setup.cfg; replace `version = 1.0` with `version = 1.1` in it.",
+        "edit_file",
+        {"path", "old", "new"},
+    ),
+    (
+        "You already read net.py; fix the typo `recieve` -> `receive` (it occurs once).",
         "edit_file",
         {"path", "old", "new"},
     ),
@@ -88,6 +92,7 @@ def valid(name: str, arguments: str, want: str, required: set[str]) -> bool:
         args, _ = parse_arguments(arguments)
     except ArgumentsError:
         return False
+    args, _ = TOOLS[want].repair(args)  # the loop applies the same unambiguous repairs
     try:
         TOOLS[want].parse(args)
     except ValueError:
