@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from policies.loader import compile_text
 from policies.model import RANK, Decision, DecisionKind, LayerInfo, Limits
 from policies.rules import Layer, Rule
 from policies.yamlstrict import MAX_BYTES
+
+EXEC_CACHE_SIZE = 4096
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -50,6 +53,9 @@ class PolicySet:
         self.warnings = warnings
         self.layers: list[LayerInfo] = [lay.info for lay in layers]
         self._exec = ExecJudge(layers)
+        # A PolicySet never changes after load, so an exec decision is a pure function of
+        # (command, cwd): agents repeat commands (tests, git status), parse them once.
+        self._exec_cache: OrderedDict[tuple[str, str], Decision] = OrderedDict()
         self.exec_dynamic: DecisionKind = self._exec.dynamic.decision
         self.limits = self._limits()
         self.env_passthrough = self._env()
@@ -95,9 +101,18 @@ class PolicySet:
     def evaluate(self, action: Action) -> Decision:
         """The decision for one action (never raises for a valid action)."""
         if isinstance(action, Exec):
+            key = (action.command, action.cwd)
+            cached = self._exec_cache.get(key)
+            if cached is not None:
+                self._exec_cache.move_to_end(key)
+                return cached
             traces = self.exec_traces(action)
             best = max(traces, key=lambda t: RANK[t.rule.decision])
-            return _decision(best.rule, best.reason, traces)
+            decision = _decision(best.rule, best.reason, traces)
+            self._exec_cache[key] = decision
+            if len(self._exec_cache) > EXEC_CACHE_SIZE:
+                self._exec_cache.popitem(last=False)
+            return decision
         judged = self.judge(action)
         return _decision(judged.rule, describe(judged.rule, judged.subject))
 

@@ -41,6 +41,8 @@ class LayerInfo(BaseModel):
 class SegmentDecision(BaseModel):
     """The decision for one simple command of an exec action (wrapped commands get their own)."""
 
+    model_config = ConfigDict(frozen=True)
+
     command: str
     argv: list[str]
     decision: DecisionKind
@@ -51,7 +53,12 @@ class SegmentDecision(BaseModel):
 
 
 class Decision(BaseModel):
-    """The evaluator's answer: what to do, which rule said so, from which file and line, and why."""
+    """The evaluator's answer: what to do, which rule said so, from which file and line, and why.
+
+    Frozen: the evaluator may hand the same instance to several callers (exec cache).
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     decision: DecisionKind
     rule: str | None
