@@ -20,7 +20,7 @@ from agent.audit import verify
 from agent.serving.engine import probe_models, read_state
 from agent.settings import Settings
 
-pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-workspace"
 
 
