@@ -9,31 +9,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from agent.approval import ApprovalRequest, Approver, always_rule
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog, output_digest
 from agent.events import DecisionEvent, Event, ToolResultEvent
 from agent.messages import ToolCallRequest
-from agent.tools.base import Tool, ToolArgumentError, ToolContext, ToolOutput
+from agent.tools.base import SandboxLike, Tool, ToolArgumentError, ToolContext, ToolOutput
 from policies import Action, Decision, DecisionKind, PolicySet
 from sandbox.errors import SandboxError, SandboxGone
 from sandbox.sandbox import SandboxRequestError
 
 
+class ClosableSandbox(SandboxLike, Protocol):
+    def close(self) -> None: ...
+
+
 class SandboxHandle:
     """The session's current sandbox; replaced with a fresh one when the old one dies."""
 
-    def __init__(self, start: Callable[[], Any]) -> None:
+    def __init__(self, start: Callable[[], ClosableSandbox]) -> None:
         self._start = start
-        self.current: Any = start()
+        self.current = start()
         self.restarts = 0
 
     def replace(self) -> None:
-        close = getattr(self.current, "close", None)
-        if callable(close):
-            close()
+        self.current.close()
         self.current = self._start()
         self.restarts += 1
 

@@ -118,7 +118,13 @@ class Session:
         self.capabilities = probe(client, settings.tool_call_mode)
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
-        self._sandbox = SandboxHandle(lambda: Sandbox(spec).__enter__())
+
+        def start_sandbox() -> Sandbox:
+            sandbox = Sandbox(spec)
+            sandbox.start()
+            return sandbox
+
+        self._sandbox = SandboxHandle(start_sandbox)
         self.id = (
             resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
         )
@@ -143,6 +149,7 @@ class Session:
         limits = opts.limits
         limits.context_tokens = self.capabilities.context_tokens
         policy_limits = self.policy.limits
+        handle = self._sandbox
         runner = CallRunner(
             self.id,
             self.policy,
@@ -151,7 +158,7 @@ class Session:
             self.audit,
             self.emit,
             lambda: ToolContext(
-                sandbox=self._sandbox.current if self._sandbox else None,  # type: ignore[arg-type]
+                sandbox=handle.current,
                 timeout_s=policy_limits.timeout_s,
                 output_cap=min(policy_limits.output_bytes, 30_000),
             ),
