@@ -28,7 +28,7 @@ class AuditRecord(BaseModel):
     seq: int
     ts: float
     session: str
-    kind: Literal["decision", "result", "session"]
+    kind: Literal["decision", "result", "session", "egress"]
     action: dict[str, Any] | None = None
     decision: str | None = None
     rule: str | None = None
@@ -69,7 +69,7 @@ class AuditLog:
         return int(last["seq"]), str(last["hash"])
 
     def append(
-        self, session: str, kind: Literal["decision", "result", "session"], **fields: Any
+        self, session: str, kind: Literal["decision", "result", "session", "egress"], **fields: Any
     ) -> AuditRecord:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a+b") as handle:

@@ -25,6 +25,8 @@ from sandbox.sandbox import SandboxRequestError
 class ClosableSandbox(SandboxLike, Protocol):
     def close(self) -> None: ...
 
+    def egress_events(self) -> list[Any]: ...
+
 
 class SandboxHandle:
     """The session's current sandbox; replaced with a fresh one when the old one dies."""
@@ -57,6 +59,8 @@ class CallRunner:
         self.approved = approved
         self.session_allowed: set[str] = set()
         self.bad_arguments = 0
+        self._egress_seen = 0
+        self._egress_restarts = 0
 
     def execute(self, tool: Tool, call: ToolCallRequest, arguments: dict[str, Any]) -> ToolOutput:
         try:
@@ -155,7 +159,24 @@ class CallRunner:
         """A call that never reached a tool (bad JSON, unknown tool): recorded like any other."""
         return self._result(tool_name, call, ToolOutput(content=text, is_error=True))
 
+    def _record_egress(self) -> None:
+        """Every connection attempt the egress proxy saw since the last call, in order."""
+        if self.sandbox.restarts != self._egress_restarts:  # a new sandbox, a new proxy log
+            self._egress_seen, self._egress_restarts = 0, self.sandbox.restarts
+        events = self.sandbox.current.egress_events()
+        for event in events[self._egress_seen :]:
+            self.audit.append(
+                self.session_id,
+                "egress",
+                action={"kind": "net.connect", "host": event.host, "port": event.port},
+                decision=event.decision,
+                approver="egress-proxy",
+                note=event.reason or None,
+            )
+        self._egress_seen = len(events)
+
     def _result(self, tool_name: str, call: ToolCallRequest, output: ToolOutput) -> ToolOutput:
+        self._record_egress()
         digest, size = output_digest(output.content)
         self.audit.append(
             self.session_id,

@@ -60,6 +60,13 @@ class PolicySet:
         self.limits = self._limits()
         self.env_passthrough = self._env()
         self.network_allow = self._network_allow()
+        # deny and ask host patterns: an egress proxy cannot ask, so both are refused there
+        self.network_deny = [
+            rule.pattern
+            for lay in self._layers
+            for kind in ("deny", "ask")
+            for _rx, rule in lay.network.items[kind]
+        ]
 
     @classmethod
     def load(cls, files: Sequence[tuple[str, Path]]) -> PolicySet:

@@ -67,6 +67,8 @@ class Egress:
                 argv += ["--allow", pattern]
             for cidr in self._spec.egress_allow_cidrs:
                 argv += ["--allow-cidr", cidr]
+            for pattern in self._spec.network_deny:
+                argv += ["--deny", pattern]
             self.proxy = self._client.containers.run(
                 self._spec.image,
                 argv,

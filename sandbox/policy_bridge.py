@@ -50,6 +50,8 @@ class PolicyLike(Protocol):
     @property
     def network_allow(self) -> list[str]: ...
     @property
+    def network_deny(self) -> list[str]: ...
+    @property
     def env_passthrough(self) -> list[str]: ...
 
 
@@ -169,6 +171,15 @@ def _outermost(paths: list[str]) -> list[str]:
     return kept
 
 
+def scratch_sized(limits: SandboxLimits) -> SandboxLimits:
+    """tmpfs pages count against the memory limit: keep /tmp and home well inside it, so
+    filling them ends in ENOSPC for the command, not in an OOM kill of the executor."""
+    mib = limits.memory_bytes() // (1024 * 1024)
+    tmp = min(512, max(16, mib // 4))
+    home = min(256, max(8, mib // 8))
+    return limits.model_copy(update={"tmp_size": f"{tmp}m", "home_size": f"{home}m"})
+
+
 def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> SandboxSpec:
     """The sandbox that makes `policy` physically true for `workspace`."""
     workspace = workspace.expanduser().resolve()
@@ -184,12 +195,15 @@ def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> Sandbox
         masked_dirs=tuple(sorted(masks.dirs)),
         read_only_paths=tuple(masks.read_only),
         network_allow=tuple(policy.network_allow),
-        limits=SandboxLimits(
-            cpus=lim.cpus,
-            memory=lim.memory,
-            pids=lim.pids,
-            timeout_s=lim.timeout_s,
-            output_bytes=lim.output_bytes,
+        network_deny=tuple(policy.network_deny),
+        limits=scratch_sized(
+            SandboxLimits(
+                cpus=lim.cpus,
+                memory=lim.memory,
+                pids=lim.pids,
+                timeout_s=lim.timeout_s,
+                output_bytes=lim.output_bytes,
+            )
         ),
         env=env,
     )

@@ -49,6 +49,7 @@ class SandboxSpec(BaseModel):
     masked_dirs: tuple[str, ...] = ()
     read_only_paths: tuple[str, ...] = ()
     network_allow: tuple[str, ...] = ()
+    network_deny: tuple[str, ...] = ()  # the policy's deny and ask entries: never via the proxy
     egress_allow_cidrs: tuple[str, ...] = DOCUMENTATION_CIDRS
     limits: SandboxLimits = SandboxLimits()
     env: dict[str, str] = Field(default_factory=dict)

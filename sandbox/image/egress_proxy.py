@@ -38,28 +38,43 @@ def log(**fields: object) -> None:
     sys.stdout.flush()
 
 
+def _parse(items: Sequence[str]) -> list[tuple[str, str]]:
+    patterns: list[tuple[str, str]] = []
+    for item in items:
+        host, _, port = item.strip().lower().rpartition(":")
+        if not host or not (port.isdigit() or port == "*"):
+            host, port = item.strip().lower(), ""
+        patterns.append((host.rstrip("."), port))
+    return patterns
+
+
+def _matches(patterns: list[tuple[str, str]], host: str, port: int) -> bool:
+    """Same semantics as the policy: no port = any port, `*.x` = subdomains of x only."""
+    host = host.lower().rstrip(".")
+    for pattern, pport in patterns:
+        if pport not in ("", "*") and int(pport) != port:
+            continue
+        if pattern == "*":
+            return True
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]) and host != pattern[2:]:
+                return True
+        elif host == pattern:
+            return True
+    return False
+
+
 class Rules:
-    def __init__(self, allow: Sequence[str], allow_cidrs: Sequence[str]) -> None:
-        self.patterns: list[tuple[str, str]] = []
-        for item in allow:
-            host, _, port = item.strip().lower().rpartition(":")
-            if not host or not (port.isdigit() or port == "*"):
-                host, port = item.strip().lower(), ""
-            self.patterns.append((host, port))
+    def __init__(
+        self, allow: Sequence[str], allow_cidrs: Sequence[str], deny: Sequence[str] = ()
+    ) -> None:
+        self.patterns = _parse(allow)
+        self.denied = _parse(deny)
         self.allow_cidrs: list[IpNet] = [ipaddress.ip_network(c) for c in allow_cidrs]
 
     def host_allowed(self, host: str, port: int) -> bool:
-        for pattern, pport in self.patterns:
-            if pport == "" and port not in (80, 443):
-                continue
-            if pport not in ("", "*") and int(pport) != port:
-                continue
-            if pattern.startswith("*."):
-                if host.endswith(pattern[1:]) and host != pattern[2:]:
-                    return True
-            elif host == pattern:
-                return True
-        return False
+        """Allowed by a pattern and denied by none (the policy's deny and ask entries)."""
+        return _matches(self.patterns, host, port) and not _matches(self.denied, host, port)
 
     def address_blocked(self, addr: IpAddr) -> bool:
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
@@ -216,8 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listen", default="0.0.0.0:3128")
     parser.add_argument("--allow", action="append", default=[], help="host[:port] pattern")
     parser.add_argument("--allow-cidr", action="append", default=[], help="exempt range")
+    parser.add_argument("--deny", action="append", default=[], help="host[:port] never allowed")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.listen, Rules(args.allow, args.allow_cidr)))
+    asyncio.run(serve(args.listen, Rules(args.allow, args.allow_cidr, args.deny)))
     return 0
 
 

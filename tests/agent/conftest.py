@@ -112,7 +112,10 @@ def run_session(
         limits: LoopLimits | None = None,
         resume_id: str | None = None,
         overrides: dict[str, object] | None = None,
+        policy_text: str | None = None,
     ) -> Run:
+        if policy_text is not None:
+            policy_file.write_text(policy_text)
         events: list[Event] = []
         with ScriptedModelServer(replies) as server:
             settings = make_settings(model_base_url=server.base_url, **(overrides or {}))

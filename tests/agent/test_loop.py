@@ -9,13 +9,13 @@ import pytest
 import yaml
 
 from agent.approval import ApprovalAnswer, ApprovalRequest, PolicyApprover
-from agent.audit import verify
+from agent.audit import AuditLog, verify
 from agent.discovery import Layer, load_policy_set
 from agent.events import DecisionEvent, ErrorEvent, NoticeEvent, ToolCallEvent, ToolResultEvent
 from agent.loop import LoopLimits
 from agent.store import Store
 from agent.testing import Reply
-from tests.agent.conftest import Run
+from tests.agent.conftest import POLICY, Run
 
 pytestmark = pytest.mark.docker
 
@@ -231,6 +231,37 @@ def test_allow_always_is_not_offered_against_an_explicit_ask_rule(
     )
     assert asked.requests[0].always_rule is None
     assert "installs need a look" in asked.requests[0].decision.reason
+
+
+FETCH = (
+    "import sys, urllib.request\n"
+    "for url in sys.argv[1:]:\n"
+    "    try:\n"
+    "        print(url, urllib.request.urlopen(url, timeout=20).status)\n"
+    "    except Exception as exc:\n"
+    "        print(url, 'FAIL', exc)\n"
+)
+
+
+def test_egress_attempts_through_the_proxy_are_in_the_audit_log(
+    run_session: Callable[..., Run],
+) -> None:
+    policy = POLICY.replace("limits:", 'network:\n  allow: ["pypi.org:443"]\nlimits:')
+    run = run_session(
+        [
+            Reply.call("write_file", path="fetch.py", content=FETCH),
+            Reply.call(
+                "run", command="python3 fetch.py https://pypi.org/simple/ https://example.com/"
+            ),
+            Reply.call("finish", summary="fetched"),
+        ],
+        policy_text=policy,
+    )
+    assert "https://pypi.org/simple/ 200" in results(run)[1].content
+    egress = [r for r in AuditLog(run.settings.audit_log).records() if r.kind == "egress"]
+    seen = {(r.action or {}).get("host"): r.decision for r in egress}
+    assert seen == {"pypi.org": "allow", "example.com": "deny"}
+    assert verify(run.settings.audit_log).ok
 
 
 def test_a_denied_exec_names_the_rule_and_its_reason(run_session: Callable[..., Run]) -> None:

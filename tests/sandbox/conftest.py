@@ -38,6 +38,7 @@ class FakePolicy:
     write_deny: list[str] = field(default_factory=lambda: [".git/*", ".git/**"])
     limits: FakeLimits = field(default_factory=FakeLimits)
     network_allow: list[str] = field(default_factory=list)
+    network_deny: list[str] = field(default_factory=list)
     env_passthrough: list[str] = field(default_factory=list)
 
     def evaluate(self, action: FsRead | FsWrite) -> FakeDecision:

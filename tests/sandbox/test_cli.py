@@ -98,3 +98,29 @@ def test_exec_without_json_passes_the_exit_code_through(ws: Path) -> None:
         check=False,
     )
     assert (done.returncode, done.stdout) == (7, "hi\n")
+
+
+def test_filling_tmp_under_a_small_memory_limit_is_enospc_not_an_oom_of_the_executor(
+    ws: Path,
+) -> None:
+    small = POLICY.replace("memory: 512m", "memory: 256m")
+    out = _exec(
+        ws, "dd if=/dev/zero of=/tmp/fill bs=1M count=400; df -m /tmp | tail -1", policy=small
+    )
+    assert "No space left on device" in out["stderr"]
+    assert not out.get("oom_killed")
+    size_mb = int(out["stdout"].split()[1])
+    assert size_mb <= 64
+
+
+def test_a_root_owned_workspace_is_writable_by_the_non_root_sandbox_user(
+    tmp_path: Path, image: str
+) -> None:
+    ws = tmp_path / "rootws"
+    ws.mkdir()
+    (ws / ".env").write_text("TOKEN=secret\n")
+    (ws / "a.txt").write_text("a\n")
+    out = _exec(ws, "id -u; echo b > b.txt; echo more >> a.txt; cat .env")
+    assert out["stdout"].splitlines()[0] != "0"
+    assert (ws / "b.txt").read_text() == "b\n" and (ws / "a.txt").read_text() == "a\nmore\n"
+    assert "secret" not in out["stdout"] and "Permission denied" in out["stderr"]

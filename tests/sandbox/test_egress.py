@@ -97,3 +97,41 @@ def test_no_dns_resolver_answers_for_external_names(net_sb: Sandbox) -> None:
 
 def test_ipv6_is_disabled(net_sb: Sandbox) -> None:
     assert net_sb.run("cat /proc/sys/net/ipv6/conf/all/disable_ipv6").stdout.strip() == "1"
+
+
+REAL_POLICY = """\
+version: 1
+name: egress
+default: ask
+files:
+  read: {allow: ["**"]}
+network:
+  allow: ["*.pythonhosted.org", "pypi.org"]
+  deny: ["files.pythonhosted.org"]
+"""
+
+
+@pytest.fixture(scope="module")
+def policy_sb(tmp_path_factory: pytest.TempPathFactory, image: str) -> Iterator[Sandbox]:
+    from policies import PolicySet
+    from sandbox.policy_bridge import spec_from_policy
+
+    workspace = tmp_path_factory.mktemp("egress-policy")
+    policy = PolicySet.from_texts([("org", "egress.yaml", REAL_POLICY)])
+    with Sandbox(spec_from_policy(policy, workspace, image)) as box:
+        yield box
+
+
+def test_a_denied_host_inside_an_allowed_wildcard_is_refused_by_the_proxy(
+    policy_sb: Sandbox,
+) -> None:
+    assert _fetch(policy_sb, "https://files.pythonhosted.org/").startswith("FAIL")
+    refused = [e for e in policy_sb.egress_events() if e.host == "files.pythonhosted.org"]
+    assert refused and refused[-1].decision == "deny" and refused[-1].reason == "not_allowlisted"
+
+
+def test_a_pattern_without_a_port_allows_any_port_as_the_policy_does(policy_sb: Sandbox) -> None:
+    assert _fetch(policy_sb, "https://pypi.org/simple/").startswith("OK")
+    _fetch(policy_sb, "http://pypi.org:8080/")
+    tried = [e for e in policy_sb.egress_events() if e.host == "pypi.org" and e.port == 8080]
+    assert tried and tried[-1].reason != "not_allowlisted"
