@@ -11,7 +11,7 @@ MAX_ENTRIES = 500
 
 
 def list_files(ctx: ToolContext, path: str = ".", glob: str | None = None) -> ToolOutput:
-    """List files under a folder of the workspace (recursively).
+    """List the names of the files under a folder (not their contents), recursively.
 
     Args:
         path: folder relative to the workspace root; default: the root

@@ -13,7 +13,7 @@ MAX_LINES = 400
 def read_file(
     ctx: ToolContext, path: str, start_line: int = 1, end_line: int | None = None
 ) -> ToolOutput:
-    """Read a text file from the workspace, with line numbers. Read before you edit.
+    """Show the contents of a file, with line numbers. Use it to see what is in a file.
 
     Args:
         path: file path relative to the workspace root (no leading slash)

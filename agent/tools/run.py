@@ -10,7 +10,7 @@ from policies import Action, Exec
 
 
 def run(ctx: ToolContext, command: str, timeout_s: float | None = None) -> ToolOutput:
-    """Run a shell command in the workspace (bash, inside the sandbox). Use python3, not python.
+    """Run a shell command line in the workspace, e.g. `ls -la`, `pytest -q`, `python3 app.py`.
 
     Args:
         command: the command line, e.g. python3 hello.py or pytest -q

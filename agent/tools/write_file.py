@@ -29,7 +29,9 @@ def current_text(ctx: ToolContext, rel: str) -> str | None:
 
 
 def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
-    """Create a new file, or replace a whole file. To change an existing file, use edit_file.
+    """Create a new file with the given content (or replace a whole file).
+
+    To change part of an existing file, use edit_file instead.
 
     Args:
         path: file path relative to the workspace root (no leading slash)

@@ -1,4 +1,4 @@
-"""Tool schemas come from signatures and docstrings; arguments are repaired only when unambiguous."""
+"""Tool schemas come from signatures and docstrings; arguments are repaired when unambiguous."""
 
 from __future__ import annotations
 
