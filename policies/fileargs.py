@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from policies.gitargs import git_files
 from policies.paths import fold_text
+from policies.sedscript import Unsafe, parse_sed, sed_scripts
 from policies.shell import LIT, SLOT, Tok
+from policies.toolargs import tool_files
 from policies.wrappers import command_name
 
 
@@ -44,6 +47,7 @@ VALUE_OPTIONS = _s(
 )
 FILE_VALUE_READ = _s("-f --file --from-file --rawfile --slurpfile -r --reference -a --arg-file")
 FILE_VALUE_WRITE = _s("-o --output --target-directory")
+TARGET_DIR = _s("cp install mv ln")  # `-t DIR`: the directory written to
 NO_VALUE = {
     "grep": _s("-c -s -l -L -o -b -x -u -T -U -E -F -G -P -i -v -w -n -h -H -q -r -R -I -a -z"),
     "rg": _s("-c -s -l -o -b -x -u -U -F -P -i -v -w -n -h -H -q -a -z -S -L -N -p"),
@@ -70,6 +74,9 @@ NO_VALUE = {
 class FileArgs:
     reads: list[Tok] = field(default_factory=list)
     writes: list[Tok] = field(default_factory=list)
+    pathspecs: list[str] = field(default_factory=list)  # git globs (see gitargs.py)
+    chdir: list[Tok] = field(default_factory=list)  # `git -C DIR`: paths are under DIR
+    dynamic: str | None = None
 
 
 def _scan(name: str, argv: list[Tok], out: FileArgs) -> list[Tok]:
@@ -90,69 +97,43 @@ def _scan(name: str, argv: list[Tok], out: FileArgs) -> list[Tok]:
         opt, eq, value = text.partition("=")
         if opt.startswith("--"):
             if eq:
-                _file_value(opt, Tok(value), out)
+                _file_value(opt, Tok(value, tok.kind), out, name)
             elif opt in VALUE_OPTIONS or opt in FILE_VALUE_READ or opt in FILE_VALUE_WRITE:
                 if i + 1 < len(argv):
-                    _file_value(opt, argv[i + 1], out)
+                    _file_value(opt, argv[i + 1], out, name)
                 i += 1
             i += 1
             continue
-        short = f"-{text[1:2]}"
-        if len(text) > 2 and short not in flags and short in VALUE_OPTIONS:
-            _file_value(short, Tok(text[2:], tok.kind), out)  # `-ofile`
-        elif len(text) == 2 and text not in flags and text in VALUE_OPTIONS:
-            if i + 1 < len(argv):
-                _file_value(text, argv[i + 1], out)
-            i += 1
+        for k in range(1, len(text)):  # a cluster: `-rt DIR`, `-ofile`
+            short = f"-{text[k]}"
+            if short in flags or short not in VALUE_OPTIONS:
+                continue
+            if k + 1 < len(text):
+                _file_value(short, Tok(text[k + 1 :], tok.kind), out, name)
+            elif i + 1 < len(argv):
+                _file_value(short, argv[i + 1], out, name)
+                i += 1
+            break
         i += 1
     return pos
 
 
-def _file_value(opt: str, tok: Tok, out: FileArgs) -> None:
-    if opt in FILE_VALUE_WRITE:
+def _file_value(opt: str, tok: Tok, out: FileArgs, name: str = "") -> None:
+    if opt in FILE_VALUE_WRITE or (opt == "-t" and name in TARGET_DIR):
         out.writes.append(tok)
     elif tok.kind != SLOT:
         out.reads.append(tok)  # a file option, or a flag we mistook for one: judge it
 
 
-# git subcommands that print file contents (from the work tree, the index or history)
-GIT_READERS = _s("show log diff blame annotate cat-file grep archive whatchanged format-patch")
-GIT_WRITE_O = _s("archive format-patch bundle")
-GIT_GLOBAL_VALUE = _s("-C -c --git-dir --work-tree --namespace --exec-path")
-
-
-def _git(argv: list[Tok], out: FileArgs) -> FileArgs:
-    """`git diff --output=F` writes F; `git show HEAD:.env` and `git log -p -- .env` read .env."""
-    i = 1
-    while i < len(argv) and argv[i].text.startswith("-"):
-        i += 2 if argv[i].text in GIT_GLOBAL_VALUE else 1
-    if i >= len(argv):
-        return out
-    sub = argv[i].text
-    after_dashes = False
-    j = i + 1
-    while j < len(argv):
-        tok, text = argv[j], argv[j].text
-        if tok.kind == SLOT:
-            j += 1
+def sed_writes(argv: list[Tok]) -> list[str]:
+    """Files a sed script writes with `w` (unsafe scripts are dynamic elsewhere)."""
+    scripts, _, why = sed_scripts([t.text for t in argv])
+    out: list[str] = []
+    for script in [] if why else scripts:
+        try:
+            out.extend(parse_sed(script).writes)
+        except Unsafe:
             continue
-        if text == "--" and not after_dashes:
-            after_dashes = True
-        elif not after_dashes and text.startswith(("--output=", "--output-directory=")):
-            out.writes.append(Tok(text.split("=", 1)[1], tok.kind))
-        elif not after_dashes and (
-            text in ("--output", "--output-directory") or (text == "-o" and sub in GIT_WRITE_O)
-        ):
-            if j + 1 < len(argv):
-                out.writes.append(argv[j + 1])
-            j += 1
-        elif sub in GIT_READERS and (after_dashes or not text.startswith("-")):
-            _, colon, path = text.partition(":")
-            if colon and path:
-                out.reads.append(Tok(path.split(":", 1)[-1], tok.kind))
-            elif after_dashes or "/" in text or text.startswith("."):
-                out.reads.append(tok)
-        j += 1
     return out
 
 
@@ -163,7 +144,13 @@ def file_args(argv: list[Tok]) -> FileArgs:
         return out
     name = fold_text(command_name(argv[0].text))
     if name == "git":
-        return _git(argv, out)
+        git = git_files(argv)
+        return FileArgs(git.reads, git.writes, git.pathspecs, git.chdir, git.dynamic)
+    if name in ("python", "python3") and len(argv) > 2 and argv[1].text == "-m":
+        name, argv = argv[2].text, argv[2:]
+    if name in ("pip", "pip3", "pytest", "py.test", "find"):
+        reads, writes = tool_files(name, argv)
+        return FileArgs(reads, writes)
     if name == "dd":
         for tok in argv[1:]:
             if tok.text.startswith("if="):
@@ -185,6 +172,8 @@ def file_args(argv: list[Tok]) -> FileArgs:
             pos = pos[1:]
         if name == "sed" and any(t.text.startswith(("-i", "--in-place")) for t in argv[1:]):
             out.writes.extend(pos)
+        if name == "sed":
+            out.writes.extend(Tok(w) for w in sed_writes(argv))
     if name in MODE_FIRST:
         out.writes.extend(pos[1:])
     elif name in WRITERS:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from policies.paths import fold_text
-from policies.shell import LIT, Tok
+from policies.sedscript import Unsafe, parse_sed, sed_scripts
+from policies.shell import GLOB, LIT, Tok
 from policies.wrappers import command_name
 
 _SHELL_NAMES = "sh bash zsh dash ksh mksh ash fish csh tcsh yash posh rbash pwsh powershell"
@@ -82,9 +83,6 @@ DANGEROUS_OPTIONS: dict[str, tuple[str, ...]] = {
 _PYTHON = re.compile(r"(?:python|pypy)[0-9.]*")
 _AWK = frozenset(["awk", "gawk", "mawk", "nawk"])
 _AWK_DANGER = re.compile(r"system|\||>|getline|ENVIRON|PROCINFO|@load|@include")
-_SED_DANGER = re.compile(
-    r"(?:^|[;\n{}]|[0-9$/,!]\s*)\s*[ewWrR](?:\s|$|[^a-zA-Z])|/[gpIiMm0-9]*[ewW]"
-)
 
 
 def _options(argv: list[Tok], with_arg: frozenset[str]) -> tuple[list[str], list[Tok]]:
@@ -173,28 +171,6 @@ def _script_of(name: str, argv: list[Tok], letters: frozenset[str]) -> str | Non
     return None
 
 
-def _sed_scripts(argv: list[Tok]) -> list[str] | None:
-    scripts: list[str] = []
-    positional: list[str] = []
-    i = 1
-    while i < len(argv):
-        text = argv[i].text
-        if text in ("-e", "--expression") and i + 1 < len(argv):
-            scripts.append(argv[i + 1].text)
-            i += 2
-            continue
-        if text in ("-f", "--file") or text.startswith(("--expression=", "--file=", "-f")):
-            return None  # script from a file: unknown
-        if text.startswith("-e") and len(text) > 2:
-            scripts.append(text[2:])
-        elif not text.startswith("-"):
-            positional.append(text)
-        i += 1
-    if not scripts and positional:
-        scripts.append(positional[0])
-    return scripts
-
-
 def code_reason(argv: list[Tok]) -> str | None:
     """Why this (literal) command runs code that is not in its argv, or None."""
     if not argv:
@@ -216,11 +192,17 @@ def code_reason(argv: list[Tok]) -> str | None:
             return f"`{name}` program runs commands, writes files or reads the environment"
         return None if pos else f"`{name}` without a program"
     if name == "sed":
-        scripts = _sed_scripts(argv)
-        if scripts is None:
-            return "`sed -f` runs a script from a file"
-        if any(_SED_DANGER.search(s) for s in scripts):
-            return "`sed` script runs commands (`e`) or reads/writes other files (`r`/`w`)"
+        texts = [t.text if t.kind in (LIT, GLOB) else "\x00" for t in argv]
+        scripts, _, why = sed_scripts(texts)
+        if why:
+            return why
+        for script in scripts:
+            if "\x00" in script:
+                return "`sed` script is not literal"
+            try:
+                parse_sed(script)
+            except Unsafe as exc:
+                return f"`sed` script is not one we can check as safe ({exc})"
         return None
     if name == "git":
         return _git(argv)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from policies.hosts import parse_host
 from policies.layering import Outcome, combine, default_rule, strictest
 from policies.model import DecisionKind
-from policies.paths import PSEUDO_DEVICES, NormPath, normalise
+from policies.paths import PSEUDO_DEVICES, NormPath, fold_text, normalise
 from policies.rules import Layer, PatternSet, Rule
 
 
@@ -117,13 +117,14 @@ def judge_mcp_call(
     if start.rule.decision == "deny":
         return Judged(start.outcome, subject)
     key = f"{server}.{tool}"
+    folded = fold_text(key)  # deny/ask rules are case-folded, like exec deny rules
     hits: list[list[Rule]] = []
     for lay in layers:
         ps = lay.mcp_tools
         if everything:
-            hits.append(ps.all("deny", key) + ps.all("ask", key) + ps.all("allow", key))
+            hits.append(ps.all("deny", folded) + ps.all("ask", folded) + ps.all("allow", key))
         else:
-            hit = ps.first("deny", key) or ps.first("ask", key) or ps.first("allow", key)
+            hit = ps.first("deny", folded) or ps.first("ask", folded) or ps.first("allow", key)
             hits.append([hit] if hit else [])
     fallback = default_rule(layers, DEFAULT_ASK)
     out = combine(layers, hits, lambda lay: lay.default or DEFAULT_ASK, fallback)

@@ -64,7 +64,12 @@ def default_rule(layers: Sequence[Layer], builtin: Rule) -> Rule:
 
 
 def dynamic_rule(layers: Sequence[Layer], builtin: Rule) -> Rule:
-    """The strictest `exec_dynamic:` any layer sets, else `builtin` (deny)."""
-    return strictest([lay.exec_dynamic for lay in layers if lay.exec_dynamic is not None]) or (
-        builtin
-    )
+    """The strictest `exec_dynamic:` any layer sets, else `builtin` (deny).
+
+    A locked layer that does not set it means the built-in deny: later layers cannot loosen
+    it (an unlocked layer without the key leaves the others' setting alone).
+    """
+    rules = [lay.exec_dynamic for lay in layers if lay.exec_dynamic is not None]
+    if any(lay.lock and lay.exec_dynamic is None for lay in layers):
+        rules.append(builtin)
+    return strictest(rules) or builtin

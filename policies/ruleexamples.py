@@ -115,5 +115,6 @@ def check_examples(layer: Layer, policy: PolicyFile, doc: Doc) -> None:
     for i, tool in enumerate(policy.mcp.tools):
         rx = _rx(layer.mcp_tools, f"mcp.tools[{i}]")
         if rx is not None:
+            fold = tool.decision != "allow"
             _check(doc, ("mcp", "tools", i), tool.examples,
-                   lambda e, rx=rx: rx.fullmatch(e) is not None)  # fmt: skip
+                   lambda e, rx=rx, f=fold: rx.fullmatch(fold_text(e) if f else e) is not None)  # fmt: skip  # noqa: E501

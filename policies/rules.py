@@ -12,12 +12,21 @@ import re
 from dataclasses import dataclass, field
 
 from policies import hosts
-from policies.execmatch import DSTAR, LITERAL, STAR, PTok, compile_token, is_simple
+from policies.execmatch import (
+    DSTAR,
+    LITERAL,
+    PATTERN,
+    STAR,
+    PTok,
+    compile_token,
+    is_simple,
+    regex_risk,
+)
 from policies.globs import GlobError, path_regex, token_regex
 from policies.interpreters import SHELL_BUILTINS
 from policies.model import RANK, DecisionKind, LayerInfo
 from policies.paths import fold_text, normalise_pattern
-from policies.schema import HostEntry, PathEntry, PathRule, PolicyFile
+from policies.schema import HostEntry, PathEntry, PathRule, PolicyFile, RegexToken
 from policies.yamlstrict import Doc, Path
 
 DECISIONS: tuple[DecisionKind, ...] = ("deny", "ask", "allow")
@@ -87,7 +96,8 @@ class Layer:
     default: Rule | None = None
     exec_dynamic: Rule | None = None
     files: dict[str, PatternSet] = field(default_factory=dict)
-    probes: list[tuple[str, bool]] = field(default_factory=list)
+    probes: list[tuple[str, bool]] = field(default_factory=list)  # read deny/ask patterns
+    write_probes: list[tuple[str, bool]] = field(default_factory=list)  # write deny/ask
     exec_index: dict[str, list[ExecPattern]] = field(default_factory=dict)
     exec_wild: list[ExecPattern] = field(default_factory=list)
     exec_all: list[ExecPattern] = field(default_factory=list)
@@ -129,6 +139,20 @@ def _probe(pattern: str) -> tuple[str, bool]:
     p = p.replace("**/", "").replace("/**", "").replace("**", "x")
     p = re.sub(r"\[!?\^?(.)[^\]]*\]", r"\1", p).replace("*", "x").replace("?", "x")
     return (p.rsplit("/", 1)[-1] if floating else p, floating)
+
+
+_PUBLIC_SUFFIX = re.compile(r"\*\.[^.*:\[\]]+\.?")  # `*.com`: every host under a TLD
+_COMMAND_SAMPLES = ("rm", "bash", "curl", "python3", "x")
+
+
+def _matches_any_command(tok: PTok) -> bool:
+    """`*`, `**`, `{glob: "*"}`, `{regex: ".*"}`: a first token that matches any command."""
+    if tok.kind in (STAR, DSTAR):
+        return True
+    if tok.kind != PATTERN or tok.rx_exact is None:
+        return False
+    rx = tok.rx_exact
+    return all(rx.fullmatch(s) is not None for s in _COMMAND_SAMPLES)
 
 
 class Compiler:
@@ -177,8 +201,9 @@ class Compiler:
                     continue
                 rid = f"files.{op}.{decision}[{i}]"
                 ps.add(rx, self.rule(path, rid, decision, reason, pattern))
-                if op == "read" and decision != "allow":
-                    self.layer.probes.append(_probe(pattern))
+                if decision != "allow":
+                    probes = self.layer.probes if op == "read" else self.layer.write_probes
+                    probes.append(_probe(pattern))
                 broad = pattern in ("**", "/**", "*", "/**/*", "**/*")
                 if decision == "allow" and op == "write" and broad and isinstance(entry, str):
                     self.doc.problem(path, f"over-broad allow `{pattern}`", warn=True)
@@ -202,8 +227,12 @@ class Compiler:
                 self.layer.exec_index.setdefault(first.folded, []).append(ep)
             else:
                 self.layer.exec_wild.append(ep)
-                if spec.decision == "allow" and first.kind in (STAR, DSTAR):
+                if spec.decision == "allow" and _matches_any_command(first):
                     self.doc.problem(path, f"over-broad exec allow `{shown}`", warn=True)
+            for tok in spec.match:
+                risk = regex_risk(tok.regex) if isinstance(tok, RegexToken) else None
+                if risk and isinstance(tok, RegexToken):
+                    self.doc.problem(path, f"`{tok.regex}`: {risk}", warn=True)
             if first.kind == LITERAL and first.exact == "":
                 self.doc.problem(path, "an empty command name can never match")
             if spec.decision == "allow" and first.folded in SHELL_BUILTINS:
@@ -223,7 +252,8 @@ class Compiler:
                     continue
                 rid = f"network.{decision}[{i}]"
                 self.layer.network.add(rx, self.rule(path, rid, decision, reason, pattern))
-                if decision == "allow" and pattern.split(":")[0] == "*":
+                host = pattern.rsplit(":", 1)[0] if pattern.count(":") == 1 else pattern
+                if decision == "allow" and (host == "*" or _PUBLIC_SUFFIX.fullmatch(host)):
                     self.doc.problem(path, f"over-broad network allow `{pattern}`", warn=True)
         self.layer.network.build()
 
@@ -240,7 +270,9 @@ class Compiler:
                 self.doc.problem(path, f"`{tool.match}` can never match: write `server.tool`")
                 continue
             try:
-                rx = token_regex(tool.match).pattern
+                # deny/ask match case-folded names (`git.GIT_PUSH`), allow stays exact
+                text = tool.match if tool.decision == "allow" else fold_text(tool.match)
+                rx = token_regex(text).pattern
             except GlobError as exc:
                 self.doc.problem(path, f"bad tool pattern: {exc}")
                 continue

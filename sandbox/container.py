@@ -15,18 +15,20 @@ from docker.types import Mount
 from pydantic import BaseModel
 
 from sandbox.engine import (
-    KIND_NETWORK,
+    FORWARDER_COMMAND,
     KIND_SANDBOX,
+    KIND_VOLUME,
     LABEL_CREATED,
     LABEL_KIND,
     LABEL_OWNER_PID,
     LABEL_SESSION,
     LABEL_SPEC,
     LABEL_WORKSPACE,
+    SOCKET_DIR,
     data_dir,
 )
 from sandbox.errors import ImageMissing, SandboxError, WorkspaceError
-from sandbox.spec import SandboxSpec
+from sandbox.spec import PROTECTED_PATHS, SandboxSpec
 
 CONTAINER_WORKSPACE = "/workspace"
 SANDBOX_UID = 1000
@@ -84,14 +86,26 @@ def mounts_for(spec: SandboxSpec) -> list[Mount]:
         Mount("/etc/resolv.conf", str(resolv), type="bind", read_only=True),
     ]
     for rel in spec.read_only_paths:
-        if rel == ".":
+        if rel == "." or not is_plain(spec.workspace, rel):
             continue
         host = spec.workspace / rel
-        if host.exists():
-            mounts.append(Mount(f"{CONTAINER_WORKSPACE}/{rel}", str(host), "bind", read_only=True))
+        mounts.append(Mount(f"{CONTAINER_WORKSPACE}/{rel}", str(host), "bind", read_only=True))
     for rel in spec.masked_files:
         mounts.append(Mount(f"{CONTAINER_WORKSPACE}/{rel}", str(empty), "bind", read_only=True))
     return mounts
+
+
+def is_plain(workspace: Path, rel: str) -> bool:
+    """True when `rel` exists and no part of it is a symlink (it resolves to itself).
+
+    A bind mount's source is resolved by the engine on the host: a symlink planted in the
+    workspace (`.git -> /home/me`) would mount a host folder into the next sandbox. Such
+    paths are never used as mount sources.
+    """
+    host = workspace / rel
+    return os.path.lexists(host) and os.path.realpath(host) == os.path.join(
+        os.path.realpath(workspace), rel
+    )
 
 
 def tmpfs_for(spec: SandboxSpec, uid: str, gid: str) -> dict[str, str]:
@@ -104,6 +118,11 @@ def tmpfs_for(spec: SandboxSpec, uid: str, gid: str) -> dict[str, str]:
     for rel in spec.masked_dirs:
         # runc gives the tmpfs the mode of the folder it covers: empty and read-only
         tmpfs[f"{CONTAINER_WORKSPACE}/{rel}"] = "ro,noexec,nosuid,nodev,size=4k"
+    for rel in PROTECTED_PATHS:
+        # Policy files are never writable from inside, also when the folder does not exist
+        # yet (the agent must not plant one) or is a symlink: an empty read-only tmpfs.
+        if not (is_plain(spec.workspace, rel) and (spec.workspace / rel).is_dir()):
+            tmpfs[f"{CONTAINER_WORKSPACE}/{rel}"] = "ro,noexec,nosuid,nodev,size=4k"
     return tmpfs
 
 
@@ -111,18 +130,27 @@ def create_container(
     client: docker.DockerClient,
     spec: SandboxSpec,
     session: str,
-    network: str | None,
+    egress_volume: str | None,
     environment: dict[str, str],
     kind: str = KIND_SANDBOX,
 ) -> Container:
-    """Create and start the hardened container (idling under docker-init)."""
+    """Create and start the hardened container (idling under docker-init).
+
+    The network is always `none`. With an egress volume, the main process is the
+    forwarder to the proxy's socket (mounted read-only) instead of an idle sleep.
+    """
+    mounts = mounts_for(spec)
+    command = IDLE_COMMAND
+    if egress_volume is not None:
+        mounts.append(Mount(SOCKET_DIR, egress_volume, type="volume", read_only=True))
+        command = FORWARDER_COMMAND
     limits = spec.limits
     user = sandbox_user(spec)
     uid, gid = user.split(":")
     try:
         container = client.containers.run(
             spec.image,
-            IDLE_COMMAND,
+            command,
             detach=True,
             name=f"rempart-{session}",
             hostname="sandbox",
@@ -136,11 +164,9 @@ def create_container(
             security_opt=["no-new-privileges"],
             privileged=False,
             ipc_mode="private",
-            network_mode=network or "none",
-            dns=["192.0.2.1"],  # unroutable upstream for Docker's embedded DNS, if it is used
-            sysctls={"net.ipv6.conf.all.disable_ipv6": "1"},
+            network_mode="none",
             tmpfs=tmpfs_for(spec, uid, gid),
-            mounts=mounts_for(spec),
+            mounts=mounts,
             nano_cpus=int(limits.cpus * 1e9),
             mem_limit=limits.memory_bytes(),
             memswap_limit=limits.memory_bytes(),
@@ -208,18 +234,18 @@ def list_resources(client: docker.DockerClient, max_age_h: float = 24.0) -> list
                 orphan=_is_orphan(labels, max_age_h),
             )
         )
-    for n in client.networks.list(filters={"label": f"{LABEL_KIND}={KIND_NETWORK}"}):
-        labels = n.attrs.get("Labels") or {}
+    for v in client.volumes.list(filters={"label": f"{LABEL_KIND}={KIND_VOLUME}"}):
+        labels = v.attrs.get("Labels") or {}
         found.append(
             Resource(
-                kind=KIND_NETWORK,
-                name=n.name or "",
-                id=n.short_id,
+                kind=KIND_VOLUME,
+                name=v.name or "",
+                id=(v.name or "")[:12],
                 session=labels.get(LABEL_SESSION, ""),
                 created=labels.get(LABEL_CREATED, ""),
                 workspace=labels.get(LABEL_WORKSPACE, ""),
                 owner_pid=int(labels.get(LABEL_OWNER_PID, "0") or 0),
-                status="network",
+                status="volume",
                 orphan=_is_orphan(labels, max_age_h),
             )
         )
@@ -227,16 +253,16 @@ def list_resources(client: docker.DockerClient, max_age_h: float = 24.0) -> list
 
 
 def remove_session(client: docker.DockerClient, session: str) -> None:
-    """Remove the containers, then the networks, of one session (missing ones are fine)."""
+    """Remove the containers, then the volumes, of one session (missing ones are fine)."""
     flt: dict[str, str | list[str] | bool] = {"label": f"{LABEL_SESSION}={session}"}
     for c in client.containers.list(all=True, filters=flt):
         try:
             c.remove(force=True)
         except NotFound:
             continue
-    for n in client.networks.list(filters=flt):
+    for v in client.volumes.list(filters=flt):
         try:
-            n.remove()
+            v.remove(force=True)
         except NotFound:
             continue
 

@@ -1,4 +1,9 @@
-"""Per-session egress: an internal network whose only way out is the allowlisting proxy."""
+"""Per-session egress: the allowlisting proxy, reached only through a unix socket.
+
+The sandbox keeps `--network none`; a forwarder inside it (127.0.0.1:3128) carries
+connections over the proxy's unix socket (a per-session volume, read-only in the sandbox).
+An internal Docker network would still let the sandbox reach the host's own services.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +15,16 @@ import time
 import docker
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
-from docker.models.networks import Network
+from docker.models.volumes import Volume
+from docker.types import Mount
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sandbox.container import labels_for
-from sandbox.engine import KIND_NETWORK, KIND_PROXY
+from sandbox.engine import FORWARDER_LISTEN, KIND_PROXY, KIND_VOLUME, SOCKET_DIR, SOCKET_NAME
 from sandbox.errors import SandboxError
 from sandbox.spec import SandboxSpec
 
-PROXY_PORT = 3128
-PROXY_ARGV = ["python3", "-u", "/opt/rempart/egress_proxy.py", "--listen", f"0.0.0.0:{PROXY_PORT}"]
+PROXY_ARGV = ["python3", "-u", "/opt/rempart/egress_proxy.py"]
 
 
 class EgressEvent(BaseModel):
@@ -39,30 +44,25 @@ class EgressEvent(BaseModel):
 
 
 class Egress:
-    """The session network and proxy container; `start()` returns the sandbox's env."""
+    """The session's proxy container and socket volume; `start()` returns the sandbox's env."""
 
     def __init__(self, client: docker.DockerClient, spec: SandboxSpec, session: str) -> None:
         self._client = client
         self._spec = spec
         self._session = session
-        self.network: Network | None = None
+        self.volume: Volume | None = None
         self.proxy: Container | None = None
 
     def _labels(self, kind: str) -> dict[str, str]:
         return labels_for(self._session, kind, self._spec)
 
     def start(self, ready_timeout_s: float = 20.0) -> dict[str, str]:
-        name = f"rempart-{self._session}-net"
+        """Start the proxy on its own bridge network, listening on a unix socket in a
+        session volume; returns the sandbox's proxy environment."""
+        name = f"rempart-{self._session}-egress"
         try:
-            self.network = self._client.networks.create(
-                name,
-                driver="bridge",
-                internal=True,
-                enable_ipv6=False,
-                labels=self._labels(KIND_NETWORK),
-                options={"com.docker.network.bridge.enable_icc": "true"},
-            )
-            argv = list(PROXY_ARGV)
+            self.volume = self._client.volumes.create(name, labels=self._labels(KIND_VOLUME))
+            argv = [*PROXY_ARGV, "--listen", f"unix:{SOCKET_DIR}/{SOCKET_NAME}"]
             for pattern in self._spec.network_allow:
                 argv += ["--allow", pattern]
             for cidr in self._spec.egress_allow_cidrs:
@@ -82,20 +82,17 @@ class Egress:
                 security_opt=["no-new-privileges"],
                 network="bridge",
                 sysctls={"net.ipv6.conf.all.disable_ipv6": "1"},
+                mounts=[Mount(SOCKET_DIR, name, type="volume")],
                 mem_limit="128m",
                 memswap_limit="128m",
                 pids_limit=64,
                 nano_cpus=500_000_000,
             )
-            self.network.connect(self.proxy)
-            self.proxy.reload()
         except APIError as exc:
             self.close()
             raise SandboxError(f"cannot set up the egress proxy: {exc.explanation}") from exc
         self._wait_listening(ready_timeout_s)
-        nets = self.proxy.attrs["NetworkSettings"]["Networks"]
-        ip = nets[name]["IPAddress"]
-        url = f"http://{ip}:{PROXY_PORT}"
+        url = f"http://{FORWARDER_LISTEN}"
         return {
             "HTTP_PROXY": url,
             "HTTPS_PROXY": url,
@@ -144,14 +141,14 @@ class Egress:
             with contextlib.suppress(NotFound):  # already removed (prune, killed from outside)
                 self.proxy.remove(force=True)
             self.proxy = None
-        if self.network is not None:
+        if self.volume is not None:
             try:
-                self.network.remove()
+                self.volume.remove(force=True)
             except NotFound:
                 pass  # already removed
             except APIError as exc:
                 raise SandboxError(
-                    f"cannot remove network {self.network.name}: {exc.explanation}",
+                    f"cannot remove volume {self.volume.name}: {exc.explanation}",
                     hint="`rempart sandbox prune` removes it later",
                 ) from exc
-            self.network = None
+            self.volume = None

@@ -21,7 +21,20 @@ LABEL_SPEC = "rempart.spec"
 LABEL_POOL = "rempart.pool"
 KIND_SANDBOX = "sandbox"
 KIND_PROXY = "egress-proxy"
-KIND_NETWORK = "egress-network"
+KIND_VOLUME = "egress-socket"
+# egress: the proxy listens on a unix socket in a session volume; the sandbox reaches it
+# through a loopback forwarder (see sandbox/egress.py)
+SOCKET_DIR = "/run/rempart-egress"
+SOCKET_NAME = "proxy.sock"
+FORWARDER_LISTEN = "127.0.0.1:3128"
+FORWARDER_COMMAND = [
+    "python3",
+    "/opt/rempart/forwarder.py",
+    "--listen",
+    FORWARDER_LISTEN,
+    "--socket",
+    f"{SOCKET_DIR}/{SOCKET_NAME}",
+]
 
 
 def docker_client(timeout: float = API_TIMEOUT_S) -> docker.DockerClient:

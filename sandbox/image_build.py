@@ -42,7 +42,7 @@ PACKAGES = (
     "python3-venv",
     "ripgrep",
 )
-BUILD_FILES = ("Dockerfile", "executor.py", "fileops.py", "egress_proxy.py")
+BUILD_FILES = ("Dockerfile", "executor.py", "fileops.py", "egress_proxy.py", "forwarder.py")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBOOTSTRAP_TIMEOUT_S = 1800.0
 BUILD_TIMEOUT_S = 600

@@ -16,11 +16,11 @@ from typing import Protocol
 
 from policies import FsRead, FsWrite
 from sandbox.errors import WorkspaceError
-from sandbox.spec import SandboxLimits, SandboxSpec
+from sandbox.spec import PROTECTED_PATHS, SandboxLimits, SandboxSpec
 
 WALK_CAP = 50_000
 MOUNT_CAP = 2_000
-ALWAYS_READ_ONLY = (".rempart",)
+ALWAYS_READ_ONLY = PROTECTED_PATHS
 
 
 class _Decision(Protocol):

@@ -92,7 +92,7 @@ class Sandbox:
     def start(self) -> None:
         """Create the container (and egress) and wait until the executor is ready."""
         env = dict(self.spec.env)
-        network: str | None = None
+        volume: str | None = None
         if self.spec.workspace.stat().st_uid == 0:
             uid = int(self.user.split(":")[0])
             workspace_access.grant(
@@ -102,9 +102,9 @@ class Sandbox:
             if self.spec.network_allow:
                 self.egress = Egress(self.client, self.spec, self.session)
                 env.update(self.egress.start())
-                assert self.egress.network is not None
-                network = self.egress.network.name
-            self.container = create_container(self.client, self.spec, self.session, network, env)
+                assert self.egress.volume is not None
+                volume = self.egress.volume.name
+            self.container = create_container(self.client, self.spec, self.session, volume, env)
             self._executor = ExecutorClient(self.client, self.container.id or "", self.user)
             self._executor.start()
         except BaseException:

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # RFC 5737 documentation ranges are never routed on the public internet, so they cannot
 # name a real internal service; some sites (this one) use them for their package gateway.
 # Set `egress_allow_cidrs=[]` for the strictest proxy.
+# Rempart's own files in a workspace (project policy): never writable from the sandbox.
+PROTECTED_PATHS = (".rempart",)
+
 DOCUMENTATION_CIDRS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
 
 

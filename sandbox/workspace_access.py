@@ -25,10 +25,10 @@ def grant(workspace: Path, uid: int, masked: tuple[str, ...]) -> None:
             hint="install `setfacl` (apt-get install acl), or run Rempart as the workspace's owner",
         )
     entry = f"u:{uid}:rwX"
-    _run([setfacl, "-R", "-m", entry, "-m", f"d:{entry}", str(workspace)], workspace)
+    _run([setfacl, "-R", "-P", "-m", entry, "-m", f"d:{entry}", str(workspace)], workspace)
     existing = [str(workspace / rel) for rel in masked if (workspace / rel).exists()]
     if existing:
-        _run([setfacl, "-R", "-x", f"u:{uid}", "-x", f"d:u:{uid}", *existing], workspace)
+        _run([setfacl, "-R", "-P", "-x", f"u:{uid}", "-x", f"d:u:{uid}", *existing], workspace)
 
 
 def _run(cmd: list[str], workspace: Path) -> None:

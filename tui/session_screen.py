@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from tui.factory import SessionLike
 
 
+BUG_HINT = "this is a bug in Rempart, not in your task; please report it with the session id"
+
+
 class SessionScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "interrupt", "Stop / exit", priority=True),
@@ -127,6 +130,9 @@ class SessionScreen(Screen[None]):
                 finish = session.run()
         except RempartError as exc:
             self.post_message(SessionFailed(exc.message, exc.hint))
+        except Exception as exc:  # a bug below us: say so once, keep the TUI (and its transcript)
+            self.post_message(SessionFailed(f"internal error: {type(exc).__name__}: {exc}", BUG_HINT))
+            self.app.log.error(repr(exc))
         finally:
             self.approver.deny_all("the session ended")
             self.post_message(SessionEnded(finish))
@@ -212,6 +218,9 @@ class SessionScreen(Screen[None]):
         if self.session is not None:
             self.session.stop()
         self.approver.deny_all("the TUI closed")
+
+    def on_unmount(self) -> None:
+        self.shutdown()
 
     def action_latest(self) -> None:
         self.transcript.show_latest()

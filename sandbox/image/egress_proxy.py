@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
 import re
 import socket
 import sys
@@ -217,10 +218,18 @@ async def handle(
 
 
 async def serve(listen: str, rules: Rules) -> None:
-    host, _, port = listen.rpartition(":")
-    server = await asyncio.start_server(
-        lambda r, w: handle(rules, r, w), host or "0.0.0.0", int(port), limit=HEAD_LIMIT
-    )
+    """Listen on `host:port`, or on a unix socket given as `unix:/path` (mode 0666)."""
+    if listen.startswith("unix:"):
+        path = listen[len("unix:") :]
+        server = await asyncio.start_unix_server(
+            lambda r, w: handle(rules, r, w), path, limit=HEAD_LIMIT
+        )
+        os.chmod(path, 0o666)  # the sandbox's user may be any uid
+    else:
+        host, _, port = listen.rpartition(":")
+        server = await asyncio.start_server(
+            lambda r, w: handle(rules, r, w), host or "0.0.0.0", int(port), limit=HEAD_LIMIT
+        )
     log(event="listening", listen=listen, allow=[f"{h}:{p}" for h, p in rules.patterns])
     async with server:
         await server.serve_forever()

@@ -2,49 +2,42 @@
 
 from __future__ import annotations
 
-import fnmatch
+import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from policies import FsRead, FsWrite
+from policies import PolicySet
 from sandbox import Sandbox, SandboxLimits, SandboxSpec
 from sandbox.image_build import build_image
 from sandbox.policy_bridge import spec_from_policy
 
 
-@dataclass
-class FakeDecision:
-    decision: str
+def real_policy(
+    read_deny: tuple[str, ...] = (".env", "*.pem", "**/*.pem", "secrets"),
+    write_deny: tuple[str, ...] = (".git/*", ".git/**"),
+    network_allow: tuple[str, ...] = (),
+    network_deny: tuple[str, ...] = (),
+    memory: str = "256m",
+    pids: int = 64,
+    timeout_s: float = 20.0,
+) -> PolicySet:
+    """A real `PolicySet` built from a few knobs (the sandbox tests' usual policy)."""
 
+    def flow(items: tuple[str, ...]) -> str:
+        return json.dumps(list(items))
 
-@dataclass
-class FakeLimits:
-    cpus: float = 1.0
-    memory: str = "256m"
-    pids: int = 64
-    timeout_s: float = 20.0
-    output_bytes: int = 100_000
-
-
-@dataclass
-class FakePolicy:
-    """Glob-based stand-in for `policies.PolicySet` (read/write deny lists only)."""
-
-    read_deny: list[str] = field(default_factory=lambda: [".env", "*.pem", "**/*.pem", "secrets"])
-    write_deny: list[str] = field(default_factory=lambda: [".git/*", ".git/**"])
-    limits: FakeLimits = field(default_factory=FakeLimits)
-    network_allow: list[str] = field(default_factory=list)
-    network_deny: list[str] = field(default_factory=list)
-    env_passthrough: list[str] = field(default_factory=list)
-
-    def evaluate(self, action: FsRead | FsWrite) -> FakeDecision:
-        globs = self.read_deny if isinstance(action, FsRead) else self.write_deny
-        hit = any(fnmatch.fnmatchcase(action.path, g) for g in globs)
-        return FakeDecision("deny" if hit else "allow")
+    text = (
+        "version: 1\nname: sandbox-tests\ndefault: ask\n"
+        f'files:\n  read: {{allow: ["**"], deny: {flow(read_deny)}}}\n'
+        f'  write: {{allow: ["**"], deny: {flow(write_deny)}}}\n'
+        f"network:\n  allow: {flow(network_allow)}\n  deny: {flow(network_deny)}\n"
+        f"limits: {{cpus: 1, memory: {memory}, pids: {pids}, timeout_s: {timeout_s}, "
+        "output_bytes: 100000}\n"
+    )
+    return PolicySet.from_texts([("org", "sandbox-tests.yaml", text)])
 
 
 def make_workspace(root: Path) -> Path:
@@ -73,7 +66,7 @@ def image() -> str:
 
 
 def policy_spec(ws: Path, image: str, **policy: object) -> SandboxSpec:
-    spec = spec_from_policy(FakePolicy(**policy), ws, image=image)  # type: ignore[arg-type]
+    spec = spec_from_policy(real_policy(**policy), ws, image=image)  # type: ignore[arg-type]
     limits = spec.limits.model_dump() | {"tmp_size": "16m", "home_size": "16m"}
     return spec.model_copy(update={"limits": SandboxLimits(**limits)})
 
@@ -83,7 +76,7 @@ SpecFactory = Callable[..., SandboxSpec]
 
 @pytest.fixture(scope="session")
 def make_spec() -> SpecFactory:
-    """`make_spec(workspace, image, **FakePolicy fields)`."""
+    """`make_spec(workspace, image, **real_policy knobs)`."""
     return policy_spec
 
 

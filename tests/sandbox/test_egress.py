@@ -135,3 +135,29 @@ def test_a_pattern_without_a_port_allows_any_port_as_the_policy_does(policy_sb: 
     _fetch(policy_sb, "http://pypi.org:8080/")
     tried = [e for e in policy_sb.egress_events() if e.host == "pypi.org" and e.port == 8080]
     assert tried and tried[-1].reason != "not_allowlisted"
+
+
+def test_the_host_and_its_services_are_unreachable_even_with_an_allowlist(net_sb: Sandbox) -> None:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 0))
+    listener.listen(4)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    probe = (
+        "import socket, sys\n"
+        "for host in sys.argv[2:]:\n"
+        "    try:\n"
+        "        socket.create_connection((host, int(sys.argv[1])), timeout=3)\n"
+        "        print('REACHED', host)\n"
+        "    except OSError as e:\n"
+        "        print('BLOCKED', host, e.errno)\n"
+    )
+    try:
+        out = net_sb.run(["python3", "-c", probe, str(port), "172.17.0.1", "192.0.2.1", "10.0.0.1"])
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+    assert "REACHED" not in out.stdout and out.stdout.count("BLOCKED") == 3
+    routes = net_sb.run(["cat", "/proc/net/route"]).stdout.strip().splitlines()
+    assert len(routes) == 1  # the header only: no route at all, loopback aside

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
-from sandbox import Sandbox, SandboxRequestError
+from sandbox import Sandbox, SandboxRequestError, SandboxSpec
 
 pytestmark = pytest.mark.docker
 
@@ -149,3 +153,37 @@ def test_write_denied_and_policy_folders_are_read_only(sb: Sandbox, path: str) -
 def test_workspace_itself_stays_writable(sb: Sandbox) -> None:
     assert sb.run("echo ok > notes.txt && cat notes.txt").stdout == "ok\n"
     assert sb.run("cat .git/HEAD").stdout == "ref: refs/heads/main\n"
+
+
+def test_a_planted_symlink_never_becomes_a_mount_of_a_host_path(
+    tmp_path: Path, image: str, make_spec: Callable[..., SandboxSpec]
+) -> None:
+    host_secret = tmp_path / "host-only"
+    host_secret.mkdir()
+    (host_secret / "secret.txt").write_text("HOST-ONLY-SECRET\n")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    os.symlink(host_secret, ws / ".rempart")
+    os.symlink(host_secret, ws / ".git")
+    for path in (ws, ws / ".rempart", ws / ".git"):
+        os.chown(path, 1000, 1000, follow_symlinks=False)
+    with Sandbox(make_spec(ws, image)) as box:
+        out = box.run(
+            f"cat .rempart/secret.txt .git/secret.txt {host_secret}/secret.txt; "
+            "grep host-only /proc/self/mountinfo | grep -vc ' - tmpfs '"
+        )
+    assert "HOST-ONLY-SECRET" not in out.stdout
+    # no bind mount of the host folder (an empty tmpfs where the symlink points is ours)
+    assert out.stdout.strip().splitlines()[-1] == "0"
+
+
+def test_policy_files_cannot_be_planted_when_the_folder_does_not_exist(
+    tmp_path: Path, image: str, make_spec: Callable[..., SandboxSpec]
+) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    os.chown(ws, 1000, 1000)
+    with Sandbox(make_spec(ws, image)) as box:
+        out = box.run("mkdir -p .rempart; echo 'default: allow' > .rempart/policy.yaml")
+    assert out.exit_code != 0 and "Read-only file system" in out.stderr
+    assert not (ws / ".rempart" / "policy.yaml").exists()

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FakePolicy
 
-import policies
+from policies import PolicySet
 from sandbox import WorkspaceError, policy_bridge
 from sandbox.policy_bridge import compute_masks
+from tests.sandbox.conftest import real_policy
 
 
 def test_denied_files_folders_and_hard_links_are_masked(tmp_path: Path) -> None:
@@ -20,7 +20,7 @@ def test_denied_files_folders_and_hard_links_are_masked(tmp_path: Path) -> None:
     (tmp_path / "secrets" / "a").write_text("x")
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "k.pem").write_text("x")
-    masks = compute_masks(FakePolicy(), tmp_path)
+    masks = compute_masks(real_policy(), tmp_path)
     assert sorted(masks.files) == [".env", "innocent", "src/k.pem"]
     assert masks.dirs == ["secrets"]
 
@@ -31,7 +31,7 @@ def test_a_folder_whose_every_entry_is_write_denied_is_one_read_only_mount(tmp_p
     (tmp_path / ".git" / "refs" / "main").write_text("x")
     (tmp_path / ".rempart").mkdir()
     (tmp_path / "a.txt").write_text("x")
-    masks = compute_masks(FakePolicy(), tmp_path)
+    masks = compute_masks(real_policy(), tmp_path)
     assert masks.read_only == [".git", ".rempart"]
 
 
@@ -40,10 +40,9 @@ def test_walk_is_capped_with_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
     for i in range(11):
         (tmp_path / f"f{i}").write_text("x")
     with pytest.raises(WorkspaceError, match="more than 10 entries"):
-        compute_masks(FakePolicy(), tmp_path)
+        compute_masks(real_policy(), tmp_path)
 
 
-@pytest.mark.skipif(not hasattr(policies, "PolicySet"), reason="policies.PolicySet not landed")
 def test_real_policy_set_drives_the_masks(tmp_path: Path) -> None:
     text = (
         'version: 1\nname: t\ndefault: ask\nfiles:\n  read: {allow: ["**"], deny: [".env", '
@@ -51,7 +50,7 @@ def test_real_policy_set_drives_the_masks(tmp_path: Path) -> None:
         '["pypi.org:443"]\nlimits: {cpus: 1, memory: 512m, pids: 128, timeout_s: 30, '
         "output_bytes: 100000}\n"
     )
-    policy = policies.PolicySet.from_texts([("project", "t.yaml", text)])
+    policy = PolicySet.from_texts([("project", "t.yaml", text)])
     (tmp_path / ".env").write_text("x")
     (tmp_path / "k.pem").write_text("x")
     (tmp_path / ".git").mkdir()

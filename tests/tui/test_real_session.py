@@ -24,7 +24,7 @@ pytestmark = pytest.mark.docker
 POLICY = """\
 version: 1
 name: tui-real
-default: deny
+default: ask
 files:
   read: {allow: ["**"]}
   write: {allow: ["**"]}
@@ -80,15 +80,22 @@ ECHO = Reply.call("run", command="echo hi")
 
 
 @pytest.mark.parametrize(
-    ("keys", "approver", "decision"),
-    [(["o"], "user", "allow"), (["a"], "user", "allow"), (["d", *"not now", "enter"], "user", "deny")],
+    ("command", "keys", "approver", "decision"),
+    [
+        ("echo hi", ["o"], "user", "allow"),
+        ("printf hi", ["a"], "user", "allow"),  # no rule asked (the default did): always is offered
+        ("echo hi", ["d", *"not now", "enter"], "user", "deny"),
+    ],
 )
-async def test_an_ask_answered_in_the_tui_reaches_the_real_session(real, keys, approver, decision) -> None:
-    app, server = real([ECHO, Reply.call("finish", summary="done")])
+async def test_an_ask_answered_in_the_tui_reaches_the_real_session(real, command, keys, approver, decision) -> None:
+    app, server = real([Reply.call("run", command=command), Reply.call("finish", summary="done")])
     with server:
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), timeout=120)
-            assert "echo needs a person (tui test)" in str(app.screen.query_one("#approval-reason").content)
+            offered = not app.screen.query_one("#always").disabled
+            assert offered == (command == "printf hi")
+            if command == "echo hi":
+                assert "echo needs a person (tui test)" in str(app.screen.query_one("#approval-reason").content)
             await pilot.press(*keys)
             await wait_for(pilot, lambda: not app.session_screen.running, 120)
             card = app.screen.query(ToolCard).first()
@@ -104,7 +111,7 @@ async def test_an_ask_answered_in_the_tui_reaches_the_real_session(real, keys, a
         assert "not now" in results[0].content
         assert "not now" in str(server.requests[-1]["messages"][-1]["content"])
     if keys == ["a"]:
-        assert "echo" in (app.settings.config_dir / "policy.yaml").read_text()
+        assert "printf" in (app.settings.config_dir / "policy.yaml").read_text()
 
 
 async def test_allow_for_the_session_is_not_asked_again(real) -> None:
