@@ -5,19 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from policies.execmatch import MAYBE, YES, match_level
+from policies.execmatch import MAYBE, YES, RegexBudget, match_level
 from policies.fileargs import file_args
-from policies.globs import GlobError, has_glob_chars, shell_glob_regex
+from policies.gitargs import without_globals
+from policies.globs import GlobError, has_glob_chars, shell_glob_regex, token_regex
 from policies.interpreters import code_reason
 from policies.judge import DEFAULT_ASK, builtin, describe, judge_path
 from policies.layering import Outcome, combine, default_rule, dynamic_rule, strictest
 from policies.model import RANK, SegmentDecision
-from policies.paths import fold_text
+from policies.paths import fold_text, normalise
 from policies.rules import Layer, Rule
 from policies.shell import GLOB, LIT, MAX_COMMAND, Segment, Tok, parse_command
 from policies.wrappers import MAX_UNWRAP, analyse, command_name
 
 DYNAMIC_DENY = builtin("exec-dynamic", "deny", "dynamic commands are denied (exec_dynamic unset)")
+UNKNOWN_CWD = "/\x00unknown-cwd"  # after `cd -`, `cd $X`, `popd`: relative paths are unknown
+CWD_UNKNOWN = builtin(
+    "unknown-cwd", "deny",
+    "a relative path after a `cd`/`pushd`/`popd` whose target cannot be known is judged as "
+    "outside the workspace",
+)  # fmt: skip
+CD_FLAGS = frozenset("LPe@")
 
 
 @dataclass(slots=True)
@@ -51,6 +59,7 @@ class ExecJudge:
         self.dynamic = dynamic_rule(layers, DYNAMIC_DENY)
         self.probes: dict[str, list[tuple[str, bool]]] = {
             "read": [p for lay in layers for p in lay.probes],
+            "write": [p for lay in layers for p in lay.write_probes + lay.probes],
         }
 
     def judge(self, command: str, cwd: str) -> list[Trace]:
@@ -65,14 +74,13 @@ class ExecJudge:
             rule = builtin("empty-command", "deny", "there is no command to run")
             return [Trace(command[:80], [], rule, describe(rule, "this command"))]
         traces: list[Trace] = []
+        budget = RegexBudget()
         for seg in segments:
-            self.segment(seg, cwd, 0, traces)
-            argv = seg.argv
-            if len(argv) == 2 and argv[0].text == "cd" and argv[1].kind == LIT and not seg.dynamic:
-                cwd = argv[1].text if argv[1].text.startswith("/") else f"{cwd}/{argv[1].text}"
+            self.segment(seg, cwd, 0, traces, budget)
+            cwd = next_cwd(seg, cwd)
         return traces
 
-    def _hits(self, argv: list[Tok], dynamic: bool) -> list[list[Rule]]:
+    def _hits(self, argv: list[Tok], dynamic: bool, budget: RegexBudget) -> list[list[Rule]]:
         exact = [command_name(argv[0].text), *(t.text for t in argv[1:])]
         folded = [fold_text(t) for t in exact]
         names = {folded[0]}
@@ -81,6 +89,12 @@ class ExecJudge:
             names.add(base)  # `./git push` is not `git`, but deny rules for git still apply
         base_folded = [base, *folded[1:]]
         all_lit = all(t.kind == LIT for t in argv)
+        # `git -C . push`: deny/ask rules also see the argv without git's global options
+        bare = without_globals(argv) if base == "git" else None
+        variants = [(argv, folded, base_folded)]
+        if bare is not None:
+            bare_folded = [fold_text(t.text) for t in bare[1:]]
+            variants.append((bare, [folded[0], *bare_folded], [base, *bare_folded]))
         out: list[list[Rule]] = []
         for lay in self.layers:
             hits: list[Rule] = []
@@ -91,16 +105,22 @@ class ExecJudge:
                     if rule.decision == "allow":
                         if dynamic or name != folded[0]:
                             continue
-                        if match_level(ep.toks, argv, exact, ep.exact, False, simple) == YES:
+                        level = match_level(ep.toks, argv, exact, ep.exact, False, simple, budget)
+                        if level == YES:
                             hits.append(rule)
                         continue
-                    texts = folded if name == folded[0] else base_folded
-                    if match_level(ep.toks, argv, texts, ep.exact, True, simple) >= MAYBE:
-                        hits.append(rule)
+                    for toks, own, based in variants:
+                        texts = own if name == folded[0] else based
+                        level = match_level(ep.toks, toks, texts, ep.exact, True, None, budget)
+                        if level >= MAYBE:
+                            hits.append(rule)
+                            break
             out.append(hits)
         return out
 
-    def segment(self, seg: Segment, cwd: str, depth: int, traces: list[Trace]) -> Trace:
+    def segment(
+        self, seg: Segment, cwd: str, depth: int, traces: list[Trace], budget: RegexBudget
+    ) -> Trace:
         argv = seg.argv
         shown = [t.text for t in argv]
         subject = f"`{seg.source[:200]}`"
@@ -121,7 +141,8 @@ class ExecJudge:
             dyn = code_reason(argv) or (analysis.dynamic if analysis else None)
         if depth >= MAX_UNWRAP:
             dyn = dyn or "wrappers nested too deeply"
-        hits = self._hits(argv, dyn is not None)
+        timeouts = len(budget.timed_out)
+        hits = self._hits(argv, dyn is not None, budget)
         transparent = analysis is not None and analysis.transparent and bool(analysis.inner)
         fallback = None if transparent or dyn else self.default
         out: Outcome = combine(self.layers, hits, lambda lay: lay.default or DEFAULT_ASK, fallback)
@@ -129,16 +150,29 @@ class ExecJudge:
         traces.append(trace)
         candidates: list[tuple[Rule, str]] = []
         if out.winner is not None:
-            candidates.append((out.winner, describe(out.winner, subject)))
+            text = describe(out.winner, subject)
+            if len(budget.timed_out) > timeouts:
+                slow = ", ".join(f"`{rx[:60]}`" for rx in budget.timed_out[timeouts:])
+                text += (f" (regex {slow} timed out: counted as a match for deny/ask rules "
+                         "and as no match for allow rules)")  # fmt: skip
+            candidates.append((out.winner, text))
         if dyn is not None:
             candidates.append((self.dynamic, self._dyn_text(self.dynamic, subject, dyn)))
         fa = file_args(argv) if argv[0].kind == LIT else None
-        self._paths(seg, fa.reads if fa else [], fa.writes if fa else [], cwd, trace)
+        path_cwd = cwd
+        if fa is not None:
+            for tok in fa.chdir:  # `git -C DIR`
+                path_cwd = join_cwd(path_cwd, tok.text if tok.kind == LIT else None)
+            if fa.dynamic:
+                candidates.append((self.dynamic, self._dyn_text(self.dynamic, subject, fa.dynamic)))
+            for spec in fa.pathspecs:
+                self._pathspec(spec, path_cwd, seg, trace)
+        self._paths(seg, fa.reads if fa else [], fa.writes if fa else [], path_cwd, trace)
         candidates.extend(trace.paths)
         if analysis is not None and depth < MAX_UNWRAP:
             for inner, via in analysis.inner:
                 source = f"{' '.join(t.text for t in inner)} (run by {via})"
-                sub = self.segment(Segment(source, inner), cwd, depth + 1, traces)
+                sub = self.segment(Segment(source, inner), cwd, depth + 1, traces, budget)
                 candidates.append((sub.rule, f"{subject} runs {sub.reason}"))
         best = max(candidates, key=lambda c: RANK[c[0].decision], default=None)
         if best is None:
@@ -155,6 +189,10 @@ class ExecJudge:
         checks = [("read", t) for t in reads] + [("write", t) for t in writes]
         checks += [(r.op, r.target) for r in seg.redirects]
         for op, tok in checks:
+            if cwd == UNKNOWN_CWD and tok.kind in (LIT, GLOB) and not tok.text.startswith("/"):
+                what = f"`{seg.source[:120]}`: {op} of `{tok.text[:80]}`"
+                trace.paths.append((CWD_UNKNOWN, describe(CWD_UNKNOWN, what)))
+                continue
             if tok.kind == LIT:
                 judged = judge_path(self.layers, op, tok.text, cwd)
                 rule = judged.rule
@@ -176,7 +214,7 @@ class ExecJudge:
         head = pattern.rsplit("/", 1)[0] + "/" if "/" in pattern else ""
         worst: Rule | None = None
         text = ""
-        for probe, floating in self.probes["read"]:
+        for probe, floating in self.probes[op]:
             if not has_glob_chars(pattern):
                 break
             matched = last.fullmatch(probe) if floating else whole.fullmatch(probe)
@@ -189,6 +227,73 @@ class ExecJudge:
                                 f"`{probe}`, {judged.subject}")  # fmt: skip
         if worst is not None:
             trace.paths.append((worst, text))
+
+    def _pathspec(self, spec: str, cwd: str, seg: Segment, trace: Trace) -> None:
+        """A git glob pathspec (`*` matches `/` and dotfiles): probe the read-deny names."""
+        if cwd == UNKNOWN_CWD:
+            trace.paths.append((CWD_UNKNOWN, describe(CWD_UNKNOWN, f"pathspec `{spec[:80]}`")))
+            return
+        top = spec.startswith("/")
+        base = normalise(".", cwd)
+        prefix = "" if top or base.exact == "." else base.exact.rstrip("/") + "/"
+        try:
+            rx = token_regex(fold_text(prefix + spec.lstrip("/")))
+        except GlobError:
+            trace.paths.append((self.dynamic, f"pathspec `{spec[:80]}` cannot be read"))
+            return
+        worst: Rule | None = None
+        text = ""
+        for probe, floating in self.probes["read"]:
+            names = [probe, f"{prefix}{probe}", f"{prefix}x/{probe}"] if floating else [probe]
+            name = next((n for n in names if rx.fullmatch(n)), None)
+            if name is None:
+                continue
+            judged = judge_path(self.layers, "read", name)
+            if judged.rule.decision != "allow" and (worst is None or judged.rule.rank > worst.rank):
+                worst = judged.rule
+                text = describe(worst, f"`{seg.source[:120]}`: git pathspec `{spec[:80]}` "
+                                f"matches `{name}`, {judged.subject}")  # fmt: skip
+        if worst is not None:
+            trace.paths.append((worst, text))
+
+
+def join_cwd(cwd: str, target: str | None) -> str:
+    """The directory after `cd target` (None: unknown)."""
+    if target is None or cwd == UNKNOWN_CWD or not target:
+        return UNKNOWN_CWD
+    return target if target.startswith("/") else f"{cwd}/{target}"
+
+
+def next_cwd(seg: Segment, cwd: str) -> str:
+    """Track `cd`/`pushd`/`popd`: a target we cannot know makes the directory unknown."""
+    argv = seg.argv
+    while argv and argv[0].kind == LIT and argv[0].text in ("builtin", "command"):
+        argv = argv[1:]
+    if not argv or argv[0].text not in ("cd", "pushd", "popd", "chdir"):
+        if not argv and seg.dynamic and "cd" in seg.source:
+            return UNKNOWN_CWD
+        return cwd
+    name = argv[0].text
+    if seg.dynamic or argv[0].kind != LIT or name == "popd":
+        return UNKNOWN_CWD
+    ops: list[Tok] = []
+    i = 1
+    while i < len(argv):
+        tok = argv[i]
+        if tok.kind == LIT and tok.text == "--":
+            ops.extend(argv[i + 1 :])
+            break
+        if tok.kind == LIT and tok.text.startswith("-") and len(tok.text) > 1:
+            if name == "pushd" and tok.text == "-n":
+                return cwd  # only the stack changes
+            if name == "pushd" or not set(tok.text[1:]) <= CD_FLAGS:
+                return UNKNOWN_CWD
+        else:
+            ops.append(tok)
+        i += 1
+    if len(ops) != 1 or ops[0].kind != LIT or ops[0].text in ("-",) or ops[0].text[:1] in "+-":
+        return UNKNOWN_CWD
+    return join_cwd(cwd, ops[0].text)
 
 
 __all__ = ["ExecJudge", "Trace", "strictest"]

@@ -92,6 +92,7 @@ async def test_an_ask_answered_in_the_tui_reaches_the_real_session(real, command
     with server:
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), timeout=120)
+            always_file = Path(app.screen.request.always_file)
             offered = not app.screen.query_one("#always").disabled
             assert offered == (command == "printf hi")
             if command == "echo hi":
@@ -111,7 +112,7 @@ async def test_an_ask_answered_in_the_tui_reaches_the_real_session(real, command
         assert "not now" in results[0].content
         assert "not now" in str(server.requests[-1]["messages"][-1]["content"])
     if keys == ["a"]:
-        assert "printf" in (app.settings.config_dir / "policy.yaml").read_text()
+        assert "printf" in always_file.read_text()
 
 
 async def test_allow_for_the_session_is_not_asked_again(real) -> None:
@@ -121,7 +122,7 @@ async def test_allow_for_the_session_is_not_asked_again(real) -> None:
             await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), timeout=120)
             await pilot.press("s")
             await wait_for(pilot, lambda: not app.session_screen.running, 120)
-            cards = list(app.screen.query(ToolCard))
+            cards = [c for c in app.screen.query(ToolCard) if c.item.decisions]
             assert [c.item.decisions[-1].approver for c in cards] == ["user", "session-approval"]
     decisions = [e for e in stored(app) if isinstance(e, DecisionEvent)]
     assert [(d.decision, d.approver) for d in decisions] == [("allow", "user"), ("allow", "session-approval")]
