@@ -19,7 +19,7 @@ from policies.shell import GLOB, LIT, MAX_COMMAND, Segment, Tok, parse_command
 from policies.wrappers import MAX_UNWRAP, analyse, command_name
 
 DYNAMIC_DENY = builtin("exec-dynamic", "deny", "dynamic commands are denied (exec_dynamic unset)")
-UNKNOWN_CWD = "/\x00unknown-cwd"  # after `cd -`, `cd $X`, `popd`: relative paths are unknown
+UNKNOWN_CWD = "/.rempart-unknown-cwd"  # after `cd -`, `cd $X`, `popd`: relative paths are unknown
 CWD_UNKNOWN = builtin(
     "unknown-cwd", "deny",
     "a relative path after a `cd`/`pushd`/`popd` whose target cannot be known is judged as "
@@ -109,9 +109,10 @@ class ExecJudge:
                         if level == YES:
                             hits.append(rule)
                         continue
-                    for toks, own, based in variants:
+                    for k, (toks, own, based) in enumerate(variants):
                         texts = own if name == folded[0] else based
-                        level = match_level(ep.toks, toks, texts, ep.exact, True, None, budget)
+                        easy = simple if k == 0 else None
+                        level = match_level(ep.toks, toks, texts, ep.exact, True, easy, budget)
                         if level >= MAYBE:
                             hits.append(rule)
                             break
@@ -270,8 +271,6 @@ def next_cwd(seg: Segment, cwd: str) -> str:
     while argv and argv[0].kind == LIT and argv[0].text in ("builtin", "command"):
         argv = argv[1:]
     if not argv or argv[0].text not in ("cd", "pushd", "popd", "chdir"):
-        if not argv and seg.dynamic and "cd" in seg.source:
-            return UNKNOWN_CWD
         return cwd
     name = argv[0].text
     if seg.dynamic or argv[0].kind != LIT or name == "popd":

@@ -77,10 +77,14 @@ DANGEROUS_OPTIONS: dict[str, tuple[str, ...]] = {
     "sftp": ("-S", "-o", "-F"),
     "zip": ("-TT", "--unzip-command"),
     "sort": ("--compress-program",),
-    "git": ("--upload-pack", "--receive-pack", "--exec", "--extcmd"),
+    "git": ("--upload-pack", "--receive-pack", "--exec", "--extcmd", "--open-files-in-pager"),
+    "rg": ("--pre",),
     "less": ("+!", "-+"),
 }  # fmt: skip
 _PYTHON = re.compile(r"(?:python|pypy)[0-9.]*")
+PYTHON_SHORT_VALUE = frozenset("WXQ")
+PYTHON_LONG_VALUE = frozenset(["--check-hash-based-pycs"])
+_STDIN_PATH = re.compile(r"/+(?:dev/+(?:stdin|tty|fd/+[0-9]+)|proc/+[^/]+/+fd/+[0-9]+)/*")
 _AWK = frozenset(["awk", "gawk", "mawk", "nawk"])
 _AWK_DANGER = re.compile(r"system|\||>|getline|ENVIRON|PROCINFO|@load|@include")
 
@@ -115,7 +119,7 @@ def _shell(name: str, argv: list[Tok]) -> str | None:
             return f"`{name} -` reads commands from standard input"
         if text == "--" or not text.startswith(("-", "+")) or text == "+":
             rest = argv[i + 1 :] if text == "--" else argv[i:]
-            return None if rest else f"`{name}` reads commands from standard input"
+            return _stdin_script(name, rest[:1])
         if text.startswith("--"):
             if text in ("--rcfile", "--init-file", "--command"):
                 return f"`{name} {text}` runs shell code"
@@ -137,38 +141,58 @@ def _python(name: str, argv: list[Tok]) -> str | None:
         text = argv[i].text
         if text == "-":
             return f"`{name} -` reads code from standard input"
-        if text in ("-m", "--"):
-            return None if i + 1 < len(argv) else f"`{name}` reads code from standard input"
+        if text == "--":
+            return _stdin_script(name, argv[i + 1 : i + 2])
         if not text.startswith("-"):
-            return None
+            return _stdin_script(name, argv[i : i + 1])
         if text.startswith("--"):
-            if text in ("--version", "--help", "-h"):
+            opt, eq, _ = text.partition("=")
+            if opt in ("--version", "--help", "--help-all", "--help-env", "--help-xoptions"):
                 return None
-            i += 1
+            i += 2 if opt in PYTHON_LONG_VALUE and not eq else 1
             continue
-        letters = text[1:]
-        if "c" in letters:
-            return f"`{name} -c` runs code given on the command line"
-        if letters[-1:] in ("W", "X") and len(letters) == 1:
-            i += 1
-        if "V" in letters or "h" in letters:
-            return None
+        for k, ch in enumerate(text[1:], 1):
+            rest = text[k + 1 :]
+            if ch == "c":
+                return f"`{name} -c` runs code given on the command line"
+            if ch == "m":
+                return None if rest or i + 1 < len(argv) else f"`{name} -m` without a module"
+            if ch in "hV":
+                return None
+            if ch in PYTHON_SHORT_VALUE:
+                i += 0 if rest else 1  # `-W error` / `-Werror`
+                break
         i += 1
     return f"`{name}` reads code from standard input"
+
+
+def _stdin_script(name: str, script: list[Tok]) -> str | None:
+    """`python3 /dev/stdin`, `bash /dev/fd/0`: the program comes from standard input."""
+    if not script:
+        return f"`{name}` reads code from standard input"
+    text = script[0].text
+    if script[0].kind == LIT and (text == "-" or _STDIN_PATH.fullmatch(text)):
+        return f"`{name} {text[:40]}` reads code from standard input"
+    return None
 
 
 def _script_of(name: str, argv: list[Tok], letters: frozenset[str]) -> str | None:
     for tok in argv[1:]:
         text = tok.text
-        if text in letters or (
-            text.startswith("-")
-            and not text.startswith("--")
-            and any(f"-{c}" in letters for c in text[1:])
+        if (
+            text in letters
+            or (
+                text.startswith("-")
+                and not text.startswith("--")
+                and any(f"-{c}" in letters for c in text[1:])
+            )
+            or (text.startswith("--") and text.partition("=")[0] in letters)
         ):
-            return f"`{name} {text}` runs code given on the command line"
-    if name in STDIN_READERS and not any(not t.text.startswith("-") for t in argv[1:]):
+            return f"`{name} {text[:40]}` runs code given on the command line"
+    operands = [t for t in argv[1:] if t.text == "-" or not t.text.startswith("-")]
+    if name in STDIN_READERS and not operands:
         return f"`{name}` reads code from standard input"
-    return None
+    return _stdin_script(name, operands[:1]) if operands else None
 
 
 def code_reason(argv: list[Tok]) -> str | None:
@@ -227,7 +251,15 @@ def _git(argv: list[Tok]) -> str | None:
         return "`git rebase --exec` runs shell code"
     if sub in ("difftool", "mergetool") and any(t.startswith(("-x", "--extcmd")) for t in rest):
         return f"`git {sub} --extcmd` runs a program"
-    for opt in DANGEROUS_OPTIONS["git"]:
-        if any(t == opt or t.startswith(opt + "=") for t in rest):
-            return f"`git {opt}` runs a program"
+    opts = rest[: rest.index("--")] if "--" in rest else rest
+    if sub == "grep" and any(t.startswith("-") and not t.startswith("--") and "O" in t
+                             for t in opts):  # fmt: skip
+        return "`git grep -O` opens the matches with a program of the caller's choice"
+    for text in opts:
+        opt = text.partition("=")[0]
+        if not opt.startswith("--") or len(opt) < 3:
+            continue
+        for danger in DANGEROUS_OPTIONS["git"]:
+            if danger.startswith(opt):  # git accepts unique prefixes of long options
+                return f"`git {opt}` (`{danger}`) runs a program"
     return None

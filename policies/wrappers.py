@@ -204,7 +204,21 @@ def _split_options(argv: list[Tok], start: int, spec: Spec, name: str, out: Anal
     return i if i < len(argv) else None
 
 
+def _find_names(argv: list[Tok]) -> list[str]:
+    """Literal `-name X` / `-path X` operands of a find (what `{}` can be), at most 4."""
+    names: list[str] = []
+    for i, tok in enumerate(argv[:-1]):
+        if tok.text in ("-exec", "-execdir", "-ok", "-okdir"):
+            break
+        if tok.text in ("-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename"):
+            value = argv[i + 1]
+            if value.kind == LIT and value.text and not any(c in value.text for c in "*?[\\"):
+                names.append(value.text)
+    return names[:4]
+
+
 def _find_exec(argv: list[Tok], out: Analysis) -> None:
+    names = _find_names(argv)
     i = 1
     while i < len(argv):
         if argv[i].text in ("-exec", "-execdir", "-ok", "-okdir"):
@@ -215,6 +229,10 @@ def _find_exec(argv: list[Tok], out: Analysis) -> None:
             inner = [Tok(t.text, SLOT) if "{}" in t.text else t for t in argv[i + 1 : j]]
             if inner:
                 out.inner.append((inner, f"find {via}"))
+                for name in names:  # `-name .env -exec cat {} ;` reads `.env`
+                    lit = [Tok(name) if t.kind == SLOT and t.text == "{}" else t for t in inner]
+                    if lit != inner:
+                        out.inner.append((lit, f"find {via} on `{name[:60]}`"))
             else:
                 out.dynamic = "`find -exec` without a command"
             i = j

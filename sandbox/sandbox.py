@@ -35,6 +35,7 @@ class RunResult(BaseModel):
     timed_out: bool
     truncated: bool
     oom_killed: bool = False
+    output_limit: bool = False
 
 
 class FileEntry(BaseModel):

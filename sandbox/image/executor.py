@@ -32,6 +32,10 @@ resolve = fileops.resolve
 VERSION = 1
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_OUTPUT_CAP = 1_000_000
+# Output this much larger than the cap is a flood (`yes`, a runaway loop): the command is
+# killed at once instead of running on to its timeout.
+FLOOD_FACTOR = 64
+FLOOD_MIN = 64 * 1024 * 1024
 KILL_GRACE_S = 1.0
 RUN_MARKER = "REMPART_RUN_ID"
 
@@ -61,8 +65,10 @@ class CappedBuffer:
         self.head = bytearray()
         self.tail = bytearray()
         self.dropped = 0
+        self.total = 0
 
     def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
         room = self._head_cap - len(self.head)
         if room > 0:
             self.head += chunk[:room]
@@ -198,6 +204,7 @@ class Executor:
         stdin_data = req.get("stdin")
         stream = bool(req.get("stream"))
         bufs = {"stdout": CappedBuffer(cap), "stderr": CappedBuffer(cap)}
+        flood = {"limit": max(FLOOD_FACTOR * cap, FLOOD_MIN), "hit": False}
         oom_before = _oom_kills()
         started = time.monotonic()
         try:
@@ -217,7 +224,10 @@ class Executor:
         except (BlockingIOError, OSError) as exc:
             return self._exit(rid, 126, None, started, False, bufs, f"cannot start: {exc}\n")
         readers = [
-            threading.Thread(target=self._pump, args=(rid, name, pipe, bufs[name], stream))
+            threading.Thread(
+                target=self._pump,
+                args=(rid, name, pipe, bufs, stream, proc.pid, flood),
+            )
             for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr))
         ]
         for reader in readers:
@@ -248,10 +258,14 @@ class Executor:
         rc = proc.returncode
         sig = -rc if rc < 0 else None
         note = ""
-        if sig == signal.SIGKILL and not timed_out and _oom_kills() > oom_before >= 0:
+        oom = sig == signal.SIGKILL and not timed_out and _oom_kills() > oom_before >= 0
+        if oom:
             note = "\n[killed: out of memory (sandbox memory limit)]\n"
+        elif flood["hit"]:
+            note = f"\n[killed: more than {flood['limit']} bytes of output]\n"
         result = self._exit(rid, 128 + sig if sig else rc, sig, started, timed_out, bufs, note)
-        result["oom_killed"] = bool(note)
+        result["oom_killed"] = oom
+        result["output_limit"] = bool(flood["hit"])
         return result
 
     @staticmethod
@@ -277,8 +291,17 @@ class Executor:
         }
 
     def _pump(
-        self, rid: object, name: str, pipe: IO[bytes], buf: CappedBuffer, stream: bool
+        self,
+        rid: object,
+        name: str,
+        pipe: IO[bytes],
+        bufs: dict[str, CappedBuffer],
+        stream: bool,
+        pgid: int,
+        flood: dict[str, Any],
     ) -> None:
+        """Read one stream; kill the command when its output is a flood (not just long)."""
+        buf = bufs[name]
         fd = pipe.fileno()
         while True:
             try:
@@ -288,6 +311,9 @@ class Executor:
             if not chunk:
                 break
             buf.add(chunk)
+            if not flood["hit"] and sum(b.total for b in bufs.values()) > flood["limit"]:
+                flood["hit"] = True
+                _kill_group(pgid, signal.SIGKILL)
             if stream:
                 data = chunk.decode("utf-8", errors="replace")
                 self.writer.send({"id": rid, "event": name, "data": data})

@@ -43,9 +43,15 @@ def test_endless_output_is_truncated_keeping_head_and_tail(sb: Sandbox) -> None:
     assert len(result.stdout) < 10_100
 
 
+def test_a_flood_of_output_is_killed_before_the_timeout_with_a_clear_note(sb: Sandbox) -> None:
+    result = sb.run("yes", timeout_s=120, output_cap=1000)
+    assert result.output_limit and not result.timed_out
+    assert result.truncated and "more than" in result.stderr and "bytes of output" in result.stderr
+
+
 def test_output_that_never_ends_is_stopped_by_the_timeout(sb: Sandbox) -> None:
-    result = sb.run("yes", timeout_s=1, output_cap=1000)
-    assert result.timed_out
+    result = sb.run("while true; do echo yes; sleep 0.001; done", timeout_s=1, output_cap=100)
+    assert result.timed_out and not result.output_limit
     assert result.truncated
     assert result.signal == signal.SIGTERM
 
