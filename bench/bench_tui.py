@@ -27,8 +27,11 @@ def child_startup(spawned: float) -> None:
     from tui.testing import ReplayFactory
 
     folder = Path(tempfile.mkdtemp())
-    app = RempartApp(Settings(data_dir=folder / "d", config_dir=folder / "c"), TuiConfig(workspace=folder),
-                     session_factory=ReplayFactory([]))  # fmt: skip
+    app = RempartApp(
+        Settings(data_dir=folder / "d", config_dir=folder / "c"),
+        TuiConfig(workspace=folder),
+        session_factory=ReplayFactory([]),
+    )
 
     async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause()
@@ -44,8 +47,11 @@ def startup(runs: int) -> list[float]:
         spawned = time.time()
         out = subprocess.run(
             [sys.executable, __file__, "--child-startup", repr(spawned)],
-            capture_output=True, text=True, check=True, cwd=ROOT,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return times
 
@@ -103,8 +109,11 @@ def main() -> None:
         child_startup(args.child_startup)
         return
     times = startup(args.runs)
-    print(f"startup to first paint (headless, fresh interpreter): median {sorted(times)[len(times) // 2]:.3f} s, "
-          f"min {min(times):.3f} s, max {max(times):.3f} s over {len(times)} runs")  # fmt: skip
+    median = sorted(times)[len(times) // 2]
+    print(
+        f"startup to first paint (headless, fresh interpreter): median {median:.3f} s, "
+        f"min {min(times):.3f} s, max {max(times):.3f} s over {len(times)} runs"
+    )
     for name, value in asyncio.run(transcript(args.events)).items():
         print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from policies.execmatch import MAYBE, YES, match_level
+from policies.gitargs import without_globals
 from policies.hosts import parse_host
 from policies.interpreters import code_reason
 from policies.paths import fold_text, normalise
@@ -34,6 +35,10 @@ def _argvs(command: str) -> list[tuple[list[Tok], bool]]:
             if depth < MAX_UNWRAP:
                 todo.extend((inner, False, depth + 1) for inner, _ in analysis.inner)
         out.append((argv, dyn))
+        if argv[0].kind == LIT and fold_text(command_name(argv[0].text)) == "git":
+            bare = without_globals(argv)  # deny/ask rules also see `git push` in `git -C . push`
+            if bare is not None:
+                out.append((bare, True))
     return out
 
 

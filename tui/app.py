@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui.session_screen import SessionScreen
@@ -42,7 +42,7 @@ class TuiConfig:
 class RempartApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "Rempart"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+c", "interrupt", "Stop / exit", priority=True),
         Binding("f1", "show('help')", "Help"),
         Binding("f2", "show('sessions')", "Sessions"),
@@ -105,11 +105,25 @@ class RempartApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Session", "The transcript and task input", self.action_back_to_session)
-        yield SystemCommand("Sessions", "List, resume and delete sessions (F2)", lambda: self.action_show("sessions"))
-        yield SystemCommand("Audit", "This session's audit records; jump to a card (F3)", lambda: self.action_show("audit"))
-        yield SystemCommand("Policy", "The policy in force; explain an action (F4)", lambda: self.action_show("policy"))
+        yield SystemCommand(
+            "Sessions",
+            "List, resume and delete sessions (F2)",
+            lambda: self.action_show("sessions"),
+        )
+        yield SystemCommand(
+            "Audit",
+            "This session's audit records; jump to a card (F3)",
+            lambda: self.action_show("audit"),
+        )
+        yield SystemCommand(
+            "Policy",
+            "The policy in force; explain an action (F4)",
+            lambda: self.action_show("policy"),
+        )
         yield SystemCommand("Help", "Every key binding (F1)", lambda: self.action_show("help"))
-        yield SystemCommand("Stop session", "Stop the current step cleanly", self.session_screen.action_interrupt)
+        yield SystemCommand(
+            "Stop session", "Stop the current step cleanly", self.session_screen.action_interrupt
+        )
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self.session_screen.shutdown()
@@ -135,7 +149,12 @@ class RempartApp(App[None]):
         """The policy set in force for the workspace, and each layer's (name, path, text)."""
         from agent.discovery import discover_layers, load_policy_set
 
-        layers = discover_layers(self.settings, self.config.workspace.resolve(), self.config.policy_files)
+        layers = discover_layers(
+            self.settings, self.config.workspace.resolve(), self.config.policy_files
+        )
         policy = load_policy_set(layers)
-        files = [(layer.name, str(layer.path), layer.path.read_text(errors="replace")) for layer in layers]
+        files = [
+            (layer.name, str(layer.path), layer.path.read_text(errors="replace"))
+            for layer in layers
+        ]
         return policy, files

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
@@ -82,7 +82,9 @@ def action_lines(action: dict[str, Any]) -> Text:
         verb = "read" if kind == "fs.read" else "write"
         body = Text(f"{verb} ", style="bold") + visible(str(action.get("path", "")))
     elif kind == "net.connect":
-        body = Text("connect ", style="bold") + visible(f"{action.get('host')}:{action.get('port')}")
+        body = Text("connect ", style="bold") + visible(
+            f"{action.get('host')}:{action.get('port')}"
+        )
     else:
         rest = {k: v for k, v in action.items() if k != "kind"}
         body = Text(f"{kind} ", style="bold") + visible(json.dumps(rest, ensure_ascii=False))
@@ -92,7 +94,7 @@ def action_lines(action: dict[str, Any]) -> Text:
 class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
     """The prompt: the exact action, the rule and its reason, and the four answers."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "answer('once')", "Allow once"),
         Binding("s", "answer('session')", "Allow for session"),
         Binding("a", "answer('always')", "Allow always"),
@@ -118,19 +120,26 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
                 if strange:
                     warn = Text("⚠ unusual characters: " + ", ".join(strange), style="bold red")
                     yield Static(warn, id="approval-unusual")
-                where = " · ".join(p for p in (decision.rule, decision.source) if p) or "no rule: the default"
+                where = (
+                    " · ".join(p for p in (decision.rule, decision.source) if p)
+                    or "no rule: the default"
+                )
                 rule = Text.assemble(("rule ", "dim"), (where, "bold"))
                 if decision.layer:
                     rule.append(f" [{decision.layer} layer]", style="dim")
                 yield Static(rule, id="approval-rule")
-                yield Static(Text.assemble(("why ", "dim"), decision.reason or "—"), id="approval-reason")
+                yield Static(
+                    Text.assemble(("why ", "dim"), decision.reason or "—"), id="approval-reason"
+                )
                 for seg in decision.segments if len(decision.segments) > 1 else []:
                     line = Text(f"  {seg.decision:<5} ", style="bold") + visible(seg.command)
                     line.append(f"  {seg.rule or 'default'}", style="dim")
                     yield Static(line, classes="approval-segment")
                 if req.always_rule is not None:
                     yield Static(
-                        Text.assemble(("allow always writes to ", "dim"), (req.always_file, "bold"), ":"),
+                        Text.assemble(
+                            ("allow always writes to ", "dim"), (req.always_file, "bold"), ":"
+                        ),
                         id="approval-always-file",
                     )
                     yield Static(Text(req.always_rule.rstrip()), id="approval-always-rule")
@@ -139,14 +148,19 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
                         Text("allow always: not offered (a rule asked explicitly)", style="dim"),
                         id="approval-always-file",
                     )
-            yield Input(placeholder="message to the model (enter: deny, esc: back)", id="deny-message")
+            yield Input(
+                placeholder="message to the model (enter: deny, esc: back)", id="deny-message"
+            )
             with Horizontal(id="approval-buttons"):
                 yield Button(Text("[o] once"), id="once", variant="success", compact=True)
                 yield Button(Text("[s] session"), id="session", variant="primary", compact=True)
                 yield Button(
-                    Text("[a] always"), id="always", variant="warning", compact=True,
+                    Text("[a] always"),
+                    id="always",
+                    variant="warning",
+                    compact=True,
                     disabled=req.always_rule is None,
-                )  # fmt: skip
+                )
                 yield Button(Text("[d] deny"), id="deny", variant="error", compact=True)
                 yield Button(Text("[esc] later"), id="later", compact=True)
 

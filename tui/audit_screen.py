@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -41,7 +41,7 @@ def summary(record: AuditRecord) -> str:
 
 
 class AuditScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("0", "filter('all')", "All"),
         Binding("1", "filter('allow')", "Allowed"),
         Binding("2", "filter('asked')", "Asked"),
@@ -61,7 +61,9 @@ class AuditScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="audit-title", classes="screen-title")
-        table: DataTable[str | Text] = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(
+            id="audit-table", cursor_type="row", zebra_stripes=True
+        )
         yield table
         yield Footer()
 
@@ -84,7 +86,9 @@ class AuditScreen(Screen[None]):
 
     def _title(self) -> None:
         who = self.session_id or "no session yet"
-        text = Text.assemble(("Audit log · ", "bold"), who, ("  filter: ", "dim"), (self.mode, "bold"))
+        text = Text.assemble(
+            ("Audit log · ", "bold"), who, ("  filter: ", "dim"), (self.mode, "bold")
+        )
         self.query_one("#audit-title", Static).update(text)
 
     def _fill(self) -> None:

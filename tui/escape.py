@@ -58,6 +58,5 @@ def clean_output(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(
-        c if c in "\n\t" or c.isprintable() or ord(c) >= 0xA0 else f"\\x{ord(c):02x}"
-        for c in text
+        c if c in "\n\t" or c.isprintable() or ord(c) >= 0xA0 else f"\\x{ord(c):02x}" for c in text
     )

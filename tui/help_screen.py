@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -52,7 +53,10 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Task input", [*EXTRA["Task input"], *_rows(TaskInput.BINDINGS)]),
         ("Tool call card", _rows(ToolCard.BINDINGS)),
         ("Folded items", _rows(Fold.BINDINGS)),
-        ("Approval prompt", [*_rows(ApprovalScreen.BINDINGS), ("enter (in message)", "Deny with that message")]),
+        (
+            "Approval prompt",
+            [*_rows(ApprovalScreen.BINDINGS), ("enter (in message)", "Deny with that message")],
+        ),
         ("Sessions", _rows(SessionsScreen.BINDINGS)),
         ("Audit", _rows(AuditScreen.BINDINGS)),
         ("Policy", [*_rows(PolicyScreen.BINDINGS), ("enter (in explain)", "Explain the action")]),
@@ -60,7 +64,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 class HelpScreen(Screen[None]):
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back")]
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from policies import PolicySet
     from tui.app import RempartApp
 
+
 def short_path(path: str) -> str:
     """A path as a person reads it: relative to the current folder when inside it, else ~/..."""
     full = Path(path)
@@ -31,7 +32,13 @@ def short_path(path: str) -> str:
     return path
 
 
-SHORTHAND = {"exec": "exec", "run": "exec", "read": "fs.read", "write": "fs.write", "net": "net.connect"}
+SHORTHAND = {
+    "exec": "exec",
+    "run": "exec",
+    "read": "fs.read",
+    "write": "fs.write",
+    "net": "net.connect",
+}
 
 
 def action_from(text: str) -> dict[str, Any]:
@@ -56,7 +63,7 @@ def action_from(text: str) -> dict[str, Any]:
 
 
 class PolicyScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("ctrl+l", "focus_explain", "Explain"),
     ]
@@ -68,8 +75,14 @@ class PolicyScreen(Screen[None]):
         self.policy: PolicySet | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("Policy in force · strictest wins: allow < ask < deny", style="bold"), classes="screen-title")
-        yield Input(placeholder="explain: exec git push · read .env · net pypi.org:443 · {json}", id="explain-input")
+        yield Static(
+            Text("Policy in force · strictest wins: allow < ask < deny", style="bold"),
+            classes="screen-title",
+        )
+        yield Input(
+            placeholder="explain: exec git push · read .env · net pypi.org:443 · {json}",
+            id="explain-input",
+        )
         with VerticalScroll(id="policy-body"):
             yield Static("", id="explain-output")
             yield Static("loading the policy…", id="policy-layers")
@@ -90,7 +103,9 @@ class PolicyScreen(Screen[None]):
         self.app.call_from_thread(self._loaded, policy, files)
 
     def _failed(self, exc: RempartError) -> None:
-        self.query_one("#policy-layers", Static).update(Text(f"{exc.message}\nhint: {exc.hint}", style="red"))
+        self.query_one("#policy-layers", Static).update(
+            Text(f"{exc.message}\nhint: {exc.hint}", style="red")
+        )
         self.notify(exc.message, title="Policy does not load", severity="error")
 
     def _loaded(self, policy: PolicySet, files: list[tuple[str, str, str]]) -> None:
@@ -108,8 +123,20 @@ class PolicyScreen(Screen[None]):
         )
         parts.append(merged)
         for number, (name, path, text) in enumerate(files, start=1):
-            parts.append(Text.assemble(f"\n{number}. ", (name, "bold"), " layer · ", (short_path(path), "underline")))
-            parts.append(Syntax(text.rstrip(), "yaml", theme="ansi_dark", background_color="default", line_numbers=True))
+            parts.append(
+                Text.assemble(
+                    f"\n{number}. ", (name, "bold"), " layer · ", (short_path(path), "underline")
+                )
+            )
+            parts.append(
+                Syntax(
+                    text.rstrip(),
+                    "yaml",
+                    theme="ansi_dark",
+                    background_color="default",
+                    line_numbers=True,
+                )
+            )
         self.query_one("#policy-layers", Static).update(Group(*parts))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

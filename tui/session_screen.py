@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -35,7 +35,7 @@ BUG_HINT = "this is a bug in Rempart, not in your task; please report it with th
 
 
 class SessionScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "interrupt", "Stop / exit", priority=True),
         Binding("ctrl+o", "open_approval", "Answer approval", show=False),
         Binding("ctrl+e", "latest", "Latest", show=False),
@@ -78,7 +78,9 @@ class SessionScreen(Screen[None]):
     def on_task_input_submitted(self, message: TaskInput.Submitted) -> None:
         self.start(message.text)
 
-    def start(self, task: str, resume_id: str | None = None, history: list[Event] | None = None) -> bool:
+    def start(
+        self, task: str, resume_id: str | None = None, history: list[Event] | None = None
+    ) -> bool:
         if self.running:
             self.notify("A session is running: wait for it, or stop it (esc)", severity="warning")
             return False
@@ -94,7 +96,9 @@ class SessionScreen(Screen[None]):
 
     def on_resume_session(self, message: ResumeSession) -> None:
         if self.running:
-            self.notify("A session is running: stop it (esc) before resuming another", severity="warning")
+            self.notify(
+                "A session is running: stop it (esc) before resuming another", severity="warning"
+            )
             return
         self._load_history(message.session_id)
 
@@ -131,7 +135,9 @@ class SessionScreen(Screen[None]):
         except RempartError as exc:
             self.post_message(SessionFailed(exc.message, exc.hint))
         except Exception as exc:  # a bug below us: say so once, keep the TUI (and its transcript)
-            self.post_message(SessionFailed(f"internal error: {type(exc).__name__}: {exc}", BUG_HINT))
+            self.post_message(
+                SessionFailed(f"internal error: {type(exc).__name__}: {exc}", BUG_HINT)
+            )
             self.app.log.error(repr(exc))
         finally:
             self.approver.deny_all("the session ended")

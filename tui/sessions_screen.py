@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
@@ -25,7 +25,10 @@ def when(ts: float) -> str:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -41,7 +44,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class SessionsScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,r", "resume", "Resume"),
         Binding("d,delete", "delete", "Delete"),
         Binding("escape,q", "app.pop_screen", "Back"),
@@ -55,7 +58,9 @@ class SessionsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Sessions", style="bold"), classes="screen-title")
-        table: DataTable[str | Text] = DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(
+            id="sessions-table", cursor_type="row", zebra_stripes=True
+        )
         yield table
         yield Footer()
 
@@ -96,7 +101,9 @@ class SessionsScreen(Screen[None]):
         row = self._selected()
         if row is None:
             return
-        if not await self.app.push_screen_wait(ConfirmScreen(f"Delete session {row.id} ({row.status})?")):
+        if not await self.app.push_screen_wait(
+            ConfirmScreen(f"Delete session {row.id} ({row.status})?")
+        ):
             return
         with self.app.open_store() as store:
             store.delete(row.id)

@@ -1,4 +1,5 @@
-"""The status bar: model and endpoint, policy layers, sandbox network, tokens, speed, steps, time."""
+"""The status bar: model and endpoint, policy layers, sandbox network, tokens, speed,
+steps, elapsed time."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ class StatusBar(Static):
 
     state: reactive[str] = reactive("idle")
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, *, id: str | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.clock = clock
         self.model = ""

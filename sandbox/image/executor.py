@@ -278,6 +278,7 @@ class Executor:
         bufs: dict[str, CappedBuffer],
         stderr_note: str,
     ) -> Json:
+        stdout, stderr = bufs["stdout"].text(), bufs["stderr"].text()  # text() trims first
         return {
             "id": rid,
             "event": "exit",
@@ -286,8 +287,8 @@ class Executor:
             "duration_ms": round((time.monotonic() - started) * 1000.0, 3),
             "timed_out": timed_out,
             "truncated": any(b.dropped for b in bufs.values()),
-            "stdout": bufs["stdout"].text(),
-            "stderr": bufs["stderr"].text() + stderr_note,
+            "stdout": stdout,
+            "stderr": stderr + stderr_note,
         }
 
     def _pump(

@@ -68,7 +68,10 @@ def make_app(settings: Settings, workspace: Path) -> Callable[..., RecordingApp]
     def build(steps: list[Step], task: str | None = None, **config: Any) -> RecordingApp:
         factory = ReplayFactory(steps)
         app = RecordingApp(
-            settings, TuiConfig(workspace=workspace, task=task, **config), session_factory=factory, clock=lambda: 0.0
+            settings,
+            TuiConfig(workspace=workspace, task=task, **config),
+            session_factory=factory,
+            clock=lambda: 0.0,
         )
         app.factory = factory  # type: ignore[attr-defined]
         return app
@@ -90,7 +93,9 @@ async def until_idle(pilot: Pilot[Any]) -> None:
     """Wait until the app's session has ended."""
     app = pilot.app
     assert isinstance(app, RempartApp)
-    await wait_for(pilot, lambda: app.session_screen.status.state != "idle" and not app.session_screen.running)
+    await wait_for(
+        pilot, lambda: app.session_screen.status.state != "idle" and not app.session_screen.running
+    )
 
 
 def finished(summary: str = "greet() now says hello; tests pass") -> FinishEvent:
@@ -103,14 +108,21 @@ def ask_request(
     rule: str | None = None,
     reason: str = "no rule matched: the default is ask",
 ) -> ApprovalRequest:
-    decision = Decision(decision="ask", rule=rule, layer="user" if rule else None,
-                        source="policy.yaml:7" if rule else None, reason=reason)  # fmt: skip
+    decision = Decision(
+        decision="ask",
+        rule=rule,
+        layer="user" if rule else None,
+        source="policy.yaml:7" if rule else None,
+        reason=reason,
+    )
     return ApprovalRequest(
         session_id="",
         call_id="c9",
         tool="run",
         action={"kind": "exec", "command": command, "cwd": "."},
         decision=decision,
-        always_rule=f'exec:\n  - match: ["{command.split()[0]}", "**"]\n    decision: allow\n' if always else None,
+        always_rule=f'exec:\n  - match: ["{command.split()[0]}", "**"]\n    decision: allow\n'
+        if always
+        else None,
         always_file="/home/dev/.config/rempart/policy.yaml",
     )

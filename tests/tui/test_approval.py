@@ -48,7 +48,9 @@ async def test_a_allows_always_when_offered(make_app) -> None:
 async def test_d_denies_with_a_message_to_the_model(make_app) -> None:
     answers, card = await answer_with(make_app, ["d", *"use make clean", "enter"])
     assert [(a.choice, a.message) for a in answers] == [("deny", "use make clean")]
-    assert card.has_class("-deny") and "use make clean" in (card.item.result.content if card.item.result else "")
+    assert card.has_class("-deny") and "use make clean" in (
+        card.item.result.content if card.item.result else ""
+    )
 
 
 async def test_allow_always_is_refused_where_a_rule_asked_explicitly(make_app) -> None:
@@ -72,7 +74,9 @@ async def test_the_prompt_shows_the_rule_always_would_write_and_where(make_app) 
     app = make_app([Ask(ask_request()), finished()], task="t")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
-        assert "/home/dev/.config/rempart/policy.yaml" in shown(app.screen.query_one("#approval-always-file"))
+        assert "/home/dev/.config/rempart/policy.yaml" in shown(
+            app.screen.query_one("#approval-always-file")
+        )
         assert 'match: ["rm", "**"]' in shown(app.screen.query_one("#approval-always-rule"))
         await pilot.press("o")
         await until_idle(pilot)
@@ -119,5 +123,11 @@ async def test_stopping_the_session_denies_the_pending_approval(make_app) -> Non
 def test_visible_escapes_what_a_terminal_would_hide() -> None:
     assert visible("a\tb\nc\x07\u202e\U000e0041").plain == "a\\tb\\nc\\x07\\u202e\\U000e0041"
     assert unusual("ok") == []
-    assert action_lines({"kind": "fs.write", "path": "src/\u200bmain.py"}).plain == "write src/\\u200bmain.py"
-    assert action_lines({"kind": "net.connect", "host": "pypi.org", "port": 443}).plain == "connect pypi.org:443"
+    assert (
+        action_lines({"kind": "fs.write", "path": "src/\u200bmain.py"}).plain
+        == "write src/\\u200bmain.py"
+    )
+    assert (
+        action_lines({"kind": "net.connect", "host": "pypi.org", "port": 443}).plain
+        == "connect pypi.org:443"
+    )

@@ -51,17 +51,24 @@ def image() -> str:
 
 
 @pytest.fixture
-def real(tmp_path: Path, image: str, workspace: Path) -> Callable[..., tuple[RempartApp, ScriptedModelServer]]:
+def real(
+    tmp_path: Path, image: str, workspace: Path
+) -> Callable[..., tuple[RempartApp, ScriptedModelServer]]:
     policy = tmp_path / "tui-real.yaml"
     policy.write_text(POLICY)
 
     def build(replies: list[Reply]) -> tuple[RempartApp, ScriptedModelServer]:
         server = ScriptedModelServer(replies)
         settings = Settings(
-            data_dir=tmp_path / "data", config_dir=tmp_path / "config", org_policy_dir=tmp_path / "org",
-            model_base_url=server.base_url, tool_call_mode="required", sandbox_image=image,
-            model_retries=0, model_timeout_s=30.0,
-        )  # fmt: skip
+            data_dir=tmp_path / "data",
+            config_dir=tmp_path / "config",
+            org_policy_dir=tmp_path / "org",
+            model_base_url=server.base_url,
+            tool_call_mode="required",
+            sandbox_image=image,
+            model_retries=0,
+            model_timeout_s=30.0,
+        )
         config = TuiConfig(workspace=workspace, policy_files=[policy], task="say hi twice")
         return RempartApp(settings, config), server
 
@@ -87,7 +94,9 @@ ECHO = Reply.call("run", command="echo hi")
         ("echo hi", ["d", *"not now", "enter"], "user", "deny"),
     ],
 )
-async def test_an_ask_answered_in_the_tui_reaches_the_real_session(real, command, keys, approver, decision) -> None:
+async def test_an_ask_answered_in_the_tui_reaches_the_real_session(
+    real, command, keys, approver, decision
+) -> None:
     app, server = real([Reply.call("run", command=command), Reply.call("finish", summary="done")])
     with server:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -96,7 +105,9 @@ async def test_an_ask_answered_in_the_tui_reaches_the_real_session(real, command
             offered = not app.screen.query_one("#always").disabled
             assert offered == (command == "printf hi")
             if command == "echo hi":
-                assert "echo needs a person (tui test)" in str(app.screen.query_one("#approval-reason").content)
+                assert "echo needs a person (tui test)" in str(
+                    app.screen.query_one("#approval-reason").content
+                )
             await pilot.press(*keys)
             await wait_for(pilot, lambda: not app.session_screen.running, 120)
             card = app.screen.query(ToolCard).first()
@@ -125,4 +136,7 @@ async def test_allow_for_the_session_is_not_asked_again(real) -> None:
             cards = [c for c in app.screen.query(ToolCard) if c.item.decisions]
             assert [c.item.decisions[-1].approver for c in cards] == ["user", "session-approval"]
     decisions = [e for e in stored(app) if isinstance(e, DecisionEvent)]
-    assert [(d.decision, d.approver) for d in decisions] == [("allow", "user"), ("allow", "session-approval")]
+    assert [(d.decision, d.approver) for d in decisions] == [
+        ("allow", "user"),
+        ("allow", "session-approval"),
+    ]

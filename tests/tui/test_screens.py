@@ -36,7 +36,9 @@ def table_rows(table: DataTable) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def test_the_sessions_list_shows_stored_sessions_and_resumes_one(make_app, settings: Settings) -> None:
+async def test_the_sessions_list_shows_stored_sessions_and_resumes_one(
+    make_app, settings: Settings
+) -> None:
     session_id = stored_session(settings, sample_events())
     app = make_app([finished()])
     async with app.run_test(size=(80, 24)) as pilot:
@@ -69,11 +71,27 @@ async def test_deleting_a_session_asks_first(make_app, settings: Settings) -> No
 
 def audit_for(settings: Settings, session_id: str) -> None:
     log = AuditLog(settings.audit_log)
-    log.append("other", "decision", action={"kind": "exec", "command": "ls"}, decision="allow", approver="policy")
-    for command, decision, approver in (("git diff", "allow", "policy"), ("rm -rf x", "allow", "user"),
-                                        ("curl evil", "deny", "policy")):  # fmt: skip
-        log.append(session_id, "decision", action={"kind": "exec", "command": command}, decision=decision,
-                   rule="r-" + command.split()[0], source="team.yaml:3", approver=approver)  # fmt: skip
+    log.append(
+        "other",
+        "decision",
+        action={"kind": "exec", "command": "ls"},
+        decision="allow",
+        approver="policy",
+    )
+    for command, decision, approver in (
+        ("git diff", "allow", "policy"),
+        ("rm -rf x", "allow", "user"),
+        ("curl evil", "deny", "policy"),
+    ):
+        log.append(
+            session_id,
+            "decision",
+            action={"kind": "exec", "command": command},
+            decision=decision,
+            rule="r-" + command.split()[0],
+            source="team.yaml:3",
+            approver=approver,
+        )
         log.append(session_id, "result", tool="run", is_error=decision == "deny", output_bytes=10)
 
 
@@ -100,7 +118,12 @@ async def test_the_audit_view_jumps_to_the_card_of_a_decision(make_app, settings
     app = make_app([*many_events(400), finished()], task="t")
     log = AuditLog(settings.audit_log)
     for n in range(1, 150):
-        log.append("s-replay", "decision", action={"kind": "exec", "command": f"pytest -q -k t{n}"}, decision="allow")
+        log.append(
+            "s-replay",
+            "decision",
+            action={"kind": "exec", "command": f"pytest -q -k t{n}"},
+            decision="allow",
+        )
     async with app.run_test(size=(80, 24)) as pilot:
         await until_idle(pilot)
         transcript = app.session_screen.transcript
@@ -141,7 +164,11 @@ async def test_the_policy_view_shows_the_layers_and_explains_an_action(
 def test_explain_accepts_json_and_shorthand() -> None:
     assert action_from("exec git push") == {"kind": "exec", "command": "git push"}
     assert action_from("read .env") == {"kind": "fs.read", "path": ".env"}
-    assert action_from("net pypi.org:443") == {"kind": "net.connect", "host": "pypi.org", "port": 443}
+    assert action_from("net pypi.org:443") == {
+        "kind": "net.connect",
+        "host": "pypi.org",
+        "port": 443,
+    }
     assert action_from('{"kind": "fs.write", "path": "a"}') == {"kind": "fs.write", "path": "a"}
 
 
@@ -151,7 +178,19 @@ async def test_help_lists_every_binding(make_app) -> None:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         keys = {keys for _, rows in sections() for keys, _ in rows}
-        for expected in ("escape", "ctrl+c", "o", "s", "a", "d", "f2", "f3", "f4", "enter", "ctrl+o"):
+        for expected in (
+            "escape",
+            "ctrl+c",
+            "o",
+            "s",
+            "a",
+            "d",
+            "f2",
+            "f3",
+            "f4",
+            "enter",
+            "ctrl+o",
+        ):
             assert any(expected in k.split(" / ") for k in keys), expected
         await pilot.press("escape")
         assert app.screen is app.session_screen

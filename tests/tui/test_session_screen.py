@@ -24,14 +24,20 @@ def plain(card: ToolCard | TextCard) -> str:
     return console.export_text()
 
 
-async def test_a_session_shows_one_card_per_tool_call_with_its_decision_and_result(make_app) -> None:
+async def test_a_session_shows_one_card_per_tool_call_with_its_decision_and_result(
+    make_app,
+) -> None:
     app = make_app([*sample_events(), finished()], task="make greet() say hello")
     async with app.run_test(size=(80, 24)) as pilot:
         await until_idle(pilot)
         cards = list(app.screen.query(ToolCard))
         assert [c.item.call.tool for c in cards] == ["edit_file", "run", "run"]
         edit, test, curl = (plain(c) for c in cards)
-        assert "ALLOW" in edit and "allow-tests · team.yaml:12" in edit and '+    return f"hello, {name}"' in edit
+        assert (
+            "ALLOW" in edit
+            and "allow-tests · team.yaml:12" in edit
+            and '+    return f"hello, {name}"' in edit
+        )
         assert "exit 0" in test and "1.2 s" in test and "… 24 more lines" in test
         assert "DENIED" in curl and "why: network tools are blocked" in curl
 
@@ -65,20 +71,34 @@ async def test_streamed_text_is_one_markdown_card_that_grows(make_app) -> None:
         await until_idle(pilot)
         texts = [c for c in app.screen.query(TextCard) if c.item.kind == "assistant"]
         assert len(texts) == 1
-        assert texts[0].item.text == "I will **edit** `hello.py`, then run the tests." and not texts[0].item.streaming
+        assert (
+            texts[0].item.text == "I will **edit** `hello.py`, then run the tests."
+            and not texts[0].item.streaming
+        )
 
 
-async def test_the_status_bar_shows_model_endpoint_layers_network_tokens_steps_and_time(make_app) -> None:
+async def test_the_status_bar_shows_model_endpoint_layers_network_tokens_steps_and_time(
+    make_app,
+) -> None:
     app = make_app([*sample_events(), finished()], task="t")
     async with app.run_test(size=(80, 24)) as pilot:
         await until_idle(pilot)
         bar = app.session_screen.status
-        assert (bar.model, bar.endpoint, bar.network) == ("qwen2.5-coder-1.5b", "127.0.0.1:8011", "none")
+        assert (bar.model, bar.endpoint, bar.network) == (
+            "qwen2.5-coder-1.5b",
+            "127.0.0.1:8011",
+            "none",
+        )
         assert bar.policy_layers == ["user", "cli:team.yaml"]
         assert (bar.tokens_in, bar.tokens_out, bar.tokens_per_s, bar.steps) == (812, 40, 20.0, 1)
         assert bar.state == "finished"
         text = bar.plain
-        assert "812 in / 40 out" in text and "20.0 tok/s" in text and "steps 1" in text and "0:00" in text
+        assert (
+            "812 in / 40 out" in text
+            and "20.0 tok/s" in text
+            and "steps 1" in text
+            and "0:00" in text
+        )
 
 
 async def test_enter_starts_the_task_typed_in_the_input(make_app) -> None:
@@ -98,7 +118,9 @@ async def test_the_task_input_is_multi_line_and_keeps_a_history(make_app) -> Non
         await until_idle(pilot)
         assert app.factory.sessions[0].options.task == "one\ntwo"
         await pilot.press(*"three", "enter")
-        await wait_for(pilot, lambda: len(app.factory.sessions) == 2 and not app.session_screen.running)
+        await wait_for(
+            pilot, lambda: len(app.factory.sessions) == 2 and not app.session_screen.running
+        )
         await pilot.press("up")
         assert box.text == "three"
         await pilot.press("up")
@@ -149,7 +171,9 @@ async def test_with_no_session_running_the_first_escape_only_warns(make_app) -> 
 
 
 async def test_a_session_that_cannot_start_is_a_notification_with_the_hint(make_app) -> None:
-    app = make_app([Fail("policy.yaml:3:1: unknown key 'exce'", hint="fix the policy file")], task="t")
+    app = make_app(
+        [Fail("policy.yaml:3:1: unknown key 'exce'", hint="fix the policy file")], task="t"
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await until_idle(pilot)
         assert app.notes == ["policy.yaml:3:1: unknown key 'exce'\nhint: fix the policy file"]

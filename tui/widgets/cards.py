@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static
 
@@ -13,7 +15,9 @@ from tui.widgets.render import text_body, tool_body, tool_title
 class ToolCard(Static, can_focus=True):
     """A tool call: action, decision badge (rule, file:line), result, output, diff."""
 
-    BINDINGS = [Binding("enter,space", "toggle", "Expand/collapse", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,space", "toggle", "Expand/collapse", show=False)
+    ]
 
     class Toggled(Message):
         def __init__(self, card: ToolCard) -> None:
@@ -30,7 +34,9 @@ class ToolCard(Static, can_focus=True):
         item = self.item
         self.border_title = tool_title(item)
         self.set_class(item.denied, "-deny")
-        self.set_class(item.result is not None and item.result.is_error and not item.denied, "-error")
+        self.set_class(
+            item.result is not None and item.result.is_error and not item.denied, "-error"
+        )
         self.set_class(any(d.approver != "policy" for d in item.decisions), "-asked")
         self.update(tool_body(item))
 

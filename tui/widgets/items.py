@@ -75,7 +75,9 @@ class Items:
         match event:
             case AssistantDelta():
                 if self._streaming is None:
-                    self._streaming, _ = self._append(TextItem("assistant", event.text, streaming=True))
+                    self._streaming, _ = self._append(
+                        TextItem("assistant", event.text, streaming=True)
+                    )
                     return self._streaming, True
                 item = self.items[self._streaming]
                 assert isinstance(item, TextItem)

@@ -14,7 +14,11 @@ from tui.widgets.items import TextItem, ToolItem
 
 HEAD_LINES = 4
 TAIL_LINES = 4
-BADGES = {"allow": ("✔ ALLOW", "bold green"), "ask": ("? ASK", "bold yellow"), "deny": ("✘ DENIED", "bold red")}
+BADGES = {
+    "allow": ("✔ ALLOW", "bold green"),
+    "ask": ("? ASK", "bold yellow"),
+    "deny": ("✘ DENIED", "bold red"),
+}
 
 
 def action_text(tool: str, arguments: dict[str, Any]) -> Text:
@@ -47,7 +51,9 @@ def _duration(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
-def result_parts(result: ToolResultEvent, expanded: bool, denied_by_policy: bool = False) -> list[RenderableType]:
+def result_parts(
+    result: ToolResultEvent, expanded: bool, denied_by_policy: bool = False
+) -> list[RenderableType]:
     if denied_by_policy:
         return []  # the badge already says which rule denied it, and why
     status = Text()
@@ -55,7 +61,10 @@ def result_parts(result: ToolResultEvent, expanded: bool, denied_by_policy: bool
         style = "bold green" if result.exit_code == 0 else "bold red"
         status.append(f"exit {result.exit_code}", style=style)
     else:
-        status.append("error" if result.is_error else "ok", style="bold red" if result.is_error else "bold green")
+        status.append(
+            "error" if result.is_error else "ok",
+            style="bold red" if result.is_error else "bold green",
+        )
     if result.duration_ms is not None:
         status.append(f" · {_duration(result.duration_ms)}")
     if result.truncated:
@@ -64,7 +73,11 @@ def result_parts(result: ToolResultEvent, expanded: bool, denied_by_policy: bool
     shown = lines
     if not expanded and len(lines) > HEAD_LINES + TAIL_LINES + 1:
         hidden = len(lines) - HEAD_LINES - TAIL_LINES
-        shown = [*lines[:HEAD_LINES], f"… {hidden} more lines (enter: expand) …", *lines[-TAIL_LINES:]]
+        shown = [
+            *lines[:HEAD_LINES],
+            f"… {hidden} more lines (enter: expand) …",
+            *lines[-TAIL_LINES:],
+        ]
         status.append(f" · {len(lines)} lines")
     parts: list[RenderableType] = [status]
     if shown:
@@ -76,22 +89,31 @@ def result_parts(result: ToolResultEvent, expanded: bool, denied_by_policy: bool
         diff_lines = diff.splitlines()
         if not expanded and len(diff_lines) > 40:
             diff = "\n".join([*diff_lines[:40], f"… {len(diff_lines) - 40} more diff lines"])
-        parts.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
+        parts.append(
+            Syntax(diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+        )
     return parts
 
 
 def tool_body(item: ToolItem) -> RenderableType:
     parts: list[RenderableType] = [action_text(item.call.tool, item.call.arguments)]
     for decision in item.decisions:
-        if decision.action.get("kind") == "exec" and decision.action.get("command") != item.call.arguments.get(
+        if decision.action.get("kind") == "exec" and decision.action.get(
             "command"
-        ):
-            parts.append(Text("  action: ", style="dim") + visible(str(decision.action.get("command"))))
+        ) != item.call.arguments.get("command"):
+            parts.append(
+                Text("  action: ", style="dim") + visible(str(decision.action.get("command")))
+            )
         elif decision.action.get("kind") in ("fs.read", "fs.write") and len(item.decisions) > 1:
-            parts.append(Text(f"  {decision.action['kind']}: ", style="dim") + visible(str(decision.action.get("path"))))
+            parts.append(
+                Text(f"  {decision.action['kind']}: ", style="dim")
+                + visible(str(decision.action.get("path")))
+            )
         parts.append(decision_text(decision))
     if item.result is not None:
-        by_policy = item.denied and all(d.approver == "policy" for d in item.decisions if d.decision == "deny")
+        by_policy = item.denied and all(
+            d.approver == "policy" for d in item.decisions if d.decision == "deny"
+        )
         parts.extend(result_parts(item.result, item.expanded, by_policy))
     elif not item.denied:
         parts.append(Text("running…", style="italic dim"))

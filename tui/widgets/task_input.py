@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
@@ -17,7 +19,7 @@ class TaskInput(TextArea):
     anywhere).
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("alt+up", "history(-1)", "Previous task", show=False),
         Binding("alt+down", "history(1)", "Next task", show=False),
     ]

@@ -8,7 +8,9 @@ folded card (from the audit view) moves the window there.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -22,9 +24,9 @@ MAX_MOUNTED = 120
 
 
 class Fold(Static, can_focus=True):
-    """"N earlier items": press enter (or click) to show more."""
+    """ "N earlier items": press enter (or click) to show more."""
 
-    BINDINGS = [("enter,space", "open", "Show more")]
+    BINDINGS: ClassVar[list[BindingType]] = [("enter,space", "open", "Show more")]
 
     def __init__(self, where: str) -> None:
         super().__init__("", id=f"fold-{where}", classes="fold")
