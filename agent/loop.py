@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from agent import textcalls
@@ -29,7 +29,7 @@ from agent.messages import Message, ToolCallRequest
 from agent.model_client import ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
 from agent.runner import CallRunner
-from agent.tools.base import Tool
+from agent.tools.base import ToolLike
 
 MAX_NUDGES = 3
 REPEAT_LIMIT = 3
@@ -67,7 +67,7 @@ class AgentLoop:
     def __init__(
         self,
         client: ModelClient,
-        tools: dict[str, Tool],
+        tools: Mapping[str, ToolLike],
         runner: CallRunner,
         emit: Callable[[Event], Event],
         record: Callable[[Message], None],

@@ -16,7 +16,7 @@ from agent.approved import ApprovedStore
 from agent.audit import AuditLog, output_digest
 from agent.events import DecisionEvent, Event, ToolResultEvent
 from agent.messages import ToolCallRequest
-from agent.tools.base import SandboxLike, Tool, ToolArgumentError, ToolContext, ToolOutput
+from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLike, ToolOutput
 from policies import Action, Decision, DecisionKind, PolicySet
 from sandbox.errors import SandboxError, SandboxGone
 from sandbox.sandbox import SandboxRequestError
@@ -26,6 +26,12 @@ class ClosableSandbox(SandboxLike, Protocol):
     def close(self) -> None: ...
 
     def egress_events(self) -> list[Any]: ...
+
+    @property
+    def container_id(self) -> str: ...
+
+    @property
+    def user(self) -> str: ...
 
 
 class SandboxHandle:
@@ -62,7 +68,9 @@ class CallRunner:
         self._egress_seen = 0
         self._egress_restarts = 0
 
-    def execute(self, tool: Tool, call: ToolCallRequest, arguments: dict[str, Any]) -> ToolOutput:
+    def execute(
+        self, tool: ToolLike, call: ToolCallRequest, arguments: dict[str, Any]
+    ) -> ToolOutput:
         try:
             args = tool.parse(arguments)
             actions = tool.actions_for(args)
@@ -70,7 +78,7 @@ class CallRunner:
             self.bad_arguments += 1
             return self._result(tool.name, call, ToolOutput(content=f"error: {exc}", is_error=True))
         for action in actions:
-            refusal = self._authorise(tool, call, action)
+            refusal = self.authorise(tool.name, call, action)
             if refusal is not None:
                 return self._result(tool.name, call, ToolOutput(content=refusal, is_error=True))
         try:
@@ -90,7 +98,7 @@ class CallRunner:
             output = ToolOutput(content=f"error: the sandbox failed: {exc.message}", is_error=True)
         return self._result(tool.name, call, output)
 
-    def _authorise(self, tool: Tool, call: ToolCallRequest, action: Action) -> str | None:
+    def authorise(self, tool_name: str, call: ToolCallRequest, action: Action) -> str | None:
         """None when the action may run; else the refusal text for the model."""
         decision = self.policy.evaluate(action)
         action_data = action.model_dump()
@@ -105,7 +113,7 @@ class CallRunner:
                 ApprovalRequest(
                     session_id=self.session_id,
                     call_id=call.id,
-                    tool=tool.name,
+                    tool=tool_name,
                     action=action_data,
                     decision=decision,
                     always_rule=rule,

@@ -20,16 +20,27 @@ from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog
 from agent.discovery import discover_layers, load_policy_set
-from agent.events import AssistantDelta, ErrorEvent, Event, FinishEvent, SessionStarted
+from agent.events import (
+    AssistantDelta,
+    ErrorEvent,
+    Event,
+    FinishEvent,
+    NoticeEvent,
+    SessionStarted,
+)
 from agent.loop import AgentLoop, LoopLimits
-from agent.messages import Message
+from agent.mcp_hub import McpError, McpHub
+from agent.mcp_hub import load_config as load_mcp_config
+from agent.messages import Message, ToolCallRequest
 from agent.model_client import ModelUnavailable, OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
 from agent.runner import CallRunner, SandboxHandle
 from agent.settings import Settings
 from agent.store import Store
 from agent.tools import TOOLS
-from agent.tools.base import ToolContext
+from agent.tools.base import ToolContext, ToolLike
+from agent.tools.mcp_tool import McpTool
+from policies import McpStart
 from sandbox import Sandbox
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import spec_from_policy
@@ -65,6 +76,7 @@ class Session:
         self._sandbox: SandboxHandle | None = None
         self._client: OpenAIModelClient | None = None
         self.capabilities: Capabilities | None = None
+        self._mcp: McpHub | None = None
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -81,6 +93,8 @@ class Session:
         self.close()
 
     def close(self) -> None:
+        if self._mcp is not None:
+            self._mcp.close()
         if self._sandbox is not None:
             self._sandbox.current.close()
         if self._client is not None:
@@ -164,15 +178,42 @@ class Session:
             ),
             ApprovedStore(settings.config_dir),
         )
+        tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
         self.loop = AgentLoop(
             client,
-            TOOLS,
+            tools,
             runner,
             self.emit,
             lambda m: self.store.add_message(self.id, m),
             self.capabilities.mode,
             limits,
         )
+
+    def _start_mcp(self, runner: CallRunner) -> dict[str, McpTool]:
+        """Start the configured MCP servers the policy lets start, inside the sandbox."""
+        config = load_mcp_config(self.settings.config_dir / "mcp.yaml")
+        if not config.servers or self._sandbox is None:
+            return {}
+        sandbox = self._sandbox.current
+        self._mcp = McpHub(sandbox.container_id, sandbox.user)
+        tools: dict[str, McpTool] = {}
+        for name, server in config.servers.items():
+            start = ToolCallRequest(id=f"mcp-start-{name}", name="mcp.start", arguments="{}")
+            refusal = runner.authorise("mcp.start", start, McpStart(server=name))
+            if refusal is not None:
+                self.emit(NoticeEvent(text=f"MCP server {name} not started: {refusal}"))
+                continue
+            try:
+                infos = self._mcp.start(name, server)
+            except McpError as exc:
+                self.emit(ErrorEvent(message=exc.message, hint=exc.hint))
+                continue
+            for info in infos:
+                tool = McpTool(info, self._mcp)
+                tools[tool.name] = tool
+            listed = ", ".join(info.name for info in infos)
+            self.emit(NoticeEvent(text=f"MCP server {name} started in the sandbox: {listed}"))
+        return tools
 
     # running -----------------------------------------------------------------------
     def _history(self) -> list[Message]:

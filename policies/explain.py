@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policies.actions import Action, Exec
+from policies.actions import Action, Exec, McpCall
 from policies.rules import Rule
 
 if TYPE_CHECKING:
     from policies.evaluator import PolicySet
 
 _ORDER = "strictest wins: allow < ask < deny, in any order and across all layers"
+_MCP_CARVE = "; an mcp.tools rule naming the exact tool overrides a wildcard ask of its own layer"
 
 
 def _rule_line(rule: Rule) -> str:
@@ -45,5 +46,8 @@ def explain(policy: PolicySet, action: Action) -> str:
         lines.extend(f"ignored {_rule_line(r)}: {why}" for r, why in judged.outcome.ignored)
     lines.append(f"final: {decision.decision} by {decision.rule} ({decision.source or 'built in'})")
     lines.append(f"why: {decision.reason}")
-    lines.append(f"rule of combination: {_ORDER}; with no match, the strictest `default` applies")
+    carve = _MCP_CARVE if isinstance(action, McpCall) else ""
+    lines.append(
+        f"rule of combination: {_ORDER}{carve}; with no match, the strictest `default` applies"
+    )
     return "\n".join(lines)

@@ -109,6 +109,10 @@ def judge_mcp_start(layers: Sequence[Layer], server: str) -> Judged:
     return Judged(out, f"starting MCP server `{server}`")
 
 
+def _exact_mcp(pattern: str) -> bool:
+    return not any(ch in pattern for ch in "*?[")
+
+
 def judge_mcp_call(
     layers: Sequence[Layer], server: str, tool: str, everything: bool = False
 ) -> Judged:
@@ -121,10 +125,17 @@ def judge_mcp_call(
     hits: list[list[Rule]] = []
     for lay in layers:
         ps = lay.mcp_tools
+        exact_allow = [r for r in ps.all("allow", key) if r.pattern == key]
+        asks = ps.all("ask", folded)
+        if exact_allow:
+            # `git.git_log: allow` next to `git.*: ask` (issue 3's example): a rule naming the
+            # exact tool carves it out of a wildcard ask of the same layer. Never out of a
+            # deny, nor out of an ask that names the tool exactly.
+            asks = [r for r in asks if _exact_mcp(r.pattern)]
         if everything:
-            hits.append(ps.all("deny", folded) + ps.all("ask", folded) + ps.all("allow", key))
+            hits.append(ps.all("deny", folded) + asks + ps.all("allow", key))
         else:
-            hit = ps.first("deny", folded) or ps.first("ask", folded) or ps.first("allow", key)
+            hit = ps.first("deny", folded) or (asks[0] if asks else None) or ps.first("allow", key)
             hits.append([hit] if hit else [])
     fallback = default_rule(layers, DEFAULT_ASK)
     out = combine(layers, hits, lambda lay: lay.default or DEFAULT_ASK, fallback)

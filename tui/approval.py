@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from agent.approval import ApprovalAnswer, ApprovalRequest
+from agent.approval import ApprovalAnswer, ApprovalRequest, Choice
 from tui.escape import unusual, visible
 from tui.messages import ApprovalPending
 
@@ -89,6 +89,9 @@ def action_lines(action: dict[str, Any]) -> Text:
         rest = {k: v for k, v in action.items() if k != "kind"}
         body = Text(f"{kind} ", style="bold") + visible(json.dumps(rest, ensure_ascii=False))
     return body
+
+
+BUTTON_CHOICES: dict[str, Choice] = {"once": "once", "session": "session", "always": "always"}
 
 
 class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
@@ -174,13 +177,13 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
         elif event.button.id == "later":
             self.action_later()
         else:
-            self.action_answer(str(event.button.id))
+            self.action_answer(BUTTON_CHOICES[str(event.button.id)])
 
-    def action_answer(self, choice: str) -> None:
+    def action_answer(self, choice: Choice) -> None:
         if choice == "always" and self.request.always_rule is None:
             self.notify("allow always is not offered for this action", severity="warning")
             return
-        self.dismiss(ApprovalAnswer(choice=choice, approver="user"))  # type: ignore[arg-type]
+        self.dismiss(ApprovalAnswer(choice=choice, approver="user"))
 
     def action_deny(self) -> None:
         box = self.query_one("#deny-message", Input)

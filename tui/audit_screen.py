@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -20,11 +21,16 @@ if TYPE_CHECKING:
     from agent.audit import AuditRecord
     from tui.app import RempartApp
 
-FILTERS = {
+
+def _decided(decision: str) -> Callable[[AuditRecord], bool]:
+    return lambda r: r.kind == "decision" and r.decision == decision
+
+
+FILTERS: dict[str, Callable[[AuditRecord], bool]] = {
     "all": lambda r: True,
-    "allow": lambda r: r.kind == "decision" and r.decision == "allow",
+    "allow": _decided("allow"),
     "asked": lambda r: r.kind == "decision" and r.approver not in (None, "policy"),
-    "deny": lambda r: r.kind == "decision" and r.decision == "deny",
+    "deny": _decided("deny"),
 }
 DECISION_STYLE = {"allow": "green", "deny": "bold red"}
 
@@ -50,7 +56,7 @@ class AuditScreen(Screen[None]):
         Binding("escape,q", "app.pop_screen", "Back"),
     ]
 
-    app: RempartApp  # type: ignore[assignment]
+    app: RempartApp
 
     def __init__(self, session_id: str) -> None:
         super().__init__(id="audit")

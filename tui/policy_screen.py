@@ -68,7 +68,7 @@ class PolicyScreen(Screen[None]):
         Binding("ctrl+l", "focus_explain", "Explain"),
     ]
 
-    app: RempartApp  # type: ignore[assignment]
+    app: RempartApp
 
     def __init__(self) -> None:
         super().__init__(id="policy")

@@ -42,7 +42,7 @@ class SessionScreen(Screen[None]):
         Binding("ctrl+t", "focus_input", "Task input", show=False),
     ]
 
-    app: RempartApp  # type: ignore[assignment]
+    app: RempartApp
 
     def __init__(self) -> None:
         super().__init__(id="session")

@@ -50,7 +50,7 @@ class SessionsScreen(Screen[None]):
         Binding("escape,q", "app.pop_screen", "Back"),
     ]
 
-    app: RempartApp  # type: ignore[assignment]
+    app: RempartApp
 
     def __init__(self) -> None:
         super().__init__(id="sessions")

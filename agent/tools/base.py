@@ -155,6 +155,23 @@ def workspace_path(raw: str) -> str:
     return "/".join(parts) or "."
 
 
+class ToolLike(Protocol):
+    """What the loop needs of a tool: a built-in `Tool` or an MCP server's `McpTool`."""
+
+    @property
+    def name(self) -> str: ...
+
+    def schema(self) -> dict[str, Any]: ...
+
+    def repair(self, arguments: dict[str, Any]) -> tuple[dict[str, Any], list[str]]: ...
+
+    def parse(self, arguments: dict[str, Any]) -> BaseModel: ...
+
+    def actions_for(self, args: BaseModel) -> list[Action]: ...
+
+    def call(self, ctx: ToolContext, args: BaseModel) -> ToolOutput: ...
+
+
 @dataclass(frozen=True)
 class Tool:
     name: str

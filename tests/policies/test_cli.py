@@ -74,7 +74,7 @@ def test_test_runs_examples_and_tests_files() -> None:
     files = [str(EXAMPLES / f"{n}.yaml") for n in ("default", "strict", "ci")]
     proc = run("test", *files)
     assert proc.returncode == 0, proc.stdout
-    assert proc.stdout.strip().splitlines()[-1].startswith("OK: 41 passed, 0 failed")
+    assert proc.stdout.strip().splitlines()[-1].startswith("OK: 50 passed, 0 failed")
 
 
 def test_test_fails_on_a_wrong_expectation(tmp_path: Path) -> None:

@@ -70,7 +70,10 @@ def test_mcp_rules(policy: PolicySet) -> None:
     assert policy.evaluate(McpStart(server="git")).decision == "allow"
     assert policy.evaluate(McpStart(server="fs")).decision == "ask"
     assert policy.evaluate(McpStart(server="other")).decision == "deny"
-    assert policy.evaluate(McpCall(server="git", tool="git_log")).decision == "ask"
+    # issue 3's example: `git.git_log: allow` names the tool exactly, so it carves it out of
+    # the layer's wildcard `git.*: ask` (a deny is never carved out of)
+    assert policy.evaluate(McpCall(server="git", tool="git_log")).decision == "allow"
+    assert policy.evaluate(McpCall(server="git", tool="git_diff")).decision == "ask"
     assert policy.evaluate(McpCall(server="fs", tool="write_file")).decision == "deny"
     assert policy.evaluate(McpCall(server="other", tool="x")).decision == "deny"
 

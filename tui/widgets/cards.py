@@ -16,7 +16,7 @@ class ToolCard(Static, can_focus=True):
     """A tool call: action, decision badge (rule, file:line), result, output, diff."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,space", "toggle", "Expand/collapse", show=False)
+        Binding("enter,space", "expand", "Expand/collapse", show=False)
     ]
 
     class Toggled(Message):
@@ -40,14 +40,14 @@ class ToolCard(Static, can_focus=True):
         self.set_class(any(d.approver != "policy" for d in item.decisions), "-asked")
         self.update(tool_body(item))
 
-    def action_toggle(self) -> None:
+    def action_expand(self) -> None:
         self.item.expanded = not self.item.expanded
         self.sync()
         self.post_message(self.Toggled(self))
 
     def on_click(self) -> None:
         self.focus()
-        self.action_toggle()
+        self.action_expand()
 
 
 class TextCard(Static):

@@ -84,8 +84,10 @@ class Items:
                 item.text += event.text
                 return self._touch(self._streaming)
             case AssistantText():
-                if self._streaming is not None:
-                    index, self._streaming = self._streaming, None
+                streaming = self._streaming
+                if streaming is not None:
+                    self._streaming = None
+                    index = streaming
                     item = self.items[index]
                     assert isinstance(item, TextItem)
                     item.text, item.streaming = event.text, False
@@ -97,23 +99,23 @@ class Items:
                 self._calls[(event.session_id, event.call_id)] = index
                 return index, new
             case DecisionEvent():
-                index = self._calls.get((event.session_id, event.call_id))
-                if index is None:
+                found = self._calls.get((event.session_id, event.call_id))
+                if found is None:
                     return None
-                tool = self.items[index]
+                tool = self.items[found]
                 assert isinstance(tool, ToolItem)
                 tool.decisions.append(event)
-                self.decisions.append((event.session_id, index))
-                return self._touch(index)
+                self.decisions.append((event.session_id, found))
+                return self._touch(found)
             case ToolResultEvent():
-                index = self._calls.get((event.session_id, event.call_id))
-                if index is None:
+                found = self._calls.get((event.session_id, event.call_id))
+                if found is None:
                     return None
-                tool = self.items[index]
+                tool = self.items[found]
                 assert isinstance(tool, ToolItem)
                 tool.result = event
-                self.results.append((event.session_id, index))
-                return self._touch(index)
+                self.results.append((event.session_id, found))
+                return self._touch(found)
             case SessionStarted():
                 self._end_stream()
                 verb = "resumed" if event.resumed else "started"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -57,7 +58,7 @@ class Transcript(VerticalScroll):
         self.hi = 0
         self.cards: dict[int, ToolCard | TextCard] = {}
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Fold("top")
         yield Fold("bottom")
 

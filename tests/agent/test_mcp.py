@@ -1,0 +1,97 @@
+"""MCP servers run inside the sandbox, started and called only as the policy allows."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.events import DecisionEvent, NoticeEvent, ToolResultEvent
+from agent.testing import Reply
+from tests.agent.conftest import POLICY, Run
+
+pytestmark = pytest.mark.docker
+SERVER = Path(__file__).with_name("data") / "mcp_server.py"
+MCP_POLICY = POLICY.replace(
+    "limits:",
+    "mcp:\n  servers: {demo: {decision: allow}}\n  tools:\n"
+    '    - {match: "demo.echo", decision: allow}\n'
+    '    - {match: "demo.whoami", decision: allow}\n'
+    '    - {match: "demo.read", decision: allow}\n'
+    '    - {match: "demo.*", decision: ask}\n'
+    "limits:",
+)
+
+
+@pytest.fixture
+def mcp_workspace(workspace: Path, tmp_path: Path) -> Path:
+    (workspace / "tools").mkdir()
+    shutil.copy(SERVER, workspace / "tools" / "mcp_server.py")
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    (config / "mcp.yaml").write_text(
+        'servers:\n  demo:\n    command: ["python3", "/workspace/tools/mcp_server.py"]\n'
+    )
+    return workspace
+
+
+def results(run: Run) -> list[ToolResultEvent]:
+    return [e for e in run.events if isinstance(e, ToolResultEvent)]
+
+
+def test_mcp_tools_run_inside_the_sandbox_as_a_non_root_user(
+    run_session: Callable[..., Run], mcp_workspace: Path
+) -> None:
+    run = run_session(
+        [
+            Reply.call("mcp__demo__echo", text="hello from the model"),
+            Reply.call("mcp__demo__whoami"),
+            Reply.call("mcp__demo__read", path="/workspace/.env"),
+            Reply.call("finish", summary="done"),
+        ],
+        policy_text=MCP_POLICY,
+    )
+    assert any(
+        isinstance(e, NoticeEvent) and "demo started in the sandbox" in e.text for e in run.events
+    )
+    echo, whoami, read = results(run)[:3]
+    assert "hello from the model" in echo.content
+    assert echo.content.startswith("[untrusted output of MCP tool demo.echo]")
+    host, uid = whoami.content.splitlines()[-1].split()
+    assert host == "sandbox" and uid != "uid=0"
+    assert "super-secret-value" not in read.content  # the mask holds for MCP servers too
+    calls = [
+        e for e in run.events if isinstance(e, DecisionEvent) and e.action["kind"] == "mcp.call"
+    ]
+    assert [c.decision for c in calls] == ["allow", "allow", "allow"]
+    assert run.server.requests[0]["tools"][-1]["function"]["name"].startswith("mcp__demo__")
+
+
+def test_an_mcp_server_the_policy_does_not_list_is_never_started(
+    run_session: Callable[..., Run], mcp_workspace: Path
+) -> None:
+    run = run_session(
+        [Reply.call("mcp__demo__echo", text="x"), Reply.call("finish", summary="done")],
+        policy_text=POLICY,
+    )
+    assert any(isinstance(e, NoticeEvent) and "demo not started" in e.text for e in run.events)
+    assert "no tool 'mcp__demo__echo'" in results(run)[0].content
+    offered = [t["function"]["name"] for t in run.server.requests[0]["tools"]]
+    assert not any(name.startswith("mcp__") for name in offered)
+
+
+def test_an_mcp_call_the_policy_asks_about_is_denied_headless(
+    run_session: Callable[..., Run], mcp_workspace: Path
+) -> None:
+    policy = MCP_POLICY.replace('    - {match: "demo.read", decision: allow}\n', "")
+    run = run_session(
+        [Reply.call("mcp__demo__read", path="calc.py"), Reply.call("finish", summary="done")],
+        policy_text=policy,
+    )
+    decision = next(
+        e for e in run.events if isinstance(e, DecisionEvent) and e.action["kind"] == "mcp.call"
+    )
+    assert decision.decision == "deny" and decision.approver == "headless"
+    assert "return a + b" not in results(run)[0].content
