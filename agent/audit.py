@@ -29,6 +29,7 @@ class AuditRecord(BaseModel):
     ts: float
     session: str
     kind: Literal["decision", "result", "session", "egress"]
+    call_id: str | None = None
     action: dict[str, Any] | None = None
     decision: str | None = None
     rule: str | None = None

@@ -154,6 +154,7 @@ class CallRunner:
         self.audit.append(
             self.session_id,
             "decision",
+            call_id=call.id,
             action=action,
             decision=verdict,
             rule=decision.rule,
@@ -189,6 +190,7 @@ class CallRunner:
         self.audit.append(
             self.session_id,
             "result",
+            call_id=call.id,
             tool=tool_name,
             is_error=output.is_error,
             output_sha256=digest,

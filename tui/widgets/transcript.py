@@ -22,6 +22,10 @@ from tui.widgets.items import Items
 WINDOW = 40
 PAGE = 40
 MAX_MOUNTED = 120
+WELCOME = (
+    "Type a task below and press enter. Every command, edit and denial shows here as it\n"
+    "happens; actions the policy marks `ask` wait for you. f1: keys · f4: the policy in force."
+)
 
 
 class Fold(Static, can_focus=True):
@@ -59,11 +63,13 @@ class Transcript(VerticalScroll):
         self.cards: dict[int, ToolCard | TextCard] = {}
 
     def compose(self) -> ComposeResult:
+        yield Static(WELCOME, id="welcome")
         yield Fold("top")
         yield Fold("bottom")
 
     def on_mount(self) -> None:
         self.anchor()
+        self._update_folds()
 
     # adding -------------------------------------------------------------------------
     def add_event(self, event: Event) -> None:
@@ -121,6 +127,7 @@ class Transcript(VerticalScroll):
             self._update_folds()
 
     def _update_folds(self) -> None:
+        self.query_one("#welcome").display = not self.items.items
         self.query_one("#fold-top", Fold).show_count(self.lo)
         self.query_one("#fold-bottom", Fold).show_count(len(self.items) - self.hi)
 
