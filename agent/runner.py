@@ -139,30 +139,17 @@ class CallRunner:
         verdict: DecisionKind,
         approver: str,
     ) -> None:
-        self.emit(
-            DecisionEvent(
-                call_id=call.id,
-                action=action,
-                decision=verdict,
-                rule=decision.rule,
-                layer=decision.layer,
-                source=decision.source,
-                reason=decision.reason,
-                approver=approver,
-            )
-        )
-        self.audit.append(
-            self.session_id,
-            "decision",
-            call_id=call.id,
-            action=action,
-            decision=verdict,
-            rule=decision.rule,
-            layer=decision.layer,
-            source=decision.source,
-            approver=approver,
-            note=decision.reason[:500] or None,
-        )
+        shared: dict[str, Any] = {
+            "call_id": call.id,
+            "action": action,
+            "decision": verdict,
+            "rule": decision.rule,
+            "layer": decision.layer,
+            "source": decision.source,
+            "approver": approver,
+        }
+        self.emit(DecisionEvent(**shared, reason=decision.reason))
+        self.audit.append(self.session_id, "decision", **shared, note=decision.reason[:500] or None)
 
     def error(self, tool_name: str, call: ToolCallRequest, text: str) -> ToolOutput:
         """A call that never reached a tool (bad JSON, unknown tool): recorded like any other."""

@@ -47,6 +47,14 @@ def rempart(
     )
 
 
+def run_task(
+    task: str, workspace: Path, policy: Path, url: str, env: dict[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`rempart run TASK` on a workspace with one policy file and a model URL."""
+    args = ["--workspace", str(workspace), "--policy", str(policy), "--model", url]
+    return rempart("run", task, *args, *extra, env=env)
+
+
 def events_of(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
@@ -59,18 +67,7 @@ def test_json_mode_prints_one_event_per_line_and_exits_0_when_finished(
         Reply.call("finish", summary="done"),
     ]
     with ScriptedModelServer(replies) as server:
-        done = rempart(
-            "run",
-            "write a.txt",
-            "--workspace",
-            str(workspace),
-            "--policy",
-            str(policy_file),
-            "--json",
-            "--model",
-            server.base_url,
-            env=env,
-        )
+        done = run_task("write a.txt", workspace, policy_file, server.base_url, env, "--json")
     assert done.returncode == 0, done.stderr
     types = [e["type"] for e in events_of(done.stdout)]
     assert types[0] == "session_start" and types[-1] == "finish"
@@ -79,19 +76,8 @@ def test_json_mode_prints_one_event_per_line_and_exits_0_when_finished(
 
 def test_a_step_limit_exits_3(env: dict[str, str], workspace: Path, policy_file: Path) -> None:
     with ScriptedModelServer([Reply.call("list_files")] * 4) as server:
-        done = rempart(
-            "run",
-            "loop",
-            "--workspace",
-            str(workspace),
-            "--policy",
-            str(policy_file),
-            "--json",
-            "--model",
-            server.base_url,
-            "--max-steps",
-            "2",
-            env=env,
+        done = run_task(
+            "loop", workspace, policy_file, server.base_url, env, "--json", "--max-steps", "2"
         )
     assert done.returncode == 3
     assert events_of(done.stdout)[-1]["status"] == "limit"
@@ -103,17 +89,7 @@ def test_a_policy_that_does_not_load_starts_no_session(
     broken = tmp_path / "broken.yaml"
     broken.write_text(POLICY.replace("default: ask", "default: ask\ndefualt: allow"))
     with ScriptedModelServer([]) as server:
-        done = rempart(
-            "run",
-            "x",
-            "--workspace",
-            str(workspace),
-            "--policy",
-            str(broken),
-            "--model",
-            server.base_url,
-            env=env,
-        )
+        done = run_task("x", workspace, broken, server.base_url, env)
         assert server.requests == []
     assert done.returncode != 0
     assert f"{broken}:" in done.stderr and "defualt" in done.stderr
@@ -126,17 +102,7 @@ def test_a_policy_that_does_not_load_starts_no_session(
 def test_a_dead_model_server_is_a_clear_error_not_a_crash(
     env: dict[str, str], workspace: Path, policy_file: Path
 ) -> None:
-    done = rempart(
-        "run",
-        "x",
-        "--workspace",
-        str(workspace),
-        "--policy",
-        str(policy_file),
-        "--model",
-        "http://127.0.0.1:9/v1",
-        env=env,
-    )
+    done = run_task("x", workspace, policy_file, "http://127.0.0.1:9/v1", env)
     assert done.returncode != 0
     assert "error:" in done.stderr and "Traceback" not in done.stderr
 
