@@ -151,7 +151,8 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
         assert proc.returncode == -9
         session_id = seen[0]["session_id"]
         shown = events_of(rempart("sessions", "show", session_id, "--json", env=env).stdout)
-        assert [e["seq"] for e in shown] == [e["seq"] for e in seen]
+        # nothing shown is lost (the store may hold one more event than was printed)
+        assert [e["seq"] for e in shown][: len(seen)] == [e["seq"] for e in seen]
         resumed = rempart(
             "sessions", "resume", session_id, "--json", "--model", server.base_url, env=env
         )
