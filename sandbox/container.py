@@ -196,7 +196,8 @@ class Resource(BaseModel):
     orphan: bool
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists (also one we may not signal)."""
     if pid <= 0:
         return False
     try:
@@ -214,7 +215,7 @@ def _is_orphan(labels: dict[str, str], max_age_h: float) -> bool:
     except ValueError:
         return True
     pid = int(labels.get(LABEL_OWNER_PID, "0") or 0)
-    return not _pid_alive(pid) or time.time() - created > max_age_h * 3600
+    return not pid_alive(pid) or time.time() - created > max_age_h * 3600
 
 
 def list_resources(client: docker.DockerClient, max_age_h: float = 24.0) -> list[Resource]:

@@ -13,6 +13,7 @@ from agent.serving.fetch import EMBEDDED
 from agent.serving.models import convert, fetch_gguf, is_ready, servable_path
 from agent.serving.profiles import profile_for
 from agent.settings import Settings
+from sandbox.container import pid_alive
 
 
 class _Progress:
@@ -89,7 +90,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "models": models or [],
         "managed": state is not None,
         "pid": state.pid if state else None,
-        "pid_alive": eng.pid_alive(state.pid) if state else None,
+        "pid_alive": pid_alive(state.pid) if state else None,
         "engine": state.engine if state else None,
         "log": state.log if state else None,
         "embedded_model_ready": is_ready(settings, EMBEDDED),

