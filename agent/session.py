@@ -56,6 +56,7 @@ class SessionOptions:
     approver: Approver = field(default_factory=DenyApprover)
     model_url: str | None = None
     resume_id: str | None = None
+    follow_up: str | None = None  # with resume_id: the person's next message to the model
     limits: LoopLimits = field(default_factory=LoopLimits)
     ignore_project_policy: bool = False
 
@@ -243,7 +244,8 @@ class Session:
                     )
                     messages.append(lost)
                     self.store.add_message(self.id, lost)
-        note = Message(role="user", content="The session was resumed. Continue the task.")
+        text = self.options.follow_up or "The session was resumed. Continue the task."
+        note = Message(role="user", content=text)
         messages.append(note)
         self.store.add_message(self.id, note)
         return messages

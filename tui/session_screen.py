@@ -40,6 +40,7 @@ class SessionScreen(Screen[None]):
         Binding("ctrl+o", "open_approval", "Answer approval", show=False),
         Binding("ctrl+e", "latest", "Latest", show=False),
         Binding("ctrl+t", "focus_input", "Task input", show=False),
+        Binding("ctrl+n", "new_session", "New session", show=False),
     ]
 
     app: RempartApp
@@ -76,22 +77,38 @@ class SessionScreen(Screen[None]):
 
     # starting -----------------------------------------------------------------------
     def on_task_input_submitted(self, message: TaskInput.Submitted) -> None:
-        self.start(message.text)
+        # after a session on this screen, the next message continues it (ctrl+n: a new one)
+        if self.session_id and not self.running:
+            self.start(message.text, resume_id=self.session_id, follow_up=True)
+        else:
+            self.start(message.text)
+
+    def action_new_session(self) -> None:
+        if self.running:
+            self.notify("A session is running: stop it (esc) first", severity="warning")
+            return
+        self.session_id = ""
+        self.transcript.reset()
+        self.notify("New session: the next task starts from scratch")
 
     def start(
-        self, task: str, resume_id: str | None = None, history: list[Event] | None = None
+        self,
+        task: str,
+        resume_id: str | None = None,
+        history: list[Event] | None = None,
+        follow_up: bool = False,
     ) -> bool:
         if self.running:
             self.notify("A session is running: wait for it, or stop it (esc)", severity="warning")
             return False
         if history:
             self.transcript.load(history)
-        if not resume_id:
+        if not resume_id or follow_up:
             self.transcript.add_task(task)
         self.running, self.stopping, self._armed = True, False, False
         self.session = None
         self.status.begin()
-        self._run(task, resume_id)
+        self._run(task, resume_id, task if follow_up else None)
         return True
 
     def on_resume_session(self, message: ResumeSession) -> None:
@@ -113,7 +130,7 @@ class SessionScreen(Screen[None]):
         self.start("", resume_id=session_id, history=events)
 
     @work(thread=True, exclusive=True, group="session")
-    def _run(self, task: str, resume_id: str | None) -> None:
+    def _run(self, task: str, resume_id: str | None, follow_up: str | None = None) -> None:
         from agent.session import SessionOptions  # heavy (openai, docker): off the UI thread
 
         config = self.app.config
@@ -124,6 +141,7 @@ class SessionScreen(Screen[None]):
             approver=self.approver,
             model_url=config.model_url,
             resume_id=resume_id,
+            follow_up=follow_up,
         )
         finish = None
         try:

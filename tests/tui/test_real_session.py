@@ -140,3 +140,33 @@ async def test_allow_for_the_session_is_not_asked_again(real) -> None:
         ("allow", "user"),
         ("allow", "session-approval"),
     ]
+
+
+async def test_a_second_message_continues_the_same_session_and_ctrl_n_starts_a_new_one(
+    real,
+) -> None:
+    replies = [
+        Reply.call("list_files"),
+        Reply.call("finish", summary="first done"),
+        Reply.call("finish", summary="second done"),
+        Reply.call("finish", summary="fresh start"),
+    ]
+    app, server = real(replies)
+    with server:
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = app.session_screen
+            await wait_for(pilot, lambda: not screen.running and screen.session_id, 120)
+            first = screen.session_id
+            screen.query_one("#task").text = "now say bye"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(server.requests) >= 3 and not screen.running, 120)
+            assert screen.session_id == first
+            history = server.requests[2]["messages"]
+            assert history[1]["content"] == "say hi twice"
+            assert history[-1] == {"role": "user", "content": "now say bye"}
+            await pilot.press("ctrl+n")
+            screen.query_one("#task").text = "something else"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(server.requests) >= 4 and not screen.running, 120)
+            assert screen.session_id != first
+            assert [m["role"] for m in server.requests[3]["messages"]] == ["system", "user"]
