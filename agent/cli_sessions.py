@@ -57,6 +57,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         approver=approver_from(args.approve),
         model_url=args.model,
         resume_id=row.id,
+        follow_up=args.message,
     )
     return run_session(settings, options, args.json)
 
@@ -86,6 +87,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     resume.add_argument("--json", action="store_true")
     resume.add_argument("--approve", help="policy file of auto-approvals for `ask`")
     resume.add_argument("--model", help="OpenAI-compatible base URL")
+    resume.add_argument("--message", help="your next message to the model (default: continue)")
     resume.set_defaults(func=cmd_resume)
     delete = verbs.add_parser("delete", help="remove a session and its events")
     delete.add_argument("id")

@@ -107,6 +107,29 @@ def test_a_dead_model_server_is_a_clear_error_not_a_crash(
     assert "error:" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_resume_with_a_message_continues_the_conversation(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    replies = [Reply.call("finish", summary="first"), Reply.call("finish", summary="second")]
+    with ScriptedModelServer(replies) as server:
+        first = run_task("say hi", workspace, policy_file, server.base_url, env, "--json")
+        session_id = events_of(first.stdout)[0]["session_id"]
+        again = rempart(
+            "sessions",
+            "resume",
+            session_id,
+            "--json",
+            "--model",
+            server.base_url,
+            "--message",
+            "now say bye",
+            env=env,
+        )
+        history = server.requests[-1]["messages"]
+    assert again.returncode == 0 and events_of(again.stdout)[-1]["summary"] == "second"
+    assert history[1]["content"] == "say hi" and history[-1]["content"] == "now say bye"
+
+
 def _lines(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
     assert proc.stdout is not None
     for line in proc.stdout:
