@@ -14,10 +14,11 @@ from typing import Any, Protocol
 from agent.approval import ApprovalRequest, Approver, always_rule
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog, output_digest
-from agent.events import DecisionEvent, Event, ToolResultEvent
+from agent.events import DecisionEvent, ErrorEvent, Event, ToolResultEvent
 from agent.messages import ToolCallRequest
 from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLike, ToolOutput
 from policies import Action, Decision, DecisionKind, PolicySet
+from policies.errors import RempartError
 from sandbox.errors import SandboxError, SandboxGone
 from sandbox.sandbox import SandboxRequestError
 
@@ -83,9 +84,7 @@ class CallRunner:
                 return self._result(tool.name, call, ToolOutput(content=refusal, is_error=True))
         try:
             output = tool.call(self.context(), args)
-        except ToolArgumentError as exc:
-            output = ToolOutput(content=f"error: {exc}", is_error=True)
-        except SandboxRequestError as exc:
+        except (ToolArgumentError, SandboxRequestError) as exc:
             output = ToolOutput(content=f"error: {exc}", is_error=True)
         except SandboxGone as exc:
             self.sandbox.replace()
@@ -125,7 +124,12 @@ class CallRunner:
             if answer.choice in ("session", "always"):
                 self.session_allowed.add(key)
             if answer.choice == "always" and rule is not None:
-                self.approved.add(action, self.session_id)
+                try:
+                    self.approved.add(action, self.session_id)
+                except RempartError as exc:  # the file is left as it was; say so, go on
+                    self.emit(
+                        ErrorEvent(message=f"allow always not saved: {exc.message}", hint=exc.hint)
+                    )
         self._record_decision(call, action_data, decision, verdict, approver)
         if verdict == "allow":
             return None

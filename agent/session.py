@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.resources
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -111,10 +111,13 @@ class Session:
         return event
 
     def _start(self) -> None:
-        opts, settings = self.options, self.settings
-        resumed = self.store.get(opts.resume_id) if opts.resume_id else None
-        if resumed is not None:
-            opts.task, opts.workspace = resumed.task, Path(resumed.workspace)
+        settings = self.settings
+        resumed = self.store.get(self.options.resume_id) if self.options.resume_id else None
+        if resumed is not None:  # a copy: the caller's options stay as they were
+            self.options = replace(
+                self.options, task=resumed.task, workspace=Path(resumed.workspace)
+            )
+        opts = self.options
         workspace = opts.workspace.resolve()
         layers = discover_layers(
             settings, workspace, opts.policy_files, ignore_project=opts.ignore_project_policy
@@ -161,8 +164,7 @@ class Session:
                 resumed=resumed is not None,
             )
         )
-        limits = opts.limits
-        limits.context_tokens = self.capabilities.context_tokens
+        limits = replace(opts.limits, context_tokens=self.capabilities.context_tokens)
         policy_limits = self.policy.limits
         handle = self._sandbox
         runner = CallRunner(
