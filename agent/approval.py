@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from agent.approved import is_default_only
-from policies import Action, Decision, PolicySet, allow_rule_yaml
+from policies import Action, Decision, PolicySet, allow_rule_yaml, parse_action
 
 Choice = Literal["once", "session", "always", "deny"]
 
@@ -58,8 +58,6 @@ class PolicyApprover:
         self.source = source
 
     def ask(self, request: ApprovalRequest) -> ApprovalAnswer:
-        from policies import parse_action
-
         verdict = self.approvals.evaluate(parse_action(request.action))
         if verdict.decision == "allow":
             return ApprovalAnswer(choice="once", approver=f"auto:{self.source}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.approval import Approver, DenyApprover
-from agent.events import Event, FinishEvent
+from agent.events import DecisionEvent, Event, FinishEvent, ToolResultEvent
 from agent.loop import LoopLimits
 from agent.session import Session, SessionOptions
 from agent.settings import Settings
@@ -51,20 +51,11 @@ class Run:
     settings: Settings
     session_id: str
 
-    def of(self, kind: type[Event]) -> list[Event]:  # type: ignore[valid-type]
-        return [e for e in self.events if isinstance(e, kind)]
+    def results(self) -> list[ToolResultEvent]:
+        return [e for e in self.events if isinstance(e, ToolResultEvent)]
 
-
-@pytest.fixture(scope="session")
-def image() -> str:
-    docker = pytest.importorskip("docker")
-    try:
-        docker.from_env(timeout=10).ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine: {exc}")
-    from sandbox.image_build import ensure_image
-
-    return ensure_image(build=True)
+    def decisions(self) -> list[DecisionEvent]:
+        return [e for e in self.events if isinstance(e, DecisionEvent)]
 
 
 @pytest.fixture

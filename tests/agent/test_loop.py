@@ -11,21 +11,13 @@ import yaml
 from agent.approval import ApprovalAnswer, ApprovalRequest, PolicyApprover
 from agent.audit import AuditLog, verify
 from agent.discovery import Layer, load_policy_set
-from agent.events import DecisionEvent, ErrorEvent, NoticeEvent, ToolCallEvent, ToolResultEvent
+from agent.events import ErrorEvent, NoticeEvent, ToolCallEvent
 from agent.loop import LoopLimits
 from agent.store import Store
 from agent.testing import Reply
 from tests.agent.conftest import POLICY, Run
 
 pytestmark = pytest.mark.docker
-
-
-def results(run: Run) -> list[ToolResultEvent]:
-    return [e for e in run.events if isinstance(e, ToolResultEvent)]
-
-
-def decisions(run: Run) -> list[DecisionEvent]:
-    return [e for e in run.events if isinstance(e, DecisionEvent)]
 
 
 def test_a_task_writes_a_file_runs_it_and_finishes(
@@ -40,7 +32,7 @@ def test_a_task_writes_a_file_runs_it_and_finishes(
     )
     assert run.finish.status == "finished"
     assert (workspace / "hello.py").read_text() == "print('hello')\n"
-    out = results(run)
+    out = run.results()
     assert out[0].diff is not None and "+print('hello')" in out[0].diff
     assert out[1].exit_code == 0 and "hello" in out[1].content
     assert verify(run.settings.audit_log).ok
@@ -52,7 +44,7 @@ def test_workspace_paths_given_as_absolute_sandbox_paths_are_accepted(
     run = run_session(
         [Reply.call("read_file", path="/workspace/calc.py"), Reply.call("finish", summary="read")]
     )
-    assert "return a + b" in results(run)[0].content
+    assert "return a + b" in run.results()[0].content
 
 
 def test_reading_the_env_file_is_denied_by_the_tool_and_by_a_shell_command(
@@ -66,11 +58,11 @@ def test_reading_the_env_file_is_denied_by_the_tool_and_by_a_shell_command(
             Reply.call("finish", summary="could not"),
         ]
     )
-    denied = [d for d in decisions(run) if d.decision == "deny"]
+    denied = [d for d in run.decisions() if d.decision == "deny"]
     assert len(denied) == 3
     assert all(d.rule and d.source for d in denied)
-    assert all("super-secret-value" not in r.content for r in results(run))
-    assert all(r.is_error for r in results(run)[:3])
+    assert all("super-secret-value" not in r.content for r in run.results())
+    assert all(r.is_error for r in run.results()[:3])
     assert verify(run.settings.audit_log).ok
 
 
@@ -85,7 +77,7 @@ def test_the_masked_secret_is_unreadable_even_when_the_policy_is_fooled(
     )
     # python3 -c is dynamic code: the policy must not allow it silently, and even if it
     # ran, the sandbox masks the file.
-    assert all("super-secret-value" not in r.content for r in results(run))
+    assert all("super-secret-value" not in r.content for r in run.results())
 
 
 def test_malformed_arguments_unknown_tools_and_wrong_types_go_back_to_the_model(
@@ -101,7 +93,7 @@ def test_malformed_arguments_unknown_tools_and_wrong_types_go_back_to_the_model(
         ]
     )
     assert run.finish.status == "finished"
-    out = results(run)
+    out = run.results()
     assert "not valid JSON" in out[0].content and out[0].is_error
     assert "no tool 'delete_everything'" in out[1].content
     assert "start_line" in out[2].content and out[2].is_error
@@ -123,7 +115,7 @@ def test_edit_file_refuses_zero_or_several_matches(
             Reply.call("finish", summary="ok"),
         ]
     )
-    out = results(run)
+    out = run.results()
     assert "occurs 2 times" in out[0].content and "not found" in out[1].content
     assert not out[2].is_error and (workspace / "twice.py").read_text() == "x = 2\n"
 
@@ -150,7 +142,7 @@ def test_a_model_server_dying_mid_stream_ends_the_session_cleanly_and_it_can_res
     history = resumed.server.requests[0]["messages"]
     assert any(m["role"] == "tool" and "wrote a.py" in m["content"] for m in history)
     assert history[-1]["content"].startswith("The session was resumed")
-    assert "x = 1" in results(resumed)[0].content
+    assert "x = 1" in resumed.results()[0].content
 
 
 def test_asks_are_denied_headless_and_approved_by_an_auto_approval_policy(
@@ -158,8 +150,8 @@ def test_asks_are_denied_headless_and_approved_by_an_auto_approval_policy(
 ) -> None:
     replies = [Reply.call("run", command="wc -l calc.py"), Reply.call("finish", summary="ok")]
     headless = run_session(list(replies))
-    assert [d.decision for d in decisions(headless)] == ["deny"]
-    assert "not approved (headless)" in results(headless)[0].content
+    assert [d.decision for d in headless.decisions()] == ["deny"]
+    assert "not approved (headless)" in headless.results()[0].content
     approvals = tmp_path / "approve.yaml"
     approvals.write_text(
         'version: 1\nname: approve\ndefault: deny\nfiles:\n  read: {allow: ["**"]}\n'
@@ -169,9 +161,9 @@ def test_asks_are_denied_headless_and_approved_by_an_auto_approval_policy(
         load_policy_set([Layer(name="approve", path=approvals)]), "approve.yaml"
     )
     approved = run_session(list(replies), approver=approver)
-    assert decisions(approved)[0].decision == "allow"
-    assert decisions(approved)[0].approver == "auto:approve.yaml"
-    assert "calc.py" in results(approved)[0].content
+    assert approved.decisions()[0].decision == "allow"
+    assert approved.decisions()[0].approver == "auto:approve.yaml"
+    assert "calc.py" in approved.results()[0].content
 
 
 class Recorder:
@@ -195,10 +187,10 @@ def test_allow_for_the_session_is_asked_once_and_deny_passes_the_message_to_the_
     once = Recorder("session")
     run = run_session(list(replies), approver=once)
     assert len(once.requests) == 1
-    assert [d.approver for d in decisions(run)] == ["user", "session-approval"]
+    assert [d.approver for d in run.decisions()] == ["user", "session-approval"]
     deny = Recorder("deny")
     run = run_session(list(replies), approver=deny)
-    assert "use ls instead" in results(run)[0].content
+    assert "use ls instead" in run.results()[0].content
 
 
 def test_allow_always_writes_a_reviewed_rule_that_the_next_session_applies(
@@ -211,13 +203,13 @@ def test_allow_always_writes_a_reviewed_rule_that_the_next_session_applies(
     approved = Path(always.requests[0].always_file)
     assert "allow always" in approved.read_text()
     assert yaml.safe_load(approved.read_text())["exec"][0]["match"] == ["wc", "-l", "calc.py"]
-    assert "calc.py" in results(first)[0].content
+    assert "calc.py" in first.results()[0].content
     nobody = Recorder("deny")
     second = run_session(list(replies), approver=nobody)
     assert nobody.requests == []
-    assert decisions(second)[0].decision == "allow"
+    assert second.decisions()[0].decision == "allow"
     assert (
-        decisions(second)[0].source is not None and "approved.yaml" in decisions(second)[0].source
+        second.decisions()[0].source is not None and "approved.yaml" in second.decisions()[0].source
     )
 
 
@@ -257,7 +249,7 @@ def test_egress_attempts_through_the_proxy_are_in_the_audit_log(
         ],
         policy_text=policy,
     )
-    assert "https://pypi.org/simple/ 200" in results(run)[1].content
+    assert "https://pypi.org/simple/ 200" in run.results()[1].content
     egress = [r for r in AuditLog(run.settings.audit_log).records() if r.kind == "egress"]
     seen = {(r.action or {}).get("host"): r.decision for r in egress}
     assert seen == {"pypi.org": "allow", "example.com": "deny"}
@@ -268,9 +260,9 @@ def test_a_denied_exec_names_the_rule_and_its_reason(run_session: Callable[..., 
     run = run_session(
         [Reply.call("run", command="curl http://example.com"), Reply.call("finish", summary="x")]
     )
-    denial = decisions(run)[0]
+    denial = run.decisions()[0]
     assert denial.decision == "deny" and "no network tools" in denial.reason
-    assert "denied by policy" in results(run)[0].content
+    assert "denied by policy" in run.results()[0].content
 
 
 def test_a_huge_or_binary_output_is_capped_and_escaped(run_session: Callable[..., Run]) -> None:
@@ -282,7 +274,7 @@ def test_a_huge_or_binary_output_is_capped_and_escaped(run_session: Callable[...
             Reply.call("finish", summary="ok"),
         ]
     )
-    big, binary = results(run)[1:3]
+    big, binary = run.results()[1:3]
     assert len(big.content) < 40_000 and big.truncated
     assert "\x00" not in binary.content and "\x1b" not in binary.content
 
@@ -318,7 +310,7 @@ def test_a_killed_container_fails_the_call_cleanly_and_the_next_call_gets_a_new_
         ],
     )
     assert run.finish.status == "finished"
-    assert "kept" in results(run)[3].content
+    assert "kept" in run.results()[3].content
     assert (workspace / "keep.txt").read_text() == "kept\n"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.events import DecisionEvent, NoticeEvent, ToolResultEvent
+from agent.events import DecisionEvent, NoticeEvent
 from agent.testing import Reply
 from tests.agent.conftest import POLICY, Run
 
@@ -37,10 +37,6 @@ def mcp_workspace(workspace: Path, tmp_path: Path) -> Path:
     return workspace
 
 
-def results(run: Run) -> list[ToolResultEvent]:
-    return [e for e in run.events if isinstance(e, ToolResultEvent)]
-
-
 def test_mcp_tools_run_inside_the_sandbox_as_a_non_root_user(
     run_session: Callable[..., Run], mcp_workspace: Path
 ) -> None:
@@ -56,7 +52,7 @@ def test_mcp_tools_run_inside_the_sandbox_as_a_non_root_user(
     assert any(
         isinstance(e, NoticeEvent) and "demo started in the sandbox" in e.text for e in run.events
     )
-    echo, whoami, read = results(run)[:3]
+    echo, whoami, read = run.results()[:3]
     assert "hello from the model" in echo.content
     assert echo.content.startswith("[untrusted output of MCP tool demo.echo]")
     host, uid = whoami.content.splitlines()[-1].split()
@@ -77,7 +73,7 @@ def test_an_mcp_server_the_policy_does_not_list_is_never_started(
         policy_text=POLICY,
     )
     assert any(isinstance(e, NoticeEvent) and "demo not started" in e.text for e in run.events)
-    assert "no tool 'mcp__demo__echo'" in results(run)[0].content
+    assert "no tool 'mcp__demo__echo'" in run.results()[0].content
     offered = [t["function"]["name"] for t in run.server.requests[0]["tools"]]
     assert not any(name.startswith("mcp__") for name in offered)
 
@@ -94,4 +90,4 @@ def test_an_mcp_call_the_policy_asks_about_is_denied_headless(
         e for e in run.events if isinstance(e, DecisionEvent) and e.action["kind"] == "mcp.call"
     )
     assert decision.decision == "deny" and decision.approver == "headless"
-    assert "return a + b" not in results(run)[0].content
+    assert "return a + b" not in run.results()[0].content

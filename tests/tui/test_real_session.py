@@ -38,18 +38,6 @@ limits: {cpus: 1, memory: 512m, pids: 64, timeout_s: 30, output_bytes: 20000}
 """
 
 
-@pytest.fixture(scope="module")
-def image() -> str:
-    docker = pytest.importorskip("docker")
-    try:
-        docker.from_env(timeout=10).ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine: {exc}")
-    from sandbox.image_build import ensure_image
-
-    return ensure_image()
-
-
 @pytest.fixture
 def real(
     tmp_path: Path, image: str, workspace: Path
