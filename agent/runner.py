@@ -17,8 +17,9 @@ from agent.audit import AuditLog, output_digest
 from agent.events import DecisionEvent, ErrorEvent, Event, ToolResultEvent
 from agent.messages import ToolCallRequest
 from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLike, ToolOutput
-from policies import Action, Decision, DecisionKind, PolicySet
+from policies import Action, Decision, DecisionKind, FsWrite, PolicySet
 from policies.errors import RempartError
+from sandbox.changes import Change, Verdict
 from sandbox.errors import SandboxError, SandboxGone
 from sandbox.sandbox import SandboxRequestError
 
@@ -68,6 +69,8 @@ class CallRunner:
         self.bad_arguments = 0
         self._egress_seen = 0
         self._egress_restarts = 0
+        self._call: tuple[str, ToolCallRequest] | None = None
+        self._authorised: set[str] = set()
 
     def execute(
         self, tool: ToolLike, call: ToolCallRequest, arguments: dict[str, Any]
@@ -78,10 +81,12 @@ class CallRunner:
         except ToolArgumentError as exc:
             self.bad_arguments += 1
             return self._result(tool.name, call, ToolOutput(content=f"error: {exc}", is_error=True))
+        self._call, self._authorised = (tool.name, call), set()
         for action in actions:
             refusal = self.authorise(tool.name, call, action)
             if refusal is not None:
                 return self._result(tool.name, call, ToolOutput(content=refusal, is_error=True))
+            self._authorised.add(_key(action.model_dump()))
         try:
             output = tool.call(self.context(), args)
         except (ToolArgumentError, SandboxRequestError) as exc:
@@ -97,11 +102,25 @@ class CallRunner:
             output = ToolOutput(content=f"error: the sandbox failed: {exc.message}", is_error=True)
         return self._result(tool.name, call, output)
 
+    def judge_change(self, change: Change) -> Verdict:
+        """A path the sandbox changed (a command's or a tool's write), before it reaches the
+        host: judged as `fs.write` like a file tool's write, and asked about the same way.
+        Plain allows are not recorded one by one (a build may change thousands of files)."""
+        action = FsWrite(path=change.path)
+        decision = self.policy.evaluate(action)
+        if decision.decision == "allow" or _key(action.model_dump()) in self._authorised:
+            return Verdict(allowed=True, rule=decision.rule)
+        tool, call = self._call or ("sync", ToolCallRequest(id="sync", name="sync", arguments="{}"))
+        refusal = self.authorise(tool, call, action)
+        if refusal is None:
+            return Verdict(allowed=True, rule=decision.rule)
+        return Verdict(allowed=False, reason=refusal.splitlines()[0], rule=decision.rule)
+
     def authorise(self, tool_name: str, call: ToolCallRequest, action: Action) -> str | None:
         """None when the action may run; else the refusal text for the model."""
         decision = self.policy.evaluate(action)
         action_data = action.model_dump()
-        key = json.dumps(action_data, sort_keys=True)
+        key = _key(action_data)
         verdict: DecisionKind = decision.decision
         approver, note = "policy", ""
         if verdict == "ask" and key in self.session_allowed:
@@ -200,6 +219,10 @@ class CallRunner:
             )
         )
         return output
+
+
+def _key(action: dict[str, Any]) -> str:
+    return json.dumps(action, sort_keys=True)
 
 
 def _refusal(decision: Decision, approver: str, note: str) -> str:

@@ -42,8 +42,9 @@ from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
 from policies import McpStart
 from sandbox import Sandbox
+from sandbox.changes import Change, Verdict
 from sandbox.image_build import ensure_image
-from sandbox.policy_bridge import spec_from_policy
+from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
 Listener = Callable[[Event], None]
 
@@ -136,9 +137,16 @@ class Session:
         self.capabilities = probe(client, settings.tool_call_mode)
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
+        policy = self.policy
+        runner_ref: list[CallRunner] = []
+
+        def judge(change: Change) -> Verdict:
+            if not runner_ref:  # nothing runs before the runner exists; stay closed
+                return policy_judge(policy)(change)
+            return runner_ref[0].judge_change(change)
 
         def start_sandbox() -> Sandbox:
-            sandbox = Sandbox(spec)
+            sandbox = Sandbox(spec, readable=readable(policy), judge=judge)
             sandbox.start()
             return sandbox
 
@@ -181,6 +189,7 @@ class Session:
             ),
             ApprovedStore(settings.config_dir),
         )
+        runner_ref.append(runner)
         tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
         self.loop = AgentLoop(
             client,

@@ -160,7 +160,7 @@ class PolicySet:
                 current = values.get(key)
                 if current is None:
                     values[key] = value
-                elif key == "memory":
+                elif key in ("memory", "disk"):
                     if memory_bytes(str(value)) < memory_bytes(str(current)):
                         values[key] = value
                 elif float(value) < float(current):

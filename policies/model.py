@@ -26,6 +26,7 @@ class Limits(BaseModel):
     pids: int = 256
     timeout_s: float = 120
     output_bytes: int = 200_000
+    disk: str = "1g"  # what the sandbox may add to its copy of the workspace
 
 
 class LayerInfo(BaseModel):

@@ -124,6 +124,7 @@ class LimitsSpec(BaseModel):
     pids: int | None = Field(default=None, gt=0, le=1_000_000)
     timeout_s: float | None = Field(default=None, gt=0, le=86_400)
     output_bytes: int | None = Field(default=None, gt=0, le=1 << 30)
+    disk: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?[bkmgtBKMGT]?$")
 
 
 class SandboxSpec(BaseModel):

@@ -13,18 +13,17 @@ from policies.errors import RempartError
 from sandbox.container import list_resources, prune
 from sandbox.engine import docker_client
 from sandbox.image_build import DEFAULT_MIRROR, build_image, ensure_image
-from sandbox.policy_bridge import spec_from_policy
+from sandbox.policy_bridge import confined
 from sandbox.sandbox import Sandbox
-from sandbox.spec import SandboxSpec
 
 EXIT_SANDBOX_ERROR = 125
 
 
-def _spec(args: argparse.Namespace) -> SandboxSpec:
+def _sandbox(args: argparse.Namespace) -> Sandbox:
     from policies import PolicySet  # only the confining commands need the policy engine
 
     policy = PolicySet.load([("cli", Path(p)) for p in args.policy])
-    return spec_from_policy(policy, Path(args.workspace), image=ensure_image(args.base))
+    return confined(policy, Path(args.workspace), image=ensure_image(args.base))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -40,18 +39,20 @@ def cmd_exec(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise RempartError("no command given", hint="rempart sandbox exec ... -- CMD [ARGS...]")
-    spec = _spec(args)
     # one word is a shell string (`-- "cat .env | wc -c"`), several are an argv
     cmd: str | list[str] = command[0] if len(command) == 1 else command
-    with Sandbox(spec) as sb:
+    with _sandbox(args) as sb:
+        spec = sb.spec
         result = sb.run(cmd, timeout_s=args.timeout)
         egress = [e.model_dump() for e in sb.egress_events()]
+        view = sb.view
     if args.json:
         out = result.model_dump()
         out.update(
             session=sb.session,
-            masked=[*spec.masked_files, *spec.masked_dirs],
-            read_only=list(spec.read_only_paths),
+            hidden=view.hidden if view else [],
+            git_hidden=view.git_hidden if view else {},
+            skipped=view.skipped if view else [],
             network_allow=list(spec.network_allow),
             egress=egress,
         )
@@ -65,12 +66,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
-    spec = _spec(args)
-    with Sandbox(spec) as sb:
+    with _sandbox(args) as sb:
         flags = "-it" if sys.stdin.isatty() else "-i"
         argv = ["docker", "exec", flags, "-u", sb.user, "-w", "/workspace"]
         # interactive: no timeout on purpose; the container is removed when the shell exits
-        return subprocess.run([*argv, sb.container_id, "bash", "-l"], check=False).returncode
+        code = subprocess.run([*argv, sb.container_id, "bash", "-l"], check=False).returncode
+        report = sb.sync()  # what the shell changed reaches the host only if allowed
+        if report.refused:
+            sys.stderr.write(report.summary() + "\n")
+        return code
 
 
 def cmd_ls(args: argparse.Namespace) -> int:

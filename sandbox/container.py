@@ -28,10 +28,13 @@ from sandbox.engine import (
     data_dir,
 )
 from sandbox.errors import ImageMissing, SandboxError, WorkspaceError
-from sandbox.spec import PROTECTED_PATHS, SandboxSpec
+from sandbox.spec import SandboxSpec
 
 CONTAINER_WORKSPACE = "/workspace"
 SANDBOX_UID = 1000
+# PID 1 (docker-init) and the main process run as `nobody`: the sandbox user (uid 1000)
+# cannot signal them, so it cannot stop the container from inside.
+INIT_USER = "65534:65534"
 IDLE_COMMAND = ["sleep", "infinity"]
 # Resolution always fails at once: nothing listens on the sandbox's own loopback port 53.
 RESOLV_CONF = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
@@ -53,77 +56,40 @@ def labels_for(session: str, kind: str, spec: SandboxSpec) -> dict[str, str]:
     }
 
 
-def _support_files() -> tuple[Path, Path]:
-    """An unreadable empty file (mask source) and a resolv.conf that resolves nothing."""
+def _resolv_conf() -> Path:
+    """A resolv.conf that resolves nothing (the only host file the sandbox is given)."""
     folder = data_dir() / "run"
     folder.mkdir(parents=True, exist_ok=True)
-    empty = folder / "masked-empty"
-    if not empty.exists():
-        empty.touch()
-    os.chmod(empty, 0)
     resolv = folder / "resolv.conf"
     if not resolv.exists() or resolv.read_text() != RESOLV_CONF:
         resolv.write_text(RESOLV_CONF)
     os.chmod(resolv, 0o644)
-    return empty, resolv
+    return resolv
 
 
-def sandbox_user(spec: SandboxSpec) -> str:
-    """The workspace owner's uid:gid when that is not root (so it can write), else 1000."""
-    st = spec.workspace.stat()
-    if st.st_uid != 0:
-        return f"{st.st_uid}:{st.st_gid}"
+def sandbox_user(_spec: SandboxSpec | None = None) -> str:
+    """The uid:gid commands run as. Nothing of the host is mounted writable, so it is
+    always the image's unprivileged `agent`; host files are written by Rempart itself."""
     return f"{SANDBOX_UID}:{SANDBOX_UID}"
 
 
-def mounts_for(spec: SandboxSpec) -> list[Mount]:
-    if not spec.workspace.is_dir():
-        raise WorkspaceError(f"workspace {spec.workspace} is not a directory")
-    empty, resolv = _support_files()
-    whole_ro = "." in spec.read_only_paths
-    mounts = [
-        Mount(CONTAINER_WORKSPACE, str(spec.workspace), type="bind", read_only=whole_ro),
-        Mount("/etc/resolv.conf", str(resolv), type="bind", read_only=True),
-    ]
-    for rel in spec.read_only_paths:
-        if rel == "." or not is_plain(spec.workspace, rel):
-            continue
-        host = spec.workspace / rel
-        mounts.append(Mount(f"{CONTAINER_WORKSPACE}/{rel}", str(host), "bind", read_only=True))
-    for rel in spec.masked_files:
-        mounts.append(Mount(f"{CONTAINER_WORKSPACE}/{rel}", str(empty), "bind", read_only=True))
-    return mounts
+def workspace_tmpfs_bytes(spec: SandboxSpec, view_bytes: int) -> int:
+    """The sandbox's copy of the workspace: what it was shown plus `limits.disk` to grow."""
+    size = view_bytes + spec.limits.disk_bytes()
+    return (size + 1024 * 1024 - 1) // (1024 * 1024) * (1024 * 1024)
 
 
-def is_plain(workspace: Path, rel: str) -> bool:
-    """True when `rel` exists and no part of it is a symlink (it resolves to itself).
-
-    A bind mount's source is resolved by the engine on the host: a symlink planted in the
-    workspace (`.git -> /home/me`) would mount a host folder into the next sandbox. Such
-    paths are never used as mount sources.
-    """
-    host = workspace / rel
-    return os.path.lexists(host) and os.path.realpath(host) == os.path.join(
-        os.path.realpath(workspace), rel
-    )
-
-
-def tmpfs_for(spec: SandboxSpec, uid: str, gid: str) -> dict[str, str]:
-    """Writable scratch space, plus an empty, unreadable, read-only tmpfs per masked folder."""
+def tmpfs_for(spec: SandboxSpec, workspace_bytes: int) -> dict[str, str]:
+    """Writable scratch space and the workspace copy, all inside the memory limit's reach."""
     limits = spec.limits
-    tmpfs = {
+    uid = gid = SANDBOX_UID
+    return {
         "/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmp_size}",
         "/home/agent": f"rw,nosuid,nodev,size={limits.home_size},uid={uid},gid={gid},mode=0700",
+        CONTAINER_WORKSPACE: (
+            f"rw,nosuid,nodev,size={workspace_bytes},uid={uid},gid={gid},mode=0755"
+        ),
     }
-    for rel in spec.masked_dirs:
-        # runc gives the tmpfs the mode of the folder it covers: empty and read-only
-        tmpfs[f"{CONTAINER_WORKSPACE}/{rel}"] = "ro,noexec,nosuid,nodev,size=4k"
-    for rel in PROTECTED_PATHS:
-        # Policy files are never writable from inside, also when the folder does not exist
-        # yet (the agent must not plant one) or is a symlink: an empty read-only tmpfs.
-        if not (is_plain(spec.workspace, rel) and (spec.workspace / rel).is_dir()):
-            tmpfs[f"{CONTAINER_WORKSPACE}/{rel}"] = "ro,noexec,nosuid,nodev,size=4k"
-    return tmpfs
 
 
 def create_container(
@@ -133,20 +99,23 @@ def create_container(
     egress_volume: str | None,
     environment: dict[str, str],
     kind: str = KIND_SANDBOX,
+    workspace_bytes: int = 0,
 ) -> Container:
     """Create and start the hardened container (idling under docker-init).
 
     The network is always `none`. With an egress volume, the main process is the
-    forwarder to the proxy's socket (mounted read-only) instead of an idle sleep.
+    forwarder to the proxy's socket (mounted read-only) instead of an idle sleep. No host
+    folder is mounted: the workspace is a tmpfs that `Sandbox` fills with the read view.
     """
-    mounts = mounts_for(spec)
+    if not spec.workspace.is_dir():
+        raise WorkspaceError(f"workspace {spec.workspace} is not a directory")
+    mounts = [Mount("/etc/resolv.conf", str(_resolv_conf()), type="bind", read_only=True)]
     command = IDLE_COMMAND
     if egress_volume is not None:
         mounts.append(Mount(SOCKET_DIR, egress_volume, type="volume", read_only=True))
         command = FORWARDER_COMMAND
     limits = spec.limits
-    user = sandbox_user(spec)
-    uid, gid = user.split(":")
+    size = workspace_bytes or workspace_tmpfs_bytes(spec, 0)
     try:
         container = client.containers.run(
             spec.image,
@@ -154,7 +123,7 @@ def create_container(
             detach=True,
             name=f"rempart-{session}",
             hostname="sandbox",
-            user=user,
+            user=INIT_USER,
             working_dir=CONTAINER_WORKSPACE,
             environment=environment,
             labels=labels_for(session, kind, spec),
@@ -165,7 +134,7 @@ def create_container(
             privileged=False,
             ipc_mode="private",
             network_mode="none",
-            tmpfs=tmpfs_for(spec, uid, gid),
+            tmpfs=tmpfs_for(spec, size),
             mounts=mounts,
             nano_cpus=int(limits.cpus * 1e9),
             mem_limit=limits.memory_bytes(),

@@ -139,6 +139,11 @@ class ExecutorClient:
             raise ExecutorError("executor exited at start: " + " | ".join(self._stderr))
         self.executor_pid = int(ready.get("pid", 0))
 
+    @property
+    def alive(self) -> bool:
+        with self._lock:
+            return self._alive and self._sock is not None
+
     def _drop(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:

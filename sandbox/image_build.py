@@ -42,7 +42,14 @@ PACKAGES = (
     "python3-venv",
     "ripgrep",
 )
-BUILD_FILES = ("Dockerfile", "executor.py", "fileops.py", "egress_proxy.py", "forwarder.py")
+BUILD_FILES = (
+    "Dockerfile",
+    "executor.py",
+    "fileops.py",
+    "changeset.py",
+    "egress_proxy.py",
+    "forwarder.py",
+)
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBOOTSTRAP_TIMEOUT_S = 1800.0
 BUILD_TIMEOUT_S = 600

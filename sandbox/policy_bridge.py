@@ -1,31 +1,31 @@
-"""The one place where a policy becomes a sandbox: masks, read-only paths, network, limits.
+"""The one place where a policy becomes a sandbox: the read view, the write judge, the
+network and the limits.
 
-Masking rule: every workspace path the policy denies for reading is masked (a file gets an
-unreadable empty file bound over it, a folder an empty unreadable tmpfs); every existing
-path it denies for writing is mounted read-only; `.rempart/` (policy files) always is.
-The workspace is walked once; masked folders are not entered. A folder whose every entry
-gets the same treatment is handled as one mount instead of one per file (e.g. `.git/**`).
+The view (`sandbox.view`) holds what every name of a path may read; the judge
+(`sandbox.changes`) decides each change the sandbox makes before it reaches the host.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from policies import FsRead, FsWrite
+from sandbox.changes import Change, Judge, Verdict
 from sandbox.errors import WorkspaceError
-from sandbox.spec import PROTECTED_PATHS, SandboxLimits, SandboxSpec
-
-WALK_CAP = 50_000
-MOUNT_CAP = 2_000
-ALWAYS_READ_ONLY = PROTECTED_PATHS
+from sandbox.sandbox import Sandbox
+from sandbox.spec import SandboxLimits, SandboxSpec
 
 
 class _Decision(Protocol):
     @property
     def decision(self) -> str: ...
+    @property
+    def rule(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class _Limits(Protocol):
@@ -39,6 +39,8 @@ class _Limits(Protocol):
     def timeout_s(self) -> float: ...
     @property
     def output_bytes(self) -> int: ...
+    @property
+    def disk(self) -> str: ...
 
 
 class PolicyLike(Protocol):
@@ -55,120 +57,27 @@ class PolicyLike(Protocol):
     def env_passthrough(self) -> list[str]: ...
 
 
-@dataclass
-class Masks:
-    files: list[str] = field(default_factory=list)
-    dirs: list[str] = field(default_factory=list)
-    read_only: list[str] = field(default_factory=list)
+def readable(policy: PolicyLike) -> Callable[[str], bool]:
+    """The view's read test: a path is shown unless the policy denies reading it (an
+    `ask` stays readable: the file tools ask, and a person may approve)."""
+
+    def check(path: str) -> bool:
+        return policy.evaluate(FsRead(path=path)).decision != "deny"
+
+    return check
 
 
-@dataclass
-class _Tally:
-    """Per folder: were all entries read-denied / write-denied (and was there any)?"""
+def policy_judge(policy: PolicyLike) -> Judge:
+    """Change judge with no person to ask: only `allow` goes through to the host."""
 
-    count: int = 0
-    all_read_denied: bool = True
-    all_write_denied: bool = True
+    def judge(change: Change) -> Verdict:
+        decision = policy.evaluate(FsWrite(path=change.path))
+        if decision.decision == "allow":
+            return Verdict(allowed=True, rule=decision.rule)
+        why = decision.reason or f"write {decision.decision} by the policy"
+        return Verdict(allowed=False, reason=why, rule=decision.rule)
 
-
-class _Walker:
-    def __init__(self, policy: PolicyLike, root: Path) -> None:
-        self.policy = policy
-        self.root = root
-        self.seen = 0
-        self.masks = Masks()
-        self.denied_inodes: set[tuple[int, int]] = set()
-        self.linked: list[tuple[str, tuple[int, int]]] = []
-
-    def denied(self, action: FsRead | FsWrite) -> bool:
-        return self.policy.evaluate(action).decision == "deny"
-
-    def walk(self, rel: str) -> _Tally:
-        """Walk folder `rel` ('' = root); returns how uniform its entries were."""
-        tally = _Tally()
-        folder = self.root / rel if rel else self.root
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as exc:
-            raise WorkspaceError(f"cannot read {folder}: {exc}") from exc
-        pending_files: list[str] = []
-        pending_ro: list[str] = []
-        child_ro_dirs: list[str] = []
-        child_masked_dirs: list[str] = []
-        for entry in entries:
-            self.seen += 1
-            if self.seen > WALK_CAP:
-                raise WorkspaceError(
-                    f"workspace has more than {WALK_CAP} entries; refusing to walk it",
-                    hint="point --workspace at the project folder, or deny big folders for reads",
-                )
-            path = f"{rel}/{entry.name}" if rel else entry.name
-            is_dir = entry.is_dir(follow_symlinks=False)
-            tally.count += 1
-            if self.denied(FsRead(path=path)):
-                tally.all_write_denied &= self.denied(FsWrite(path=path))
-                if is_dir:
-                    child_masked_dirs.append(path)
-                else:
-                    pending_files.append(path)
-                    st = entry.stat(follow_symlinks=False)
-                    self.denied_inodes.add((st.st_dev, st.st_ino))
-                continue
-            tally.all_read_denied = False
-            if is_dir:
-                if path in ALWAYS_READ_ONLY or self.denied(FsWrite(path=path)):
-                    child_ro_dirs.append(path)
-                    self.walk(path)
-                    continue
-                sub = self.walk(path)
-                if sub.count and sub.all_write_denied:
-                    child_ro_dirs.append(path)
-                else:
-                    tally.all_write_denied = False
-                continue
-            st = entry.stat(follow_symlinks=False)
-            if st.st_nlink > 1 and entry.is_file(follow_symlinks=False):
-                self.linked.append((path, (st.st_dev, st.st_ino)))
-            if self.denied(FsWrite(path=path)):
-                pending_ro.append(path)
-            else:
-                tally.all_write_denied = False
-        self.masks.files += pending_files
-        self.masks.dirs += child_masked_dirs
-        if not (tally.count and tally.all_write_denied):
-            # this folder is not read-only as a whole: mount its denied children one by one
-            self.masks.read_only += child_ro_dirs + pending_ro
-        else:
-            self.masks.read_only += [d for d in child_ro_dirs if d in ALWAYS_READ_ONLY]
-        return tally
-
-
-def compute_masks(policy: PolicyLike, workspace: Path) -> Masks:
-    """Walk `workspace` once and return what to mask and what to mount read-only."""
-    walker = _Walker(policy, workspace)
-    top = walker.walk("")
-    masks = walker.masks
-    if top.count and top.all_write_denied:
-        masks.read_only = ["."]
-    # a hard link elsewhere in the workspace to a masked file is masked too
-    for path, inode in walker.linked:
-        if inode in walker.denied_inodes and path not in masks.files:
-            masks.files.append(path)
-    masks.read_only = _outermost(masks.read_only)
-    if len(masks.files) + len(masks.dirs) + len(masks.read_only) > MOUNT_CAP:
-        raise WorkspaceError(
-            f"the policy needs more than {MOUNT_CAP} masks in this workspace",
-            hint="deny whole folders (`dir/**` and `dir`) rather than many single files",
-        )
-    return masks
-
-
-def _outermost(paths: list[str]) -> list[str]:
-    kept: list[str] = []
-    for path in sorted(set(paths)):
-        if not any(path == k or path.startswith(k + "/") or k == "." for k in kept):
-            kept.append(path)
-    return kept
+    return judge
 
 
 def scratch_sized(limits: SandboxLimits) -> SandboxLimits:
@@ -185,15 +94,11 @@ def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> Sandbox
     workspace = workspace.expanduser().resolve()
     if not workspace.is_dir():
         raise WorkspaceError(f"workspace {workspace} is not a directory")
-    masks = compute_masks(policy, workspace)
     lim = policy.limits
     env = {name: os.environ[name] for name in policy.env_passthrough if name in os.environ}
     return SandboxSpec(
         workspace=workspace,
         image=image,
-        masked_files=tuple(sorted(masks.files)),
-        masked_dirs=tuple(sorted(masks.dirs)),
-        read_only_paths=tuple(masks.read_only),
         network_allow=tuple(policy.network_allow),
         network_deny=tuple(policy.network_deny),
         limits=scratch_sized(
@@ -203,7 +108,17 @@ def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> Sandbox
                 pids=lim.pids,
                 timeout_s=lim.timeout_s,
                 output_bytes=lim.output_bytes,
+                disk=lim.disk,
             )
         ),
         env=env,
     )
+
+
+def confined(
+    policy: PolicyLike, workspace: Path, image: str, judge: Judge | None = None
+) -> Sandbox:
+    """A (not yet started) sandbox that makes `policy` true for `workspace`: its view,
+    its write judge (`judge` overrides the no-person one, e.g. to ask an approver)."""
+    spec = spec_from_policy(policy, workspace, image)
+    return Sandbox(spec, readable=readable(policy), judge=judge or policy_judge(policy))

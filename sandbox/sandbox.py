@@ -12,16 +12,27 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from pydantic import BaseModel
 
-from sandbox import workspace_access
-from sandbox.container import create_container, new_session_id, remove_session, sandbox_user
+from sandbox.changes import Applier, Change, ChangeReport, Judge, Verdict, settle
+from sandbox.container import (
+    CONTAINER_WORKSPACE,
+    SANDBOX_UID,
+    create_container,
+    new_session_id,
+    remove_session,
+    sandbox_user,
+    workspace_tmpfs_bytes,
+)
 from sandbox.egress import Egress, EgressEvent
 from sandbox.engine import docker_client
-from sandbox.errors import ExecutorError, SandboxError
+from sandbox.errors import ExecutorError, SandboxError, WorkspaceError
 from sandbox.executor_client import EventSink, ExecutorClient
 from sandbox.spec import SandboxSpec
+from sandbox.transfer import push_tar
+from sandbox.view import View, build_view, spool_tar
 
 REPLY_MARGIN_S = 15.0
 FILE_OP_TIMEOUT_S = 60.0
+REVERT_BATCH = 256
 
 
 class RunResult(BaseModel):
@@ -36,6 +47,7 @@ class RunResult(BaseModel):
     truncated: bool
     oom_killed: bool = False
     output_limit: bool = False
+    changes: ChangeReport = ChangeReport()
 
 
 class FileEntry(BaseModel):
@@ -59,10 +71,26 @@ class SandboxRequestError(SandboxError):
         self.code = code
 
 
-class Sandbox:
-    """A per-session sandbox. Use as a context manager: `with Sandbox(spec) as sb: ...`."""
+def _allow_all(_change: Change) -> Verdict:
+    return Verdict(allowed=True, reason="no policy given")
 
-    def __init__(self, spec: SandboxSpec, client: docker.DockerClient | None = None) -> None:
+
+class Sandbox:
+    """A per-session sandbox. Use as a context manager: `with Sandbox(spec) as sb: ...`.
+
+    The container sees a copy of what `readable` lets it read (the view, rebuilt at every
+    start); after every command and file write, what it changed is judged by `judge` and
+    only what is allowed reaches the host workspace (`sandbox.changes`). Without them
+    (tests, the pool) everything is shown and every change is applied.
+    """
+
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        client: docker.DockerClient | None = None,
+        readable: Callable[[str], bool] | None = None,
+        judge: Judge | None = None,
+    ) -> None:
         self.spec = spec
         self._own_client = client is None
         self._client = client
@@ -70,6 +98,10 @@ class Sandbox:
         self.container: Container | None = None
         self.egress: Egress | None = None
         self._executor: ExecutorClient | None = None
+        self.readable = readable or (lambda _path: True)
+        self.judge: Judge = judge or _allow_all
+        self.view: View | None = None
+        self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
 
     # lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -94,23 +126,37 @@ class Sandbox:
         """Create the container (and egress) and wait until the executor is ready."""
         env = dict(self.spec.env)
         volume: str | None = None
-        if self.spec.workspace.stat().st_uid == 0:
-            uid = int(self.user.split(":")[0])
-            workspace_access.grant(
-                self.spec.workspace, uid, self.spec.masked_files + self.spec.masked_dirs
-            )
+        view = build_view(self.spec.workspace, self.readable)
+        self._check_fits(view)
+        self.view = view
         try:
             if self.spec.network_allow:
                 self.egress = Egress(self.client, self.spec, self.session)
                 env.update(self.egress.start())
                 assert self.egress.volume is not None
                 volume = self.egress.volume.name
-            self.container = create_container(self.client, self.spec, self.session, volume, env)
+            size = workspace_tmpfs_bytes(self.spec, view.pages())
+            self.container = create_container(
+                self.client, self.spec, self.session, volume, env, workspace_bytes=size
+            )
+            with spool_tar(view, SANDBOX_UID, SANDBOX_UID) as tar:
+                push_tar(self.client, self.container.id or "", self.user, tar, CONTAINER_WORKSPACE)
             self._executor = ExecutorClient(self.client, self.container.id or "", self.user)
             self._executor.start()
+            self._request({"op": "snapshot"}, FILE_OP_TIMEOUT_S)
         except BaseException:
             self.close()
             raise
+
+    def _check_fits(self, view: View) -> None:
+        """The copy lives in memory (tmpfs pages count against the memory limit)."""
+        memory = self.spec.limits.memory_bytes()
+        if view.pages() > memory // 2:
+            raise WorkspaceError(
+                f"the readable part of the workspace ({view.pages() // 2**20} MiB) does not "
+                f"fit in half of the sandbox's memory ({memory // 2**20} MiB)",
+                hint="raise `limits.memory`, or deny reading big folders (build output, data)",
+            )
 
     @property
     def user(self) -> str:
@@ -147,6 +193,13 @@ class Sandbox:
     ) -> dict[str, Any]:
         if self._executor is None:
             raise SandboxError("the sandbox is not started", hint="use `with Sandbox(spec) as sb`")
+        if not self._executor.alive and self.view is not None:
+            # A new executor would have no baseline: what the old one's sandbox changed can
+            # no longer be judged, so the sandbox starts over from the host (a fresh view).
+            self._executor.raise_if_gone()  # a dead container is the owner's to replace
+            self.restart()
+            self.replaced += 1
+        assert self._executor is not None
         reply = self._executor.request(payload, timeout, sink)
         if reply.get("event") == "error":
             raise SandboxRequestError(str(reply.get("code")), str(reply.get("error")))
@@ -190,7 +243,39 @@ class Sandbox:
         reply = self._request(payload, timeout + REPLY_MARGIN_S, sink)
         if reply.get("event") != "exit":
             raise ExecutorError(f"unexpected executor reply: {str(reply)[:200]}")
-        return RunResult.model_validate(reply, strict=False)
+        result = RunResult.model_validate(reply, strict=False)
+        report = self.sync()
+        if report.refused:
+            result.stderr += "\n" + report.summary() + "\n"
+        return result.model_copy(update={"changes": report})
+
+    def sync(self) -> ChangeReport:
+        """Judge what the sandbox changed since the last sync; apply the allowed changes to
+        the host workspace, put the refused ones back. Returns what happened to each."""
+        if self.view is None:
+            raise SandboxError("the sandbox is not started")
+        reply = self._request({"op": "changes"}, FILE_OP_TIMEOUT_S)
+        changes = [Change.model_validate(c) for c in reply.get("changes", [])]
+        if not changes:
+            return ChangeReport()
+        applier = Applier(self.view, self._read_whole)
+        report, reverts = settle(changes, self.view, self.judge, applier)
+        for start in range(0, len(reverts), REVERT_BATCH):
+            batch = reverts[start : start + REVERT_BATCH]
+            self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)
+        return report
+
+    def _read_whole(self, path: str) -> bytes:
+        chunks: list[bytes] = []
+        offset = 0
+        while True:
+            payload = {"op": "read", "path": path, "offset": offset}
+            reply = self._request(payload, FILE_OP_TIMEOUT_S)
+            data = base64.b64decode(str(reply["data_b64"]))
+            chunks.append(data)
+            offset += len(data)
+            if reply.get("eof", True) or not data:
+                return b"".join(chunks)
 
     def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
         payload: dict[str, Any] = {"op": "read", "path": path, "offset": offset}
@@ -199,9 +284,15 @@ class Sandbox:
         reply = self._request(payload, FILE_OP_TIMEOUT_S)
         return base64.b64decode(str(reply["data_b64"]))
 
-    def write_file(self, path: str, data: bytes) -> None:
+    def write_file(self, path: str, data: bytes) -> ChangeReport:
+        """Write in the sandbox, then sync: raises SandboxRequestError when the write did
+        not reach the host (refused, or a conflict with a change made on the host)."""
         content = base64.b64encode(data).decode()
         self._request({"op": "write", "path": path, "content_b64": content}, FILE_OP_TIMEOUT_S)
+        report = self.sync()
+        if report.refused:
+            raise SandboxRequestError("write_refused", report.summary())
+        return report
 
     def list_files(
         self, path: str = ".", pattern: str | None = None, recursive: bool = True

@@ -30,15 +30,24 @@ class SandboxLimits(BaseModel):
     pids: int = Field(default=256, ge=1)
     timeout_s: float = Field(default=120.0, gt=0)
     output_bytes: int = Field(default=1_000_000, ge=1)
+    disk: str = Field(default="1g", pattern=r"^[0-9]+(\.[0-9]+)?[bkmgtBKMGT]?$")
     tmp_size: str = Field(default="512m", pattern=r"^[0-9]+[kmgKMG]?$")
     home_size: str = Field(default="256m", pattern=r"^[0-9]+[kmgKMG]?$")
 
     def memory_bytes(self) -> int:
-        units = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-        text = self.memory.lower()
-        if text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(float(text))
+        return size_bytes(self.memory)
+
+    def disk_bytes(self) -> int:
+        return size_bytes(self.disk)
+
+
+def size_bytes(text: str) -> int:
+    """`512m`, `1.5g`, `4096` -> bytes."""
+    units = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+    text = text.lower()
+    if text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(float(text))
 
 
 class SandboxSpec(BaseModel):
@@ -48,9 +57,6 @@ class SandboxSpec(BaseModel):
 
     workspace: Path
     image: str = "rempart-sandbox:latest"
-    masked_files: tuple[str, ...] = ()
-    masked_dirs: tuple[str, ...] = ()
-    read_only_paths: tuple[str, ...] = ()
     network_allow: tuple[str, ...] = ()
     network_deny: tuple[str, ...] = ()  # the policy's deny and ask entries: never via the proxy
     egress_allow_cidrs: tuple[str, ...] = DOCUMENTATION_CIDRS
@@ -62,15 +68,6 @@ class SandboxSpec(BaseModel):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
-
-    @field_validator("masked_files", "masked_dirs", "read_only_paths")
-    @classmethod
-    def _relative(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for rel in value:
-            parts = Path(rel).parts
-            if not rel or Path(rel).is_absolute() or ".." in parts:
-                raise ValueError(f"workspace paths must be relative and inside it: {rel!r}")
-        return value
 
     def spec_hash(self) -> str:
         """Stable hash of the spec (the warm pool keys on it)."""

@@ -20,16 +20,18 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # on the host (mypy); in the container both files sit in /opt/rempart
-    from sandbox.image import fileops
+if TYPE_CHECKING:  # on the host (mypy); in the container the files sit in /opt/rempart
+    from sandbox.image import changeset, fileops
 else:
+    import changeset
     import fileops
 
 RequestError = fileops.RequestError
 number = fileops.number
 resolve = fileops.resolve
 
-VERSION = 1
+VERSION = 2
+PR_SET_CHILD_SUBREAPER = 36
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_OUTPUT_CAP = 1_000_000
 # Output this much larger than the cap is a flood (`yes`, a runaway loop): the command is
@@ -122,6 +124,65 @@ def _sweep(run_id: str) -> int:
     return killed
 
 
+def _parents() -> dict[int, int]:
+    """pid -> parent pid for every process in the container."""
+    out: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            out[int(entry)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _descendants(root: int, parents: dict[int, int]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _kill_strays(keep: set[int]) -> int:
+    """SIGKILL (and reap) every descendant of this executor outside the trees in `keep`.
+
+    The executor is a child subreaper: whatever a command leaves behind (`setsid`, double
+    forks, `env -i`) is re-parented here, not to PID 1, so it cannot leave this tree.
+    """
+    me = os.getpid()
+    parents = _parents()
+    spared: set[int] = set()
+    for pid in keep:
+        spared |= {pid} | _descendants(pid, parents)
+    strays = _descendants(me, parents) - spared
+    for pid in strays:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in strays:
+        if parents.get(pid) == me:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, 0)
+    return len(strays)
+
+
+def _become_subreaper() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
 def _oom_kills() -> int:
     try:
         with open("/sys/fs/cgroup/memory/memory.oom_control") as fh:
@@ -136,6 +197,9 @@ def _oom_kills() -> int:
 class Executor:
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
+        self.layer = changeset.ChangeLayer()
+        self._active: set[int] = set()
+        self._active_lock = threading.Lock()
 
     def handle(self, raw: bytes) -> None:
         rid: object = None
@@ -158,6 +222,12 @@ class Executor:
                 result = fileops.list_dir(req)
             elif op == "stat":
                 result = fileops.stat(req)
+            elif op == "snapshot":
+                result = self.layer.snapshot(req)
+            elif op == "changes":
+                result = self.layer.changes(req)
+            elif op == "revert":
+                result = self.layer.revert(req)
             else:
                 raise RequestError("bad_request", f"unknown op: {op!r}")
             self.writer.send({"id": rid, "event": "result", **result})
@@ -207,22 +277,24 @@ class Executor:
         flood = {"limit": max(FLOOD_FACTOR * cap, FLOOD_MIN), "hit": False}
         oom_before = _oom_kills()
         started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                args,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.PIPE if isinstance(stdin_data, str) else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                close_fds=True,
-            )
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-            code = 127 if isinstance(exc, FileNotFoundError) else 126
-            return self._exit(rid, code, None, started, False, bufs, f"{args[0]}: {exc}\n")
-        except (BlockingIOError, OSError) as exc:
-            return self._exit(rid, 126, None, started, False, bufs, f"cannot start: {exc}\n")
+        with self._active_lock:  # a command being started is never a stray
+            try:
+                proc = subprocess.Popen(
+                    args,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.PIPE if isinstance(stdin_data, str) else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+                code = 127 if isinstance(exc, FileNotFoundError) else 126
+                return self._exit(rid, code, None, started, False, bufs, f"{args[0]}: {exc}\n")
+            except (BlockingIOError, OSError) as exc:
+                return self._exit(rid, 126, None, started, False, bufs, f"cannot start: {exc}\n")
+            self._active.add(proc.pid)
         readers = [
             threading.Thread(
                 target=self._pump,
@@ -248,10 +320,15 @@ class Executor:
             except subprocess.TimeoutExpired:
                 _kill_group(proc.pid, signal.SIGKILL)
                 proc.wait()
-        # Nothing the command started may outlive it: its process group, then its marker.
+        # Nothing the command started may outlive it: its process group, its marker, then
+        # every other process below this executor that no other running command owns.
+        with self._active_lock:
+            self._active.discard(proc.pid)
         for _ in range(20):
             _kill_group(proc.pid, signal.SIGKILL)
-            if _sweep(run_id) == 0:
+            with self._active_lock:
+                killed = _sweep(run_id) + _kill_strays(set(self._active))
+            if killed == 0:
                 break
         for reader in readers:
             reader.join(timeout=2.0)
@@ -331,6 +408,7 @@ class Executor:
 
 def main() -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _become_subreaper()
     executor = Executor(Writer(sys.stdout.buffer))
     executor.writer.send({"id": None, "event": "ready", "pid": os.getpid(), "version": VERSION})
     for raw in sys.stdin.buffer:

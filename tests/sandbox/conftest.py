@@ -12,7 +12,7 @@ import pytest
 from policies import PolicySet
 from sandbox import Sandbox, SandboxLimits, SandboxSpec
 from sandbox.image_build import build_image
-from sandbox.policy_bridge import spec_from_policy
+from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
 
 def real_policy(
@@ -72,6 +72,25 @@ def policy_spec(ws: Path, image: str, **policy: object) -> SandboxSpec:
 
 
 SpecFactory = Callable[..., SandboxSpec]
+SandboxFactory = Callable[..., Sandbox]
+
+
+def policy_sandbox(
+    ws: Path, image: str, policy: PolicySet | None = None, **knobs: object
+) -> Sandbox:
+    """An unstarted sandbox confined by a real policy (`policy`, or `real_policy(**knobs)`):
+    its read view and its write judge come from that policy."""
+    policy = policy or real_policy(**knobs)  # type: ignore[arg-type]
+    spec = spec_from_policy(policy, ws, image=image)
+    limits = spec.limits.model_dump() | {"tmp_size": "16m", "home_size": "16m"}
+    spec = spec.model_copy(update={"limits": SandboxLimits(**limits)})
+    return Sandbox(spec, readable=readable(policy), judge=policy_judge(policy))
+
+
+@pytest.fixture(scope="session")
+def make_sandbox() -> SandboxFactory:
+    """`make_sandbox(workspace, image, policy=None, **real_policy knobs)`, not started."""
+    return policy_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +110,6 @@ def spec(workspace: Path, image: str) -> SandboxSpec:
 
 
 @pytest.fixture(scope="module")
-def sb(spec: SandboxSpec) -> Iterator[Sandbox]:
-    with Sandbox(spec) as box:
+def sb(workspace: Path, image: str) -> Iterator[Sandbox]:
+    with policy_sandbox(workspace, image) as box:
         yield box

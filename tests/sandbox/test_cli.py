@@ -51,8 +51,8 @@ def _exec(ws: Path, *cmd: str, policy: str = POLICY) -> dict[str, Any]:
 @pytest.fixture
 def ws(tmp_path: Path, image: str) -> Path:
     ws = tmp_path / "ws"
-    (ws / ".git").mkdir(parents=True)
-    (ws / ".git" / "config").write_text("[core]\n")
+    ws.mkdir()
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
     (ws / ".env").write_text("TOKEN=secret\n")
     (ws / "key.pem").write_text("PRIVATE\n")
     (ws / "ok.txt").write_text("fine\n")
@@ -68,17 +68,21 @@ def test_exec_json_prints_one_object_with_the_result(ws: Path) -> None:
     assert {"stderr", "duration_ms", "timed_out", "truncated"} <= out.keys()
 
 
-def test_exec_masks_what_the_policy_denies_for_reading(ws: Path) -> None:
+def test_exec_hides_what_the_policy_denies_for_reading(ws: Path) -> None:
     out = _exec(ws, "cat .env key.pem; python3 -c \"open('.env').read()\"")
     assert "secret" not in out["stdout"] and "PRIVATE" not in out["stdout"]
-    assert out["stderr"].count("Permission denied") >= 2
-    assert {".env", "key.pem"} <= set(out["masked"])
+    assert out["stderr"].count("No such file or directory") >= 2
+    assert {".env", "key.pem"} <= set(out["hidden"])
 
 
-def test_exec_makes_write_denied_paths_read_only(ws: Path) -> None:
+def test_exec_reports_a_write_denied_change_and_keeps_the_host_file(ws: Path) -> None:
+    before = (ws / ".git" / "config").read_bytes()
     out = _exec(ws, "echo x >> .git/config")
-    assert out["exit_code"] == 1
-    assert "Read-only file system" in out["stderr"]
+    assert out["exit_code"] == 0
+    refused = [o for o in out["changes"]["outcomes"] if not o["applied"]]
+    assert [o["path"] for o in refused] == [".git/config"]
+    assert "[write refused: modified .git/config" in out["stderr"]
+    assert (ws / ".git" / "config").read_bytes() == before
 
 
 def test_exec_has_no_network_without_an_allowlist(ws: Path) -> None:
@@ -123,4 +127,5 @@ def test_a_root_owned_workspace_is_writable_by_the_non_root_sandbox_user(
     out = _exec(ws, "id -u; echo b > b.txt; echo more >> a.txt; cat .env")
     assert out["stdout"].splitlines()[0] != "0"
     assert (ws / "b.txt").read_text() == "b\n" and (ws / "a.txt").read_text() == "a\nmore\n"
-    assert "secret" not in out["stdout"] and "Permission denied" in out["stderr"]
+    assert "secret" not in out["stdout"] and "No such file or directory" in out["stderr"]
+    assert all(p.stat().st_uid == 0 for p in ws.iterdir())  # new files belong to the owner

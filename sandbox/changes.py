@@ -1,0 +1,336 @@
+"""Writes judged on the way out: the sandbox's change set, path by path, onto the host.
+
+After every command and file write, the sandbox reports what changed in its copy of the
+workspace (final paths: a rename is a deletion and a creation, a write through a symlink is
+a change of the file it reaches). Each changed path is judged like a file tool's write,
+plus rules no policy can relax (git must not be made to run programs on the host, policy
+files stay as they are). What is allowed is applied to the real workspace atomically
+(temporary file + rename, never through a symlink, owned by the workspace's owner); what
+is refused is put back in the sandbox and reported. A path the host changed since it was
+shown is never overwritten (a conflict, reported).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat as stat_mod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from sandbox.spec import PROTECTED_PATHS
+from sandbox.view import View, open_parent, read_nofollow
+
+ChangeKind = Literal["created", "modified", "deleted"]
+# What git may have changed inside a .git folder that was shown to the sandbox: data, never
+# configuration or hooks (`core.fsmonitor`, `core.hooksPath`, filters and hooks run programs
+# on the host the next time the developer runs git).
+GIT_DATA_DIRS = ("objects", "refs", "logs", "rebase-merge", "rebase-apply", "sequencer")
+GIT_DATA_FILES = frozenset(
+    {"index", "HEAD", "ORIG_HEAD", "FETCH_HEAD", "MERGE_HEAD", "CHERRY_PICK_HEAD",
+     "REVERT_HEAD", "REBASE_HEAD", "AUTO_MERGE", "COMMIT_EDITMSG", "MERGE_MSG", "MERGE_MODE",
+     "SQUASH_MSG", "packed-refs", "description", "index.lock", "HEAD.lock"}
+)  # fmt: skip
+
+
+class Change(BaseModel):
+    """One path that differs from what the host was told, as the sandbox reports it."""
+
+    path: str
+    change: ChangeKind
+    kind: str = ""  # file | dir | symlink | other (absent for a deletion)
+    mode: int = 0
+    size: int = 0
+    target: str = ""
+
+
+class Verdict(BaseModel):
+    allowed: bool
+    reason: str = ""
+    rule: str | None = None
+
+
+class Outcome(BaseModel):
+    """What happened to one change."""
+
+    path: str
+    change: ChangeKind
+    kind: str = ""
+    applied: bool
+    reason: str = ""
+    rule: str | None = None
+
+
+class ChangeReport(BaseModel):
+    outcomes: list[Outcome] = []
+
+    @property
+    def applied(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.applied]
+
+    @property
+    def refused(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.applied]
+
+    def summary(self) -> str:
+        """One line per refused change, for the model and the person."""
+        return "\n".join(f"[write refused: {o.change} {o.path}: {o.reason}]" for o in self.refused)
+
+
+Judge = Callable[[Change], Verdict]
+
+
+def builtin_refusal(change: Change, view: View) -> str:
+    """Why no policy may allow this change ('' when the policy decides)."""
+    parts = change.path.split("/")
+    if parts[0] in PROTECTED_PATHS:
+        return "policy files are never written from the sandbox"
+    if ".git" not in parts:
+        return ""
+    index = parts.index(".git")
+    git_dir = "/".join(parts[: index + 1])
+    if git_dir not in view.git_dirs:
+        return (
+            "creates or changes a git repository the sandbox was not shown "
+            "(git would run its programs on the host)"
+        )
+    inner = parts[index + 1 :]
+    if not inner:
+        if change.change != "deleted" and change.kind == "dir":
+            return ""
+        return "a shown .git folder is never removed or replaced"
+    if inner[0] in GIT_DATA_DIRS or "/".join(inner) in GIT_DATA_FILES:
+        return ""
+    return f"git {'/'.join(inner)} can make git run programs on the host"
+
+
+def _owner(root: Path) -> tuple[int, int] | None:
+    """Whom new files belong to: the workspace's owner (we can only chown as root)."""
+    if os.geteuid() != 0:
+        return None
+    st = os.stat(root)
+    return st.st_uid, st.st_gid
+
+
+class Applier:
+    """Applies allowed changes to the host workspace; plans reverts for the rest."""
+
+    def __init__(self, view: View, read_sandbox: Callable[[str], bytes]) -> None:
+        self.view = view
+        self.root = view.root
+        self.read_sandbox = read_sandbox
+        self.owner = _owner(self.root)
+
+    def conflict(self, change: Change) -> str:
+        """Why the host copy must not be touched ('' when it may)."""
+        try:
+            st = os.lstat(self.root / change.path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            return f"cannot read the host copy: {exc.strerror}"
+        known = self.view.host.get(change.path)
+        if st is None:
+            return "" if known is None or change.change == "deleted" else (
+                "removed on the host since the sandbox was shown it")  # fmt: skip
+        if known is None:
+            if stat_mod.S_ISDIR(st.st_mode) and change.kind == "dir":
+                return ""
+            return "exists on the host but was not shown to the sandbox"
+        if stat_mod.S_ISDIR(st.st_mode):
+            return ""
+        size = st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
+        if (size, st.st_mtime_ns, st.st_ino) != known:
+            return "changed on the host since the sandbox was shown it"
+        return ""
+
+    def apply(self, change: Change) -> str:
+        """Make the host path match the sandbox; '' on success, else why not."""
+        parent = open_parent(self.root, change.path, create=change.change != "deleted")
+        if parent is None:
+            if change.change == "deleted":
+                self.view.host.pop(change.path, None)
+                return ""
+            return "a folder on the way is a symlink or not a folder on the host"
+        name = change.path.rsplit("/", 1)[-1]
+        try:
+            if change.change == "deleted":
+                self._delete(parent, name)
+            elif change.kind == "dir":
+                self._mkdir(parent, name, change.mode)
+            elif change.kind == "symlink":
+                target = change.target
+                self._replace(parent, name, lambda tmp: os.symlink(target, tmp, dir_fd=parent))
+            elif change.kind == "file":
+                data = self.read_sandbox(change.path)
+                self._replace(parent, name, lambda tmp: self._write(parent, tmp, data, change))
+            else:
+                return "only files, folders and symlinks are copied out"
+        except OSError as exc:
+            return f"host write failed: {exc.strerror or exc}"
+        finally:
+            os.close(parent)
+        self._record(change)
+        return ""
+
+    def _record(self, change: Change) -> None:
+        if change.change == "deleted":
+            below = change.path + "/"
+            for key in [k for k in self.view.host if k == change.path or k.startswith(below)]:
+                del self.view.host[key]
+            return
+        st = os.lstat(self.root / change.path)
+        size = st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
+        mtime = 0 if stat_mod.S_ISDIR(st.st_mode) else st.st_mtime_ns
+        self.view.host[change.path] = (size, mtime, st.st_ino)
+
+    def _delete(self, parent: int, name: str) -> None:
+        try:
+            st = os.lstat(name, dir_fd=parent)
+        except FileNotFoundError:
+            return
+        if stat_mod.S_ISDIR(st.st_mode):
+            os.rmdir(name, dir_fd=parent)  # never recursive: a hidden file may be inside
+        else:
+            os.unlink(name, dir_fd=parent)
+
+    def _mkdir(self, parent: int, name: str, mode: int) -> None:
+        try:
+            st = os.lstat(name, dir_fd=parent)
+        except FileNotFoundError:
+            os.mkdir(name, mode & 0o777 or 0o755, dir_fd=parent)
+            self._chown(parent, name)
+            return
+        if not stat_mod.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=parent)
+            os.mkdir(name, mode & 0o777 or 0o755, dir_fd=parent)
+            self._chown(parent, name)
+
+    def _write(self, parent: int, tmp: str, data: bytes, change: Change) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(tmp, flags, 0o600, dir_fd=parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            os.fchmod(fh.fileno(), self._mode(parent, change))
+
+    def _mode(self, parent: int, change: Change) -> int:
+        """A new file keeps the sandbox's mode; a changed one the host's, with its x bits
+        following the sandbox (`chmod +x` is a change the agent can make)."""
+        name = change.path.rsplit("/", 1)[-1]
+        try:
+            host = stat_mod.S_IMODE(os.lstat(name, dir_fd=parent).st_mode)
+        except OSError:
+            return change.mode & 0o777 or 0o644
+        return (host & ~0o111) | (change.mode & 0o111)
+
+    def _replace(self, parent: int, name: str, make: Callable[[str], None]) -> None:
+        tmp = f".{name[:200]}.rempart-{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=parent)
+        try:
+            make(tmp)
+            self._chown(parent, tmp)
+            with contextlib.suppress(FileNotFoundError):
+                st = os.lstat(name, dir_fd=parent)
+                if stat_mod.S_ISDIR(st.st_mode):
+                    os.rmdir(name, dir_fd=parent)
+            os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=parent)
+            raise
+
+    def _chown(self, parent: int, name: str) -> None:
+        if self.owner is not None:
+            os.chown(name, *self.owner, dir_fd=parent, follow_symlinks=False)
+
+    def revert_op(self, change: Change) -> dict[str, object]:
+        """The operation that puts the sandbox's copy of this path back as it was shown."""
+        rel = change.path
+        if rel not in self.view.host:
+            return {"op": "remove", "path": rel}
+        host = self.root / rel
+        try:
+            st = os.lstat(host)
+        except OSError:
+            return {"op": "remove", "path": rel}
+        if stat_mod.S_ISDIR(st.st_mode):
+            return {"op": "dir", "path": rel, "mode": stat_mod.S_IMODE(st.st_mode) | 0o700}
+        if stat_mod.S_ISLNK(st.st_mode):
+            return {"op": "symlink", "path": rel, "target": os.readlink(host)}
+        data = read_nofollow(self.root, rel)
+        if data is None:
+            return {"op": "remove", "path": rel}
+        import base64
+
+        return {
+            "op": "file",
+            "path": rel,
+            "mode": stat_mod.S_IMODE(st.st_mode) | 0o600,
+            "content_b64": base64.b64encode(data).decode(),
+        }
+
+
+def settle(
+    changes: list[Change], view: View, judge: Judge, applier: Applier
+) -> tuple[ChangeReport, list[dict[str, object]]]:
+    """Judge every change, apply the allowed ones; returns the report and the reverts."""
+    report = ChangeReport()
+    reverts: list[dict[str, object]] = []
+    refused_dirs: list[str] = []
+
+    # deletions deepest first (a folder after its contents), then creations parents first
+    def order(c: Change) -> tuple[bool, int, str]:
+        depth = c.path.count("/")
+        return (c.change != "deleted", -depth if c.change == "deleted" else depth, c.path)
+
+    ordered = sorted(changes, key=order)
+    for change in ordered:
+        reason, rule = _refusal(change, view, judge, refused_dirs)
+        if not reason:
+            reason = applier.conflict(change) or applier.apply(change)
+        if reason:
+            if change.kind == "dir" and change.change != "deleted":
+                refused_dirs.append(change.path)
+            reverts.append(applier.revert_op(change))
+        report.outcomes.append(
+            Outcome(
+                path=change.path, change=change.change, kind=change.kind,
+                applied=not reason, reason=reason, rule=rule,
+            )
+        )  # fmt: skip
+    return report, reverts
+
+
+def _refusal(
+    change: Change, view: View, judge: Judge, refused_dirs: list[str]
+) -> tuple[str, str | None]:
+    try:
+        change.path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file names must be UTF-8", None
+    if any(change.path.startswith(d + "/") for d in refused_dirs):
+        return "its folder was refused", None
+    # judged under every name it has: `realgit/hooks/x` is also `.git/hooks/x` when `.git`
+    # is a symlink to `realgit`
+    names = sorted(view.names(change.path), key=lambda n: (n != change.path, n))
+    rule: str | None = None
+    for name in names:
+        named = change if name == change.path else change.model_copy(update={"path": name})
+        builtin = builtin_refusal(named, view)
+        if builtin:
+            return _as(name, change, builtin), "builtin"
+        verdict = judge(named)
+        if not verdict.allowed:
+            return _as(name, change, verdict.reason or "denied by the policy"), verdict.rule
+        rule = rule or verdict.rule
+    return "", rule
+
+
+def _as(name: str, change: Change, reason: str) -> str:
+    return reason if name == change.path else f"as {name}: {reason}"

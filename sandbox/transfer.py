@@ -1,0 +1,90 @@
+"""Copy the read view into a running sandbox: a tar stream into `tar -x`, as the sandbox
+user, over the same hijacked `docker exec` stream the executor uses (no network)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+from typing import IO
+
+import docker
+from docker.errors import APIError, NotFound
+
+from sandbox.errors import SandboxError, SandboxGone
+from sandbox.executor_client import _hijack
+
+CHUNK = 1 << 20
+TIMEOUT_S = 600.0
+
+
+def push_tar(
+    client: docker.DockerClient, container_id: str, user: str, src: IO[bytes], dest: str
+) -> None:
+    """Extract the tar stream `src` under `dest` inside the container; raise on failure."""
+    argv = ["tar", "-x", "--no-same-owner", "-p", "-C", dest, "-f", "-"]
+    try:
+        created = client.api.exec_create(
+            container_id, argv, stdin=True, stdout=True, stderr=True, tty=False, user=user
+        )
+    except NotFound as exc:
+        raise SandboxGone("the sandbox container is gone") from exc
+    except APIError as exc:
+        raise SandboxError(f"cannot copy the workspace into the sandbox: {exc}") from exc
+    sock, early = _hijack(created["Id"], client.api.api_version, TIMEOUT_S)
+    sent: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            while chunk := src.read(CHUNK):
+                sock.sendall(chunk)
+        except OSError as exc:
+            sent.append(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
+
+    sender = threading.Thread(target=send, name="rempart-view-push", daemon=True)
+    sender.start()
+    errors = _drain(sock, early)
+    sender.join(timeout=TIMEOUT_S)
+    sock.close()
+    code = _exit_code(client, created["Id"])
+    if code != 0 or sent:
+        detail = errors.strip()[-500:] or (str(sent[0]) if sent else "")
+        raise SandboxError(
+            f"copying the workspace into the sandbox failed (tar exit {code}): {detail}",
+            hint="is the workspace larger than the sandbox's memory or `limits.disk`?",
+        )
+
+
+def _drain(sock: socket.socket, early: bytes) -> str:
+    """Read the multiplexed stream to its end; returns what came on stderr."""
+    buf, errors = early, []
+    while True:
+        while len(buf) >= 8:
+            stream, size = struct.unpack(">BxxxL", buf[:8])
+            if len(buf) < 8 + size:
+                break
+            if stream == 2:
+                errors.append(buf[8 : 8 + size].decode(errors="replace"))
+            buf = buf[8 + size :]
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return "".join(errors)
+
+
+def _exit_code(client: docker.DockerClient, exec_id: str) -> int:
+    for _ in range(100):
+        info = client.api.exec_inspect(exec_id)
+        if not info.get("Running") and info.get("ExitCode") is not None:
+            return int(info["ExitCode"])
+        time.sleep(0.02)
+    return -1
