@@ -53,7 +53,7 @@ def _duration(ms: float | None) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    """Lines split on `\n` only: a `\r` or `\x0c` stays in its line, to be shown escaped."""
+    """Lines split on `\\n` only: a `\\r` or `\\x0c` stays in its line, to be shown escaped."""
     if not text:
         return []
     return text.removesuffix("\n").split("\n")
