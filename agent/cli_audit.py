@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agent.audit import AuditLog, verify
 from agent.settings import Settings
+from policies.termsafe import safe_line
 
 
 def _path(args: argparse.Namespace) -> Path:
@@ -23,7 +24,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"ok: {result.records} records, chain intact ({_path(args)})")
     else:
         print(
-            f"BROKEN at line {result.line}: {result.problem} "
+            f"BROKEN at line {result.line}: {safe_line(result.problem)} "
             f"({result.records} records verified before it)"
         )
     return 0 if result.ok else 1

@@ -14,6 +14,7 @@ from agent.discovery import (
 )
 from agent.settings import Settings
 from policies.errors import RempartError
+from policies.termsafe import safe_line
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
@@ -23,13 +24,13 @@ def cmd_layers(args: argparse.Namespace) -> int:
     )
     policy = load_policy_set(layers)
     for info in policy.layers:
-        print(f"{info.name:20} {info.path}  sha256:{info.sha256[:12]}")
+        print(f"{safe_line(info.name):20} {safe_line(info.path)}  sha256:{info.sha256[:12]}")
     limits = policy.limits
     print(
         f"limits: cpus={limits.cpus} memory={limits.memory} pids={limits.pids} "
         f"timeout={limits.timeout_s}s output={limits.output_bytes}B"
     )
-    print(f"network: {', '.join(policy.network_allow) or 'none'}")
+    print(f"network: {safe_line(', '.join(policy.network_allow)) or 'none'}")
     return 0
 
 
@@ -41,7 +42,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
         raise RempartError(f"{path} does not exist", hint="nothing to trust")
     load_policy_set([*discover_layers(settings, None, []), Layer(name="project", path=path)])
     digest = trust_project_policy(settings, workspace)
-    print(f"trusted {path} (sha256 {digest}); a changed file must be trusted again")
+    print(f"trusted {safe_line(str(path))} (sha256 {digest}); a changed file must be trusted again")
     return 0
 
 

@@ -11,6 +11,7 @@ from agent.render import JsonPrinter, TextPrinter
 from agent.session import SessionOptions
 from agent.settings import Settings
 from agent.store import Store
+from policies.termsafe import json_safe, safe_line
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -21,11 +22,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         store.close()
     if args.json:
         for row in rows:
-            print(row.model_dump_json())
+            print(json_safe(row.model_dump_json()))
         return 0
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created))
-        print(f"{row.id}  {when}  {row.status:9} {row.task[:60]!r}  {row.workspace}")
+        task = safe_line(repr(row.task[:60]))
+        print(f"{row.id}  {when}  {row.status:9} {task}  {safe_line(row.workspace)}")
     if not rows:
         print("no sessions yet")
     return 0

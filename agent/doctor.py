@@ -10,6 +10,7 @@ import sys
 from agent.serving.engine import probe_models, read_state
 from agent.settings import Settings
 from policies.errors import RempartError
+from policies.termsafe import safe
 from sandbox.checks import Check, run_checks
 
 MIN_FREE_GB = 8.0
@@ -92,9 +93,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         for check in checks:
             mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
-            print(f"{mark} {check.name:28} {check.detail}")
+            print(f"{mark} {check.name:28} {safe(check.detail)}")
             if not check.ok and check.hint:
-                print(f"     {'':28} fix: {check.hint}")
+                print(f"     {'':28} fix: {safe(check.hint)}")
     return 0 if all(c.ok or not c.required for c in checks) else 1
 
 

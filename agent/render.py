@@ -1,4 +1,10 @@
-"""Plain-text rendering of session events for a terminal (the headless CLI's human mode)."""
+"""Plain-text rendering of session events for a terminal (the headless CLI's human mode).
+
+Every field that can carry model-made or untrusted text (file contents, output, diffs,
+assistant text, the finish summary, reasons, paths) goes through `policies.termsafe`, so a
+file the agent reads cannot move the cursor, retitle the window or overwrite a line.
+`--json` keeps the data raw: JSON escapes controls, and `json_safe` the rest.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +25,13 @@ from agent.events import (
     ToolResultEvent,
     UsageEvent,
 )
+from policies.termsafe import json_safe, safe, safe_line
 
 MAX_SHOWN = 1200
 
 
 def _short(args: dict[str, object]) -> str:
-    text = json.dumps(args, ensure_ascii=False)
+    text = safe_line(json.dumps(args, ensure_ascii=False))
     return text if len(text) < 200 else text[:200] + "…"
 
 
@@ -40,22 +47,25 @@ class TextPrinter:
     def line(self, event: Event) -> str | None:
         match event:
             case SessionStarted():
-                layers = "\n  ".join(event.policy_layers)
+                layers = "\n  ".join(safe_line(layer) for layer in event.policy_layers)
                 return (
-                    f"session {event.session_id} on {event.model} "
+                    f"session {event.session_id} on {safe_line(event.model)} "
                     f"({event.tool_call_mode} tool calls)"
-                    f"\nworkspace {event.workspace}, network {event.network}\npolicy:\n  {layers}"
+                    f"\nworkspace {safe_line(event.workspace)}, network {safe_line(event.network)}"
+                    f"\npolicy:\n  {layers}"
                 )
             case AssistantText():
-                return f"\nassistant: {event.text.strip()}"
+                return f"\nassistant: {safe(event.text.strip())}"
             case ToolCallEvent():
-                return f"\n> {event.tool} {_short(event.arguments)}" + (
+                return f"\n> {safe_line(event.tool)} {_short(event.arguments)}" + (
                     " (repaired)" if event.repaired else ""
                 )
             case DecisionEvent():
                 where = ", ".join(p for p in (event.rule, event.source) if p) or "default"
-                return f"  policy: {event.decision.upper()} [{where}] via {event.approver}" + (
-                    f": {event.reason}" if event.decision != "allow" else ""
+                return (
+                    f"  policy: {event.decision.upper()} [{safe_line(where)}]"
+                    f" via {safe_line(event.approver)}"
+                    + (f": {safe_line(event.reason)}" if event.decision != "allow" else "")
                 )
             case ToolResultEvent():
                 body = (
@@ -66,17 +76,19 @@ class TextPrinter:
                 mark = "error" if event.is_error else "ok"
                 return (
                     f"  [{mark}] "
-                    + body.replace("\n", "\n    ")
-                    + (f"\n{event.diff}" if event.diff else "")
+                    + safe(body).replace("\n", "\n    ")
+                    + (f"\n{safe(event.diff)}" if event.diff else "")
                 )
             case UsageEvent():
                 return None
             case NoticeEvent():
-                return f"  note: {event.text}"
+                return f"  note: {safe(event.text)}"
             case FinishEvent():
-                return f"\n{event.status}: {event.summary}"
+                return f"\n{event.status}: {safe(event.summary)}"
             case ErrorEvent():
-                return f"error: {event.message}" + (f"\nhint: {event.hint}" if event.hint else "")
+                return f"error: {safe(event.message)}" + (
+                    f"\nhint: {safe(event.hint)}" if event.hint else ""
+                )
             case AssistantDelta():
                 return None
         return None
@@ -90,4 +102,4 @@ class JsonPrinter:
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, AssistantDelta):
-            print(event.model_dump_json(), file=self.out, flush=True)
+            print(json_safe(event.model_dump_json()), file=self.out, flush=True)

@@ -16,17 +16,18 @@ from policies.errors import RempartError
 from policies.evaluator import PolicySet
 from policies.exceptions import PolicyInputError, Problem
 from policies.loader import compile_text
+from policies.termsafe import json_safe, safe, safe_line
 from policies.testing_runner import LAYER_NAMES, run
 from policies.yamlstrict import MAX_BYTES
 
 
 def _fail(exc: RempartError) -> int:
-    sys.stderr.write(f"error: {exc.message}\n")
+    sys.stderr.write(f"error: {safe(exc.message)}\n")
     render = getattr(exc, "render", None)
     if callable(render) and str(render()) != exc.message:
-        sys.stderr.write(f"{render()}\n")
+        sys.stderr.write(f"{safe(str(render()))}\n")
     if exc.hint:
-        sys.stderr.write(f"hint: {exc.hint}\n")
+        sys.stderr.write(f"hint: {safe(exc.hint)}\n")
     return 2
 
 
@@ -52,12 +53,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             problems = [Problem(name, 1, 1, f"cannot read policy file: {exc}")]
         problems.sort(key=lambda p: (p.line, p.col))
         for problem in problems:
-            sys.stdout.write(f"{problem}\n")
+            sys.stdout.write(f"{safe(str(problem))}\n")
         n_err = sum(1 for p in problems if p.severity == "error")
         n_warn = len(problems) - n_err
         errors += n_err
         state = "ok" if n_err == 0 else "invalid"
-        sys.stdout.write(f"{name}: {state} ({n_err} errors, {n_warn} warnings)\n")
+        sys.stdout.write(f"{safe_line(name)}: {state} ({n_err} errors, {n_warn} warnings)\n")
     return 1 if errors else 0
 
 
@@ -70,7 +71,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not line.strip():
             continue
         try:
-            out = policy.evaluate(parse_action(line)).model_dump_json()
+            out = json_safe(policy.evaluate(parse_action(line)).model_dump_json())
         except PolicyInputError as exc:
             out = json.dumps({"error": exc.message})
         sys.stdout.write(out + "\n")
@@ -84,15 +85,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         action = parse_action(args.action)
     except RempartError as exc:
         return _fail(exc)
-    sys.stdout.write(policy.explain(action) + "\n")
+    sys.stdout.write(safe(policy.explain(action)) + "\n")
     return 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     report = run([Path(p) for p in args.files])
     for line in report.lines:
-        sys.stdout.write(line + "\n")
-    sys.stdout.write(report.summary() + "\n")
+        sys.stdout.write(safe(line) + "\n")
+    sys.stdout.write(safe(report.summary()) + "\n")
     return 0 if report.ok else 1
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from policies.errors import RempartError
+from policies.termsafe import safe, safe_line
 from sandbox.container import list_resources, prune
 from sandbox.engine import docker_client
 from sandbox.image_build import DEFAULT_MIRROR, build_image, ensure_image
@@ -90,7 +91,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     for r in found:
         print(
             f"{r.kind:<15} {r.session:<14} {r.name:<32} {r.status:<10} "
-            f"{'yes' if r.orphan else 'no':<6} {r.workspace}"
+            f"{'yes' if r.orphan else 'no':<6} {safe_line(r.workspace)}"
         )
     return 0
 
@@ -158,9 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except RempartError as exc:
-        print(f"rempart: error: {exc.message}", file=sys.stderr)
+        print(f"rempart: error: {safe(exc.message)}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {safe(exc.hint)}", file=sys.stderr)
         return EXIT_SANDBOX_ERROR
     return code
 

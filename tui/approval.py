@@ -21,7 +21,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from agent.approval import ApprovalAnswer, ApprovalRequest, Choice
-from tui.escape import unusual, visible
+from policies.termsafe import safe_line
+from tui.escape import shown, unusual, visible
 from tui.messages import ApprovalPending
 
 
@@ -127,25 +128,28 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
                     " · ".join(p for p in (decision.rule, decision.source) if p)
                     or "no rule: the default"
                 )
-                rule = Text.assemble(("rule ", "dim"), (where, "bold"))
+                rule = Text.assemble(("rule ", "dim"), (safe_line(where), "bold"))
                 if decision.layer:
-                    rule.append(f" [{decision.layer} layer]", style="dim")
+                    rule.append(f" [{safe_line(decision.layer)} layer]", style="dim")
                 yield Static(rule, id="approval-rule")
                 yield Static(
-                    Text.assemble(("why ", "dim"), decision.reason or "—"), id="approval-reason"
+                    Text.assemble(("why ", "dim"), shown(decision.reason or "—")),
+                    id="approval-reason",
                 )
                 for seg in decision.segments if len(decision.segments) > 1 else []:
                     line = Text(f"  {seg.decision:<5} ", style="bold") + visible(seg.command)
-                    line.append(f"  {seg.rule or 'default'}", style="dim")
+                    line.append(f"  {safe_line(seg.rule or 'default')}", style="dim")
                     yield Static(line, classes="approval-segment")
                 if req.always_rule is not None:
                     yield Static(
                         Text.assemble(
-                            ("allow always writes to ", "dim"), (req.always_file, "bold"), ":"
+                            ("allow always writes to ", "dim"),
+                            (safe_line(req.always_file), "bold"),
+                            ":",
                         ),
                         id="approval-always-file",
                     )
-                    yield Static(Text(req.always_rule.rstrip()), id="approval-always-rule")
+                    yield Static(shown(req.always_rule.rstrip()), id="approval-always-rule")
                 else:
                     yield Static(
                         Text("allow always: not offered (a rule asked explicitly)", style="dim"),

@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from policies.termsafe import safe_line
 from tui.messages import JumpToCard
 
 if TYPE_CHECKING:
@@ -107,7 +108,15 @@ class AuditScreen(Screen[None]):
             stamp = dt.datetime.fromtimestamp(r.ts).strftime("%H:%M:%S")
             what = summary(r)
             what = what if len(what) <= 40 else what[:39] + "…"
-            table.add_row(str(r.seq), r.kind, decision, what, where, r.approver or "", stamp)
+            table.add_row(
+                str(r.seq),
+                r.kind,
+                decision,
+                Text(safe_line(what)),
+                Text(safe_line(where)),
+                Text(safe_line(r.approver or "")),
+                stamp,
+            )
 
     def action_filter(self, mode: str) -> None:
         self.mode = mode

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from policies.errors import RempartError
+from policies.termsafe import safe
 
 SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -75,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except RempartError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {safe(exc.message)}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {safe(exc.hint)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

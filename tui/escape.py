@@ -1,5 +1,12 @@
-"""Make what a person approves exactly what they see: control characters, invisible and
-look-alike Unicode are shown as escapes (`\\x1b`, `\\u200b`, `\\u0430`), highlighted."""
+"""Untrusted text for widgets: `policies.termsafe` escapes, highlighted, and never markup.
+
+`visible` is what a person approves: every control, invisible and non-ASCII character as an
+escape (`\\x1b`, `\\u200b`, `\\u0430`), highlighted. `shown` is everything else a widget
+shows of untrusted text (output, diffs, model text, reasons): newlines and tabs kept, the
+characters a terminal could act on escaped and highlighted. Both return `rich.text.Text`,
+so `[bold red]` in the text stays text: never pass untrusted `str` to a widget that parses
+markup (`Static("...")`, DataTable `str` cells, `notify`, `border_title`).
+"""
 
 from __future__ import annotations
 
@@ -7,56 +14,33 @@ import unicodedata
 
 from rich.text import Text
 
-_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+from policies.termsafe import pieces
+
 MARK_STYLE = "bold reverse"
 
 
-def _escape(char: str) -> str | None:
-    """The escape shown for `char`, or None when it is plain printable ASCII."""
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    if 0x20 <= code < 0x7F:
-        return None
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+def _text(text: str, style: str, keep: str, strict: bool) -> Text:
+    out = Text(style=style)
+    for chunk, escaped in pieces(text, keep=keep, strict=strict):
+        out.append(chunk, style=MARK_STYLE if escaped else None)
+    return out
 
 
 def visible(text: str, style: str = "") -> Text:
     """`text` with every non-printable or non-ASCII character escaped and highlighted."""
-    out = Text(style=style)
-    plain = []
-    for char in text:
-        escaped = _escape(char)
-        if escaped is None:
-            plain.append(char)
-            continue
-        if plain:
-            out.append("".join(plain))
-            plain = []
-        out.append(escaped, style=MARK_STYLE)
-    if plain:
-        out.append("".join(plain))
-    return out
+    return _text(text, style, keep="", strict=True)
+
+
+def shown(text: str, style: str = "") -> Text:
+    """Untrusted multi-line text: controls, bidi and invisible characters escaped, highlighted."""
+    return _text(text, style, keep="\n\t", strict=False)
 
 
 def unusual(text: str) -> list[str]:
     """Names of the characters `visible` escapes (for a warning line), in order, unique."""
     seen: dict[str, None] = {}
     for char in text:
-        if _escape(char) is not None and char not in _NAMED:
+        if not (0x20 <= ord(char) < 0x7F) and char not in "\n\t\r":
             name = unicodedata.name(char, "") or f"{unicodedata.category(char)} control character"
             seen.setdefault(f"U+{ord(char):04X} {name}", None)
     return list(seen)
-
-
-def clean_output(text: str) -> str:
-    """Program output for display: keep newlines and tabs, escape other control characters."""
-    if text.isprintable():
-        return text
-    return "".join(
-        c if c in "\n\t" or c.isprintable() or ord(c) >= 0xA0 else f"\\x{ord(c):02x}" for c in text
-    )

@@ -17,6 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from policies.errors import RempartError
+from policies.termsafe import safe, safe_line
+from tui.escape import shown
 
 if TYPE_CHECKING:
     from policies import PolicySet
@@ -104,9 +106,9 @@ class PolicyScreen(Screen[None]):
 
     def _failed(self, exc: RempartError) -> None:
         self.query_one("#policy-layers", Static).update(
-            Text(f"{exc.message}\nhint: {exc.hint}", style="red")
+            shown(f"{exc.message}\nhint: {exc.hint}", style="red")
         )
-        self.notify(exc.message, title="Policy does not load", severity="error")
+        self.notify(safe(exc.message), title="Policy does not load", severity="error", markup=False)
 
     def _loaded(self, policy: PolicySet, files: list[tuple[str, str, str]]) -> None:
         from rich.syntax import Syntax
@@ -125,12 +127,15 @@ class PolicyScreen(Screen[None]):
         for number, (name, path, text) in enumerate(files, start=1):
             parts.append(
                 Text.assemble(
-                    f"\n{number}. ", (name, "bold"), " layer · ", (short_path(path), "underline")
+                    f"\n{number}. ",
+                    (safe_line(name), "bold"),
+                    " layer · ",
+                    (safe_line(short_path(path)), "underline"),
                 )
             )
             parts.append(
                 Syntax(
-                    text.rstrip(),
+                    safe(text.rstrip()),
                     "yaml",
                     theme="ansi_dark",
                     background_color="default",
@@ -152,13 +157,13 @@ class PolicyScreen(Screen[None]):
             action = parse_action(action_from(event.value))
         except (ValueError, RempartError) as exc:
             message = exc.message if isinstance(exc, RempartError) else str(exc)
-            out.update(Text(message, style="red"))
+            out.update(shown(message, style="red"))
             return
         decision = self.policy.evaluate(action)
         style = {"allow": "bold green", "ask": "bold yellow", "deny": "bold red"}[decision.decision]
         head = Text.assemble(("=> ", "bold"), (decision.decision.upper(), style), "\n")
         explained = self.policy.explain(action).replace(f"{Path.cwd()}/", "")
-        out.update(Group(head, Text(explained)))
+        out.update(Group(head, shown(explained)))
         self.query_one("#policy-body", VerticalScroll).scroll_home(animate=False)
 
     def action_focus_explain(self) -> None:

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from policies.errors import RempartError
+from policies.termsafe import safe
 from tui.approval import ApprovalScreen, TuiApprover
 from tui.messages import (
     ApprovalPending,
@@ -175,7 +176,9 @@ class SessionScreen(Screen[None]):
 
     def on_session_failed(self, message: SessionFailed) -> None:
         text = message.message + (f"\nhint: {message.hint}" if message.hint else "")
-        self.notify(text, title="Session not started", severity="error", timeout=15)
+        self.notify(
+            safe(text), title="Session not started", severity="error", timeout=15, markup=False
+        )
 
     def on_session_ended(self, message: SessionEnded) -> None:
         self.running = False

@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
+from policies.termsafe import safe_line
 from tui.messages import ResumeSession
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Static(self.question)
+            yield Static(Text(self.question))
             yield Static(Text("y: yes · n/esc: no", style="dim"))
 
     def action_answer(self, yes: bool) -> None:
@@ -77,7 +78,14 @@ class SessionsScreen(Screen[None]):
         table.clear()
         for row in self.rows:
             task = row.task.splitlines()[0][:60] if row.task else ""
-            table.add_row(row.id, row.status, when(row.created), task, row.workspace, key=row.id)
+            table.add_row(
+                row.id,
+                row.status,
+                when(row.created),
+                Text(safe_line(task)),
+                Text(safe_line(row.workspace)),
+                key=row.id,
+            )
 
     def _selected(self) -> SessionRow | None:
         table = self.query_one(DataTable)

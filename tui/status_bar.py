@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from agent.events import Event, FinishEvent, SessionStarted, UsageEvent
+from policies.termsafe import safe_line
 
 
 def _endpoint(url: str) -> str:
@@ -96,13 +97,13 @@ class StatusBar(Static):
         first = Text(no_wrap=True, overflow="ellipsis")
         first.append(f" {self.state} ", style="bold reverse")
         first.append(" model ", style="dim")
-        first.append(self.model or "—", style="bold")
+        first.append(safe_line(self.model or "—"), style="bold")
         if self.endpoint:
-            first.append(f" @ {self.endpoint}")
+            first.append(f" @ {safe_line(self.endpoint)}")
         first.append("  net ", style="dim")
-        first.append(self.network or "—", style="bold")
+        first.append(safe_line(self.network or "—"), style="bold")
         first.append("  policy ", style="dim")
-        first.append(", ".join(self.policy_layers) or "—")
+        first.append(safe_line(", ".join(self.policy_layers) or "—"))
         second = Text(no_wrap=True, overflow="ellipsis")
         second.append(" tokens ", style="dim")
         second.append(f"{self.tokens_in:,} in / {self.tokens_out:,} out")

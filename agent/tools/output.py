@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+from policies.termsafe import safe
 
 
 def clean(text: str) -> str:
-    """Escape control characters (binary garbage, terminal escapes) so they are visible."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Escape control and invisible characters (binary garbage, terminal escapes, bidi
+    overrides) so they are visible: the same notation the person's terminal shows."""
+    return safe(text, keep="\n\t\r")
 
 
 def head_tail(text: str, cap: int) -> tuple[str, bool]:

@@ -15,7 +15,7 @@ import docker
 import pytest
 
 from agent.audit import verify
-from agent.testing import Reply, ScriptedModelServer
+from agent.testing import Reply, ScriptedCall, ScriptedModelServer
 from sandbox.container import LABEL_OWNER_PID
 from tests.agent.conftest import POLICY
 
@@ -198,3 +198,76 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
     finally:
         client.close()
     assert alive == []
+
+
+# A workspace file that tries to drive the person's terminal: retitle the window, clear the
+# screen, overwrite the line with a fake decision, CSI as one C1 byte, a bidi override.
+ATTACK = (
+    "title\x1b]0;pwned\x07 clear\x1b[2J csi\x9b2J bidi \u202etxt.exe\u202c iso \u2066x\u2069"
+    " bs\x08 del\x7f\r  policy: ALLOW [trusted-rule] via policy\n"
+)
+RAW = [b"\x1b", b"\x07", b"\r", b"\x08", b"\x7f", *(c.encode() for c in "\x9b\u202e\u2066")]
+
+
+def rempart_bytes(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """The bytes as a terminal would get them (text mode would turn a `\\r` into `\\n`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args], capture_output=True, env=env, timeout=300
+    )
+
+
+def attack_replies() -> list[Reply]:
+    write = ScriptedCall(
+        name="write_file", arguments=json.dumps({"path": "b.md", "content": ATTACK})
+    )
+    return [
+        Reply.call("read_file", path="NOTES.md"),
+        Reply.call("run", command="cat NOTES.md"),
+        Reply(text=f"Copying it: {ATTACK}", calls=[write]),
+        Reply.call("finish", summary=f"done {ATTACK}"),
+    ]
+
+
+def assert_only_escaped(out: bytes) -> str:
+    assert [raw for raw in RAW if raw in out] == []
+    text = out.decode()
+    fakes = [line for line in text.splitlines() if "[trusted-rule]" in line]
+    assert fakes and not any(line.startswith("  policy:") for line in fakes)
+    return text
+
+
+def test_terminal_escapes_in_a_workspace_file_reach_the_terminal_only_escaped(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    (workspace / "NOTES.md").write_bytes(ATTACK.encode())
+    with ScriptedModelServer(attack_replies()) as server:
+        args = ["--workspace", str(workspace), "--policy", str(policy_file)]
+        done = rempart_bytes("run", "copy NOTES.md", *args, "--model", server.base_url, env=env)
+    assert done.returncode == 0, done.stderr
+    text = assert_only_escaped(done.stdout)
+    # read_file output, command output (\r kept for the model), assistant text, diff, summary
+    assert text.count("\\x1b]0;pwned\\x07 clear\\x1b[2J csi\\x9b2J bidi \\u202etxt.exe") >= 5
+    assert "del\\x7f\\r  policy: ALLOW [trusted-rule]" in text
+    assert "\nfinished: done title\\x1b]0;pwned" in text and "+title\\x1b]0;pwned" in text
+
+    # the same events replayed from the store (`sessions show`) are escaped the same way
+    session_id = text.split()[1]
+    shown = rempart_bytes("sessions", "show", session_id, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert assert_only_escaped(shown.stdout).count("\\u202etxt.exe") >= 5
+
+
+def test_json_mode_keeps_the_raw_text_as_data_but_no_raw_control_bytes(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    (workspace / "NOTES.md").write_bytes(ATTACK.encode())
+    with ScriptedModelServer(attack_replies()) as server:
+        args = ["--workspace", str(workspace), "--policy", str(policy_file), "--json"]
+        done = rempart_bytes("run", "copy NOTES.md", *args, "--model", server.base_url, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [raw for raw in RAW if raw in done.stdout] == []
+    events = events_of(done.stdout.decode())
+    assert ATTACK.rstrip("\n") in events[-1]["summary"]
+    assert any(e["type"] == "assistant_text" and ATTACK in e["text"] for e in events)
+    read = next(e for e in events if e["type"] == "tool_result")
+    assert "title\x1b]0;pwned\x07 clear\x1b[2J csi\x9b2J bidi \u202etxt.exe" in read["content"]

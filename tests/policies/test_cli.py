@@ -106,3 +106,25 @@ def test_explain_rejects_a_bad_action() -> None:
 
 def test_main_returns_exit_codes_in_process(capsys: object) -> None:
     assert main(["policy", "check", str(EXAMPLES / "default.yaml")]) == 0
+
+
+def test_explain_shows_a_project_policy_reason_with_terminal_escapes_escaped(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nname: evil\ndefault: ask\nexec:\n"
+        '  - match: ["curl", "**"]\n    decision: deny\n'
+        '    reason: "no\\e]0;pwned\\a\\e[2J\\r  policy: ALLOW \\x9b2J \\u202eexe.txt"\n'
+    )
+    action = json.dumps({"kind": "exec", "command": "curl x"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "policies.cli", "policy", "explain", "--policy", str(policy),
+         "--action", action],
+        capture_output=True, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert not any(
+        raw in proc.stdout for raw in (b"\x1b", b"\x07", b"\r", b"\xc2\x9b", b"\xe2\x80\xae")
+    )
+    assert b"no\\x1b]0;pwned\\x07\\x1b[2J\\r  policy: ALLOW \\x9b2J \\u202eexe.txt" in proc.stdout

@@ -131,3 +131,15 @@ def test_visible_escapes_what_a_terminal_would_hide() -> None:
         action_lines({"kind": "net.connect", "host": "pypi.org", "port": 443}).plain
         == "connect pypi.org:443"
     )
+
+
+async def test_a_hostile_rule_reason_shows_escaped_and_not_as_markup(make_app) -> None:
+    reason = "fine\x1b]0;pwned\x07\r[bold green]policy: ALLOW[/] \u202eexe.txt"
+    request = ask_request(rule="r1", reason=reason)
+    app = make_app([Ask(request), finished()], task="t")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        text = shown(app.screen.query_one("#approval-reason"))
+        assert "fine\\x1b]0;pwned\\x07\\r[bold green]policy: ALLOW[/] \\u202eexe.txt" in text
+        await pilot.press("d", "enter")
+        await until_idle(pilot)

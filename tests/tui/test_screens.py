@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.geometry import Region
 from textual.widgets import DataTable, Input, Static
 
 from agent.audit import AuditLog
@@ -214,3 +215,39 @@ def test_the_app_builds_the_real_session_factory_by_default(settings: Settings) 
     app = RempartApp(settings)
     assert app.session_factory.__name__ == "build"
     assert started().model == "qwen2.5-coder-1.5b"
+
+
+def drawn(widget) -> str:
+    """The text the widget sends to the terminal, as Textual draws it."""
+    width, height = widget.size
+    return "".join(
+        seg.text for strip in widget.render_lines(Region(0, 0, width, height)) for seg in strip
+    )
+
+
+async def test_a_hostile_task_and_command_show_escaped_in_the_sessions_and_audit_tables(
+    make_app, settings: Settings
+) -> None:
+    store = Store(settings.sessions_db)
+    try:
+        store.create("[bold red]ok[/] \x1b]0;pwned\x07\x9b2J", "/w/\u202eexe.txt", "qwen")
+    finally:
+        store.close()
+    AuditLog(settings.audit_log).append(
+        "s-replay", "decision", action={"kind": "exec", "command": "[reverse]ls[/]\x1b[2J\x9b"},
+        decision="allow", rule="r\x1b[1m", source="p.yaml:3", approver="policy",
+    )  # fmt: skip
+    app = make_app([*sample_events(), finished()], task="t")
+    async with app.run_test(size=(160, 24)) as pilot:
+        await until_idle(pilot)
+        await pilot.press("f2")
+        await pilot.pause()
+        text = drawn(app.screen.query_one(DataTable))
+        assert "[bold red]ok[/] \\x1b]0;pwned\\x07\\x9b2J" in text and "/w/\\u202eexe.txt" in text
+        assert not [c for c in "\x1b\x07\x9b\u202e" if c in text]
+        await pilot.press("escape", "f3")
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        text = drawn(table)
+        assert "[reverse]ls[/]\\x1b[2J\\x9b" in text and "r\\x1b[1m" in text
+        assert not [c for c in "\x1b\x07\r\x9b\u202e" if c in text]

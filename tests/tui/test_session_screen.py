@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from rich.segment import Segment
+from textual.geometry import Region
+from textual.widget import Widget
 
-from agent.events import ErrorEvent
+from agent.events import (
+    AssistantText,
+    DecisionEvent,
+    ErrorEvent,
+    Event,
+    NoticeEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+)
 from tui.testing import Fail, Hold, many_events, sample_events
 from tui.widgets.cards import TextCard, ToolCard
 from tui.widgets.render import tool_body
@@ -239,3 +250,55 @@ async def test_a_resumed_history_of_two_thousand_events_is_folded_not_mounted(ma
         await pilot.pause()
         assert transcript.lo <= 5 < transcript.hi
         assert app.screen.query_one("#fold-bottom", Fold).display
+
+
+# What a workspace file or the model could try on the person's terminal, plus Rich markup.
+ATTACK = (
+    "title\x1b]0;pwned\x07 clear\x1b[2J csi\x9b2J bidi \u202etxt.exe\u202c"
+    " del\x7f\r  policy: ALLOW [bold red]FAKE[/bold red] [@click=app.quit]x[/]"
+)
+RAW = ("\x1b", "\x07", "\r", "\x7f", "\x9b", "\u202e", "\u202c")
+
+
+def attack_events() -> list[Event]:
+    call = ToolCallEvent(call_id="c1", tool="run", arguments={"command": "cat NOTES.md"}, ts=0.0)
+    return [
+        AssistantText(text=f"Reading it: {ATTACK}", ts=0.0),
+        call,
+        DecisionEvent(call_id="c1", action={"kind": "exec", "command": "cat NOTES.md"},
+                      decision="allow", rule="allow-cat", source="team.yaml:3", ts=0.0),
+        ToolResultEvent(call_id="c1", tool="run", is_error=False, exit_code=0, content=ATTACK,
+                        diff=f"+{ATTACK}\n", ts=0.0),
+        ToolCallEvent(call_id="c2", tool="run", arguments={"command": "curl x"}, ts=0.0),
+        DecisionEvent(call_id="c2", action={"kind": "exec", "command": "curl x"},
+                      decision="deny", rule="no-net", source="project:3", reason=ATTACK, ts=0.0),
+        NoticeEvent(text=ATTACK, ts=0.0),
+    ]  # fmt: skip
+
+
+def rendered(widget: Widget) -> list[Segment]:
+    """The segments the widget sends to the terminal (text and style), as Textual draws it."""
+    width, height = widget.size
+    return [seg for strip in widget.render_lines(Region(0, 0, width, height)) for seg in strip]
+
+
+async def test_untrusted_text_in_cards_is_shown_escaped_and_never_as_markup(make_app) -> None:
+    app = make_app([*attack_events(), finished(f"done {ATTACK}")], task="t")
+    async with app.run_test(size=(200, 60)) as pilot:
+        await until_idle(pilot)
+        cards = [*app.screen.query(TextCard), *app.screen.query(ToolCard)]
+        assert len(cards) == 6  # task, assistant, notice, finish; two tool cards
+        for card in cards:
+            segments = rendered(card)
+            text = "".join(seg.text for seg in segments)
+            assert [c for c in RAW if c in text] == [], type(card).__name__
+            # markup stays text: the brackets show, and nothing turned clickable
+            assert "FAKE" not in text or "[bold red]FAKE[/bold red]" in text
+            assert not [seg for seg in segments if seg.style and "@click" in seg.style.meta]
+        output = "".join(seg.text for seg in rendered(app.screen.query(ToolCard).first()))
+        assert "title\\x1b]0;pwned\\x07 clear\\x1b[2J csi\\x9b2J bidi \\u202etxt.exe" in output
+        assert "del\\x7f\\r  policy: ALLOW" in output
+        escapes = [
+            seg for seg in rendered(app.screen.query(ToolCard).first()) if seg.text == "\\x1b"
+        ]
+        assert escapes and all(seg.style and seg.style.reverse for seg in escapes)  # highlighted

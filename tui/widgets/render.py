@@ -9,7 +9,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from agent.events import DecisionEvent, ToolResultEvent
-from tui.escape import clean_output, visible
+from policies.termsafe import safe, safe_line
+from tui.escape import shown, visible
 from tui.widgets.items import TextItem, ToolItem
 
 HEAD_LINES = 4
@@ -34,14 +35,14 @@ def decision_text(decision: DecisionEvent) -> Text:
     label, style = BADGES[decision.decision]
     line = Text.assemble((f" {label} ", f"{style} reverse"), " ")
     where = [p for p in (decision.rule, decision.source) if p]
-    line.append(" · ".join(where) if where else "default rule", style="bold")
+    line.append(safe_line(" · ".join(where)) if where else "default rule", style="bold")
     if decision.layer:
-        line.append(f" [{decision.layer} layer]", style="dim")
+        line.append(f" [{safe_line(decision.layer)} layer]", style="dim")
     if decision.approver != "policy":
-        line.append(f" · by {decision.approver}", style="italic")
+        line.append(f" · by {safe_line(decision.approver)}", style="italic")
     if decision.decision != "allow" and decision.reason:
         line.append("\n  why: ", style="bold")
-        line.append(decision.reason)
+        line.append_text(shown(decision.reason))
     return line
 
 
@@ -49,6 +50,13 @@ def _duration(ms: float | None) -> str:
     if ms is None:
         return ""
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split on `\\n` only: a `\\r` or `\\x0c` stays in its line, to be shown escaped."""
+    if not text:
+        return []
+    return text.removesuffix("\n").split("\n")
 
 
 def result_parts(
@@ -69,23 +77,23 @@ def result_parts(
         status.append(f" · {_duration(result.duration_ms)}")
     if result.truncated:
         status.append(" · output truncated by the sandbox", style="italic")
-    lines = clean_output(result.content).splitlines()
-    shown = lines
+    lines = _lines(result.content)
+    lines_shown = lines
     if not expanded and len(lines) > HEAD_LINES + TAIL_LINES + 1:
         hidden = len(lines) - HEAD_LINES - TAIL_LINES
-        shown = [
+        lines_shown = [
             *lines[:HEAD_LINES],
             f"… {hidden} more lines (enter: expand) …",
             *lines[-TAIL_LINES:],
         ]
         status.append(f" · {len(lines)} lines")
     parts: list[RenderableType] = [status]
-    if shown:
-        parts.append(Text("\n".join(shown), style="red" if result.is_error else "", no_wrap=False))
+    if lines_shown:
+        parts.append(shown("\n".join(lines_shown), style="red" if result.is_error else ""))
     if result.diff:
         from rich.syntax import Syntax  # pygments: only once a diff is shown
 
-        diff = result.diff
+        diff = safe(result.diff)
         diff_lines = diff.splitlines()
         if not expanded and len(diff_lines) > 40:
             diff = "\n".join([*diff_lines[:40], f"… {len(diff_lines) - 40} more diff lines"])
@@ -120,12 +128,14 @@ def tool_body(item: ToolItem) -> RenderableType:
     return Group(*parts)
 
 
-def tool_title(item: ToolItem) -> str:
+def tool_title(item: ToolItem) -> Text:
+    """A `Text`, not a `str`: a border title string would be parsed as markup."""
+    tool = safe_line(item.call.tool)
     if item.denied:
-        return f"{item.call.tool} · DENIED"
+        return Text(f"{tool} · DENIED")
     if item.result is not None and item.result.is_error:
-        return f"{item.call.tool} · failed"
-    return item.call.tool
+        return Text(f"{tool} · failed")
+    return Text(tool)
 
 
 TEXT_LABELS = {
@@ -141,12 +151,12 @@ def text_body(item: TextItem) -> RenderableType:
     if item.kind == "assistant":
         from rich.markdown import Markdown
 
-        return Markdown(item.text + (" ▌" if item.streaming else ""))
+        return Markdown(safe(item.text) + (" ▌" if item.streaming else ""))
     label, style = TEXT_LABELS[item.kind]
     text = Text()
     if label:
         text.append(f"{label}: ", style=style)
-    text.append(clean_output(item.text), style=style if item.kind != "task" else "")
+    text.append_text(shown(item.text, style=style if item.kind != "task" else ""))
     if item.hint:
-        text.append(f"\nhint: {item.hint}", style="italic")
+        text.append_text(shown(f"\nhint: {item.hint}", style="italic"))
     return text
