@@ -1,7 +1,7 @@
 """MCP servers, run inside the session's sandbox, reached with the MCP SDK's stdio client.
 
 A server never runs on the host: its transport is `docker exec -i` into the sandbox
-container, so it gets exactly the sandbox's walls (masks, no network or the egress proxy,
+container, so it gets exactly the sandbox's walls (the read view, no network or the egress proxy,
 limits, non-root user). The SDK is async; the loop is sync: one asyncio loop runs in a
 thread, and each server lives in one task that owns its session from start to close.
 

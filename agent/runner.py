@@ -19,7 +19,7 @@ from agent.messages import ToolCallRequest
 from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLike, ToolOutput
 from policies import Action, Decision, DecisionKind, FsWrite, PolicySet
 from policies.errors import RempartError
-from sandbox.changes import Change, Verdict
+from sandbox.changes import Change, Outcome, Verdict
 from sandbox.errors import SandboxError, SandboxGone
 from sandbox.sandbox import SandboxRequestError
 
@@ -71,6 +71,7 @@ class CallRunner:
         self._egress_restarts = 0
         self._call: tuple[str, ToolCallRequest] | None = None
         self._authorised: set[str] = set()
+        self._asked: set[str] = set()
 
     def execute(
         self, tool: ToolLike, call: ToolCallRequest, arguments: dict[str, Any]
@@ -81,7 +82,7 @@ class CallRunner:
         except ToolArgumentError as exc:
             self.bad_arguments += 1
             return self._result(tool.name, call, ToolOutput(content=f"error: {exc}", is_error=True))
-        self._call, self._authorised = (tool.name, call), set()
+        self._call, self._authorised, self._asked = (tool.name, call), set(), set()
         for action in actions:
             refusal = self.authorise(tool.name, call, action)
             if refusal is not None:
@@ -108,13 +109,38 @@ class CallRunner:
         Plain allows are not recorded one by one (a build may change thousands of files)."""
         action = FsWrite(path=change.path)
         decision = self.policy.evaluate(action)
-        if decision.decision == "allow" or _key(action.model_dump()) in self._authorised:
+        key = _key(action.model_dump())
+        if decision.decision == "allow" or key in self._authorised:
             return Verdict(allowed=True, rule=decision.rule)
-        tool, call = self._call or ("sync", ToolCallRequest(id="sync", name="sync", arguments="{}"))
+        if decision.decision == "deny":  # recorded with the outcome (record_refused_change)
+            return Verdict(allowed=False, reason=decision.reason, rule=decision.rule)
+        tool, call = self._current()
         refusal = self.authorise(tool, call, action)
+        self._asked.add(change.path)
         if refusal is None:
             return Verdict(allowed=True, rule=decision.rule)
         return Verdict(allowed=False, reason=refusal.splitlines()[0], rule=decision.rule)
+
+    def record_refused_change(self, outcome: Outcome) -> None:
+        """A change that did not reach the host: a decision event and an audit record (an
+        answered ask was recorded when it was asked)."""
+        if outcome.path in self._asked:
+            return
+        _tool, call = self._current()
+        shared: dict[str, Any] = {
+            "call_id": call.id,
+            "action": {"kind": "fs.write", "path": outcome.path, "change": outcome.change},
+            "decision": "deny",
+            "rule": outcome.rule,
+            "layer": None,
+            "source": None,
+            "approver": "change-layer",
+        }
+        self.emit(DecisionEvent(**shared, reason=outcome.reason))
+        self.audit.append(self.session_id, "decision", **shared, note=outcome.reason[:500])
+
+    def _current(self) -> tuple[str, ToolCallRequest]:
+        return self._call or ("sync", ToolCallRequest(id="sync", name="sync", arguments="{}"))
 
     def authorise(self, tool_name: str, call: ToolCallRequest, action: Action) -> str | None:
         """None when the action may run; else the refusal text for the model."""

@@ -42,7 +42,7 @@ from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
 from policies import McpStart
 from sandbox import Sandbox
-from sandbox.changes import Change, Verdict
+from sandbox.changes import Change, Outcome, Verdict
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
@@ -145,8 +145,12 @@ class Session:
                 return policy_judge(policy)(change)
             return runner_ref[0].judge_change(change)
 
+        def refused(outcome: Outcome) -> None:
+            if runner_ref:
+                runner_ref[0].record_refused_change(outcome)
+
         def start_sandbox() -> Sandbox:
-            sandbox = Sandbox(spec, readable=readable(policy), judge=judge)
+            sandbox = Sandbox(spec, readable=readable(policy), judge=judge, on_refused=refused)
             sandbox.start()
             return sandbox
 

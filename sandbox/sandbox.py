@@ -12,7 +12,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from pydantic import BaseModel
 
-from sandbox.changes import Applier, Change, ChangeReport, Judge, Verdict, settle
+from sandbox.changes import Applier, Change, ChangeReport, Judge, Outcome, Verdict, settle
 from sandbox.container import (
     CONTAINER_WORKSPACE,
     SANDBOX_UID,
@@ -90,6 +90,7 @@ class Sandbox:
         client: docker.DockerClient | None = None,
         readable: Callable[[str], bool] | None = None,
         judge: Judge | None = None,
+        on_refused: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.spec = spec
         self._own_client = client is None
@@ -100,6 +101,7 @@ class Sandbox:
         self._executor: ExecutorClient | None = None
         self.readable = readable or (lambda _path: True)
         self.judge: Judge = judge or _allow_all
+        self.on_refused = on_refused
         self.view: View | None = None
         self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
 
@@ -263,6 +265,9 @@ class Sandbox:
         for start in range(0, len(reverts), REVERT_BATCH):
             batch = reverts[start : start + REVERT_BATCH]
             self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)
+        if self.on_refused is not None:
+            for outcome in report.refused:
+                self.on_refused(outcome)
         return report
 
     def _read_whole(self, path: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,6 +79,33 @@ def test_the_masked_secret_is_unreadable_even_when_the_policy_is_fooled(
     # python3 -c is dynamic code: the policy must not allow it silently, and even if it
     # ran, the sandbox masks the file.
     assert all("super-secret-value" not in r.content for r in run.results())
+
+
+def test_a_commands_denied_writes_are_refused_reported_and_audited(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    script = (
+        "import os\nos.makedirs('.git/hooks', exist_ok=True)\n"
+        "open('.git/hooks/pre-commit', 'w').write('touch /tmp/pwned')\n"
+        "open('calc.py', 'a').write('# edited\\n')\n"
+    )
+    run = run_session(
+        [
+            Reply.call("write_file", path="w.py", content=script),
+            Reply.call("run", command="python3 w.py"),
+            Reply.call("finish", summary="done"),
+        ]
+    )
+    out = run.results()[1]
+    assert "[write refused: created .git/hooks/pre-commit" in out.content
+    assert not (workspace / ".git" / "hooks" / "pre-commit").exists()
+    assert (workspace / "calc.py").read_text().endswith("# edited\n")  # allowed: applied
+    refused = [d for d in run.decisions() if d.approver == "change-layer"]
+    assert {d.action["path"] for d in refused} >= {".git/hooks/pre-commit"}
+    assert all(d.decision == "deny" and d.reason for d in refused)
+    records = [json.loads(line) for line in run.settings.audit_log.read_text().splitlines()]
+    assert any(r.get("approver") == "change-layer" for r in records)
+    assert verify(run.settings.audit_log).ok
 
 
 def test_malformed_arguments_unknown_tools_and_wrong_types_go_back_to_the_model(
