@@ -9,12 +9,14 @@ gets the same treatment is handled as one mount instead of one per file (e.g. `.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from policies import FsRead, FsWrite
+from policies.netrules import NetRules, NetTable
 from sandbox.errors import WorkspaceError
 from sandbox.spec import PROTECTED_PATHS, SandboxLimits, SandboxSpec
 
@@ -49,8 +51,7 @@ class PolicyLike(Protocol):
     def limits(self) -> _Limits: ...
     @property
     def network_allow(self) -> list[str]: ...
-    @property
-    def network_deny(self) -> list[str]: ...
+    def network_table(self) -> NetTable: ...
     @property
     def env_passthrough(self) -> list[str]: ...
 
@@ -180,6 +181,12 @@ def scratch_sized(limits: SandboxLimits) -> SandboxLimits:
     return limits.model_copy(update={"tmp_size": f"{tmp}m", "home_size": f"{home}m"})
 
 
+def _network_rules(policy: PolicyLike) -> str:
+    """The policy's whole network table for the proxy, or "" when nothing is allowed."""
+    table = policy.network_table()
+    return json.dumps(table, sort_keys=True) if NetRules(table).has_allow() else ""
+
+
 def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> SandboxSpec:
     """The sandbox that makes `policy` physically true for `workspace`."""
     workspace = workspace.expanduser().resolve()
@@ -194,8 +201,8 @@ def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> Sandbox
         masked_files=tuple(sorted(masks.files)),
         masked_dirs=tuple(sorted(masks.dirs)),
         read_only_paths=tuple(masks.read_only),
+        network_rules=_network_rules(policy),
         network_allow=tuple(policy.network_allow),
-        network_deny=tuple(policy.network_deny),
         limits=scratch_sized(
             SandboxLimits(
                 cpus=lim.cpus,

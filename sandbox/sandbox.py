@@ -100,7 +100,7 @@ class Sandbox:
                 self.spec.workspace, uid, self.spec.masked_files + self.spec.masked_dirs
             )
         try:
-            if self.spec.network_allow:
+            if self.spec.network_rules:
                 self.egress = Egress(self.client, self.spec, self.session)
                 env.update(self.egress.start())
                 assert self.egress.volume is not None
