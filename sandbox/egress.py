@@ -46,6 +46,7 @@ class EgressEvent(BaseModel):
     policy: str = ""  # the policy's decision (policies.netrules), before the address walls
     rule: str = ""
     layer: str = ""
+    tls: bool | None = None  # whether the tunnel began with a TLS ClientHello
     sni: str | None = None  # the server name a TLS ClientHello in the tunnel asked for
     host_header: str = ""
 

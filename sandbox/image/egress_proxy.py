@@ -144,7 +144,13 @@ def check_host_header(lines: list[str], name: str, port: int, default_port: int)
 
 
 def head_lines(head: bytes) -> list[str]:
-    lines = head.decode("latin-1").split("\r\n")[:-2]
+    """The request line (UTF-8: a name may be IDN, judged as the policy judges it) and the
+    header lines (latin-1)."""
+    first, _, rest = head.partition(b"\r\n")
+    try:
+        lines = [first.decode("utf-8"), *rest.decode("latin-1").split("\r\n")[:-2]]
+    except UnicodeDecodeError as exc:
+        raise Refused("bad_request: request line is not UTF-8") from exc
     if any(line[:1] in (" ", "\t") for line in lines[1:]):
         raise Refused("bad_request: folded header")
     if any(":" not in line for line in lines[1:]):
@@ -294,8 +300,9 @@ async def handle(
             first = await inspect_tunnel(client_r, name, port, entry)
             writer.write(first)
         else:
-            request = [f"{method} {path} {version}", *kept, "Connection: close", "", ""]
-            writer.write("\r\n".join(request).encode("latin-1"))
+            request = ["", *kept, "Connection: close", "", ""]
+            line = f"{method} {path} {version}".encode()
+            writer.write(line + "\r\n".join(request).encode("latin-1"))
     except Refused as exc:
         entry.update(decision="deny", reason=str(exc).replace("\r", " ").replace("\n", " "))
         log(**entry)
