@@ -143,6 +143,14 @@ class ProxyUnderTest:
     def events(self) -> list[EgressEvent]:
         return self.egress.events()
 
+    def wait_until_logged(self, count: int, timeout_s: float = 30.0) -> list[EgressEvent]:
+        """Every logged attempt, once there are at least `count` of them."""
+        deadline = time.monotonic() + timeout_s
+        pause = threading.Event()
+        while len(events := self.events()) < count and time.monotonic() < deadline:
+            pause.wait(0.1)
+        return events
+
     def wait_event(
         self, match: Callable[[EgressEvent], bool], timeout_s: float = 10.0
     ) -> EgressEvent:
