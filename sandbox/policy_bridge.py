@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from policies import FsRead, FsWrite
-from policies.netrules import NetRules, NetTable
+from policies.netrules import NetTable
 from sandbox.errors import WorkspaceError
 from sandbox.spec import PROTECTED_PATHS, SandboxLimits, SandboxSpec
 
@@ -182,9 +182,11 @@ def scratch_sized(limits: SandboxLimits) -> SandboxLimits:
 
 
 def _network_rules(policy: PolicyLike) -> str:
-    """The policy's whole network table for the proxy, or "" when nothing is allowed."""
-    table = policy.network_table()
-    return json.dumps(table, sort_keys=True) if NetRules(table).has_allow() else ""
+    """The policy's whole network table for the proxy; "" (no network at all) when no
+    allow pattern survives the layers (`rempart policy layers` then says `network: none`)."""
+    if not policy.network_allow:
+        return ""
+    return json.dumps(policy.network_table(), sort_keys=True)
 
 
 def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> SandboxSpec:

@@ -209,3 +209,32 @@ def test_http_inside_a_tunnel_must_name_the_target_too(pypi_only: ProxyUnderTest
     answer = pypi_only.connect("pypi.org:80", then=[inner])
     assert answer.startswith(b"HTTP/1.1 200") and answer.split(b"\r\n\r\n", 1)[1] == b""
     pypi_only.wait_event(lambda e: e.target == "pypi.org:80" and "host_mismatch" in e.reason)
+
+
+def test_a_tls_session_without_a_server_name_goes_through_and_is_logged(
+    pypi_only: ProxyUnderTest,
+) -> None:
+    answer = pypi_only.connect("pypi.org:443", then=[client_hello(None)], wait_s=2)
+    assert answer.startswith(b"HTTP/1.1 200")
+    event = pypi_only.wait_event(lambda e: e.tls is True and e.sni is None)
+    assert event.decision == "allow"
+
+
+def test_a_request_without_a_host_header_is_refused(pypi_only: ProxyUnderTest) -> None:
+    answer = pypi_only.exchange(b"GET http://pypi.org/ HTTP/1.0\r\nUser-Agent: t\r\n\r\n")
+    assert refusal(answer) == "host_mismatch: 0 Host headers"
+
+
+def test_a_chunked_request_body_is_refused(pypi_only: ProxyUnderTest) -> None:
+    head = b"POST http://pypi.org/ HTTP/1.1\r\nHost: pypi.org\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert refusal(pypi_only.exchange(head)).startswith("bad_request")
+
+
+def test_a_second_request_on_a_plain_http_connection_is_not_forwarded(
+    pypi_only: ProxyUnderTest,
+) -> None:
+    second = b"GET /x HTTP/1.1\r\nHost: files.pythonhosted.org\r\n\r\n"
+    answer = pypi_only.exchange(_get("pypi.org") + second)
+    assert answer.count(b"HTTP/1.1 ") == 1
+    event = pypi_only.wait_event(lambda e: e.host_header == "pypi.org")
+    assert (event.decision, event.rule) == ("allow", "network.allow[1]")
