@@ -238,3 +238,16 @@ def test_a_second_request_on_a_plain_http_connection_is_not_forwarded(
     assert answer.count(b"HTTP/1.1 ") == 1
     event = pypi_only.wait_event(lambda e: e.host_header == "pypi.org")
     assert (event.decision, event.rule) == ("allow", "network.allow[1]")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"CONNECT b\xfccher.pypi.org:443 HTTP/1.1\r\n\r\n",  # latin-1, not UTF-8
+        b"GET http://user@pypi.org/ HTTP/1.1\r\nHost: pypi.org\r\n\r\n",
+        b"GET https://pypi.org/ HTTP/1.1\r\nHost: pypi.org\r\n\r\n",
+        b"CONNECT [::1 HTTP/1.1\r\n\r\n",
+    ],
+)
+def test_malformed_requests_are_refused(pypi_only: ProxyUnderTest, head: bytes) -> None:
+    assert refusal(pypi_only.exchange(head)).startswith("bad_request")

@@ -47,3 +47,9 @@ def test_a_hello_without_a_server_name_has_none() -> None:
 def test_a_broken_hello_is_an_error(damage: Callable[[bytes], bytes]) -> None:
     with pytest.raises(tlshello.TlsError):
         _read(damage(client_hello("pypi.org")))
+
+
+def test_a_hello_claiming_more_than_the_limit_is_an_error() -> None:
+    huge = b"\x16\x03\x01\x00\x04" + b"\x01" + (tlshello.HELLO_LIMIT + 1).to_bytes(3, "big")
+    with pytest.raises(tlshello.TlsError):
+        _read(huge)
