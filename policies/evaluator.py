@@ -17,10 +17,12 @@ from policies.judge import (
     judge_mcp_start,
     judge_net,
     judge_path,
+    network_table,
 )
 from policies.layering import default_rule, dynamic_rule
 from policies.loader import compile_text
 from policies.model import RANK, Decision, DecisionKind, LayerInfo, Limits
+from policies.netrules import NetRules, NetTable
 from policies.rules import Layer, Rule
 from policies.yamlstrict import MAX_BYTES
 
@@ -59,14 +61,8 @@ class PolicySet:
         self.exec_dynamic: DecisionKind = self._exec.dynamic.decision
         self.limits = self._limits()
         self.env_passthrough = self._env()
+        self.net = NetRules(self.network_table())
         self.network_allow = self._network_allow()
-        # deny and ask host patterns: an egress proxy cannot ask, so both are refused there
-        self.network_deny = [
-            rule.pattern
-            for lay in self._layers
-            for kind in ("deny", "ask")
-            for _rx, rule in lay.network.items[kind]
-        ]
 
     @classmethod
     def load(cls, files: Sequence[tuple[str, Path]]) -> PolicySet:
@@ -133,12 +129,17 @@ class PolicySet:
             op = "read" if isinstance(action, FsRead) else "write"
             return judge_path(layers, op, action.path, everything=everything)
         if isinstance(action, NetConnect):
-            return judge_net(layers, action.host, action.port, everything)
+            return judge_net(layers, self.net, action.host, action.port, everything)
         if isinstance(action, McpStart):
             return judge_mcp_start(layers, action.server)
         if isinstance(action, McpCall):
             return judge_mcp_call(layers, action.server, action.tool, everything)
         raise TypeError(f"not a judged action: {action!r}")
+
+    def network_table(self) -> NetTable:
+        """Every layer's network rules and locks, JSON-serialisable: what the egress proxy
+        evaluates with `policies.netrules`, the same code `evaluate(NetConnect)` runs."""
+        return network_table(self._layers)
 
     def explain(self, action: Action) -> str:
         from policies.explain import explain
@@ -187,6 +188,8 @@ class PolicySet:
         return names
 
     def _network_allow(self) -> list[str]:
+        """Allow patterns that still allow something (probed on one port): for display
+        only. The proxy never sees these; it evaluates `network_table()` in full."""
         out: list[str] = []
         for lay in self._layers:
             for _rx, rule in lay.network.items["allow"]:
@@ -199,7 +202,7 @@ class PolicySet:
                 probe = "rempart-probe." + host[2:] if host.startswith("*.") else host
                 probe = "rempart-probe.invalid" if host == "*" else probe
                 number = int(port) if port.isdigit() else 443
-                judged = judge_net(self._layers, probe, number)
+                judged = judge_net(self._layers, self.net, probe, number)
                 if judged.rule.decision == "allow" and pattern not in out:
                     out.append(pattern)
         return out

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from policies.hosts import parse_host
 from policies.layering import Outcome, combine, default_rule, strictest
 from policies.model import DecisionKind
+from policies.netrules import TABLE_VERSION, LayerEntry, NetRule, NetRules, NetTable, RuleEntry
 from policies.paths import PSEUDO_DEVICES, NormPath, fold_text, normalise
-from policies.rules import Layer, PatternSet, Rule
+from policies.rules import DECISIONS, Layer, PatternSet, Rule
 
 
 def builtin(rid: str, decision: DecisionKind, reason: str) -> Rule:
@@ -19,7 +19,6 @@ def builtin(rid: str, decision: DecisionKind, reason: str) -> Rule:
 DEFAULT_ASK = builtin("default", "ask", "no rule matches and no layer sets `default`")
 OUTSIDE = builtin("outside-workspace", "deny", "the path is outside the workspace")
 DEVICE = builtin("pseudo-device", "allow", "harmless pseudo-device")
-NET_UNLISTED = builtin("network-unlisted", "deny", "destinations not allowed by a rule are denied")
 MCP_UNLISTED = builtin("mcp-unlisted", "deny", "the server is not listed in mcp.servers")
 
 
@@ -77,30 +76,38 @@ def judge_path(
     return Judged(out, subject)
 
 
-def judge_net(layers: Sequence[Layer], host: str, port: int, everything: bool = False) -> Judged:
-    try:
-        h = parse_host(host)
-    except ValueError as exc:
-        return Judged(Outcome(builtin("bad-host", "deny", str(exc))), f"connecting to {host!r}")
-    subject = f"connecting to `{h.name}:{port}`"
-    if not 0 < port < 65536:
-        return Judged(Outcome(builtin("bad-port", "deny", "port must be 1-65535")), subject)
-    key = h.key(port)
-    hits: list[list[Rule]] = []
+def network_table(layers: Sequence[Layer]) -> NetTable:
+    """The layers' network rules as the JSON table `policies.netrules` evaluates (the
+    egress proxy gets exactly this)."""
+    out: list[LayerEntry] = []
     for lay in layers:
-        ps = lay.network
-        if everything:
-            hits.append(ps.all("deny", key) + ps.all("ask", key) + ps.all("allow", key))
-        else:
-            hit = ps.first("deny", key) or ps.first("ask", key) or ps.first("allow", key)
-            hits.append([hit] if hit else [])
-    fallback = NET_UNLISTED
-    if h.literal:
-        fallback = builtin(
-            "network-literal", "deny",
-            "IP addresses and local names are denied unless a rule names them exactly",
-        )  # fmt: skip
-    return Judged(combine(layers, hits, lambda _lay: fallback, fallback), subject)
+        rules: list[RuleEntry] = [
+            {"id": rule.id, "decision": rule.decision, "pattern": rule.pattern,
+             "source": rule.source, "reason": rule.reason}
+            for decision in DECISIONS
+            for _rx, rule in lay.network.items[decision]
+        ]  # fmt: skip
+        out.append({"name": lay.name, "lock": lay.lock, "rules": rules})
+    return {"version": TABLE_VERSION, "layers": out}
+
+
+def _as_rule(layers: Sequence[Layer], net: NetRule) -> Rule:
+    if net.builtin:
+        return builtin(net.id.removeprefix("builtin:"), net.decision, net.reason or "")
+    lay = layers[net.layer]
+    return next(r for _rx, r in lay.network.items[net.decision] if r.id == net.id)
+
+
+def judge_net(
+    layers: Sequence[Layer], rules: NetRules, host: str, port: int, everything: bool = False
+) -> Judged:
+    """`rules` is `NetRules(network_table(layers))`: the proxy's code, on the proxy's table."""
+    net = rules.judge(host, port, everything)
+    subject = f"connecting to `{net.name}:{port}`" if net.name else f"connecting to {host!r}"
+    out = Outcome(_as_rule(layers, net.winner))
+    out.hits = [_as_rule(layers, r) for r in net.hits]
+    out.ignored = [(_as_rule(layers, r), why) for r, why in net.ignored]
+    return Judged(out, subject)
 
 
 def judge_mcp_start(layers: Sequence[Layer], server: str) -> Judged:
@@ -143,4 +150,6 @@ def judge_mcp_call(
     return Judged(out, subject)
 
 
-__all__ = ["Judged", "builtin", "describe", "judge_net", "judge_path", "strictest"]
+__all__ = [
+    "Judged", "builtin", "describe", "judge_net", "judge_path", "network_table", "strictest"
+]  # fmt: skip

@@ -19,12 +19,14 @@ from docker.models.volumes import Volume
 from docker.types import Mount
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from policies.netrules import RULES_ENV, encode_table
 from sandbox.container import labels_for
 from sandbox.engine import FORWARDER_LISTEN, KIND_PROXY, KIND_VOLUME, SOCKET_DIR, SOCKET_NAME
 from sandbox.errors import SandboxError
 from sandbox.spec import SandboxSpec
 
 PROXY_ARGV = ["python3", "-u", "/opt/rempart/egress_proxy.py"]
+RULES_ENV_LIMIT = 120_000  # one environment string may be at most 128 KiB (MAX_ARG_STRLEN)
 
 
 class EgressEvent(BaseModel):
@@ -41,6 +43,12 @@ class EgressEvent(BaseModel):
     addr: str = ""
     client: str = ""
     target: str = ""
+    policy: str = ""  # the policy's decision (policies.netrules), before the address walls
+    rule: str = ""
+    layer: str = ""
+    tls: bool | None = None  # whether the tunnel began with a TLS ClientHello
+    sni: str | None = None  # the server name a TLS ClientHello in the tunnel asked for
+    host_header: str = ""
 
 
 class Egress:
@@ -60,19 +68,22 @@ class Egress:
         """Start the proxy on its own bridge network, listening on a unix socket in a
         session volume; returns the sandbox's proxy environment."""
         name = f"rempart-{self._session}-egress"
+        rules = encode_table(json.loads(self._spec.network_rules))
+        if len(rules) > RULES_ENV_LIMIT:
+            raise SandboxError(
+                f"the policy's network rules are too large for the proxy ({len(rules)} bytes)",
+                hint="use fewer network rules (wildcards such as `*.example.com`)",
+            )
         try:
             self.volume = self._client.volumes.create(name, labels=self._labels(KIND_VOLUME))
             argv = [*PROXY_ARGV, "--listen", f"unix:{SOCKET_DIR}/{SOCKET_NAME}"]
-            for pattern in self._spec.network_allow:
-                argv += ["--allow", pattern]
             for cidr in self._spec.egress_allow_cidrs:
                 argv += ["--allow-cidr", cidr]
-            for pattern in self._spec.network_deny:
-                argv += ["--deny", pattern]
             self.proxy = self._client.containers.run(
                 self._spec.image,
                 argv,
                 detach=True,
+                environment={RULES_ENV: rules},
                 name=f"rempart-{self._session}-proxy",
                 user="1000:1000",
                 labels=self._labels(KIND_PROXY),

@@ -43,13 +43,12 @@ PACKAGES = (
     "ripgrep",
 )
 BUILD_FILES = (
-    "Dockerfile",
-    "executor.py",
-    "fileops.py",
-    "changeset.py",
-    "egress_proxy.py",
-    "forwarder.py",
-)
+    "Dockerfile", "executor.py", "fileops.py", "changeset.py", "egress_proxy.py",
+    "forwarder.py", "tlshello.py",
+)  # fmt: skip
+# the egress proxy evaluates the policy's network table with the policy engine's own code:
+# these stdlib-only modules go into the image as /opt/rempart/policies/ (empty __init__)
+POLICY_FILES = ("hosts.py", "netrules.py")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBOOTSTRAP_TIMEOUT_S = 1800.0
 BUILD_TIMEOUT_S = 600
@@ -63,6 +62,10 @@ def _stderr_progress(line: str) -> None:
 
 def _image_dir() -> Path:
     return Path(str(resources.files("sandbox") / "image"))
+
+
+def _policy_dir() -> Path:
+    return Path(str(resources.files("policies")))
 
 
 def _sha(*parts: bytes) -> str:
@@ -87,6 +90,7 @@ def image_tag(base: str | None = None, ca_bundle: Path | None = None) -> str:
     """The reproducible tag `rempart-sandbox:<hash12>` for these build inputs."""
     folder = _image_dir()
     files = [(folder / name).read_bytes() for name in BUILD_FILES]
+    files += [(_policy_dir() / name).read_bytes() for name in POLICY_FILES]
     files.append(_ca_bytes(ca_bundle))
     base_id = base.encode() if base else f"{ROOTFS_REPOSITORY}:{rootfs_key()}".encode()
     return f"{REPOSITORY}:{_sha(base_id, *files)[:12]}"
@@ -197,6 +201,10 @@ def build_image(
         with tempfile.TemporaryDirectory(prefix="rempart-build-") as context:
             for name in BUILD_FILES:
                 shutil.copy(_image_dir() / name, Path(context) / name)
+            (Path(context) / "policies").mkdir()
+            (Path(context) / "policies" / "__init__.py").write_bytes(b"")
+            for name in POLICY_FILES:
+                shutil.copy(_policy_dir() / name, Path(context) / "policies" / name)
             (Path(context) / "extra-ca.crt").write_bytes(_ca_bytes(ca_bundle))
             _docker_build(client, context, tag, base_ref, progress)
         client.images.get(tag).tag(repo, "latest")

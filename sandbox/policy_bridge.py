@@ -7,12 +7,14 @@ The view (`sandbox.view`) holds what every name of a path may read; the judge
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from policies import FsRead, FsWrite
+from policies.netrules import NetTable
 from sandbox.changes import Change, Judge, Verdict
 from sandbox.errors import WorkspaceError
 from sandbox.sandbox import Sandbox
@@ -51,8 +53,7 @@ class PolicyLike(Protocol):
     def limits(self) -> _Limits: ...
     @property
     def network_allow(self) -> list[str]: ...
-    @property
-    def network_deny(self) -> list[str]: ...
+    def network_table(self) -> NetTable: ...
     @property
     def env_passthrough(self) -> list[str]: ...
 
@@ -89,6 +90,14 @@ def scratch_sized(limits: SandboxLimits) -> SandboxLimits:
     return limits.model_copy(update={"tmp_size": f"{tmp}m", "home_size": f"{home}m"})
 
 
+def _network_rules(policy: PolicyLike) -> str:
+    """The policy's whole network table for the proxy; "" (no network at all) when no
+    allow pattern survives the layers (`rempart policy layers` then says `network: none`)."""
+    if not policy.network_allow:
+        return ""
+    return json.dumps(policy.network_table(), sort_keys=True)
+
+
 def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> SandboxSpec:
     """The sandbox that makes `policy` physically true for `workspace`."""
     workspace = workspace.expanduser().resolve()
@@ -99,8 +108,8 @@ def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> Sandbox
     return SandboxSpec(
         workspace=workspace,
         image=image,
+        network_rules=_network_rules(policy),
         network_allow=tuple(policy.network_allow),
-        network_deny=tuple(policy.network_deny),
         limits=scratch_sized(
             SandboxLimits(
                 cpus=lim.cpus,

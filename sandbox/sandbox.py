@@ -132,7 +132,7 @@ class Sandbox:
         self._check_fits(view)
         self.view = view
         try:
-            if self.spec.network_allow:
+            if self.spec.network_rules:
                 self.egress = Egress(self.client, self.spec, self.session)
                 env.update(self.egress.start())
                 assert self.egress.volume is not None

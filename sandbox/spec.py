@@ -7,9 +7,12 @@ can also build one directly.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from policies.netrules import NetRules
 
 # RFC 5737 documentation ranges are never routed on the public internet, so they cannot
 # name a real internal service; some sites (this one) use them for their package gateway.
@@ -57,8 +60,10 @@ class SandboxSpec(BaseModel):
 
     workspace: Path
     image: str = "rempart-sandbox:latest"
-    network_allow: tuple[str, ...] = ()
-    network_deny: tuple[str, ...] = ()  # the policy's deny and ask entries: never via the proxy
+    # the policy's network table (`PolicySet.network_table()`, JSON): the egress proxy
+    # evaluates it with `policies.netrules`, as `rempart policy eval` does; "" = no network
+    network_rules: str = ""
+    network_allow: tuple[str, ...] = ()  # the allow patterns, for display only
     egress_allow_cidrs: tuple[str, ...] = DOCUMENTATION_CIDRS
     limits: SandboxLimits = SandboxLimits()
     env: dict[str, str] = Field(default_factory=dict)
@@ -68,6 +73,14 @@ class SandboxSpec(BaseModel):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _network(self) -> SandboxSpec:
+        if self.network_rules:
+            NetRules(json.loads(self.network_rules))  # raises ValueError when malformed
+        elif self.network_allow:
+            raise ValueError("network_allow is descriptive: give network_rules (the table)")
+        return self
 
     def spec_hash(self) -> str:
         """Stable hash of the spec (the warm pool keys on it)."""

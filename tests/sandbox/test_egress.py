@@ -39,7 +39,9 @@ DIRECT_DNS = (
 
 @pytest.fixture(scope="module")
 def net_sb(workspace: Path, image: str, make_spec: Callable[..., SandboxSpec]) -> Iterator[Sandbox]:
-    spec = make_spec(workspace, image, network_allow=["pypi.org:443", "localhost:80"])
+    spec = make_spec(
+        workspace, image, network_allow=["pypi.org:443", "localhost:80", "10.0.0.1:80"]
+    )
     with Sandbox(spec) as box:
         yield box
 
@@ -56,24 +58,58 @@ def test_allowlisted_host_is_reachable_through_the_proxy(net_sb: Sandbox) -> Non
     assert _fetch(net_sb, "https://pypi.org/simple/") == "OK 200"
     event = next(e for e in net_sb.egress_events() if e.host == "pypi.org")
     assert (event.decision, event.port, event.method) == ("allow", 443, "CONNECT")
+    assert (event.sni, event.rule) == ("pypi.org", "network.allow[0]")
+
+
+FRONTED = (
+    "import socket, ssl, sys\n"
+    "s = socket.create_connection(('127.0.0.1', 3128), timeout=20)\n"
+    "s.sendall(b'CONNECT pypi.org:443 HTTP/1.1\\r\\nHost: pypi.org:443\\r\\n\\r\\n')\n"
+    "assert s.recv(4096).startswith(b'HTTP/1.1 200')\n"
+    "ctx = ssl.create_default_context(); ctx.check_hostname = False\n"
+    "ctx.verify_mode = ssl.CERT_NONE\n"
+    "try:\n"
+    "    ctx.wrap_socket(s, server_hostname=sys.argv[1]); print('TLS OK')\n"
+    "except (OSError, ssl.SSLError) as e:\n"
+    "    print('FAIL', e)\n"
+)
+
+
+def test_domain_fronting_through_an_allowed_tunnel_is_refused(net_sb: Sandbox) -> None:
+    try:
+        socket.getaddrinfo("files.pythonhosted.org", 443)
+    except OSError:
+        pytest.skip("this host cannot resolve files.pythonhosted.org")
+    out = net_sb.run(["python3", "-c", FRONTED, "files.pythonhosted.org"], timeout_s=30)
+    assert out.stdout.startswith("FAIL"), out
+    refused = [e for e in net_sb.egress_events() if e.sni == "files.pythonhosted.org"]
+    assert refused and (refused[-1].decision, refused[-1].reason) == ("deny", "sni_mismatch")
+    assert refused[-1].host == "pypi.org"
+    ok = net_sb.run(["python3", "-c", FRONTED, "pypi.org"], timeout_s=30)
+    assert ok.stdout.strip() == "TLS OK", ok
 
 
 @pytest.mark.parametrize(
-    ("url", "reason"),
+    ("url", "reason", "rule"),
     [
-        ("https://example.com/", "not_allowlisted"),
-        ("http://pypi.org/", "not_allowlisted"),
-        ("https://1.1.1.1/", "ip_literal"),
-        ("http://169.254.169.254/latest/meta-data/", "ip_literal"),
-        ("http://10.0.0.1/", "ip_literal"),
-        ("http://0x7f000001/", "ip_literal"),
-        ("http://localhost/", "blocked_address"),
+        ("https://example.com/", "not_allowlisted", "builtin:network-unlisted"),
+        ("http://pypi.org/", "not_allowlisted", "builtin:network-unlisted"),
+        ("https://1.1.1.1/", "not_allowlisted", "builtin:network-literal"),
+        ("http://169.254.169.254/latest/meta-data/", "not_allowlisted", "builtin:network-literal"),
+        ("http://0x7f000001/", "not_allowlisted", "builtin:network-literal"),
+        ("http://10.0.0.1/", "ip_literal", "network.allow[2]"),  # named by a rule: still no
+        ("http://localhost/", "blocked_address", "network.allow[1]"),
     ],
 )
-def test_everything_else_is_refused_and_logged(net_sb: Sandbox, url: str, reason: str) -> None:
+def test_everything_else_is_refused_and_logged(
+    net_sb: Sandbox, url: str, reason: str, rule: str
+) -> None:
     assert "403" in _fetch(net_sb, url)
     events = [e for e in net_sb.egress_events() if e.decision == "deny"]
-    assert any(e.reason.startswith(reason) and e.host in url for e in events)
+    assert any(
+        e.reason.startswith(reason) and e.rule == rule and e.target.removesuffix(":443") in url
+        for e in events
+    )
 
 
 def test_direct_connections_bypassing_the_proxy_fail(net_sb: Sandbox) -> None:
