@@ -13,6 +13,7 @@ shown is never overwritten (a conflict, reported).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import stat as stat_mod
 from collections.abc import Callable
@@ -107,6 +108,19 @@ def builtin_refusal(change: Change, view: View) -> str:
     return f"git {'/'.join(inner)} can make git run programs on the host"
 
 
+def _syncfs(path: Path) -> None:
+    """Flush the filesystem holding `path` (one call for a whole change set)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _LIBC.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 def _owner(root: Path) -> tuple[int, int] | None:
     """Whom new files belong to: the workspace's owner (we can only chown as root)."""
     if os.geteuid() != 0:
@@ -123,6 +137,31 @@ class Applier:
         self.root = view.root
         self.read_sandbox = read_sandbox
         self.owner = _owner(self.root)
+        self._dirs: dict[str, int] = {}  # folder -> fd, reached without following symlinks
+        # (parent folder, temporary name, final name, change): renamed in place by commit()
+        self._staged: list[tuple[str, str, str, Change]] = []
+
+    def close(self) -> None:
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs.clear()
+
+    def _parent(self, rel: str, create: bool) -> int | None:
+        """The fd of `rel`'s folder (cached for this sync); None when a part of the way is
+        missing (and not `create`), a symlink, or not a folder."""
+        folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        cached = self._dirs.get(folder)
+        if cached is not None:
+            return cached
+        fd = open_parent(self.root, rel, create=create)
+        if fd is not None:
+            self._dirs[folder] = fd
+        return fd
+
+    def _forget(self, rel: str) -> None:
+        """A folder was removed: its fd (and those below it) must not be used again."""
+        for key in [k for k in self._dirs if k == rel or k.startswith(rel + "/")]:
+            os.close(self._dirs.pop(key))
 
     def conflict(self, change: Change) -> str:
         """Why the host copy must not be touched ('' when it may)."""
@@ -148,33 +187,64 @@ class Applier:
         return ""
 
     def apply(self, change: Change) -> str:
-        """Make the host path match the sandbox; '' on success, else why not."""
-        parent = open_parent(self.root, change.path, create=change.change != "deleted")
+        """Make the host path match the sandbox ('' on success, else why not). Files and
+        symlinks are staged beside their final name; `commit` puts them in place."""
+        parent = self._parent(change.path, create=change.change != "deleted")
         if parent is None:
             if change.change == "deleted":
                 self.view.host.pop(change.path, None)
                 return ""
             return "a folder on the way is a symlink or not a folder on the host"
         name = change.path.rsplit("/", 1)[-1]
+        tmp = f".{name[:200]}.rempart-{os.getpid()}.tmp"
         try:
             if change.change == "deleted":
-                self._delete(parent, name)
+                self._delete(parent, name, change.path)
             elif change.kind == "dir":
                 self._mkdir(parent, name, change.mode)
-            elif change.kind == "symlink":
-                target = change.target
-                self._replace(parent, name, lambda tmp: os.symlink(target, tmp, dir_fd=parent))
-            elif change.kind == "file":
-                data = self.read_sandbox(change.path)
-                self._replace(parent, name, lambda tmp: self._write(parent, tmp, data, change))
+            elif change.kind in ("symlink", "file"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp, dir_fd=parent)
+                if change.kind == "symlink":
+                    os.symlink(change.target, tmp, dir_fd=parent)
+                else:
+                    self._write(parent, tmp, self.read_sandbox(change.path), change)
+                self._chown(parent, tmp)
+                self._staged.append((change.path, tmp, name, change))
+                return ""
             else:
                 return "only files, folders and symlinks are copied out"
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=parent)
             return f"host write failed: {exc.strerror or exc}"
-        finally:
-            os.close(parent)
         self._record(change)
         return ""
+
+    def commit(self) -> dict[str, str]:
+        """Flush every staged file to disk once (syncfs), then rename each over its final
+        name: a crash leaves the old file or the new one, never half of one. Returns the
+        paths that could not be put in place, with why."""
+        failed: dict[str, str] = {}
+        if not self._staged:
+            return failed
+        _syncfs(self.root)
+        for path, tmp, name, change in self._staged:
+            parent = self._dirs[path.rsplit("/", 1)[0] if "/" in path else ""]
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    if stat_mod.S_ISDIR(os.lstat(name, dir_fd=parent).st_mode):
+                        os.rmdir(name, dir_fd=parent)
+                os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=parent)
+                failed[path] = f"host write failed: {exc.strerror or exc}"
+                continue
+            self._record(change)
+        self._staged.clear()
+        _syncfs(self.root)
+        return failed
 
     def _record(self, change: Change) -> None:
         if change.change == "deleted":
@@ -187,13 +257,14 @@ class Applier:
         mtime = 0 if stat_mod.S_ISDIR(st.st_mode) else st.st_mtime_ns
         self.view.host[change.path] = (size, mtime, st.st_ino)
 
-    def _delete(self, parent: int, name: str) -> None:
+    def _delete(self, parent: int, name: str, rel: str) -> None:
         try:
             st = os.lstat(name, dir_fd=parent)
         except FileNotFoundError:
             return
         if stat_mod.S_ISDIR(st.st_mode):
             os.rmdir(name, dir_fd=parent)  # never recursive: a hidden file may be inside
+            self._forget(rel)
         else:
             os.unlink(name, dir_fd=parent)
 
@@ -214,8 +285,6 @@ class Applier:
         fd = os.open(tmp, flags, 0o600, dir_fd=parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
             os.fchmod(fh.fileno(), self._mode(parent, change))
 
     def _mode(self, parent: int, change: Change) -> int:
@@ -227,23 +296,6 @@ class Applier:
         except OSError:
             return change.mode & 0o777 or 0o644
         return (host & ~0o111) | (change.mode & 0o111)
-
-    def _replace(self, parent: int, name: str, make: Callable[[str], None]) -> None:
-        tmp = f".{name[:200]}.rempart-{os.getpid()}.tmp"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=parent)
-        try:
-            make(tmp)
-            self._chown(parent, tmp)
-            with contextlib.suppress(FileNotFoundError):
-                st = os.lstat(name, dir_fd=parent)
-                if stat_mod.S_ISDIR(st.st_mode):
-                    os.rmdir(name, dir_fd=parent)
-            os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=parent)
-            raise
 
     def _chown(self, parent: int, name: str) -> None:
         if self.owner is not None:
@@ -290,20 +342,28 @@ def settle(
         return (c.change != "deleted", -depth if c.change == "deleted" else depth, c.path)
 
     ordered = sorted(changes, key=order)
-    for change in ordered:
-        reason, rule = _refusal(change, view, judge, refused_dirs)
-        if not reason:
-            reason = applier.conflict(change) or applier.apply(change)
-        if reason:
-            if change.kind == "dir" and change.change != "deleted":
+    try:
+        for change in ordered:
+            reason, rule = _refusal(change, view, judge, refused_dirs)
+            if not reason:
+                reason = applier.conflict(change) or applier.apply(change)
+            if reason and change.kind == "dir" and change.change != "deleted":
                 refused_dirs.append(change.path)
-            reverts.append(applier.revert_op(change))
-        report.outcomes.append(
-            Outcome(
-                path=change.path, change=change.change, kind=change.kind,
-                applied=not reason, reason=reason, rule=rule,
-            )
-        )  # fmt: skip
+            report.outcomes.append(
+                Outcome(
+                    path=change.path, change=change.change, kind=change.kind,
+                    applied=not reason, reason=reason, rule=rule,
+                )
+            )  # fmt: skip
+        failed = applier.commit()
+    finally:
+        applier.close()
+    by_path = {c.path: c for c in changes}
+    for outcome in report.outcomes:
+        if outcome.path in failed:
+            outcome.applied, outcome.reason = False, failed[outcome.path]
+        if not outcome.applied:
+            reverts.append(applier.revert_op(by_path[outcome.path]))
     return report, reverts
 
 

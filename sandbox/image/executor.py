@@ -228,6 +228,8 @@ class Executor:
                 result = self.layer.changes(req)
             elif op == "revert":
                 result = self.layer.revert(req)
+            elif op == "read_many":
+                result = self.layer.read_many(req)
             else:
                 raise RequestError("bad_request", f"unknown op: {op!r}")
             self.writer.send({"id": rid, "event": "result", **result})
