@@ -1,0 +1,26 @@
+"""The exit codes of every `rempart` command: one table, so scripts can rely on them.
+
+It lives in `policies/` for the same reason as `RempartError`: every package's CLI verbs
+use it, and `policies` imports nothing else of ours. README.md shows the table; a test
+drives each code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    OK = 0  # success: the task's check passed (or, with no check known, the model finished)
+    FAILED = 1  # the task failed / a check the command ran said no (`policy check`, `verify`)
+    USAGE = 2  # bad arguments (argparse's own code)
+    LIMIT = 3  # a step, token or time budget ran out
+    STOPPED = 4  # stopped by the person
+    CHECK_FAILED = 5  # the model finished, but the project's check failed
+    BLOCKED = 6  # the policy refused what the task needed, and the task did not finish
+    MODEL_UNREACHABLE = 7  # the model server did not answer
+    ERROR = 8  # a problem for a person to fix: configuration, policy file, store, ...
+    SANDBOX = 125  # the sandbox could not run (engine, image, container gone), like `docker run`
+    CANNOT_INVOKE = 126  # `sandbox exec`: the command cannot be invoked
+    NOT_FOUND = 127  # `sandbox exec`: the command was not found
+    INTERRUPTED = 130  # Ctrl+C
