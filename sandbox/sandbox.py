@@ -18,12 +18,13 @@ from sandbox.container import (
     SANDBOX_UID,
     create_container,
     new_session_id,
+    prune,
     remove_session,
     sandbox_user,
     workspace_tmpfs_bytes,
 )
 from sandbox.egress import Egress, EgressEvent
-from sandbox.engine import docker_client
+from sandbox.engine import KEEPER_EXIT_DETACHED, docker_client
 from sandbox.errors import ExecutorError, SandboxError, WorkspaceError
 from sandbox.executor_client import EventSink, ExecutorClient
 from sandbox.spec import SandboxSpec
@@ -126,7 +127,9 @@ class Sandbox:
         return self._client
 
     def start(self) -> None:
-        """Create the container (and egress) and wait until the executor is ready."""
+        """Create the container (and egress) and wait until the executor is ready. What
+        earlier owners left behind (their process died) is removed first."""
+        self._prune_orphans()
         env = dict(self.spec.env)
         volume: str | None = None
         view = build_view(self.spec.workspace, self.readable)
@@ -150,6 +153,16 @@ class Sandbox:
         except BaseException:
             self.close()
             raise
+
+    def _prune_orphans(self) -> None:
+        """Containers, volumes and networks whose owner is provably dead (see sandbox.owner)."""
+        try:
+            prune(self.client)
+        except APIError as exc:
+            raise SandboxError(
+                f"cannot remove orphaned sandboxes: {exc.explanation}",
+                hint="see `rempart sandbox ls`; `rempart sandbox prune` retries",
+            ) from exc
 
     def _check_fits(self, view: View) -> None:
         """The copy lives in memory (tmpfs pages count against the memory limit)."""
@@ -199,7 +212,8 @@ class Sandbox:
         if not self._executor.alive and self.view is not None:
             # A new executor would have no baseline: what the old one's sandbox changed can
             # no longer be judged, so the sandbox starts over from the host (a fresh view).
-            self._executor.raise_if_gone()  # a dead container is the owner's to replace
+            if not self._keeper_stopped():
+                self._executor.raise_if_gone()  # a killed container is the owner's to replace
             self.restart()
             self.replaced += 1
         assert self._executor is not None
@@ -207,6 +221,16 @@ class Sandbox:
         if reply.get("event") == "error":
             raise SandboxRequestError(str(reply.get("code")), str(reply.get("error")))
         return reply
+
+    def _keeper_stopped(self) -> bool:
+        """Did the container end because its executor was gone (not killed from outside)?"""
+        if self.container is None:
+            return False
+        try:
+            state = self.client.api.inspect_container(self.container_id)["State"]
+        except NotFound:
+            return False
+        return not state.get("Running") and state.get("ExitCode") == KEEPER_EXIT_DETACHED
 
     def run(
         self,
