@@ -136,8 +136,9 @@ class CallRunner:
             "source": None,
             "approver": "change-layer",
         }
-        self.emit(DecisionEvent(**shared, reason=outcome.reason))
+        # the record first: the store never holds an event the log lacks (`audit verify`)
         self.audit.append(self.session_id, "decision", **shared, note=outcome.reason[:500])
+        self.emit(DecisionEvent(**shared, reason=outcome.reason))
 
     def _current(self) -> tuple[str, ToolCallRequest]:
         return self._call or ("sync", ToolCallRequest(id="sync", name="sync", arguments="{}"))
@@ -197,8 +198,9 @@ class CallRunner:
             "source": decision.source,
             "approver": approver,
         }
-        self.emit(DecisionEvent(**shared, reason=decision.reason))
+        # no record, no action: an AuditWriteError here stops the call before it runs
         self.audit.append(self.session_id, "decision", **shared, note=decision.reason[:500] or None)
+        self.emit(DecisionEvent(**shared, reason=decision.reason))
 
     def error(self, tool_name: str, call: ToolCallRequest, text: str) -> ToolOutput:
         """A call that never reached a tool (bad JSON, unknown tool): recorded like any other."""

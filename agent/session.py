@@ -72,7 +72,7 @@ class Session:
     ) -> None:
         self.settings, self.options, self.listeners = settings, options, listeners
         self.store = Store(settings.sessions_db)
-        self.audit = AuditLog(settings.audit_log)
+        self.audit = AuditLog.for_settings(settings)
         self.id = ""
         self.loop: AgentLoop | None = None
         self._sandbox: SandboxHandle | None = None

@@ -143,7 +143,7 @@ class RempartApp(App[None]):
     def audit_log(self) -> AuditLog:
         from agent.audit import AuditLog
 
-        return AuditLog(self.settings.audit_log)
+        return AuditLog.for_settings(self.settings)
 
     def load_policy(self) -> tuple[PolicySet, list[tuple[str, str, str]]]:
         """The policy set in force for the workspace, and each layer's (name, path, text)."""

@@ -14,7 +14,8 @@ from typing import Any
 import docker
 import pytest
 
-from agent.audit import verify
+from agent.audit_verify import verify_settings
+from agent.settings import Settings
 from agent.testing import Reply, ScriptedCall, ScriptedModelServer
 from sandbox.container import LABEL_OWNER_PID
 from tests.agent.conftest import POLICY
@@ -53,6 +54,11 @@ def run_task(
     """`rempart run TASK` on a workspace with one policy file and a model URL."""
     args = ["--workspace", str(workspace), "--policy", str(policy), "--model", url]
     return rempart("run", task, *args, *extra, env=env)
+
+
+def audit_ok(env: dict[str, str]) -> bool:
+    data, config = Path(env["REMPART_DATA_DIR"]), Path(env["REMPART_CONFIG_DIR"])
+    return verify_settings(Settings(data_dir=data, config_dir=config)).ok
 
 
 def events_of(stdout: str) -> list[dict[str, Any]]:
@@ -184,7 +190,7 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
     assert any(m["role"] == "tool" and "interrupted" in m["content"] for m in history)
     results = [e for e in events_of(resumed.stdout) if e["type"] == "tool_result"]
     assert "written before the crash" in results[0]["content"]
-    assert verify(Path(env["REMPART_DATA_DIR"]) / "audit.jsonl").ok
+    assert audit_ok(env)
     # the killed session's container is an orphan now (its owner pid is gone): prune finds it
     pruned = rempart("sandbox", "prune", env=env)
     assert pruned.returncode == 0
