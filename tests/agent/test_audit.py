@@ -74,7 +74,7 @@ def _rechain(lines: list[str], mac: object) -> str:
     """The records renumbered and relinked, each hash recomputed with `mac(body)`."""
     out, prev = [], "0" * 64
     for seq, line in enumerate(lines, start=1):
-        record = json.loads(line)
+        record = {k: v for k, v in json.loads(line).items() if v is not None}
         record.pop("hash")
         record.update(seq=seq, prev=prev)
         body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
