@@ -16,6 +16,7 @@ from agent.approved import ApprovedStore
 from agent.audit import AuditLog, output_digest
 from agent.events import DecisionEvent, ErrorEvent, Event, ToolResultEvent
 from agent.messages import ToolCallRequest
+from agent.preview import preview
 from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLike, ToolOutput
 from policies import Action, Decision, DecisionKind, FsWrite, PolicySet
 from policies.errors import RempartError
@@ -72,6 +73,7 @@ class CallRunner:
         self._call: tuple[str, ToolCallRequest] | None = None
         self._authorised: set[str] = set()
         self._asked: set[str] = set()
+        self._preview: Callable[[], str | None] = lambda: None
 
     def execute(
         self, tool: ToolLike, call: ToolCallRequest, arguments: dict[str, Any]
@@ -83,6 +85,7 @@ class CallRunner:
             self.bad_arguments += 1
             return self._result(tool.name, call, ToolOutput(content=f"error: {exc}", is_error=True))
         self._call, self._authorised, self._asked = (tool.name, call), set(), set()
+        self._preview = lambda: preview(tool.name, args, self.context())
         for action in actions:
             refusal = self.authorise(tool.name, call, action)
             if refusal is not None:
@@ -140,6 +143,11 @@ class CallRunner:
         self.audit.append(self.session_id, "decision", **shared, note=outcome.reason[:500])
         self.emit(DecisionEvent(**shared, reason=outcome.reason))
 
+    def step_label(self) -> str:
+        """What a checkpoint step is named after: the call that made the change."""
+        tool, call = self._current()
+        return f"{tool} {call.arguments[:150]}"
+
     def _current(self) -> tuple[str, ToolCallRequest]:
         return self._call or ("sync", ToolCallRequest(id="sync", name="sync", arguments="{}"))
 
@@ -163,6 +171,7 @@ class CallRunner:
                     decision=decision,
                     always_rule=rule,
                     always_file=str(self.approved.path),
+                    preview=self._preview() if isinstance(action, FsWrite) else None,
                 )
             )
             approver, note = answer.approver, answer.message

@@ -40,9 +40,11 @@ from agent.store import Store
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
+from agent.workspace_lock import WorkspaceLock
 from policies import McpStart
 from sandbox import Sandbox
-from sandbox.changes import Change, Outcome, Verdict
+from sandbox.changes import Change, NotRecorded, Outcome, Verdict
+from sandbox.checkpoints import ChangeSet, Checkpoints
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
@@ -79,6 +81,8 @@ class Session:
         self._client: OpenAIModelClient | None = None
         self.capabilities: Capabilities | None = None
         self._mcp: McpHub | None = None
+        self._lock: WorkspaceLock | None = None
+        self.checkpoints: Checkpoints | None = None
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -101,6 +105,8 @@ class Session:
             self._sandbox.current.close()
         if self._client is not None:
             self._client.close()
+        if self._lock is not None:
+            self._lock.release()
         self.store.close()
 
     def emit(self, event: Event) -> Event:
@@ -120,6 +126,10 @@ class Session:
             )
         opts = self.options
         workspace = opts.workspace.resolve()
+        # one session per workspace (kill -9 releases it); taken before anything runs
+        self._lock = WorkspaceLock(settings.locks_dir, workspace).acquire(
+            f"session {resumed.id}" if resumed else "a new session"
+        )
         layers = discover_layers(
             settings, workspace, opts.policy_files, ignore_project=opts.ignore_project_policy
         )
@@ -149,8 +159,20 @@ class Session:
             if runner_ref:
                 runner_ref[0].record_refused_change(outcome)
 
+        def checkpoint(changes: ChangeSet) -> None:
+            if self.checkpoints is None:  # nothing is applied before the session exists
+                raise NotRecorded("no session to checkpoint this change in")
+            label = runner_ref[0].step_label() if runner_ref else "session start"
+            self.checkpoints.record(changes, label)
+
         def start_sandbox() -> Sandbox:
-            sandbox = Sandbox(spec, readable=readable(policy), judge=judge, on_refused=refused)
+            sandbox = Sandbox(
+                spec,
+                readable=readable(policy),
+                judge=judge,
+                on_refused=refused,
+                on_change_set=checkpoint,
+            )
             sandbox.start()
             return sandbox
 
@@ -159,6 +181,8 @@ class Session:
             resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
         )
         self.store.set_status(self.id, "running")
+        self._lock.describe(f"session {self.id}")
+        self.checkpoints = Checkpoints(settings.checkpoints_dir, workspace, self.id)
         self.audit.append(
             self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}"
         )

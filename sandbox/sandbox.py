@@ -13,6 +13,7 @@ from docker.models.containers import Container
 from pydantic import BaseModel
 
 from sandbox.changes import Applier, Change, ChangeReport, Judge, Outcome, Verdict, settle
+from sandbox.checkpoints import ChangeSet, host_state, sandbox_state
 from sandbox.container import (
     CONTAINER_WORKSPACE,
     SANDBOX_UID,
@@ -29,7 +30,7 @@ from sandbox.errors import ExecutorError, SandboxError, WorkspaceError
 from sandbox.executor_client import EventSink, ExecutorClient
 from sandbox.spec import SandboxSpec
 from sandbox.transfer import push_tar
-from sandbox.view import View, build_view, spool_tar
+from sandbox.view import View, build_view, remove_stale_temporaries, spool_tar
 
 REPLY_MARGIN_S = 15.0
 FILE_OP_TIMEOUT_S = 60.0
@@ -93,6 +94,7 @@ class Sandbox:
         readable: Callable[[str], bool] | None = None,
         judge: Judge | None = None,
         on_refused: Callable[[Outcome], None] | None = None,
+        on_change_set: Callable[[ChangeSet], None] | None = None,
     ) -> None:
         self.spec = spec
         self._own_client = client is None
@@ -104,6 +106,9 @@ class Sandbox:
         self.readable = readable or (lambda _path: True)
         self.judge: Judge = judge or _allow_all
         self.on_refused = on_refused
+        # gets every change set before it is applied (checkpoints); raising
+        # sandbox.changes.NotRecorded keeps it from the host
+        self.on_change_set = on_change_set
         self.view: View | None = None
         self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
 
@@ -133,6 +138,7 @@ class Sandbox:
         env = dict(self.spec.env)
         volume: str | None = None
         view = build_view(self.spec.workspace, self.readable)
+        remove_stale_temporaries(view)
         self._check_fits(view)
         self.view = view
         try:
@@ -292,7 +298,25 @@ class Sandbox:
             return data if data is not None else self._read_whole(path)
 
         applier = Applier(self.view, content)
-        report, reverts = settle(changes, self.view, self.judge, applier)
+        view, on_change_set = self.view, self.on_change_set
+        record = None
+        if on_change_set is not None:
+
+            def readable(path: str) -> bool:
+                return all(self.readable(name) for name in view.names(path))
+
+            def record(passing: list[Change]) -> None:
+                on_change_set(
+                    {
+                        c.path: (
+                            host_state(view.root, c.path, readable(c.path)),
+                            sandbox_state(c, applier.content, readable(c.path)),
+                        )
+                        for c in passing
+                    }
+                )
+
+        report, reverts = settle(changes, self.view, self.judge, applier, record)
         for start in range(0, len(reverts), REVERT_BATCH):
             batch = reverts[start : start + REVERT_BATCH]
             self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)

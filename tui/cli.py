@@ -23,7 +23,8 @@ GROUPS: tuple[tuple[str, str, str], ...] = (
     ("policy", "policies.cli", "check, evaluate, explain and test policy files"),
     ("sandbox", "sandbox.cli", "build, run, inspect and clean sandboxes"),
     ("model", "agent.serving.cli", "fetch, serve and inspect the local model"),
-    ("sessions", "agent.cli_sessions", "list, show and resume sessions"),
+    ("sessions", "agent.cli_sessions", "list, show, diff and resume sessions"),
+    ("undo", "agent.cli_undo", "put back what a session changed"),
     ("audit", "agent.cli_audit", "verify and export the audit log"),
     ("doctor", "agent.doctor", "check that everything Rempart needs is in place"),
 )
