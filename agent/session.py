@@ -32,17 +32,18 @@ from agent.loop import AgentLoop, LoopLimits
 from agent.mcp_hub import McpError, McpHub
 from agent.mcp_hub import load_config as load_mcp_config
 from agent.messages import Message, ToolCallRequest
-from agent.model_client import ModelUnavailable, OpenAIModelClient
+from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
 from agent.runner import CallRunner, SandboxHandle
 from agent.settings import Settings
-from agent.store import Store
+from agent.store import Store, StoreError
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
 from agent.workspace_lock import WorkspaceLock
 from policies import McpStart
-from sandbox import Sandbox
+from policies.errors import RempartError
+from sandbox import Sandbox, SandboxError
 from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
 from sandbox.image_build import ensure_image
@@ -102,12 +103,24 @@ class Session:
         if self._mcp is not None:
             self._mcp.close()
         if self._sandbox is not None:
-            self._sandbox.current.close()
+            try:
+                self._sandbox.close()
+            except SandboxError as exc:  # its keeper stops it; a later start prunes it
+                self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
         if self._client is not None:
             self._client.close()
         if self._lock is not None:
             self._lock.release()
         self.store.close()
+
+    def _tell(self, event: Event) -> None:
+        """Show an event even when it cannot be stored (the store may be what failed)."""
+        try:
+            self.emit(event)
+        except StoreError:
+            shown = event.model_copy(update={"session_id": self.id})
+            for listener in self.listeners:
+                listener(shown)
 
     def emit(self, event: Event) -> Event:
         event = event.model_copy(update={"session_id": self.id})
@@ -293,11 +306,18 @@ class Session:
         assert self.loop is not None, "use Session as a context manager"
         try:
             finish = self.loop.run(self._history())
-        except ModelUnavailable as exc:
-            self.emit(ErrorEvent(message=exc.message, hint=exc.hint))
+        except RempartError as exc:
+            # the model server down, a record that cannot be written (nothing was done
+            # without it), the store or the sandbox failing: a person's to fix, then resume
+            self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
             finish = FinishEvent(status="failed", summary=exc.message)
-        self.store.set_status(self.id, finish.status)
-        return self.emit(finish)  # type: ignore[return-value]
+        try:
+            self.store.set_status(self.id, finish.status)
+            return self.emit(finish)  # type: ignore[return-value]
+        except StoreError as exc:
+            self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
+            self._tell(finish)
+            return finish
 
     def stop(self) -> None:
         if self.loop is not None:
