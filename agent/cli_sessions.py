@@ -11,7 +11,7 @@ from agent.cli_run import approver_from, run_session
 from agent.render import JsonPrinter, TextPrinter
 from agent.session import SessionOptions
 from agent.settings import Settings
-from agent.store import Store
+from agent.store import SessionRow, Store
 from agent.undo import checkpoints_of
 from policies.termsafe import json_safe, safe, safe_line
 
@@ -48,13 +48,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_resume(args: argparse.Namespace) -> int:
-    settings = Settings()
+def _row(settings: Settings, session_id: str) -> SessionRow:
     store = Store(settings.sessions_db)
     try:
-        row = store.get(args.id)
+        return store.get(session_id)
     finally:
         store.close()
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    settings = Settings()
+    row = _row(settings, args.id)
     options = SessionOptions(
         task=row.task,
         workspace=Path(row.workspace),
@@ -68,11 +72,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     settings = Settings()
-    store = Store(settings.sessions_db)
-    try:
-        row = store.get(args.id)
-    finally:
-        store.close()
+    row = _row(settings, args.id)
     checkpoints = checkpoints_of(settings, row)
     steps = checkpoints.steps()
     if args.stat:

@@ -26,7 +26,7 @@ from agent.testing import Reply, ScriptedModelServer
 from sandbox.container import list_resources
 from sandbox.engine import LABEL_KIND, docker_client
 from tests.agent.conftest import POLICY, Run
-from tests.agent.headless import audit_ok, events_of, lines_of, rempart, run_argv
+from tests.agent.headless import audit_ok, events_of, lines_of, rempart, start_run
 from tests.agent.private_engine import EngineUnavailable, PrivateEngine
 from tests.containers import alive, host_pids, owned_by, poll, top
 
@@ -72,13 +72,7 @@ def test_kill_9_mid_call_leaves_nothing_running_nothing_half_written_and_resume_
     ]
     with ScriptedModelServer(replies) as server:
         seen: list[dict[str, Any]] = []
-        with subprocess.Popen(
-            run_argv(workspace, policy_file, server.base_url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        ) as proc:
+        with start_run(workspace, policy_file, server.base_url, env) as proc:
             try:
                 for event in lines_of(proc):
                     seen.append(event)
@@ -123,13 +117,7 @@ def test_the_container_killed_mid_command_is_a_clear_error_and_the_session_goes_
         Reply.call("finish", summary="resumed"),
     ]
     with ScriptedModelServer(replies) as server:
-        with subprocess.Popen(
-            run_argv(workspace, policy_file, server.base_url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        ) as proc:
+        with start_run(workspace, policy_file, server.base_url, env) as proc:
             events, killed = [], False
             try:
                 for event in lines_of(proc):
@@ -198,13 +186,7 @@ def test_the_model_server_killed_mid_stream_is_retried_then_a_clear_error_and_re
     )
     retries = {**env, "REMPART_MODEL_RETRIES": "2"}
     try:
-        with subprocess.Popen(
-            run_argv(workspace, policy_file, first.base_url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=retries,
-        ) as proc:
+        with start_run(workspace, policy_file, first.base_url, retries) as proc:
             assert first.holding.wait(120), "the second request never came"
             first.kill()
             killed = time.monotonic()
@@ -276,12 +258,8 @@ def test_the_docker_engine_restarted_mid_command_is_survived(
     engine_env = {**env, "DOCKER_HOST": private_engine.host}
     with (
         ScriptedModelServer(replies) as server,
-        subprocess.Popen(
-            run_argv(workspace, policy_file, server.base_url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=engine_env,
+        start_run(
+            workspace, policy_file, server.base_url, engine_env, stderr=subprocess.PIPE
         ) as proc,
     ):
         events, restarted = [], False
