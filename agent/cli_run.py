@@ -16,8 +16,17 @@ from agent.render import JsonPrinter, TextPrinter
 from agent.session import Session, SessionOptions
 from agent.settings import Settings
 from policies.errors import RempartError
+from policies.exitcodes import Exit
 
-EXIT_CODES = {"finished": 0, "failed": 1, "limit": 3, "stopped": 4}
+EXIT_CODES: dict[str, Exit] = {
+    "success": Exit.OK,
+    "failed": Exit.FAILED,
+    "limit": Exit.LIMIT,
+    "stopped": Exit.STOPPED,
+    "check_failed": Exit.CHECK_FAILED,
+    "blocked": Exit.BLOCKED,
+    "model_unreachable": Exit.MODEL_UNREACHABLE,
+}
 
 
 def approver_from(path: str | None) -> Approver:
@@ -45,7 +54,7 @@ def run_session(settings: Settings, options: SessionOptions, json_mode: bool) ->
             print(json.dumps({"type": "error", "message": exc.message, "hint": exc.hint}))
             return 1
         raise
-    return EXIT_CODES[finish.status]
+    return EXIT_CODES[finish.outcome or "failed"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:

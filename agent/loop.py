@@ -19,12 +19,15 @@ from agent.energy import EnergyMeter, joules_per_1k, open_meter
 from agent.events import (
     AssistantDelta,
     AssistantText,
+    CheckRecord,
     Event,
     FinishEvent,
     NoticeEvent,
     ToolCallEvent,
     UsageEvent,
 )
+from agent.evidence import Evidence
+from agent.finishing import Finisher
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
@@ -32,7 +35,9 @@ from agent.runner import CallRunner
 from agent.tools.base import ToolLike
 
 MAX_NUDGES = 3
-REPEAT_LIMIT = 3
+REPEAT_LIMIT = 3  # the same call this many times in a row: the model is told to change course
+STUCK_LIMIT = 6  # ... and this many times: the session ends, failed
+CHECK_CALL = ToolCallRequest(id="final-check", name="check", arguments="{}")
 
 
 class Interrupted(Exception):
@@ -56,9 +61,8 @@ class LoopState:
     nudges: int = 0
     repairs: int = 0
     failures: int = 0
-    last_failed_call: str = ""
+    last_call: str = ""
     repeats: int = 0
-    finish_warned: bool = False
     last_exit_code: int | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -74,10 +78,12 @@ class AgentLoop:
         mode: ToolChoice | None,
         limits: LoopLimits,
         meter: EnergyMeter | None = None,
+        finisher: Finisher | None = None,
     ) -> None:
         self.client, self.tools, self.runner = client, tools, runner
         self.emit, self.record, self.mode, self.limits = emit, record, mode, limits
         self.meter = meter or open_meter()
+        self.finisher = finisher or Finisher("", None, _no_check, Evidence(), aids=False)
         self.stop_requested = threading.Event()
         self.state = LoopState()
         self._schemas = [tool.schema() for tool in tools.values()]
@@ -98,7 +104,10 @@ class AgentLoop:
         self.emit(AssistantDelta(text=text))
 
     def run(self, messages: list[Message]) -> FinishEvent:
-        finish = self._run(messages)
+        end = self._run(messages)
+        if end.status != "finished" and end.status != "stopped":
+            self.finisher.final_check(CHECK_CALL)
+        finish = self.finisher.final(end.status, end.summary, end.claim)
         return finish.model_copy(
             update={
                 "steps": self.state.steps,
@@ -203,51 +212,55 @@ class AgentLoop:
             text = f"error: there is no tool {call.name!r}; the tools are: {names}"
             self._reply(messages, call, self.runner.error(call.name, call, text).content)
             return None
-        if tool.name == "finish" and self._finish_too_early(messages, call):
+        if tool.name == "finish" and self._finish_refused(messages, call):
             return None
         output = self.runner.execute(tool, call, arguments)
         if output.exit_code is not None and tool.name == "run":
             self.state.last_exit_code = output.exit_code
-        self._track_repeats(call, arguments, output.is_error)
-        text = output.content
-        if self.state.repeats >= REPEAT_LIMIT:
-            text += (
-                f"\nnote: this exact call failed {self.state.repeats} times in a row; "
-                "try a different approach."
-            )
-            self.emit(
-                NoticeEvent(
-                    text=f"the model repeated a failing {call.name} call {self.state.repeats} times"
-                )
-            )
+        if output.repairs:
+            self.state.repairs += len(output.repairs)
+            self.emit(NoticeEvent(text=f"repaired {call.name} input: {'; '.join(output.repairs)}"))
+        text = output.content + self._steer(call, arguments, output.is_error)
         self._reply(messages, call, text)
+        if self.state.repeats >= STUCK_LIMIT:
+            return FinishEvent(
+                status="failed",
+                summary=f"the model repeated the same {call.name} call {self.state.repeats} "
+                "times in a row",
+            )
         if output.finished:
-            return FinishEvent(status="finished", summary=output.content)
+            return FinishEvent(status="finished", summary="", claim=output.content)
         return None
 
-    def _finish_too_early(self, messages: list[Message], call: ToolCallRequest) -> bool:
-        code = self.state.last_exit_code
-        if code in (None, 0) or self.state.finish_warned:
+    def _finish_refused(self, messages: list[Message], call: ToolCallRequest) -> bool:
+        refusal = self.finisher.review(call, self.state.last_exit_code)
+        if refusal is None:
             return False
-        self.state.finish_warned = True
-        self._reply(
-            messages,
-            call,
-            f"The last command failed (exit code {code}). Fix it and check again; "
-            "if the failure is expected, call finish again and say why.",
-        )
+        self.emit(NoticeEvent(text=refusal.splitlines()[0]))
+        self._reply(messages, call, refusal)
         return True
 
-    def _track_repeats(
-        self, call: ToolCallRequest, arguments: dict[str, object], failed: bool
-    ) -> None:
+    def _steer(self, call: ToolCallRequest, arguments: dict[str, object], failed: bool) -> str:
+        """A loop is the same call again and again (failing, or not changing anything):
+        after `REPEAT_LIMIT` in a row the model is told to do something else."""
         key = f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
-        if not failed:
-            self.state.repeats, self.state.last_failed_call = 0, ""
-        elif key == self.state.last_failed_call:
+        if key == self.state.last_call:
             self.state.repeats += 1
         else:
-            self.state.repeats, self.state.last_failed_call = 1, key
+            self.state.repeats, self.state.last_call = 1, key
+        if self.state.repeats < REPEAT_LIMIT:
+            return ""
+        what = "failed" if failed else "was made"
+        self.emit(
+            NoticeEvent(
+                text=f"the model repeated the same {call.name} call {self.state.repeats} times"
+            )
+        )
+        return (
+            f"\nnote: this exact call {what} {self.state.repeats} times in a row and will not "
+            "give a different result. Do something else: read the error, look at another "
+            "file, or change your approach."
+        )
 
     def _account(self, prompt: int, completion: int, seconds: float, energy: float | None) -> None:
         self.state.prompt_tokens += prompt
@@ -264,3 +277,7 @@ class AgentLoop:
                 energy_method=self.meter.method,
             )
         )
+
+
+def _no_check(call: ToolCallRequest, check: object, attempt: int) -> CheckRecord:
+    raise AssertionError("no check is known")

@@ -92,6 +92,7 @@ class Sandbox:
         readable: Callable[[str], bool] | None = None,
         judge: Judge | None = None,
         on_refused: Callable[[Outcome], None] | None = None,
+        on_synced: Callable[[ChangeReport], None] | None = None,
     ) -> None:
         self.spec = spec
         self._own_client = client is None
@@ -103,6 +104,7 @@ class Sandbox:
         self.readable = readable or (lambda _path: True)
         self.judge: Judge = judge or _allow_all
         self.on_refused = on_refused
+        self.on_synced = on_synced
         self.view: View | None = None
         self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
 
@@ -275,6 +277,8 @@ class Sandbox:
         if self.on_refused is not None:
             for outcome in report.refused:
                 self.on_refused(outcome)
+        if self.on_synced is not None:
+            self.on_synced(report)
         return report
 
     def _prefetch(self, files: list[Change]) -> dict[str, bytes]:

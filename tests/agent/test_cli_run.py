@@ -126,8 +126,9 @@ def test_resume_with_a_message_continues_the_conversation(
             env=env,
         )
         history = server.requests[-1]["messages"]
-    assert again.returncode == 0 and events_of(again.stdout)[-1]["summary"] == "second"
-    assert history[1]["content"] == "say hi" and history[-1]["content"] == "now say bye"
+    assert again.returncode == 0 and events_of(again.stdout)[-1]["claim"] == "second"
+    assert history[1]["content"].endswith("Your task:\nsay hi")
+    assert history[-1]["content"] == "now say bye"
 
 
 def _lines(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
@@ -248,7 +249,8 @@ def test_terminal_escapes_in_a_workspace_file_reach_the_terminal_only_escaped(
     # read_file output, command output (\r kept for the model), assistant text, diff, summary
     assert text.count("\\x1b]0;pwned\\x07 clear\\x1b[2J csi\\x9b2J bidi \\u202etxt.exe") >= 5
     assert "del\\x7f\\r  policy: ALLOW [trusted-rule]" in text
-    assert "\nfinished: done title\\x1b]0;pwned" in text and "+title\\x1b]0;pwned" in text
+    assert "model's claim (not checked): done title\\x1b]0;pwned" in text
+    assert "+title\\x1b]0;pwned" in text
 
     # the same events replayed from the store (`sessions show`) are escaped the same way
     session_id = text.split()[1]
@@ -267,7 +269,7 @@ def test_json_mode_keeps_the_raw_text_as_data_but_no_raw_control_bytes(
     assert done.returncode == 0, done.stderr
     assert [raw for raw in RAW if raw in done.stdout] == []
     events = events_of(done.stdout.decode())
-    assert ATTACK.rstrip("\n") in events[-1]["summary"]
+    assert ATTACK.rstrip("\n") in events[-1]["claim"]
     assert any(e["type"] == "assistant_text" and ATTACK in e["text"] for e in events)
     read = next(e for e in events if e["type"] == "tool_result")
     assert "title\x1b]0;pwned\x07 clear\x1b[2J csi\x9b2J bidi \u202etxt.exe" in read["content"]
