@@ -12,11 +12,13 @@ from types import FrameType
 from agent.approval import Approver, DenyApprover, PolicyApprover
 from agent.discovery import Layer, load_policy_set
 from agent.loop import LoopLimits
+from agent.model_client import ModelUnavailable
 from agent.render import JsonPrinter, TextPrinter
 from agent.session import Session, SessionOptions
 from agent.settings import Settings
 from policies.errors import RempartError
 from policies.exitcodes import Exit
+from policies.termsafe import safe
 
 EXIT_CODES: dict[str, Exit] = {
     "success": Exit.OK,
@@ -49,6 +51,12 @@ def run_session(settings: Settings, options: SessionOptions, json_mode: bool) ->
                 finish = session.run()
             finally:
                 signal.signal(signal.SIGTERM, previous)
+    except ModelUnavailable as exc:  # before the first step: the probe got no answer
+        if json_mode:
+            print(json.dumps({"type": "error", "message": exc.message, "hint": exc.hint}))
+        else:
+            print(f"error: {safe(exc.message)}\nhint: {safe(exc.hint)}", file=sys.stderr)
+        return Exit.MODEL_UNREACHABLE
     except RempartError as exc:
         if json_mode:
             print(json.dumps({"type": "error", "message": exc.message, "hint": exc.hint}))

@@ -25,7 +25,7 @@ RUNNERS = frozenset(
 )  # fmt: skip
 PYTEST = "python3 -m pytest -q -x -p no:cacheprovider"
 BACKTICKS = re.compile(r"`([^`\n]{2,200})`")
-CHECK_WORDS = re.compile(r"\b(test|tests|check|checks|verify|lint)\b", re.IGNORECASE)
+CHECK_WORDS = re.compile(r"\b(test\w*|check\w*|verif\w*|lint\w*)", re.IGNORECASE)
 TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py|conftest\.py)$")
 
 ReadText = Callable[[str], str | None]  # workspace path -> text, None when absent/unreadable

@@ -34,20 +34,27 @@ def _trim(lines: list[str]) -> list[str]:
     return lines
 
 
-def _reindent(new_lines: list[str], old_first: str, file_first: str) -> list[str]:
-    """Shift `new` by the indentation difference between what the model wrote as the
-    first line of `old` and what the file has there."""
-    have, want = _indent(old_first), _indent(file_first)
-    if have == want:
-        return new_lines
+def _shift(line: str, have: str, want: str) -> str:
+    if not line.strip():
+        return line
+    if line.startswith(have):
+        return want + line[len(have) :]
+    return want + line.lstrip()
+
+
+def _reindent(new_lines: list[str], old_lines: list[str], file_lines: list[str]) -> list[str]:
+    """Give `new` the file's indentation where the model's `old` had another: line by line
+    when `new` has as many lines as `old`, else from the nearest line of `old` it repeats."""
+    pairs = [(_indent(o), _indent(f)) for o, f in zip(old_lines, file_lines, strict=False)]
+    if len(new_lines) == len(old_lines):
+        return [_shift(n, have, want) for n, (have, want) in zip(new_lines, pairs, strict=True)]
+    stripped = [o.strip() for o in old_lines]
+    anchor = pairs[0]
     out = []
     for line in new_lines:
-        if not line.strip():
-            out.append(line)
-        elif line.startswith(have):
-            out.append(want + line[len(have) :])
-        else:
-            out.append(want + line.lstrip())
+        if line.strip() in stripped:
+            anchor = pairs[stripped.index(line.strip())]
+        out.append(_shift(line, *anchor))
     return out
 
 
@@ -73,7 +80,8 @@ def replace_once(text: str, old: str, new: str, path: str) -> Found:
     ]
     if len(starts) == 1:
         i = starts[0]
-        new_lines = _reindent(_trim(new.split("\n")), old_lines[0], lines[i]) if new.strip() else []
+        window = lines[i : i + size]
+        new_lines = _reindent(_trim(new.split("\n")), old_lines, window) if new.strip() else []
         after = "\n".join([*lines[:i], *new_lines, *lines[i + size :]])
         return Found(after=after, repair="matched `old` ignoring whitespace at the line ends")
     if len(starts) > 1:

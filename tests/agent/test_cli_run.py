@@ -273,3 +273,52 @@ def test_json_mode_keeps_the_raw_text_as_data_but_no_raw_control_bytes(
     assert any(e["type"] == "assistant_text" and ATTACK in e["text"] for e in events)
     read = next(e for e in events if e["type"] == "tool_result")
     assert "title\x1b]0;pwned\x07 clear\x1b[2J csi\x9b2J bidi \u202etxt.exe" in read["content"]
+
+
+BROKEN_TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("check passes", 0), ("check fails", 5), ("blocked", 6), ("model dies", 7)],
+)
+def test_the_exit_code_says_what_was_checked(
+    env: dict[str, str], workspace: Path, policy_file: Path, case: str, code: int
+) -> None:
+    (workspace / "test_calc.py").write_text(BROKEN_TEST)
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    fix = Reply.call("edit_file", path="calc.py", old="a - b", new="a + b")
+    finish = Reply.call("finish", summary="fixed; tests pass")
+    replies = {
+        "check passes": [fix, finish],
+        "check fails": [Reply.call("write_file", path="n.txt", content="x"), *[finish] * 3],
+        "blocked": [Reply.call("run", command="curl https://x.test"), *[Reply(text="no")] * 4],
+        "model dies": [Reply(status=500)],
+    }[case]
+    with ScriptedModelServer(replies) as server:
+        done = run_task("fix add", workspace, policy_file, server.base_url, env, "--json")
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr
+    if case != "model dies":
+        last = events_of(done.stdout)[-1]
+        assert last["type"] == "finish" and last["claim"] in (None, "fixed; tests pass")
+        assert last["verified"] == {0: "passed", 5: "failed", 6: "none"}[code]
+
+
+def test_a_model_server_that_is_not_there_exits_7(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    done = run_task("fix add", workspace, policy_file, "http://127.0.0.1:9/v1", env)
+    assert done.returncode == 7, done.stderr
+    assert "error:" in done.stderr
+
+
+def test_the_last_line_is_the_outcome_and_the_claim_is_marked_as_a_claim(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    replies = [Reply.call("finish", summary="Renamed everything")] * 2
+    with ScriptedModelServer(replies) as server:
+        done = run_task("Rename add to plus", workspace, policy_file, server.base_url, env)
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1].startswith("finished: done")
+    assert "model's claim (not checked): Renamed everything" in done.stdout
+    assert "files changed: none" in done.stdout
