@@ -56,6 +56,7 @@ class OpenAIModelClient:
     ) -> None:
         self.base_url = base_url
         self.model = model
+        self.sampling: dict[str, float] = {}  # from the serving profile (agent.session)
         self._http = openai.DefaultHttpxClient(
             trust_env=False, timeout=openai.Timeout(timeout_s, connect=10.0)
         )
@@ -89,6 +90,10 @@ class OpenAIModelClient:
             "stream_options": {"include_usage": True},
             "temperature": 0.2,
         }
+        extra = {k: v for k, v in self.sampling.items() if k not in ("temperature", "top_p")}
+        request.update({k: v for k, v in self.sampling.items() if k in ("temperature", "top_p")})
+        if extra:
+            request["extra_body"] = extra
         if tools and tool_choice != "none":
             request.update(tools=tools, tool_choice=tool_choice)
         if max_tokens is not None:

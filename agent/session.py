@@ -39,6 +39,7 @@ from agent.probe import Capabilities, pick_model, probe
 from agent.projectcheck import ProjectCheck, find_check
 from agent.projectmap import project_context
 from agent.runner import CallRunner, SandboxHandle
+from agent.serving.profiles import ProfileError, profile_for
 from agent.settings import Settings
 from agent.store import Store
 from agent.tools import TOOLS
@@ -65,6 +66,14 @@ class SessionOptions:
     follow_up: str | None = None  # with resume_id: the person's next message to the model
     limits: LoopLimits = field(default_factory=LoopLimits)
     ignore_project_policy: bool = False
+
+
+def _sampling(settings: Settings, model: str) -> dict[str, float]:
+    """The serving profile's sampling parameters for this model ({} when none matches)."""
+    try:
+        return dict(profile_for(settings.deploy_dir, model).sampling)
+    except ProfileError:
+        return {}
 
 
 def system_prompt() -> str:
@@ -143,6 +152,7 @@ class Session:
         )
         self._client = client
         client.model = settings.model_name or pick_model(client)
+        client.sampling = _sampling(settings, client.model)
         self.capabilities = probe(client, settings.tool_call_mode)
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
