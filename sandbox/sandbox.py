@@ -133,6 +133,9 @@ class Sandbox:
         volume: str | None = None
         view = build_view(self.spec.workspace, self.readable)
         self._check_fits(view)
+        if self.view is not None:  # a replaced sandbox: the session's growth still counts
+            view.grown = self.view.grown
+        view.disk_limit = self.spec.limits.disk_bytes()
         self.view = view
         try:
             if self.spec.network_rules:
@@ -271,9 +274,16 @@ class Sandbox:
 
         applier = Applier(self.view, content)
         report, reverts = settle(changes, self.view, self.judge, applier)
+        undone = True
         for start in range(0, len(reverts), REVERT_BATCH):
             batch = reverts[start : start + REVERT_BATCH]
-            self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)
+            reply = self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)
+            undone = undone and not reply.get("failed")
+        if not undone:
+            # a refused change the sandbox could not undo in place (a folder made read-only,
+            # say) must not stay visible to the next command: start over from the host
+            self.restart()
+            self.replaced += 1
         if self.on_refused is not None:
             for outcome in report.refused:
                 self.on_refused(outcome)

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import IO
 
 from sandbox.errors import WorkspaceError
+from sandbox.gitstores import SHOWN_ENTRIES, looks_like_store
 
 WALK_CAP = 200_000
+HARD_CAP = 1_000_000
 ALIAS_DEPTH = 8
 GIT_TIMEOUT_S = 120.0
 PAGE = 4096
@@ -53,6 +55,28 @@ class View:
     git_hidden: dict[str, str] = field(default_factory=dict)  # hidden .git -> why
     host: dict[str, HostState] = field(default_factory=dict)
     aliases: list[tuple[str, str]] = field(default_factory=list)  # (real target, symlink)
+    entries: int = 0  # readable entries the workspace has (the change layer keeps it capped)
+    disk_limit: int = 0  # bytes the host workspace may grow by (`limits.disk`; 0: no cap)
+    grown: int = 0  # bytes it grew by through applied changes
+
+    def add_link(self, link: str, target: str) -> None:
+        """A symlink the sandbox made: its target gets `link`'s names from now on."""
+        if target.startswith("/"):
+            if not target.startswith("/workspace/") and target != "/workspace":
+                return
+            rel = target[len("/workspace") :].lstrip("/")
+        else:
+            folder = os.path.dirname(link)
+            real = os.path.realpath(os.path.join(self.root, folder, target))
+            root = os.path.realpath(self.root)
+            if real != root and not real.startswith(root + os.sep):
+                return
+            rel = os.path.relpath(real, root) if real != root else ""
+        rel = os.path.normpath(rel) if rel else ""
+        if rel.startswith(".."):
+            return
+        if (rel, link) not in self.aliases:
+            self.aliases.append((rel if rel != "." else "", link))
 
     def names(self, path: str) -> frozenset[str]:
         """Every name `path` has through the workspace's symlinks (itself included)."""
@@ -141,23 +165,29 @@ class _Walked:
     dirs: dict[str, os.stat_result] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # symlink -> its target text
     skipped: list[str] = field(default_factory=list)
+    count: int = 0  # entries counted against WALK_CAP
 
 
-def _walk(root: Path) -> _Walked:
+def _walk(root: Path, readable: Callable[[str], bool]) -> _Walked:
+    """Every entry, without following symlinks. Entries below a read-denied folder are
+    walked too (a hard link there hides its other names) but count only towards
+    `HARD_CAP`, so denying a big folder is the way to work with it."""
     walked = _Walked()
-    stack = [""]
-    count = 0
+    stack: list[tuple[str, bool]] = [("", False)]
+    count = every = 0
     while stack:
-        rel = stack.pop()
+        rel, denied = stack.pop()
         try:
             entries = list(os.scandir(root / rel if rel else root))
         except OSError as exc:
             raise WorkspaceError(f"cannot read {root / rel}: {exc}") from exc
         for entry in entries:
-            count += 1
-            if count > WALK_CAP:
+            every += 1
+            count += 0 if denied else 1
+            if count > WALK_CAP or every > HARD_CAP:
                 raise WorkspaceError(
-                    f"workspace has more than {WALK_CAP} entries; refusing to copy it",
+                    f"workspace has more than {WALK_CAP} readable entries "
+                    f"({HARD_CAP} in all); refusing to copy it",
                     hint="point --workspace at the project folder, or deny big folders for reads",
                 )
             path = f"{rel}/{entry.name}" if rel else entry.name
@@ -169,13 +199,14 @@ def _walk(root: Path) -> _Walked:
             st = entry.stat(follow_symlinks=False)
             if stat_mod.S_ISDIR(st.st_mode):
                 walked.dirs[path] = st
-                stack.append(path)
+                stack.append((path, denied or not readable(path)))
             elif stat_mod.S_ISREG(st.st_mode):
                 walked.files[path] = st
             elif stat_mod.S_ISLNK(st.st_mode):
                 walked.links[path] = os.readlink(entry.path)
             else:
                 walked.skipped.append(path)
+    walked.count = count
     return walked
 
 
@@ -218,8 +249,13 @@ class _Names:
 def build_view(root: Path, readable: Callable[[str], bool]) -> View:
     """Walk `root` once and decide, name by name, what the sandbox may see."""
     root = root.resolve()
-    walked = _walk(root)
-    view = View(root=root, skipped=list(walked.skipped), aliases=_aliases(root, walked))
+    walked = _walk(root, readable)
+    view = View(
+        root=root,
+        skipped=list(walked.skipped),
+        aliases=_aliases(root, walked),
+        entries=walked.count,
+    )
     names = _Names(view.aliases)
 
     def shown(path: str) -> bool:
@@ -232,9 +268,20 @@ def build_view(root: Path, readable: Callable[[str], bool]) -> View:
         if not shown(rel):
             hidden_dirs.append(rel)
             view.hidden.append(rel)
-    for rel, why in _unsafe_git_dirs(root, walked, names, shown).items():
+    stores = _git_stores(root, walked, names)
+    for rel, why in _unsafe_git_dirs(root, stores, shown).items():
         hidden_dirs.append(rel)
         view.git_hidden[rel] = why
+    for store in sorted(stores):
+        if store in view.git_hidden or any(store.startswith(h + "/") for h in hidden_dirs):
+            continue
+        if not shown(store):
+            continue
+        view.git_dirs.append(store)
+        for entry in _top_entries(walked, store):
+            if entry.rsplit("/", 1)[-1] not in SHOWN_ENTRIES:
+                hidden_dirs.append(entry)
+                view.hidden.append(entry)
 
     def under_hidden(rel: str) -> bool:
         return any(rel == h or rel.startswith(h + "/") for h in hidden_dirs)
@@ -249,8 +296,6 @@ def build_view(root: Path, readable: Callable[[str], bool]) -> View:
             mode = stat_mod.S_IMODE(st.st_mode) | 0o700
             view.items.append(Item(rel, "dir", mode, mtime=st.st_mtime))
             view.host[rel] = (0, 0, st.st_ino)
-            if rel.rsplit("/", 1)[-1] == ".git":
-                view.git_dirs.append(rel)
     for rel in sorted(walked.files):
         st = walked.files[rel]
         siblings = inodes.get((st.st_dev, st.st_ino), [rel])
@@ -274,14 +319,24 @@ def build_view(root: Path, readable: Callable[[str], bool]) -> View:
     return view
 
 
-def _git_stores(root: Path, walked: _Walked, names: _Names) -> dict[str, str]:
-    """Every folder git may use as a repository: one with a `.git` name (directly or
-    through a symlink), or one a `.git` file points to (`gitdir: ...`). -> its worktree."""
-    stores: dict[str, str] = {}
+def _top_entries(walked: _Walked, store: str) -> list[str]:
+    prefix = store + "/"
+    every = [*walked.dirs, *walked.files, *walked.links]
+    return [p for p in every if p.startswith(prefix) and "/" not in p[len(prefix) :]]
+
+
+def _git_stores(root: Path, walked: _Walked, names: _Names) -> dict[str, tuple[str, ...]]:
+    """Every folder git may use as a repository -> the worktree prefixes its history's paths
+    may be read under: a `.git` folder (directly or through a symlink: its parent), a folder
+    a `.git` file points to (`gitdir: ...`: that file's folder), and any other folder that
+    looks like one (`HEAD` and `objects/`, `refs/` or `commondir`: a bare mirror, a
+    submodule or worktree store; its worktree is unknown, so both the workspace root and
+    the store's own folder are tried)."""
+    stores: dict[str, tuple[str, ...]] = {}
     for rel in walked.dirs:
         for name in names.of(rel):
             if name.rsplit("/", 1)[-1] == ".git":
-                stores.setdefault(rel, name[: -len(".git")])
+                stores.setdefault(rel, (name[: -len(".git")],))
     real_root = os.path.realpath(root)
     for rel, st in walked.files.items():
         if rel.rsplit("/", 1)[-1] != ".git" or st.st_size > 4096:
@@ -290,21 +345,32 @@ def _git_stores(root: Path, walked: _Walked, names: _Names) -> dict[str, str]:
         if text.startswith("gitdir:"):
             target = os.path.realpath(os.path.join(root, os.path.dirname(rel), text[7:].strip()))
             if target.startswith(real_root + os.sep):
-                stores.setdefault(os.path.relpath(target, real_root), rel[: -len(".git")])
+                stores.setdefault(os.path.relpath(target, real_root), (rel[: -len(".git")],))
+    for rel in walked.dirs:
+
+        def has(name: str, rel: str = rel) -> bool:
+            path = f"{rel}/{name}"
+            if name in ("objects", "refs"):
+                return path in walked.dirs
+            return path in walked.files or path in walked.links
+
+        if rel not in stores and looks_like_store(has):
+            parent = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+            stores[rel] = ("", parent) if parent else ("",)
     return stores
 
 
 def _unsafe_git_dirs(
-    root: Path, walked: _Walked, names: _Names, shown: Callable[[str], bool]
+    root: Path, stores: dict[str, tuple[str, ...]], shown: Callable[[str], bool]
 ) -> dict[str, str]:
     """The git stores whose objects could show a read-denied path's content."""
     unsafe: dict[str, str] = {}
-    for rel, prefix in sorted(_git_stores(root, walked, names).items()):
-        if not shown(rel):
+    for rel, prefixes in sorted(stores.items()):
+        if not shown(rel) or any(rel.startswith(u + "/") for u in unsafe):
             continue
 
-        def in_history(path: str, pre: str = prefix) -> bool:
-            return shown(pre + path)
+        def in_history(path: str, pre: tuple[str, ...] = prefixes) -> bool:
+            return all(shown(p + path) for p in pre)
 
         why = _git_history_problem(root / rel, in_history)
         if why:
