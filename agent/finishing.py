@@ -114,13 +114,21 @@ class Finisher:
             if unreachable
             else _outcome(status, verified, self.evidence.denials)
         )
+        record = self.last
+        if record is None and self.check is not None:
+            record = CheckRecord(
+                command=self.check.command,
+                source=self.check.source,
+                exit_code=None,
+                note="not run: no file changed" if not self.evidence.changed else "not run",
+            )
         event = FinishEvent(
             status=status,
             summary="",
             outcome=outcome,
             claim=claim,
             verified=verified,
-            check=self.last,
+            check=record,
             files_changed=self.evidence.files(),
             diff=self.evidence.diff(),
             commands=list(self.evidence.commands),

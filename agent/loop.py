@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from agent import textcalls
-from agent.context import fit
+from agent.context import CHARS_PER_TOKEN, fit
 from agent.energy import EnergyMeter, joules_per_1k, open_meter
 from agent.events import (
     AssistantDelta,
@@ -28,15 +28,16 @@ from agent.events import (
 )
 from agent.evidence import Evidence
 from agent.finishing import Finisher
-from agent.messages import Message, ToolCallRequest
-from agent.model_client import ModelClient, ToolChoice
+from agent.messages import Message, ModelTurn, ToolCallRequest
+from agent.model_client import ContextOverflow, ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
 from agent.runner import CallRunner
 from agent.tools.base import ToolLike
 
 MAX_NUDGES = 3
-REPEAT_LIMIT = 3  # the same call this many times in a row: the model is told to change course
+REPEAT_LIMIT = 3  # the same call this many times lately: the model is told to change course
 STUCK_LIMIT = 6  # ... and this many times: the session ends, failed
+LOOP_WINDOW = 12  # calls looked at for a loop
 CHECK_CALL = ToolCallRequest(id="final-check", name="check", arguments="{}")
 
 
@@ -61,7 +62,7 @@ class LoopState:
     nudges: int = 0
     repairs: int = 0
     failures: int = 0
-    last_call: str = ""
+    recent: list[str] = field(default_factory=list)  # the last calls, as name + arguments
     repeats: int = 0
     last_exit_code: int | None = None
     started: float = field(default_factory=time.monotonic)
@@ -87,6 +88,7 @@ class AgentLoop:
         self.stop_requested = threading.Event()
         self.state = LoopState()
         self._schemas = [tool.schema() for tool in tools.values()]
+        self._schema_tokens = int(len(json.dumps(self._schemas)) / CHARS_PER_TOKEN) + 200
 
     def _limit_reached(self) -> str | None:
         s, lim = self.state, self.limits
@@ -131,16 +133,29 @@ class AgentLoop:
             if finished is not None:
                 return finished
 
+    def _complete(self, messages: list[Message]) -> ModelTurn:
+        """One model turn. The history is cut to fit the window (the tool schemas count
+        too); a server that still finds it too long gets a shorter one, twice at most."""
+        tools = [] if self.mode is None else self._schemas
+        budget = self.limits.context_tokens - self.limits.reply_tokens - self._schema_tokens
+        for attempt in range(3):
+            try:
+                return self.client.complete(
+                    fit(messages, int(budget * (0.7**attempt))),
+                    tools,
+                    self.mode or "none",
+                    on_text=self._on_text,
+                    max_tokens=self.limits.reply_tokens,
+                )
+            except ContextOverflow:
+                if attempt == 2:
+                    raise
+                self.emit(NoticeEvent(text="the prompt did not fit the model's window; cut more"))
+        raise AssertionError("unreachable")
+
     def _step(self, messages: list[Message]) -> FinishEvent | None:
-        budget = self.limits.context_tokens - self.limits.reply_tokens
         joules_before = self.meter.read_joules()
-        turn = self.client.complete(
-            fit(messages, budget),
-            [] if self.mode is None else self._schemas,
-            self.mode or "none",
-            on_text=self._on_text,
-            max_tokens=self.limits.reply_tokens,
-        )
+        turn = self._complete(messages)
         tokens = turn.prompt_tokens + turn.completion_tokens
         energy = joules_per_1k(self.meter, joules_before, turn.seconds, tokens)
         self._account(turn.prompt_tokens, turn.completion_tokens, turn.seconds, energy)
@@ -226,7 +241,7 @@ class AgentLoop:
             return FinishEvent(
                 status="failed",
                 summary=f"the model repeated the same {call.name} call {self.state.repeats} "
-                "times in a row",
+                f"times in its last {LOOP_WINDOW} calls",
             )
         if output.finished:
             return FinishEvent(status="finished", summary="", claim=output.content)
@@ -241,13 +256,14 @@ class AgentLoop:
         return True
 
     def _steer(self, call: ToolCallRequest, arguments: dict[str, object], failed: bool) -> str:
-        """A loop is the same call again and again (failing, or not changing anything):
-        after `REPEAT_LIMIT` in a row the model is told to do something else."""
+        """A loop is the same call again and again, in a row or in a cycle (read, edit,
+        read, edit): after `REPEAT_LIMIT` times among the last `LOOP_WINDOW` calls the model
+        is told to do something else; at `STUCK_LIMIT` the session ends."""
         key = f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
-        if key == self.state.last_call:
-            self.state.repeats += 1
-        else:
-            self.state.repeats, self.state.last_call = 1, key
+        recent = self.state.recent
+        recent.append(key)
+        del recent[:-LOOP_WINDOW]
+        self.state.repeats = recent.count(key)
         if self.state.repeats < REPEAT_LIMIT:
             return ""
         what = "failed" if failed else "was made"
@@ -257,9 +273,9 @@ class AgentLoop:
             )
         )
         return (
-            f"\nnote: this exact call {what} {self.state.repeats} times in a row and will not "
-            "give a different result. Do something else: read the error, look at another "
-            "file, or change your approach."
+            f"\nnote: this exact call {what} {self.state.repeats} times in your last "
+            f"{len(recent)} calls and will not give a different result. Do something else: "
+            "read the error, look at another file, or change your approach."
         )
 
     def _account(self, prompt: int, completion: int, seconds: float, energy: float | None) -> None:

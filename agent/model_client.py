@@ -29,6 +29,11 @@ class ModelUnavailable(RempartError):
     """The model server is down, died mid-stream, or refused the request."""
 
 
+class ContextOverflow(ModelUnavailable):
+    """The server refused the prompt as longer than its context window (HTTP 400): the
+    loop cuts the history further and asks again."""
+
+
 class ModelClient(Protocol):
     model: str
     base_url: str
@@ -137,6 +142,8 @@ class OpenAIModelClient:
 def _unavailable(base_url: str, exc: Exception) -> ModelUnavailable:
     if isinstance(exc, openai.APIStatusError):
         detail = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+        if exc.status_code == 400 and "context length" in str(exc.message):
+            return ContextOverflow(f"the prompt is longer than the model's window: {detail}")
     else:
         detail = f"{type(exc).__name__}: {str(exc)[:300]}"
     return ModelUnavailable(

@@ -14,8 +14,8 @@ from agent.projectcheck import ProjectCheck
 
 MAX_ENTRIES = 60
 AGENTS_CHARS = 2_000
-README_LINES = 25
-README_CHARS = 1_200
+README_LINES = 10
+README_CHARS = 600
 NOISE = (".git/", "__pycache__/", ".venv/", "venv/", "node_modules/", ".mypy_cache/",
          ".pytest_cache/", ".ruff_cache/", ".tox/", "dist/", "build/", ".eggs/")  # fmt: skip
 ENTRY_NAMES = frozenset(

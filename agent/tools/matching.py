@@ -84,6 +84,11 @@ def replace_once(text: str, old: str, new: str, path: str) -> Found:
         new_lines = _reindent(_trim(new.split("\n")), old_lines, window) if new.strip() else []
         after = "\n".join([*lines[:i], *new_lines, *lines[i + size :]])
         return Found(after=after, repair="matched `old` ignoring whitespace at the line ends")
+    if not starts:
+        span = _collapsed_span(text, old)
+        if span is not None:
+            after = text[: span[0]] + new + text[span[1] :]
+            return Found(after=after, repair="matched `old` ignoring line breaks and spacing")
     if len(starts) > 1:
         where = ", ".join(str(i + 1) for i in starts[:5])
         return Found(
@@ -91,6 +96,32 @@ def replace_once(text: str, old: str, new: str, path: str) -> Found:
             "more surrounding lines so it matches once"
         )
     return Found(error=_not_found(lines, old_lines, path))
+
+
+def _collapsed_span(text: str, old: str) -> tuple[int, int] | None:
+    """Where `old` is in `text` when every run of whitespace counts as one space (a line
+    the model joined or split), if it is there exactly once."""
+    wanted = " ".join(old.split())
+    if len(wanted) < 8:
+        return None
+    chars: list[str] = []
+    origin: list[int] = []
+    space = False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if not space and chars:
+                chars.append(" ")
+                origin.append(i)
+            space = True
+            continue
+        space = False
+        chars.append(ch)
+        origin.append(i)
+    flat = "".join(chars)
+    first = flat.find(wanted)
+    if first < 0 or flat.find(wanted, first + 1) >= 0:
+        return None
+    return origin[first], origin[first + len(wanted) - 1] + 1
 
 
 def _not_found(lines: list[str], old_lines: list[str], path: str) -> str:

@@ -148,7 +148,7 @@ def test_the_same_call_repeated_is_steered_then_ended(run_session: Callable[...,
     assert any("repeated the same list_files call 3 times" in n for n in notes)
     third = run.server.requests[3]["messages"][-1]["content"]
     assert "Do something else" in third
-    assert run.finish.status == "failed" and "6 times in a row" in run.finish.summary
+    assert run.finish.status == "failed" and "6 times in its last" in run.finish.summary
 
 
 def test_the_first_message_maps_the_project_without_read_denied_files(
@@ -187,3 +187,34 @@ def test_the_final_event_is_json_with_the_evidence(run_session: Callable[..., Ru
     )
     data = json.loads(run.finish.model_dump_json())
     assert {"verified", "check", "files_changed", "commands", "denials", "claim"} <= set(data)
+
+
+def test_a_cycle_of_two_calls_is_a_loop_too(run_session: Callable[..., Run]) -> None:
+    read = Reply.call("read_file", path="calc.py")
+    edit = Reply.call("edit_file", path="calc.py", old="no such text here", new="x")
+    run = run_session([r.model_copy() for _ in range(6) for r in (read, edit)])
+    notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
+    assert any("repeated the same read_file call 3 times" in n for n in notes)
+    assert run.finish.status == "failed" and "times in its last" in run.finish.summary
+
+
+def test_a_known_check_that_never_ran_is_named_in_the_final_event(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    (workspace / "test_calc.py").write_text(BROKEN_TEST)
+    run = run_session([Reply(text="I cannot")] * 4, task="fix add")
+    assert run.finish.check is not None and run.finish.check.exit_code is None
+    assert "no file changed" in run.finish.check.note and run.finish.verified == "none"
+
+
+def test_a_prompt_the_server_finds_too_long_is_cut_and_asked_again(
+    run_session: Callable[..., Run],
+) -> None:
+    too_long = Reply(
+        status=400,
+        error_message="This model's maximum context length is 8192 tokens. However, your "
+        "prompt contains at least 8193 input tokens",
+    )
+    run = run_session([too_long, Reply.call("finish", summary="ok")])
+    assert run.finish.status == "finished" and run.finish.outcome == "success"
+    assert any(isinstance(e, NoticeEvent) and "window" in e.text for e in run.events)

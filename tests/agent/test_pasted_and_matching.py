@@ -77,3 +77,10 @@ def test_old_not_found_answers_with_the_closest_lines_and_their_numbers() -> Non
 def test_old_with_nothing_close_says_to_read_the_file() -> None:
     found = replace_once(CODE, "class Totally:\n    unrelated = True", "x", "calc.py")
     assert "read_file it" in found.error and "closest" not in found.error
+
+
+def test_old_with_two_lines_joined_into_one_matches_the_original_lines() -> None:
+    text = "A small project.\nIts tests are in\ntest_calc.py.\n"
+    found = replace_once(text, "Its tests are in test_calc.py.", "Tests: test_calc.py.", "R.md")
+    assert found.after == "A small project.\nTests: test_calc.py.\n"
+    assert "line breaks" in found.repair
