@@ -73,7 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         policy_files=[Path(p) for p in args.policy],
         approver=approver_from(args.approve),
         model_url=args.model,
-        limits=LoopLimits(max_steps=args.max_steps, max_wall_s=args.max_seconds),
+        limits=LoopLimits(
+            max_steps=args.max_steps, max_wall_s=args.max_seconds, max_tokens=args.max_tokens
+        ),
         ignore_project_policy=args.ignore_project_policy,
     )
     if not options.workspace.is_dir():
@@ -92,6 +94,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--approve", help="policy file of auto-approvals for `ask` (default: deny)")
     run.add_argument("--max-steps", type=int, default=30)
     run.add_argument("--max-seconds", type=float, default=1800.0)
+    run.add_argument(
+        "--max-tokens", type=int, default=200_000, help="prompt + completion tokens, in all"
+    )
     run.add_argument(
         "--ignore-project-policy",
         action="store_true",
