@@ -2,8 +2,10 @@
 
 A bounded map of the files the sandbox can see (read-denied files are not in the sandbox,
 so they are neither listed nor opened), the likely entry points, how the work will be
-checked, and the head of `AGENTS.md` and `README.md` when present. It saves the model the
-first few steps of looking around, which a 1.5B model often gets wrong.
+checked, and `AGENTS.md` when present. It saves the model the first few steps of looking
+around, which a 1.5B model often gets wrong. The README's head is left out on purpose: with
+it in the first message, the embedded model edited README.md instead of the code in both
+real bug-fix runs we looked at (a task about calc.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from agent.projectcheck import ProjectCheck
 
 MAX_ENTRIES = 60
 AGENTS_CHARS = 2_000
-README_LINES = 10
-README_CHARS = 600
 NOISE = (".git/", "__pycache__/", ".venv/", "venv/", "node_modules/", ".mypy_cache/",
          ".pytest_cache/", ".ruff_cache/", ".tox/", "dist/", "build/", ".eggs/")  # fmt: skip
 ENTRY_NAMES = frozenset(
@@ -52,8 +52,4 @@ def project_context(entries: list[str], read: ReadText, check: ProjectCheck | No
     agents = read("AGENTS.md") if "AGENTS.md" in files else None
     if agents:
         lines.append(f"\nAGENTS.md (instructions for agents):\n{agents[:AGENTS_CHARS].strip()}")
-    readme = read("README.md") if "README.md" in files else None
-    if readme:
-        head = "\n".join(readme.splitlines()[:README_LINES])[:README_CHARS].strip()
-        lines.append(f"\nREADME.md (start):\n{head}")
     return "\n".join(lines)
