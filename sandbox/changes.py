@@ -24,9 +24,10 @@ from pydantic import BaseModel
 
 from sandbox.gitstores import in_planted, planted, refusal_in_store, store_of
 from sandbox.spec import PROTECTED_PATHS
-from sandbox.view import WALK_CAP, View, open_parent, read_nofollow
+from sandbox.view import HARD_CAP, WALK_CAP, View, open_parent, read_nofollow
 
 ChangeKind = Literal["created", "modified", "deleted"]
+BLOCK = 4096  # what a folder or symlink costs the host's disk, at least
 
 
 class Change(BaseModel):
@@ -133,6 +134,13 @@ class Applier:
         self._staged: list[tuple[str, str, str, Change]] = []
 
     def close(self) -> None:
+        """Release the folder fds; a staged file never renamed in place is removed."""
+        for path, tmp, _name, _change in self._staged:
+            parent = self._dirs.get(path.rsplit("/", 1)[0] if "/" in path else "")
+            if parent is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=parent)
+        self._staged.clear()
         for fd in self._dirs.values():
             os.close(fd)
         self._dirs.clear()
@@ -185,17 +193,21 @@ class Applier:
             old = os.lstat(self.root / change.path).st_size if change.kind == "file" else 0
         except OSError:
             old = 0
-        growth = (change.size - old) if change.change != "deleted" else 0
+        size = change.size if change.kind == "file" else BLOCK + len(change.target)
+        growth = (size - old) if change.change != "deleted" else 0
         if self.view.disk_limit and self.view.grown + growth > self.view.disk_limit:
             return (
                 f"the workspace would grow past limits.disk ({self.view.disk_limit} bytes) "
                 "in this session"
             )
-        if change.change == "created" and self.view.entries >= WALK_CAP - 1000:
+        if change.change == "created" and (
+            self.view.entries >= WALK_CAP - 1000 or self.view.every >= HARD_CAP - 1000
+        ):
             return f"the workspace would have more than {WALK_CAP - 1000} entries"
         self.view.grown += max(growth, 0)
         if change.change == "created":
             self.view.entries += 1
+            self.view.every += 1
         return ""
 
     def apply(self, change: Change) -> str:
@@ -354,9 +366,14 @@ def settle(
         return (c.change != "deleted", -depth if c.change == "deleted" else depth, c.path)
 
     ordered = sorted(changes, key=order)
-    for change in ordered:  # a link made now gives its target new names now
-        if change.kind == "symlink" and change.change != "deleted" and canonical(change.path):
-            view.add_link(change.path, change.target)
+    for change in ordered:  # links as the sandbox has them now name their targets now
+        if not canonical(change.path):
+            continue
+        if change.change == "deleted" or change.kind != "symlink":
+            view.set_link(change.path, None)
+        if change.kind == "symlink" and change.change != "deleted":
+            view.set_link(change.path, change.target)
+    view.refresh_aliases()
     new_stores = planted(
         [(c.path, c.change == "deleted") for c in changes if canonical(c.path)],
         view.git_dirs,

@@ -36,8 +36,10 @@ NEVER = frozenset({"objects/info/alternates", "objects/info/http-alternates"})
 
 
 def looks_like_store(has: Callable[[str], bool]) -> bool:
-    """Would git take a folder with these entries (`has(name)`) for a repository?"""
-    return has("HEAD") and (has("objects") or has("refs") or has("commondir"))
+    """Would git take a folder with these entries (`has(name)`) for a repository? Git's
+    own test: `HEAD`, `refs/`, and `objects/` or a `commondir` (so `.git/logs`, which holds
+    `HEAD` and `refs/` too, is not one)."""
+    return has("HEAD") and has("refs") and (has("objects") or has("commondir"))
 
 
 def store_of(path: str, stores: Iterable[str]) -> str | None:
@@ -70,11 +72,10 @@ def refusal_in_store(path: str, store: str, kind: str, deleted: bool) -> str:
 
 def planted(changed: Iterable[tuple[str, bool]], stores: Iterable[str],
             exists: Callable[[str], bool]) -> set[str]:  # fmt: skip
-    """Folders a change set would turn into git stores that the sandbox was not shown.
-
-    `changed` holds (path, deleted) for every change; `exists(path)` tells whether the host
-    has a path now. A store the sandbox was shown (or a folder inside one) is not planted.
-    """
+    """Folders a change set would turn into git stores that the sandbox was not shown, at
+    any depth: also inside a shown store's `objects/` or `refs/` (host git would later run
+    on it, with its config). `changed` holds (path, deleted) for every change; `exists(path)`
+    tells whether the host has a path now."""
     items = list(changed)
     created = {path for path, deleted in items if not deleted}
     removed = {path for path, deleted in items if deleted}
@@ -89,7 +90,7 @@ def planted(changed: Iterable[tuple[str, bool]], stores: Iterable[str],
                 candidates.add("/".join(parts[:i]))
     found: set[str] = set()
     for folder in candidates:
-        if store_of(folder, known) is not None and folder != "":
+        if folder in known:  # a store the sandbox was shown; one planted inside it is not
             continue
 
         def has(name: str, folder: str = folder) -> bool:

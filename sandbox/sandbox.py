@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -270,10 +271,26 @@ class Sandbox:
 
         def content(path: str) -> bytes:
             data = fetched.pop(path, None)
-            return data if data is not None else self._read_whole(path)
+            if data is not None:
+                return data
+            try:
+                return self._read_whole(path)
+            except SandboxRequestError as exc:  # e.g. mode 000: refused like a failed write
+                raise OSError(errno.EACCES, f"cannot be read in the sandbox: {exc}") from exc
 
         applier = Applier(self.view, content)
-        report, reverts = settle(changes, self.view, self.judge, applier)
+        try:
+            report, reverts = settle(changes, self.view, self.judge, applier)
+        except Exception as exc:
+            # the executor's baseline has moved on: only a fresh sandbox, built from the
+            # host, shows the next command what the host really has
+            self.restart()
+            self.replaced += 1
+            raise SandboxError(
+                f"the sandbox's changes could not be settled ({exc}); it was rebuilt from "
+                "the host workspace",
+                hint="retry the command",
+            ) from exc
         undone = True
         for start in range(0, len(reverts), REVERT_BATCH):
             batch = reverts[start : start + REVERT_BATCH]

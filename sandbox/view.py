@@ -24,6 +24,7 @@ from typing import IO
 
 from sandbox.errors import WorkspaceError
 from sandbox.gitstores import SHOWN_ENTRIES, looks_like_store
+from sandbox.links import aliases as link_aliases
 
 WALK_CAP = 200_000
 HARD_CAP = 1_000_000
@@ -55,28 +56,23 @@ class View:
     git_hidden: dict[str, str] = field(default_factory=dict)  # hidden .git -> why
     host: dict[str, HostState] = field(default_factory=dict)
     aliases: list[tuple[str, str]] = field(default_factory=list)  # (real target, symlink)
+    links: dict[str, str] = field(default_factory=dict)  # symlink -> target text, as now
     entries: int = 0  # readable entries the workspace has (the change layer keeps it capped)
+    every: int = 0  # all its entries, read-denied folders included
     disk_limit: int = 0  # bytes the host workspace may grow by (`limits.disk`; 0: no cap)
     grown: int = 0  # bytes it grew by through applied changes
 
-    def add_link(self, link: str, target: str) -> None:
-        """A symlink the sandbox made: its target gets `link`'s names from now on."""
-        if target.startswith("/"):
-            if not target.startswith("/workspace/") and target != "/workspace":
-                return
-            rel = target[len("/workspace") :].lstrip("/")
+    def set_link(self, link: str, target: str | None) -> None:
+        """A symlink the sandbox made, changed or removed (target None): names follow."""
+        if target is None:
+            for key in [k for k in self.links if k == link or k.startswith(link + "/")]:
+                del self.links[key]
         else:
-            folder = os.path.dirname(link)
-            real = os.path.realpath(os.path.join(self.root, folder, target))
-            root = os.path.realpath(self.root)
-            if real != root and not real.startswith(root + os.sep):
-                return
-            rel = os.path.relpath(real, root) if real != root else ""
-        rel = os.path.normpath(rel) if rel else ""
-        if rel.startswith(".."):
-            return
-        if (rel, link) not in self.aliases:
-            self.aliases.append((rel if rel != "." else "", link))
+            self.links[link] = target
+
+    def refresh_aliases(self) -> None:
+        roots = ("/workspace", str(self.root), os.path.realpath(self.root))
+        self.aliases = link_aliases(self.links, roots)
 
     def names(self, path: str) -> frozenset[str]:
         """Every name `path` has through the workspace's symlinks (itself included)."""
@@ -166,6 +162,7 @@ class _Walked:
     links: dict[str, str] = field(default_factory=dict)  # symlink -> its target text
     skipped: list[str] = field(default_factory=list)
     count: int = 0  # entries counted against WALK_CAP
+    every: int = 0  # entries counted against HARD_CAP
 
 
 def _walk(root: Path, readable: Callable[[str], bool]) -> _Walked:
@@ -206,21 +203,8 @@ def _walk(root: Path, readable: Callable[[str], bool]) -> _Walked:
                 walked.links[path] = os.readlink(entry.path)
             else:
                 walked.skipped.append(path)
-    walked.count = count
+    walked.count, walked.every = count, every
     return walked
-
-
-def _aliases(root: Path, walked: _Walked) -> list[tuple[str, str]]:
-    """(real target, symlink) for every symlink that resolves inside the workspace."""
-    real_root = os.path.realpath(root)
-    found: list[tuple[str, str]] = []
-    for link in walked.links:
-        real = os.path.realpath(root / link)
-        if real == real_root:
-            found.append(("", link))
-        elif real.startswith(real_root + os.sep):
-            found.append((os.path.relpath(real, real_root), link))
-    return found
 
 
 class _Names:
@@ -253,9 +237,11 @@ def build_view(root: Path, readable: Callable[[str], bool]) -> View:
     view = View(
         root=root,
         skipped=list(walked.skipped),
-        aliases=_aliases(root, walked),
+        links=dict(walked.links),
         entries=walked.count,
+        every=walked.every,
     )
+    view.refresh_aliases()
     names = _Names(view.aliases)
 
     def shown(path: str) -> bool:
@@ -384,9 +370,13 @@ def _git(git_dir: Path, *args: str) -> str:
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
         "HOME": "/nonexistent",
+        "GIT_ALLOW_PROTOCOL": "rempart-none",  # no transport at all: no lazy fetch
+        "GIT_TERMINAL_PROMPT": "0",
     }
+    # the store's own config is read by any git command on it: nothing it says may make
+    # this run a program (fsmonitor, hooks, a promisor remote's upload-pack, ...)
     cmd = ["git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
-           f"--git-dir={git_dir}", *args]  # fmt: skip
+           "-c", "protocol.allow=never", f"--git-dir={git_dir}", *args]  # fmt: skip
     done = subprocess.run(
         cmd, capture_output=True, timeout=GIT_TIMEOUT_S, check=False, env=env,
         stdin=subprocess.DEVNULL,
@@ -399,7 +389,10 @@ def _git(git_dir: Path, *args: str) -> str:
 def _git_history_problem(git_dir: Path, readable: Callable[[str], bool]) -> str:
     """Why this repository's objects may not be shown ('' when they may)."""
     try:
-        listed = _git(git_dir, "rev-list", "--objects", "--all", "--reflog", "--indexed-objects")
+        listed = _git(
+            git_dir, "rev-list", "--objects", "--all", "--reflog", "--indexed-objects",
+            "--missing=allow-any",
+        )  # fmt: skip
         every = _git(git_dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"git could not list its objects ({exc}); hidden to be safe"

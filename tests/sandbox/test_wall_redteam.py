@@ -11,6 +11,7 @@ import pytest
 
 from policies import PolicySet
 from sandbox.changes import Change, builtin_refusal, canonical
+from sandbox.errors import ExecutorError
 from sandbox.view import View
 from tests.sandbox.conftest import SandboxFactory
 from tests.sandbox.test_wall import SECRET, git, make_ws, policy, run, tree
@@ -237,3 +238,104 @@ def test_a_flood_of_files_leaves_a_workspace_a_later_sandbox_can_start_on(
     with make_sandbox(root, image, policy=pol) as box:  # a denied big folder does not count
         assert box.view is not None and box.view.entries < 100
     assert "gen" in tree(root)
+
+
+# round 2 ------------------------------------------------------------------------------
+PROMISOR = (
+    "S={s}; mkdir -p $S/objects $S/refs/heads; printf 'ref: refs/heads/main\\n' > $S/HEAD; "
+    "echo 1111111111111111111111111111111111111111 > $S/refs/heads/main; "
+    "printf '[core]\\n\\trepositoryformatversion = 1\\n\\tbare = true\\n[extensions]\\n"
+    '\\tpartialClone = origin\\n[remote "origin"]\\n\\turl = /nonexistent\\n'
+    '\\tpromisor = true\\n\\tuploadpack = "touch {mark}; false"\\n\' > $S/config'
+)
+
+
+@pytest.mark.parametrize("inside", ["vendor/lib/.git/objects/zz", "vendor/lib/.git/refs/x"])
+def test_a_repository_planted_inside_a_shown_stores_data_never_reaches_the_host(
+    ws: Path, image: str, make_sandbox: SandboxFactory, tmp_path: Path, inside: str
+) -> None:
+    lib = ws / "vendor" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "a.py").write_text("A = 1\n")
+    git(lib, "init", "-q")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-qm", "lib")
+    mark = tmp_path / MARK
+    pol = policy([".env", "config/**"], [])
+    with make_sandbox(ws, image, policy=pol) as box:
+        out = run(box, PROMISOR.format(s=inside, mark=mark))
+        with pytest.raises(ExecutorError):  # a replaced sandbox walks the workspace again
+            run(box, "kill -9 $PPID")
+        run(box, "true")
+    assert "git repository the sandbox was not shown" in out
+    assert not (ws / inside / "config").exists()
+    with make_sandbox(ws, image, policy=pol) as box:
+        run(box, "true")
+    assert not mark.exists()
+
+
+def test_host_git_never_fetches_for_a_promisor_store_it_walks(
+    ws: Path, image: str, make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    """Defence in depth: even a promisor store already on the host runs nothing."""
+    mark = tmp_path / MARK
+    subprocess.run(["bash", "-c", PROMISOR.format(s="mirror.git", mark=mark)], cwd=ws, check=True)
+    with make_sandbox(ws, image, policy=policy([".env", "config/**"], [])) as box:
+        run(box, "true")
+    assert not mark.exists()
+
+
+def test_a_file_the_sandbox_cannot_read_is_refused_and_nothing_is_left_half_done(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_b.py").write_text("def test_b():\n    assert 0\n")
+    with make_sandbox(ws, image, policy=policy([], ["tests/**"])) as box:
+        out = run(box, "echo 'def test_b(): pass' > tests/test_b.py; echo new > app.py; "
+                       "echo x > zz; chmod 000 zz")  # fmt: skip
+        seen = run(box, "cat tests/test_b.py")
+    assert "cannot be read in the sandbox" in out
+    assert "assert 0" in seen  # the refused test edit is gone from the sandbox too
+    assert (ws / "app.py").read_text() == "new\n"
+    assert not [p for p in ws.rglob("*.rempart-*.tmp")]
+
+
+def test_retargeting_an_intermediate_link_does_not_reach_a_write_denied_name(
+    tmp_path: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    root = tmp_path / "links"
+    for folder in ("b/x", "c/x"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "app.yaml").write_text("image: good\n")
+    (root / "a").symlink_to("b")
+    (root / "deploy").symlink_to("a/x")
+    with make_sandbox(root, image, policy=policy([], ["deploy", "deploy/**"])) as box:
+        out = run(box, "rm a && ln -s c a && echo 'image: evil' > c/x/app.yaml")
+    assert "as deploy/app.yaml" in out
+    assert (root / "c" / "x" / "app.yaml").read_text() == "image: good\n"
+
+
+def test_folders_and_symlinks_count_against_limits_disk(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    pol = PolicySet.from_texts(
+        [("org", "d.yaml", "version: 1\nname: d\ndefault: allow\n"
+          "files: {read: {allow: ['**']}, write: {allow: ['**']}}\n"
+          "limits: {memory: 512m, disk: 1m, timeout_s: 60}\n")]
+    )  # fmt: skip
+    with make_sandbox(ws, image, policy=pol) as box:
+        out = run(box, "mkdir -p d && cd d && seq 1 2000 | xargs mkdir")
+    assert "limits.disk" in out
+    made = len(list((ws / "d").iterdir())) if (ws / "d").exists() else 0
+    assert made * 4096 <= 2**20
+
+
+def test_a_reflog_folder_is_not_taken_for_a_repository(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    git(ws, "init", "-q")
+    git(ws, "add", "src")
+    git(ws, "commit", "-qm", "code")
+    with make_sandbox(ws, image, policy=policy([".env", "config/**"], [])) as box:
+        assert box.view is not None and ".git/logs" not in box.view.git_hidden
+        assert "commit (initial): code" in run(box, "git reflog")
