@@ -20,8 +20,7 @@ from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLi
 from policies import Action, Decision, DecisionKind, FsWrite, PolicySet
 from policies.errors import RempartError
 from sandbox.changes import Change, Outcome, Verdict
-from sandbox.errors import SandboxError, SandboxGone
-from sandbox.sandbox import SandboxRequestError
+from sandbox.errors import SandboxError, SandboxGone, SandboxRequestError
 
 
 class ClosableSandbox(SandboxLike, Protocol):

@@ -20,6 +20,7 @@ from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog
 from agent.discovery import discover_layers, load_policy_set
+from agent.errors import McpError, ModelUnavailable
 from agent.events import (
     AssistantDelta,
     ErrorEvent,
@@ -29,10 +30,10 @@ from agent.events import (
     SessionStarted,
 )
 from agent.loop import AgentLoop, LoopLimits
-from agent.mcp_hub import McpError, McpHub
+from agent.mcp_hub import McpHub
 from agent.mcp_hub import load_config as load_mcp_config
 from agent.messages import Message, ToolCallRequest
-from agent.model_client import ModelUnavailable, OpenAIModelClient
+from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
 from agent.runner import CallRunner, SandboxHandle
 from agent.settings import Settings
@@ -55,7 +56,8 @@ class SessionOptions:
     workspace: Path
     policy_files: list[Path] = field(default_factory=list)
     approver: Approver = field(default_factory=DenyApprover)
-    model_url: str | None = None
+    model_url: str | None = None  # the endpoint (base URL); default: settings.model_base_url
+    model: str | None = None  # the model's name on that server; default: settings, else its first
     resume_id: str | None = None
     follow_up: str | None = None  # with resume_id: the person's next message to the model
     limits: LoopLimits = field(default_factory=LoopLimits)
@@ -125,15 +127,16 @@ class Session:
         )
         self.policy = load_policy_set(layers)
         base_url = opts.model_url or settings.model_base_url
+        model_name = opts.model or settings.model_name
         client = OpenAIModelClient(
             base_url,
-            settings.model_name,
+            model_name,
             settings.model_api_key,
             settings.model_timeout_s,
             settings.model_retries,
         )
         self._client = client
-        client.model = settings.model_name or pick_model(client)
+        client.model = model_name or pick_model(client)
         self.capabilities = probe(client, settings.tool_call_mode)
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
