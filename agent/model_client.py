@@ -7,26 +7,23 @@ problem: the session stops cleanly and can be resumed.
 
 from __future__ import annotations
 
-import importlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
+import httpx2
 import openai
 
+from agent.errors import ModelUnavailable
 from agent.messages import Message, ModelTurn, ToolCallRequest
-from policies.errors import RempartError
 
 ToolChoice = Literal["required", "auto", "none"]
-# The SDK's HTTP library (httpx for openai 1.x, its fork httpx2 for 3.x): errors raised while a
-# stream is read may come from it directly rather than wrapped in openai.APIError.
-_HTTP_LIB = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
-TRANSPORT_ERRORS: tuple[type[Exception], ...] = (openai.APIError, _HTTP_LIB.HTTPError)
+# openai 3's HTTP library (httpx2): errors raised while a stream is read may come from it
+# directly rather than wrapped in openai.APIError.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (openai.APIError, httpx2.HTTPError)
 OnText = Callable[[str], None]
-
-
-class ModelUnavailable(RempartError):
-    """The model server is down, died mid-stream, or refused the request."""
+log = logging.getLogger(__name__)
 
 
 class ContextOverflow(ModelUnavailable):
@@ -125,7 +122,14 @@ class OpenAIModelClient:
                             call.name += part.function.name or ""
                             call.arguments += part.function.arguments or ""
         except TRANSPORT_ERRORS as exc:
+            log.warning("model call to %s failed: %r", self.base_url, exc)
             raise _unavailable(self.base_url, exc) from exc
+        log.debug(
+            "model call: %d prompt + %d completion tokens in %.2f s",
+            usage[0],
+            usage[1],
+            time.monotonic() - started,
+        )
         return ModelTurn(
             text="".join(text),
             tool_calls=[

@@ -29,8 +29,7 @@ from agent.tools.output import clean
 from policies import Action, Decision, DecisionKind, Exec, FsWrite, PolicySet
 from policies.errors import RempartError
 from sandbox.changes import Change, Outcome, Verdict
-from sandbox.errors import SandboxError, SandboxGone
-from sandbox.sandbox import SandboxRequestError
+from sandbox.errors import SandboxError, SandboxGone, SandboxRequestError
 
 OUTPUT_TAIL = 2_000
 

@@ -20,6 +20,7 @@ from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog
 from agent.discovery import discover_layers, load_policy_set
+from agent.errors import McpError, ModelUnavailable, ProfileError
 from agent.events import (
     AssistantDelta,
     ErrorEvent,
@@ -31,15 +32,15 @@ from agent.events import (
 from agent.evidence import Evidence
 from agent.finishing import Finisher
 from agent.loop import AgentLoop, LoopLimits
-from agent.mcp_hub import McpError, McpHub
+from agent.mcp_hub import McpHub
 from agent.mcp_hub import load_config as load_mcp_config
 from agent.messages import Message, ToolCallRequest
-from agent.model_client import ModelUnavailable, OpenAIModelClient
+from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
 from agent.projectcheck import ProjectCheck, find_check
 from agent.projectmap import project_context
 from agent.runner import CallRunner, SandboxHandle
-from agent.serving.profiles import ProfileError, profile_for
+from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
 from agent.store import Store
 from agent.tools import TOOLS
@@ -48,9 +49,9 @@ from agent.tools.mcp_tool import McpTool
 from policies import McpStart
 from sandbox import Sandbox
 from sandbox.changes import Change, Outcome, Verdict
+from sandbox.errors import SandboxRequestError
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
-from sandbox.sandbox import SandboxRequestError
 
 Listener = Callable[[Event], None]
 
@@ -61,7 +62,8 @@ class SessionOptions:
     workspace: Path
     policy_files: list[Path] = field(default_factory=list)
     approver: Approver = field(default_factory=DenyApprover)
-    model_url: str | None = None
+    model_url: str | None = None  # the endpoint (base URL); default: settings.model_base_url
+    model: str | None = None  # the model's name on that server; default: settings, else its first
     resume_id: str | None = None
     follow_up: str | None = None  # with resume_id: the person's next message to the model
     limits: LoopLimits = field(default_factory=LoopLimits)
@@ -71,7 +73,7 @@ class SessionOptions:
 def _sampling(settings: Settings, model: str) -> dict[str, float]:
     """The serving profile's sampling parameters for this model ({} when none matches)."""
     try:
-        return dict(profile_for(settings.deploy_dir, model).sampling)
+        return dict(profile_for(deploy_dir(settings), model).sampling)
     except ProfileError:
         return {}
 
@@ -143,15 +145,16 @@ class Session:
         )
         self.policy = load_policy_set(layers)
         base_url = opts.model_url or settings.model_base_url
+        model_name = opts.model or settings.model_name
         client = OpenAIModelClient(
             base_url,
-            settings.model_name,
+            model_name,
             settings.model_api_key,
             settings.model_timeout_s,
             settings.model_retries,
         )
         self._client = client
-        client.model = settings.model_name or pick_model(client)
+        client.model = model_name or pick_model(client)
         client.sampling = _sampling(settings, client.model)
         self.capabilities = probe(client, settings.tool_call_mode)
         image = settings.sandbox_image or ensure_image()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import logging
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -25,7 +26,7 @@ from sandbox.container import (
 )
 from sandbox.egress import Egress, EgressEvent
 from sandbox.engine import docker_client
-from sandbox.errors import ExecutorError, SandboxError, WorkspaceError
+from sandbox.errors import ExecutorError, SandboxError, SandboxRequestError, WorkspaceError
 from sandbox.executor_client import EventSink, ExecutorClient
 from sandbox.spec import SandboxSpec
 from sandbox.transfer import push_tar
@@ -35,6 +36,7 @@ REPLY_MARGIN_S = 15.0
 FILE_OP_TIMEOUT_S = 60.0
 REVERT_BATCH = 256
 PREFETCH_BATCH = 6 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 class RunResult(BaseModel):
@@ -60,17 +62,6 @@ class FileEntry(BaseModel):
     mode: int = 0
     readable: bool = False
     writable: bool = False
-
-
-class SandboxRequestError(SandboxError):
-    """The executor refused a request (path outside the workspace, permission denied, ...).
-
-    The model can usually fix these: tools turn them into `is_error` results.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _allow_all(_change: Change) -> Verdict:
@@ -154,8 +145,17 @@ class Sandbox:
             self._executor.start()
             self._request({"op": "snapshot"}, FILE_OP_TIMEOUT_S)
         except BaseException:
+            log.warning("sandbox %s did not start", self.session, exc_info=True)
             self.close()
             raise
+        log.info(
+            "sandbox %s started: container %s, %d paths shown, %d hidden, network %s",
+            self.session,
+            (self.container.id or "")[:12],
+            len(view.items),
+            len(view.hidden),
+            "allowlist" if self.spec.network_rules else "none",
+        )
 
     def _check_fits(self, view: View) -> None:
         """The copy lives in memory (tmpfs pages count against the memory limit)."""
@@ -183,6 +183,7 @@ class Sandbox:
             self._executor.close()
             self._executor = None
         if self._client is not None:
+            log.info("sandbox %s closed", self.session)
             try:
                 remove_session(self._client, self.session)
             except APIError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -65,8 +64,8 @@ class SessionScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#pending-banner").display = False
         self.query_one(TaskInput).focus()
-        if self.app.config.task:
-            self.start(self.app.config.task)
+        if self.app.first_task:
+            self.start(self.app.first_task)
 
     @property
     def transcript(self) -> Transcript:
@@ -132,18 +131,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="session")
     def _run(self, task: str, resume_id: str | None, follow_up: str | None = None) -> None:
-        from agent.session import SessionOptions  # heavy (openai, docker): off the UI thread
-
-        config = self.app.config
-        options = SessionOptions(
-            task=task,
-            workspace=Path(config.workspace),
-            policy_files=[Path(p) for p in config.policy_files],
-            approver=self.approver,
-            model_url=config.model_url,
-            resume_id=resume_id,
-            follow_up=follow_up,
-        )
+        # builds SessionOptions: imports agent.session (openai, docker), off the UI thread
+        options = self.app.args.options(task, self.approver, resume_id, follow_up)
         finish = None
         try:
             with self.app.session_factory(options, [self._listen]) as session:

@@ -39,7 +39,7 @@ def rempart(
     *args: str, env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "rempart", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -51,7 +51,7 @@ def run_task(
     task: str, workspace: Path, policy: Path, url: str, env: dict[str, str], *extra: str
 ) -> subprocess.CompletedProcess[str]:
     """`rempart run TASK` on a workspace with one policy file and a model URL."""
-    args = ["--workspace", str(workspace), "--policy", str(policy), "--model", url]
+    args = ["--workspace", str(workspace), "--policy", str(policy), "--endpoint", url]
     return rempart("run", task, *args, *extra, env=env)
 
 
@@ -72,6 +72,28 @@ def test_json_mode_prints_one_event_per_line_and_exits_0_when_finished(
     types = [e["type"] for e in events_of(done.stdout)]
     assert types[0] == "session_start" and types[-1] == "finish"
     assert {"tool_call", "decision", "tool_result", "usage"} <= set(types)
+    totals = done.stderr.strip().splitlines()[-1]
+    assert totals.startswith("totals: 120 tokens (100 prompt + 20 completion) in 2 model calls")
+    assert " Wh (" in totals  # the energy figure names its method (measured or estimated)
+
+
+def test_the_task_is_read_from_stdin_with_a_dash(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    task = "a task with 'quotes', $dollars and\nlines that no shell should touch"
+    with ScriptedModelServer([Reply.call("finish", summary="ok")]) as server:
+        args = ["--workspace", str(workspace), "--policy", str(policy_file)]
+        done = subprocess.run(
+            [sys.executable, "-m", "rempart", "run", "-", *args, "--endpoint", server.base_url],
+            input=task + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        sent = server.requests[0]["messages"]
+    assert done.returncode == 0, done.stderr
+    assert sent[1] == {"role": "user", "content": task}
 
 
 def test_a_step_limit_exits_3(env: dict[str, str], workspace: Path, policy_file: Path) -> None:
@@ -107,7 +129,7 @@ def test_a_dead_model_server_is_a_clear_error_not_a_crash(
     assert "error:" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_resume_with_a_message_continues_the_conversation(
+def test_resume_last_with_a_message_continues_the_conversation(
     env: dict[str, str], workspace: Path, policy_file: Path
 ) -> None:
     replies = [Reply.call("finish", summary="first"), Reply.call("finish", summary="second")]
@@ -117,9 +139,9 @@ def test_resume_with_a_message_continues_the_conversation(
         again = rempart(
             "sessions",
             "resume",
-            session_id,
+            "--last",
             "--json",
-            "--model",
+            "--endpoint",
             server.base_url,
             "--message",
             "now say bye",
@@ -127,6 +149,7 @@ def test_resume_with_a_message_continues_the_conversation(
         )
         history = server.requests[-1]["messages"]
     assert again.returncode == 0 and events_of(again.stdout)[-1]["claim"] == "second"
+    assert events_of(again.stdout)[0]["session_id"] == session_id
     assert history[1]["content"].endswith("Your task:\nsay hi")
     assert history[-1]["content"] == "now say bye"
 
@@ -151,7 +174,7 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
         cmd = [
             sys.executable,
             "-m",
-            "tui.cli",
+            "rempart",
             "run",
             "crash test",
             "--workspace",
@@ -159,7 +182,7 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
             "--policy",
             str(policy_file),
             "--json",
-            "--model",
+            "--endpoint",
             server.base_url,
         ]
         seen: list[dict[str, Any]] = []
@@ -178,7 +201,7 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
         # nothing shown is lost (the store may hold one more event than was printed)
         assert [e["seq"] for e in shown][: len(seen)] == [e["seq"] for e in seen]
         resumed = rempart(
-            "sessions", "resume", session_id, "--json", "--model", server.base_url, env=env
+            "sessions", "resume", session_id, "--json", "--endpoint", server.base_url, env=env
         )
         assert resumed.returncode == 0, resumed.stderr
         history = server.requests[-2]["messages"]
@@ -213,7 +236,7 @@ RAW = [b"\x1b", b"\x07", b"\r", b"\x08", b"\x7f", *(c.encode() for c in "\x9b\u2
 def rempart_bytes(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     """The bytes as a terminal would get them (text mode would turn a `\\r` into `\\n`)."""
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args], capture_output=True, env=env, timeout=300
+        [sys.executable, "-m", "rempart", *args], capture_output=True, env=env, timeout=300
     )
 
 
@@ -243,7 +266,7 @@ def test_terminal_escapes_in_a_workspace_file_reach_the_terminal_only_escaped(
     (workspace / "NOTES.md").write_bytes(ATTACK.encode())
     with ScriptedModelServer(attack_replies()) as server:
         args = ["--workspace", str(workspace), "--policy", str(policy_file)]
-        done = rempart_bytes("run", "copy NOTES.md", *args, "--model", server.base_url, env=env)
+        done = rempart_bytes("run", "copy NOTES.md", *args, "--endpoint", server.base_url, env=env)
     assert done.returncode == 0, done.stderr
     text = assert_only_escaped(done.stdout)
     # read_file output, command output (\r kept for the model), assistant text, diff, summary
@@ -265,7 +288,7 @@ def test_json_mode_keeps_the_raw_text_as_data_but_no_raw_control_bytes(
     (workspace / "NOTES.md").write_bytes(ATTACK.encode())
     with ScriptedModelServer(attack_replies()) as server:
         args = ["--workspace", str(workspace), "--policy", str(policy_file), "--json"]
-        done = rempart_bytes("run", "copy NOTES.md", *args, "--model", server.base_url, env=env)
+        done = rempart_bytes("run", "copy NOTES.md", *args, "--endpoint", server.base_url, env=env)
     assert done.returncode == 0, done.stderr
     assert [raw for raw in RAW if raw in done.stdout] == []
     events = events_of(done.stdout.decode())
