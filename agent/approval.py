@@ -27,6 +27,8 @@ class ApprovalRequest(BaseModel):
     decision: Decision
     always_rule: str | None
     always_file: str
+    # what will happen, shown before the person decides: a write's full diff (agent.preview)
+    preview: str | None = None
 
 
 class ApprovalAnswer(BaseModel):

@@ -1,8 +1,14 @@
-"""Append-only, hash-chained audit log (JSON lines), one record per decision and per result.
+"""Append-only, keyed, hash-chained audit log (JSON lines), one record per decision and per
+result, whose head is anchored apart from the log.
 
-Each record carries the hash of the previous one, so `verify` finds any edited, dropped,
-inserted or reordered record. Appends take an exclusive `flock` and are fsync'd, so several
-sessions (processes) can share one log and a crash loses nothing already written.
+Each record carries the previous record's hash and its own, an HMAC-SHA256 keyed with a
+secret kept outside the data dir (`agent.audit_anchor`): editing, dropping, inserting or
+reordering a record breaks the chain, and recomputing it needs the key. After each append
+the head `(seq, hash)` is written to the anchor file, so a log cut at its tail, emptied or
+removed no longer matches it. Appends take an exclusive `flock`, are fsync'd, and are
+undone (truncated back) when the record, its anchor or its export cannot be written: the
+caller gets `AuditWriteError` and must not act ("no record, no action"). Several sessions
+(processes) can share one log; a crash loses nothing already written.
 """
 
 from __future__ import annotations
@@ -14,12 +20,27 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
+
+from agent.audit_anchor import Anchor, AuditKey, read_anchor, write_anchor
+from policies.errors import RempartError
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 GENESIS = "0" * 64
 _TAIL_BYTES = 1 << 16
+Kind = Literal["decision", "result", "session", "egress"]
+
+
+class AuditWriteError(RempartError):
+    """A record could not be written: the action it records must not happen."""
+
+
+class AuditTampered(RempartError):
+    """The log does not match its anchor: appending would hide the damage."""
 
 
 class AuditRecord(BaseModel):
@@ -28,7 +49,7 @@ class AuditRecord(BaseModel):
     seq: int
     ts: float
     session: str
-    kind: Literal["decision", "result", "session", "egress"]
+    kind: Kind
     call_id: str | None = None
     action: dict[str, Any] | None = None
     decision: str | None = None
@@ -41,13 +62,18 @@ class AuditRecord(BaseModel):
     output_sha256: str | None = None
     output_bytes: int | None = None
     note: str | None = None
+    key: str | None = None  # the id of the key that MACs `hash`; absent: plain SHA-256 (old)
     prev: str
     hash: str
 
 
-def _digest(fields: dict[str, Any]) -> str:
-    body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+def _canonical(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(fields: dict[str, Any], key: AuditKey | None) -> str:
+    body = _canonical(fields)
+    return key.mac(body) if key is not None else hashlib.sha256(body.encode()).hexdigest()
 
 
 def output_digest(text: str) -> tuple[str, int]:
@@ -56,37 +82,79 @@ def output_digest(text: str) -> tuple[str, int]:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    """The log at `path`, keyed by the key in `key_file`, its head anchored in `anchor_file`;
+    each record is also appended to `sink` when given (e.g. a file on another volume)."""
+
+    def __init__(
+        self, path: Path, key_file: Path, anchor_file: Path, sink: Path | None = None
+    ) -> None:
         self.path = path
+        self.key_file = key_file
+        self.anchor_file = anchor_file
+        self.sink = sink
+        self._key: AuditKey | None = None
 
-    def _last(self, handle: Any) -> tuple[int, str]:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        if size == 0:
-            return 0, GENESIS
-        handle.seek(max(0, size - _TAIL_BYTES))
-        lines = handle.read().splitlines()
-        last = json.loads(lines[-1])
-        return int(last["seq"]), str(last["hash"])
+    @classmethod
+    def for_settings(cls, settings: Settings) -> AuditLog:
+        return cls(
+            settings.audit_log, settings.audit_key, settings.audit_anchor, settings.audit_sink
+        )
 
-    def append(
-        self, session: str, kind: Literal["decision", "result", "session", "egress"], **fields: Any
-    ) -> AuditRecord:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+b") as handle:
+    def key(self, create: bool = False) -> AuditKey | None:
+        if self._key is None:
+            self._key = AuditKey.load(self.key_file, create=create)
+        return self._key
+
+    def append(self, session: str, kind: Kind, **fields: Any) -> AuditRecord:
+        key = self.key(create=True)
+        assert key is not None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+b")
+        except OSError as exc:
+            raise _write_error(self.path, exc) from exc
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                seq, prev = self._last(handle)
-                body = {"seq": seq + 1, "ts": time.time(), "session": session, "kind": kind}
-                body.update({k: v for k, v in fields.items() if v is not None})
-                body["prev"] = prev
-                record = AuditRecord(**body, hash=_digest(body))
-                handle.seek(0, os.SEEK_END)
-                handle.write(record.model_dump_json(exclude_none=True).encode() + b"\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+                return self._append_locked(handle, key, session, kind, fields)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _append_locked(
+        self, handle: BinaryIO, key: AuditKey, session: str, kind: Kind, fields: dict[str, Any]
+    ) -> AuditRecord:
+        size = _drop_partial_line(handle)
+        seq, prev = _last(handle, size)
+        try:
+            anchor = read_anchor(self.anchor_file)
+        except ValueError as exc:
+            raise AuditTampered(str(exc), hint="run `rempart audit verify`") from exc
+        except OSError as exc:
+            raise _write_error(self.anchor_file, exc) from exc
+        _check_head(anchor, seq, prev, self)
+        body: dict[str, Any] = {"seq": seq + 1, "ts": time.time(), "session": session}
+        body["kind"] = kind
+        body.update({k: v for k, v in fields.items() if v is not None})
+        body.update(key=key.id, prev=prev)
+        record = AuditRecord(**body, hash=digest(body, key))
+        line = record.model_dump_json(exclude_none=True).encode() + b"\n"
+        head = Anchor(seq=record.seq, hash=record.hash, key=key.id).signed(key)
+        try:
+            _write_all(handle.fileno(), line)
+            os.fsync(handle.fileno())
+            write_anchor(self.anchor_file, head)
+        except OSError as exc:
+            os.ftruncate(handle.fileno(), size)  # no record: the caller must not act
+            os.fsync(handle.fileno())
+            raise _write_error(self.path, exc) from exc
+        if self.sink is not None:
+            try:  # the record stands (log and anchor agree); the caller must still not act
+                _export(self.sink, line)
+            except OSError as exc:
+                raise AuditWriteError(
+                    f"cannot export record {record.seq} to {self.sink}: {exc.strerror or exc}",
+                    hint="the record is in the log; fix the sink (REMPART_AUDIT_SINK)",
+                ) from exc
         return record
 
     def records(self) -> Iterator[AuditRecord]:
@@ -94,7 +162,81 @@ class AuditLog:
             return
         with self.path.open("rb") as handle:
             for line in handle:
-                yield AuditRecord.model_validate_json(line)
+                if line.endswith(b"\n"):
+                    yield AuditRecord.model_validate_json(line)
+
+    def verify(self, expected: dict[str, dict[str, int]] | None = None) -> VerifyResult:
+        """Check every record, the head against the anchor and, when given, that each
+        session has at least the records its `expected` counts say (kind -> count)."""
+        from agent.audit_verify import verify_log
+
+        return verify_log(self, expected)
+
+
+def _write_error(path: Path, exc: OSError) -> AuditWriteError:
+    return AuditWriteError(
+        f"cannot write the audit record ({path}: {exc.strerror or exc})",
+        hint="free space in Rempart's data dir; nothing was done without its record",
+    )
+
+
+def _drop_partial_line(handle: BinaryIO) -> int:
+    """A line cut by a crash mid-write was never anchored: drop it. Returns the size."""
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    if size == 0:
+        return 0
+    handle.seek(size - 1)
+    if handle.read(1) == b"\n":
+        return size
+    handle.seek(max(0, size - _TAIL_BYTES))
+    tail = handle.read()
+    cut = size - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+    os.ftruncate(handle.fileno(), cut)
+    return cut
+
+
+def _last(handle: BinaryIO, size: int) -> tuple[int, str]:
+    if size == 0:
+        return 0, GENESIS
+    handle.seek(max(0, size - _TAIL_BYTES))
+    lines = handle.read().splitlines()
+    last = json.loads(lines[-1])
+    return int(last["seq"]), str(last["hash"])
+
+
+def _check_head(anchor: Anchor | None, seq: int, prev: str, log: AuditLog) -> None:
+    """Refuse to append behind the anchored head: the new record would cover the cut."""
+    if anchor is None:
+        if seq > 0 and any(r.key is not None for r in log.records()):
+            raise AuditTampered(
+                f"the audit log {log.path} has keyed records but no anchor {log.anchor_file}",
+                hint="run `rempart audit verify`; restore the anchor from a backup",
+            )
+        return
+    # the log may be one record ahead (a crash between its write and the anchor's), no more
+    if anchor.seq > seq or seq > anchor.seq + 1 or (anchor.seq == seq and anchor.hash != prev):
+        raise AuditTampered(
+            f"the audit log {log.path} ends at record {seq} but its anchor says {anchor.seq}",
+            hint="run `rempart audit verify`; nothing more is recorded (nor done) until the "
+            "log and its anchor are restored",
+        )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        done = os.write(fd, view)
+        view = view[done:]
+
+
+def _export(sink: Path, line: bytes) -> None:
+    fd = os.open(sink, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        _write_all(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class VerifyResult(BaseModel):
@@ -102,36 +244,6 @@ class VerifyResult(BaseModel):
     records: int
     problem: str = ""
     line: int | None = None
-
-
-def verify(path: Path) -> VerifyResult:
-    """Walk the chain: sequence, link to the previous hash, and each record's own hash."""
-    prev, count = GENESIS, 0
-    if not path.exists():
-        return VerifyResult(ok=True, records=0)
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                record = AuditRecord.model_validate_json(line)
-            except ValidationError as exc:
-                return VerifyResult(
-                    ok=False,
-                    records=count,
-                    line=number,
-                    problem=f"not a valid record: {exc.errors()[0]['msg']}",
-                )
-            body = record.model_dump(exclude_none=True)
-            claimed = body.pop("hash")
-            if record.seq != count + 1:
-                problem = (
-                    f"sequence {record.seq} where {count + 1} was expected (dropped or reordered)"
-                )
-            elif record.prev != prev:
-                problem = "does not link to the previous record (dropped, inserted or reordered)"
-            elif _digest(body) != claimed:
-                problem = "its content does not match its hash (edited)"
-            else:
-                prev, count = claimed, count + 1
-                continue
-            return VerifyResult(ok=False, records=count, line=number, problem=problem)
-    return VerifyResult(ok=True, records=count)
+    anchored: int | None = None  # the anchor's sequence number (None: no anchor checked)
+    sessions: int = 0  # sessions whose record counts were checked against the store
+    notes: list[str] = []

@@ -7,42 +7,72 @@ import json
 import sys
 from pathlib import Path
 
-from agent.audit import AuditLog, verify
+from agent.audit import AuditLog, VerifyResult
+from agent.audit_verify import verify_settings
 from agent.settings import Settings
+from policies.exitcodes import Exit
 from policies.termsafe import safe_line
 
 
-def _path(args: argparse.Namespace) -> Path:
-    return Path(args.log) if args.log else Settings().audit_log
+def _log(args: argparse.Namespace, settings: Settings) -> AuditLog:
+    if not args.log:
+        return AuditLog.for_settings(settings)
+    key = Path(args.key) if getattr(args, "key", None) else settings.audit_key
+    anchor = Path(args.anchor) if getattr(args, "anchor", None) else settings.audit_anchor
+    return AuditLog(Path(args.log), key, anchor)
+
+
+def _verify(args: argparse.Namespace) -> tuple[AuditLog, VerifyResult]:
+    settings = Settings()
+    if not args.log:  # the configured log: its anchor and the sessions store too
+        return AuditLog.for_settings(settings), verify_settings(settings)
+    log = _log(args, settings)
+    return log, log.verify()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    result = verify(_path(args))
+    log, result = _verify(args)
     if args.json:
         print(result.model_dump_json())
-    elif result.ok:
-        print(f"ok: {result.records} records, chain intact ({_path(args)})")
-    else:
-        print(
-            f"BROKEN at line {result.line}: {safe_line(result.problem)} "
-            f"({result.records} records verified before it)"
+        return Exit.OK if result.ok else Exit.FAILED
+    if result.ok:
+        head = (
+            f"head anchored at record {result.anchored}"
+            if result.anchored is not None
+            else "no anchor"
         )
-    return 0 if result.ok else 1
+        print(f"ok: {result.records} records, chain and keys intact, {head} ({log.path})")
+        if result.sessions:
+            print(f"ok: record counts match the sessions store ({result.sessions} sessions)")
+    else:
+        where = f"record {result.line}" if result.line is not None else "the log"
+        print(
+            f"BROKEN at {where}: {safe_line(result.problem)} "
+            f"({result.records} records verified before it; {log.path})"
+        )
+    for note in result.notes:
+        print(f"note: {safe_line(note)}")
+    return Exit.OK if result.ok else Exit.FAILED
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    for record in AuditLog(_path(args)).records():
+    for record in _log(args, Settings()).records():
         if args.session and record.session != args.session:
             continue
         sys.stdout.write(json.dumps(record.model_dump(exclude_none=True)) + "\n")
-    return 0
+    return Exit.OK
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("audit", help="verify and export the audit log")
     verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
-    check = verbs.add_parser("verify", help="detect edited, dropped or reordered records")
+    check = verbs.add_parser(
+        "verify",
+        help="detect edited, dropped, reordered or cut records, an emptied or missing log",
+    )
     check.add_argument("--log", help="audit file (default: the data dir's audit.jsonl)")
+    check.add_argument("--key", help="with --log: its key file (default: the configured one)")
+    check.add_argument("--anchor", help="with --log: its anchor (default: the configured one)")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_verify)
     export = verbs.add_parser("export", help="records for a SIEM")

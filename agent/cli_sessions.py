@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from agent.cli_run import approver_from, run_session
@@ -10,7 +11,8 @@ from agent.render import JsonPrinter, TextPrinter
 from agent.session_args import SessionArgs, add_session_arguments
 from agent.settings import Settings
 from agent.store import Store
-from policies.termsafe import json_safe, safe_line
+from agent.undo import checkpoints_of
+from policies.termsafe import json_safe, safe, safe_line
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -58,6 +60,28 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return run_session(settings, options, args.json)
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    settings = Settings()
+    store = Store(settings.sessions_db)
+    try:
+        row = store.get(args.id)
+    finally:
+        store.close()
+    checkpoints = checkpoints_of(settings, row)
+    steps = checkpoints.steps()
+    if args.stat:
+        for step in steps:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(step.ts))
+            print(f"step {step.number}  {when}  {safe_line(step.label[:80])}")
+            for path, (was, now) in sorted(step.paths.items()):
+                print(f"    {was:>7} -> {now:<7} {safe_line(path)}")
+    else:
+        sys.stdout.write(safe(checkpoints.diff()))
+    if not steps:
+        print(f"session {row.id} changed nothing in {safe_line(row.workspace)}", file=sys.stderr)
+    return 0
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     store = Store(Settings().sessions_db)
     try:
@@ -87,6 +111,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     resume.add_argument("--message", help="your next message to the model (default: continue)")
     add_session_arguments(resume, workspace=False)
     resume.set_defaults(func=cmd_resume)
+    diff = verbs.add_parser("diff", help="everything a session changed in its workspace")
+    diff.add_argument("id")
+    diff.add_argument("--stat", action="store_true", help="its steps and their paths instead")
+    diff.set_defaults(func=cmd_diff)
     delete = verbs.add_parser("delete", help="remove a session and its events")
     delete.add_argument("id")
     delete.set_defaults(func=cmd_delete)

@@ -23,6 +23,7 @@ from agent.events import (
     ToolResultEvent,
 )
 from agent.messages import ToolCallRequest
+from agent.preview import preview
 from agent.projectcheck import ProjectCheck
 from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLike, ToolOutput
 from agent.tools.output import clean
@@ -82,6 +83,7 @@ class CallRunner:
         self._call: tuple[str, ToolCallRequest] | None = None
         self._authorised: set[str] = set()
         self._asked: set[str] = set()
+        self._preview: Callable[[], str | None] = lambda: None
 
     def execute(
         self, tool: ToolLike, call: ToolCallRequest, arguments: dict[str, Any]
@@ -93,6 +95,7 @@ class CallRunner:
             self.bad_arguments += 1
             return self._result(tool.name, call, ToolOutput(content=f"error: {exc}", is_error=True))
         self._call, self._authorised, self._asked = (tool.name, call), set(), set()
+        self._preview = lambda: preview(tool.name, args, self.context())
         for action in actions:
             refusal = self.authorise(tool.name, call, action)
             if refusal is not None:
@@ -184,8 +187,14 @@ class CallRunner:
             "source": None,
             "approver": "change-layer",
         }
-        self.emit(DecisionEvent(**shared, reason=outcome.reason))
+        # the record first: the store never holds an event the log lacks (`audit verify`)
         self.audit.append(self.session_id, "decision", **shared, note=outcome.reason[:500])
+        self.emit(DecisionEvent(**shared, reason=outcome.reason))
+
+    def step_label(self) -> str:
+        """What a checkpoint step is named after: the call that made the change."""
+        tool, call = self._current()
+        return f"{tool} {call.arguments[:150]}"
 
     def _current(self) -> tuple[str, ToolCallRequest]:
         return self._call or ("sync", ToolCallRequest(id="sync", name="sync", arguments="{}"))
@@ -210,6 +219,7 @@ class CallRunner:
                     decision=decision,
                     always_rule=rule,
                     always_file=str(self.approved.path),
+                    preview=self._preview() if isinstance(action, FsWrite) else None,
                 )
             )
             approver, note = answer.approver, answer.message
@@ -245,8 +255,9 @@ class CallRunner:
             "source": decision.source,
             "approver": approver,
         }
-        self.emit(DecisionEvent(**shared, reason=decision.reason))
+        # no record, no action: an AuditWriteError here stops the call before it runs
         self.audit.append(self.session_id, "decision", **shared, note=decision.reason[:500] or None)
+        self.emit(DecisionEvent(**shared, reason=decision.reason))
 
     def error(self, tool_name: str, call: ToolCallRequest, text: str) -> ToolOutput:
         """A call that never reached a tool (bad JSON, unknown tool): recorded like any other."""

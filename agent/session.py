@@ -46,9 +46,11 @@ from agent.store import Store
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
+from agent.workspace_lock import WorkspaceLock
 from policies import McpStart
 from sandbox import Sandbox
-from sandbox.changes import Change, Outcome, Verdict
+from sandbox.changes import Change, NotRecorded, Outcome, Verdict
+from sandbox.checkpoints import ChangeSet, Checkpoints
 from sandbox.errors import SandboxRequestError
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
@@ -88,7 +90,7 @@ class Session:
     ) -> None:
         self.settings, self.options, self.listeners = settings, options, listeners
         self.store = Store(settings.sessions_db)
-        self.audit = AuditLog(settings.audit_log)
+        self.audit = AuditLog.for_settings(settings)
         self.id = ""
         self.loop: AgentLoop | None = None
         self._sandbox: SandboxHandle | None = None
@@ -98,6 +100,8 @@ class Session:
         self.evidence = Evidence()
         self.check: ProjectCheck | None = None
         self._context = ""
+        self._lock: WorkspaceLock | None = None
+        self.checkpoints: Checkpoints | None = None
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -120,6 +124,8 @@ class Session:
             self._sandbox.current.close()
         if self._client is not None:
             self._client.close()
+        if self._lock is not None:
+            self._lock.release()
         self.store.close()
 
     def emit(self, event: Event) -> Event:
@@ -140,6 +146,10 @@ class Session:
             )
         opts = self.options
         workspace = opts.workspace.resolve()
+        # one session per workspace (kill -9 releases it); taken before anything runs
+        self._lock = WorkspaceLock(settings.locks_dir, workspace).acquire(
+            f"session {resumed.id}" if resumed else "a new session"
+        )
         layers = discover_layers(
             settings, workspace, opts.policy_files, ignore_project=opts.ignore_project_policy
         )
@@ -173,6 +183,12 @@ class Session:
 
         evidence = self.evidence
 
+        def checkpoint(changes: ChangeSet) -> None:
+            if self.checkpoints is None:  # nothing is applied before the session exists
+                raise NotRecorded("no session to checkpoint this change in")
+            label = runner_ref[0].step_label() if runner_ref else "session start"
+            self.checkpoints.record(changes, label)
+
         def start_sandbox() -> Sandbox:
             sandbox = Sandbox(
                 spec,
@@ -180,6 +196,7 @@ class Session:
                 judge=judge,
                 on_refused=refused,
                 on_synced=evidence.on_sync,
+                on_change_set=checkpoint,
             )
             sandbox.start()
             if sandbox.view is not None:
@@ -191,6 +208,8 @@ class Session:
             resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
         )
         self.store.set_status(self.id, "running")
+        self._lock.describe(f"session {self.id}")
+        self.checkpoints = Checkpoints(settings.checkpoints_dir, workspace, self.id)
         self.audit.append(
             self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}"
         )

@@ -134,6 +134,22 @@ class Settings(BaseSettings):
     def config_file(self) -> Path:
         return self.config_dir / CONFIG_FILE
 
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="The secret that keys audit records (hex, 0600); kept out of the data dir. "
+        "Empty: `audit.key` in the config dir, created on first use.",
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="Where the audit log's head is anchored. Empty: `audit.head` in the "
+        "config dir.",
+    )
+    audit_sink: Path | None = Field(
+        default=None,
+        description="Also append every audit record to this file (opened O_APPEND), e.g. on "
+        "another volume or an append-only mount.",
+    )
+
     @property
     def sessions_db(self) -> Path:
         return self.data_dir / "sessions.sqlite3"
@@ -141,6 +157,22 @@ class Settings(BaseSettings):
     @property
     def audit_log(self) -> Path:
         return self.data_dir / "audit.jsonl"
+
+    @property
+    def audit_key(self) -> Path:
+        return self.audit_key_file or self.config_dir / "audit.key"
+
+    @property
+    def audit_anchor(self) -> Path:
+        return self.audit_anchor_file or self.config_dir / "audit.head"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.data_dir / "locks"
 
     @property
     def models_dir(self) -> Path:

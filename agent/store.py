@@ -152,6 +152,19 @@ class Store:
             ):
                 db.execute(f"DELETE FROM {table} WHERE {key} = ?", (session_id,))
 
+    def event_counts(self, types: builtins.list[str]) -> dict[str, dict[str, int]]:
+        """session id -> event type -> how many (only the given types)."""
+        marks = ",".join("?" for _ in types)
+        rows = self._db.execute(
+            f"SELECT session_id, type, COUNT(*) FROM events WHERE type IN ({marks}) "
+            "GROUP BY session_id, type",
+            types,
+        ).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for session_id, kind, count in rows:
+            out.setdefault(str(session_id), {})[str(kind)] = int(count)
+        return out
+
     def events(self, session_id: str) -> builtins.list[Event]:
         rows = self._db.execute(
             "SELECT body FROM events WHERE session_id = ? ORDER BY seq", (session_id,)

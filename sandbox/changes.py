@@ -22,6 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from sandbox.errors import SandboxError
 from sandbox.gitstores import in_planted, planted, refusal_in_store, store_of
 from sandbox.spec import PROTECTED_PATHS
 from sandbox.view import HARD_CAP, WALK_CAP, View, open_parent, read_nofollow
@@ -75,6 +76,13 @@ class ChangeReport(BaseModel):
 
 
 Judge = Callable[[Change], Verdict]
+# Called with the changes about to be applied, before the host is touched (checkpoints);
+# raising NotRecorded refuses them all.
+Recorder = Callable[[list[Change]], None]
+
+
+class NotRecorded(SandboxError):
+    """A change set could not be recorded: it is not applied."""
 
 
 def builtin_refusal(change: Change, view: View) -> str:
@@ -100,7 +108,7 @@ def canonical(path: str) -> bool:
     return bool(path) and "\x00" not in path and all(p not in ("", ".", "..") for p in parts)
 
 
-def _syncfs(path: Path) -> None:
+def syncfs(path: Path) -> None:
     """Flush the filesystem holding `path` (one call for a whole change set)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -129,9 +137,17 @@ class Applier:
         self.root = view.root
         self.read_sandbox = read_sandbox
         self.owner = _owner(self.root)
+        self._content: dict[str, bytes] = {}
         self._dirs: dict[str, int] = {}  # folder -> fd, reached without following symlinks
         # (parent folder, temporary name, final name, change): renamed in place by commit()
         self._staged: list[tuple[str, str, str, Change]] = []
+
+    def content(self, path: str) -> bytes:
+        """The sandbox's bytes of a changed file (read once)."""
+        data = self._content.get(path)
+        if data is None:
+            data = self._content[path] = self.read_sandbox(path)
+        return data
 
     def close(self) -> None:
         """Release the folder fds; a staged file never renamed in place is removed."""
@@ -232,7 +248,7 @@ class Applier:
                 if change.kind == "symlink":
                     os.symlink(change.target, tmp, dir_fd=parent)
                 else:
-                    self._write(parent, tmp, self.read_sandbox(change.path), change)
+                    self._write(parent, tmp, self.content(change.path), change)
                 self._chown(parent, tmp)
                 self._staged.append((change.path, tmp, name, change))
                 return ""
@@ -252,7 +268,7 @@ class Applier:
         failed: dict[str, str] = {}
         if not self._staged:
             return failed
-        _syncfs(self.root)
+        syncfs(self.root)
         for path, tmp, name, change in self._staged:
             parent = self._dirs[path.rsplit("/", 1)[0] if "/" in path else ""]
             try:
@@ -267,7 +283,7 @@ class Applier:
                 continue
             self._record(change)
         self._staged.clear()
-        _syncfs(self.root)
+        syncfs(self.root)
         return failed
 
     def _record(self, change: Change) -> None:
@@ -353,11 +369,15 @@ class Applier:
 
 
 def settle(
-    changes: list[Change], view: View, judge: Judge, applier: Applier
+    changes: list[Change],
+    view: View,
+    judge: Judge,
+    applier: Applier,
+    record: Recorder | None = None,
 ) -> tuple[ChangeReport, list[dict[str, object]]]:
-    """Judge every change, apply the allowed ones; returns the report and the reverts."""
+    """Judge every change; record the ones that pass (`record`), then apply them. Returns
+    the report and the reverts for the sandbox."""
     report = ChangeReport()
-    reverts: list[dict[str, object]] = []
     refused_dirs: list[str] = []
 
     # deletions deepest first (a folder after its contents), then creations parents first
@@ -380,6 +400,7 @@ def settle(
         lambda path: os.path.lexists(view.root / path),
     )
     try:
+        passing: list[tuple[Change, Outcome]] = []
         for change in ordered:
             reason, rule = _refusal(change, view, judge, refused_dirs)
             store = in_planted(change.path, new_stores) if not reason else None
@@ -389,20 +410,38 @@ def settle(
                     "not shown (git would run its programs on the host)",
                     "builtin",
                 )
-            if not reason:
-                reason = applier.conflict(change) or applier.budget(change) or applier.apply(change)
+            reason = reason or applier.conflict(change) or applier.budget(change)
             if reason and change.kind == "dir" and change.change != "deleted":
                 refused_dirs.append(change.path)
-            report.outcomes.append(
-                Outcome(
-                    path=change.path, change=change.change, kind=change.kind,
-                    applied=not reason, reason=reason, rule=rule,
-                )
+            outcome = Outcome(
+                path=change.path, change=change.change, kind=change.kind,
+                applied=not reason, reason=reason, rule=rule,
             )  # fmt: skip
+            report.outcomes.append(outcome)
+            if not reason:
+                passing.append((change, outcome))
+        if record is not None and passing:
+            try:
+                record([change for change, _ in passing])
+            except NotRecorded as exc:
+                for _, outcome in passing:
+                    outcome.applied, outcome.reason = False, exc.message
+                passing = []
+        failed_dirs: list[str] = []
+        for change, outcome in passing:
+            if any(change.path.startswith(d + "/") for d in failed_dirs):
+                outcome.applied, outcome.reason = False, "its folder could not be created"
+                continue
+            reason = applier.apply(change)
+            if reason:
+                outcome.applied, outcome.reason = False, reason
+                if change.kind == "dir" and change.change != "deleted":
+                    failed_dirs.append(change.path)
         failed = applier.commit()
     finally:
         applier.close()
     by_path = {c.path: c for c in changes}
+    reverts: list[dict[str, object]] = []
     for outcome in report.outcomes:
         if outcome.path in failed:
             outcome.applied, outcome.reason = False, failed[outcome.path]

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sandbox.engine import LABEL_KIND, LABEL_SESSION, docker_client
 from sandbox.errors import SandboxError
 from sandbox.image_build import image_tag
+from sandbox.owner import owner_labels
 
 PROBE_TIMEOUT_S = 30
 EXTERNAL_NAMES = ("pypi.org", "deb.debian.org", "example.com", "github.com")
@@ -42,7 +43,7 @@ class Check(BaseModel):
 def _probe(client: docker.DockerClient, image: str, argv: list[str], **kw: Any) -> tuple[int, str]:
     """Run a short-lived labelled container; (exit code, output). Raises APIError at start."""
     session = "check-" + uuid.uuid4().hex[:8]
-    labels = {LABEL_KIND: "check", LABEL_SESSION: session}
+    labels = {LABEL_KIND: "check", LABEL_SESSION: session, **owner_labels()}
     container = client.containers.create(image, argv, labels=labels, user="1000:1000", **kw)
     try:
         container.start()
@@ -106,8 +107,9 @@ def check_internal_dns(client: docker.DockerClient, image: str) -> Check:
             detail="inconclusive: the host resolves none of " + ", ".join(EXTERNAL_NAMES),
             required=False,
         )
+    labels = {LABEL_KIND: "check", **owner_labels()}
     net = client.networks.create(
-        "rempart-check-" + uuid.uuid4().hex[:8], internal=True, labels={LABEL_KIND: "check"}
+        "rempart-check-" + uuid.uuid4().hex[:8], internal=True, labels=labels
     )
     try:
         _, out = _probe(client, image, ["python3", "-c", RESOLVE_PROBE, name], network=net.name)

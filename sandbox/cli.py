@@ -95,7 +95,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     print(f"{'KIND':<15} {'SESSION':<14} {'NAME':<32} {'STATUS':<10} {'ORPHAN':<6} WORKSPACE")
     for r in found:
         print(
-            f"{r.kind:<15} {r.session:<14} {r.name:<32} {r.status:<10} "
+            f"{r.kind:<15} {r.session:<14} {safe_line(r.name):<32} {r.status:<10} "
             f"{'yes' if r.orphan else 'no':<6} {safe_line(r.workspace)}"
         )
     return 0
@@ -104,12 +104,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     client = docker_client()
     try:
-        removed = prune(client, everything=args.all, max_age_h=args.max_age_hours)
+        removed = prune(
+            client, everything=args.all, max_age_h=args.max_age_hours, dry_run=args.dry_run
+        )
     finally:
         client.close()
-    for session in removed:
-        print(f"removed session {session}")
-    print(f"{len(removed)} session(s) removed")
+    verb = "would remove" if args.dry_run else "removed"
+    for r in removed:
+        print(f"{verb} {r.type} {safe_line(r.name)} (session {r.session or '-'}, {r.kind})")
+    print(f"{len(removed)} resource(s) {verb}")
     return 0
 
 
@@ -144,15 +147,21 @@ def _add_subcommands(parser: argparse.ArgumentParser) -> None:
     _confinement_args(s)
     s.set_defaults(func=cmd_shell)
     for name, func, text in (
-        ("ls", cmd_ls, "list sandboxes, proxies and networks"),
-        ("prune", cmd_prune, "remove orphaned sandboxes"),
+        ("ls", cmd_ls, "list sandboxes, proxies, volumes and networks"),
+        ("prune", cmd_prune, "remove what a dead Rempart process left behind"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--max-age-hours", type=float, default=24.0, help="older is orphaned")
+        p.add_argument(
+            "--max-age-hours",
+            type=float,
+            default=None,
+            help="also count as orphaned what is older (default: only a dead owner's)",
+        )
         if name == "ls":
             p.add_argument("--json", action="store_true")
         else:
             p.add_argument("--all", action="store_true", help="remove every Rempart sandbox")
+            p.add_argument("--dry-run", action="store_true", help="list, remove nothing")
         p.set_defaults(func=func)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -15,12 +16,11 @@ from docker.types import Mount
 from pydantic import BaseModel
 
 from sandbox.engine import (
-    FORWARDER_COMMAND,
+    FORWARDER_ARGS,
+    KEEPER_COMMAND,
     KIND_SANDBOX,
-    KIND_VOLUME,
     LABEL_CREATED,
     LABEL_KIND,
-    LABEL_OWNER_PID,
     LABEL_SESSION,
     LABEL_SPEC,
     LABEL_WORKSPACE,
@@ -28,6 +28,8 @@ from sandbox.engine import (
     runtime_dir,
 )
 from sandbox.errors import ImageMissing, SandboxError, WorkspaceError
+from sandbox.owner import LABEL_OWNER_PID, owner_gone, owner_labels
+from sandbox.owner import pid_alive as pid_alive  # used by the model server's bookkeeping
 from sandbox.spec import SandboxSpec
 
 CONTAINER_WORKSPACE = "/workspace"
@@ -35,7 +37,6 @@ SANDBOX_UID = 1000
 # PID 1 (docker-init) and the main process run as `nobody`: the sandbox user (uid 1000)
 # cannot signal them, so it cannot stop the container from inside.
 INIT_USER = "65534:65534"
-IDLE_COMMAND = ["sleep", "infinity"]
 # Resolution always fails at once: nothing listens on the sandbox's own loopback port 53.
 RESOLV_CONF = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
 
@@ -51,8 +52,8 @@ def labels_for(session: str, kind: str, spec: SandboxSpec) -> dict[str, str]:
         LABEL_KIND: kind,
         LABEL_CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
         LABEL_WORKSPACE: str(spec.workspace),
-        LABEL_OWNER_PID: str(os.getpid()),
         LABEL_SPEC: spec.spec_hash(),
+        **owner_labels(),
     }
 
 
@@ -101,19 +102,21 @@ def create_container(
     kind: str = KIND_SANDBOX,
     workspace_bytes: int = 0,
 ) -> Container:
-    """Create and start the hardened container (idling under docker-init).
+    """Create and start the hardened container (its keeper under docker-init).
 
-    The network is always `none`. With an egress volume, the main process is the
-    forwarder to the proxy's socket (mounted read-only) instead of an idle sleep. No host
-    folder is mounted: the workspace is a tmpfs that `Sandbox` fills with the read view.
+    The network is always `none`. The main process is the keeper (`image/keeper.py`): it
+    stops the container when no process exec'd by the owner is left (the owner died), or
+    at the end of `spec.lifetime_s`. With an egress volume, it also runs the forwarder to
+    the proxy's socket (mounted read-only). No host folder is mounted: the workspace is a
+    tmpfs that `Sandbox` fills with the read view.
     """
     if not spec.workspace.is_dir():
         raise WorkspaceError(f"workspace {spec.workspace} is not a directory")
     mounts = [Mount("/etc/resolv.conf", str(_resolv_conf()), type="bind", read_only=True)]
-    command = IDLE_COMMAND
+    command = [*KEEPER_COMMAND, "--lifetime", f"{spec.lifetime_s:g}"]
     if egress_volume is not None:
         mounts.append(Mount(SOCKET_DIR, egress_volume, type="volume", read_only=True))
-        command = FORWARDER_COMMAND
+        command += FORWARDER_ARGS
     limits = spec.limits
     size = workspace_bytes or workspace_tmpfs_bytes(spec, 0)
     try:
@@ -163,63 +166,74 @@ class Resource(BaseModel):
     owner_pid: int
     status: str
     orphan: bool
+    type: str = "container"  # container | volume | network
 
 
-def pid_alive(pid: int) -> bool:
-    """True while a process with this pid exists (also one we may not signal)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+def _is_orphan(labels: dict[str, str], max_age_h: float | None) -> bool:
+    """The owner is provably gone, or (only when `max_age_h` is given) it is that old."""
+    if owner_gone(labels):
         return True
-    return True
-
-
-def _is_orphan(labels: dict[str, str], max_age_h: float) -> bool:
+    if max_age_h is None:
+        return False
     try:
         created = datetime.fromisoformat(labels.get(LABEL_CREATED, "")).timestamp()
     except ValueError:
-        return True
-    pid = int(labels.get(LABEL_OWNER_PID, "0") or 0)
-    return not pid_alive(pid) or time.time() - created > max_age_h * 3600
+        return False
+    return time.time() - created > max_age_h * 3600
 
 
-def list_resources(client: docker.DockerClient, max_age_h: float = 24.0) -> list[Resource]:
+def _resource(
+    kind_of: str, name: str, rid: str, labels: dict[str, str], status: str, max_age_h: float | None
+) -> Resource:
+    try:
+        pid = int(labels.get(LABEL_OWNER_PID, "0") or 0)
+    except ValueError:
+        pid = 0
+    return Resource(
+        kind=labels.get(LABEL_KIND, "?"),
+        name=name,
+        id=rid,
+        session=labels.get(LABEL_SESSION, ""),
+        created=labels.get(LABEL_CREATED, ""),
+        workspace=labels.get(LABEL_WORKSPACE, ""),
+        owner_pid=pid,
+        status=status,
+        orphan=_is_orphan(labels, max_age_h),
+        type=kind_of,
+    )
+
+
+def list_resources(client: docker.DockerClient, max_age_h: float | None = None) -> list[Resource]:
+    """Every container, volume and network labelled by Rempart, with an orphan flag."""
     found: list[Resource] = []
-    for c in client.containers.list(all=True, filters={"label": LABEL_KIND}):
-        labels = c.labels
-        found.append(
-            Resource(
-                kind=labels.get(LABEL_KIND, "?"),
-                name=c.name or "",
-                id=c.short_id,
-                session=labels.get(LABEL_SESSION, ""),
-                created=labels.get(LABEL_CREATED, ""),
-                workspace=labels.get(LABEL_WORKSPACE, ""),
-                owner_pid=int(labels.get(LABEL_OWNER_PID, "0") or 0),
-                status=c.status,
-                orphan=_is_orphan(labels, max_age_h),
-            )
-        )
-    for v in client.volumes.list(filters={"label": f"{LABEL_KIND}={KIND_VOLUME}"}):
+    # one summary call (no inspect per container: another pruner may remove one meanwhile)
+    for c in client.api.containers(all=True, filters={"label": LABEL_KIND}):
+        name = str((c.get("Names") or ["?"])[0]).lstrip("/")
+        labels = c.get("Labels") or {}
+        status = str(c.get("State", "?"))
+        found.append(_resource("container", name, str(c["Id"]), labels, status, max_age_h))
+    for v in client.volumes.list(filters={"label": LABEL_KIND}):
         labels = v.attrs.get("Labels") or {}
-        found.append(
-            Resource(
-                kind=KIND_VOLUME,
-                name=v.name or "",
-                id=(v.name or "")[:12],
-                session=labels.get(LABEL_SESSION, ""),
-                created=labels.get(LABEL_CREATED, ""),
-                workspace=labels.get(LABEL_WORKSPACE, ""),
-                owner_pid=int(labels.get(LABEL_OWNER_PID, "0") or 0),
-                status="volume",
-                orphan=_is_orphan(labels, max_age_h),
-            )
-        )
+        found.append(_resource("volume", v.name or "", v.name or "", labels, "volume", max_age_h))
+    for n in client.networks.list(filters={"label": LABEL_KIND}):
+        labels = n.attrs.get("Labels") or {}
+        found.append(_resource("network", n.name or "", n.id or "", labels, "network", max_age_h))
     return found
+
+
+def _remove(client: docker.DockerClient, resource: Resource) -> None:
+    """Remove one resource; one already gone (or being removed by another pruner) is fine."""
+    with contextlib.suppress(NotFound):
+        try:
+            if resource.type == "container":
+                client.containers.get(resource.id).remove(force=True)
+            elif resource.type == "volume":
+                client.volumes.get(resource.id).remove(force=True)
+            else:
+                client.networks.get(resource.id).remove()
+        except APIError as exc:
+            if exc.status_code != 409:  # "removal already in progress": another pruner
+                raise
 
 
 def remove_session(client: docker.DockerClient, session: str) -> None:
@@ -237,11 +251,21 @@ def remove_session(client: docker.DockerClient, session: str) -> None:
             continue
 
 
-def prune(client: docker.DockerClient, everything: bool, max_age_h: float = 24.0) -> list[str]:
-    """Remove orphaned sessions (owner gone or older than `max_age_h`), or all with `everything`."""
-    sessions = sorted(
-        {r.session for r in list_resources(client, max_age_h) if everything or r.orphan}
+def prune(
+    client: docker.DockerClient,
+    everything: bool = False,
+    max_age_h: float | None = None,
+    dry_run: bool = False,
+) -> list[Resource]:
+    """Remove orphans (owner provably gone; or older than `max_age_h` when given), or every
+    Rempart resource with `everything`: containers first, then volumes, then networks.
+    Returns what was (with `dry_run`: would be) removed."""
+    order = {"container": 0, "volume": 1, "network": 2}
+    doomed = sorted(
+        (r for r in list_resources(client, max_age_h) if everything or r.orphan),
+        key=lambda r: (order.get(r.type, 3), r.name),
     )
-    for session in sessions:
-        remove_session(client, session)
-    return sessions
+    if not dry_run:
+        for resource in doomed:
+            _remove(client, resource)
+    return doomed

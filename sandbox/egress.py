@@ -77,6 +77,8 @@ class Egress:
         try:
             self.volume = self._client.volumes.create(name, labels=self._labels(KIND_VOLUME))
             argv = [*PROXY_ARGV, "--listen", f"unix:{SOCKET_DIR}/{SOCKET_NAME}"]
+            # it ends with its sandbox (the forwarder's lease), or after the lifetime
+            argv += ["--lifetime", f"{self._spec.lifetime_s:g}"]
             for cidr in self._spec.egress_allow_cidrs:
                 argv += ["--allow-cidr", cidr]
             self.proxy = self._client.containers.run(

@@ -10,13 +10,13 @@ import platformdirs
 from docker.errors import DockerException
 
 from sandbox.errors import DockerUnavailable
+from sandbox.owner import LABEL_OWNER_PID as LABEL_OWNER_PID  # the owner's labels
 
 API_TIMEOUT_S = 30.0
 LABEL_SESSION = "rempart.session"
 LABEL_KIND = "rempart.kind"
 LABEL_CREATED = "rempart.created"
 LABEL_WORKSPACE = "rempart.workspace"
-LABEL_OWNER_PID = "rempart.owner_pid"
 LABEL_SPEC = "rempart.spec"
 LABEL_POOL = "rempart.pool"
 KIND_SANDBOX = "sandbox"
@@ -27,12 +27,14 @@ KIND_VOLUME = "egress-socket"
 SOCKET_DIR = "/run/rempart-egress"
 SOCKET_NAME = "proxy.sock"
 FORWARDER_LISTEN = "127.0.0.1:3128"
-FORWARDER_COMMAND = [
-    "python3",
-    "/opt/rempart/forwarder.py",
-    "--listen",
+# The sandbox's main process: it ends the container when its owner is gone (keeper.py),
+# and with egress it also runs the forwarder to the proxy's socket.
+KEEPER_COMMAND = ["python3", "/opt/rempart/keeper.py"]
+KEEPER_EXIT_DETACHED = 3  # the keeper ended the container: its executor was gone
+FORWARDER_ARGS = [
+    "--forward-listen",
     FORWARDER_LISTEN,
-    "--socket",
+    "--forward-socket",
     f"{SOCKET_DIR}/{SOCKET_NAME}",
 ]
 

@@ -46,7 +46,7 @@ PACKAGES = (
 )
 BUILD_FILES = (
     "Dockerfile", "executor.py", "fileops.py", "changeset.py", "egress_proxy.py",
-    "forwarder.py", "tlshello.py",
+    "forwarder.py", "tlshello.py", "keeper.py",
 )  # fmt: skip
 # the egress proxy evaluates the policy's network table with the policy engine's own code:
 # these stdlib-only modules go into the image as /opt/rempart/policies/ (empty __init__)

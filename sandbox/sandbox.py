@@ -15,22 +15,24 @@ from docker.models.containers import Container
 from pydantic import BaseModel
 
 from sandbox.changes import Applier, Change, ChangeReport, Judge, Outcome, Verdict, settle
+from sandbox.checkpoints import ChangeSet, host_state, sandbox_state
 from sandbox.container import (
     CONTAINER_WORKSPACE,
     SANDBOX_UID,
     create_container,
     new_session_id,
+    prune,
     remove_session,
     sandbox_user,
     workspace_tmpfs_bytes,
 )
 from sandbox.egress import Egress, EgressEvent
-from sandbox.engine import docker_client
+from sandbox.engine import KEEPER_EXIT_DETACHED, docker_client
 from sandbox.errors import ExecutorError, SandboxError, SandboxRequestError, WorkspaceError
 from sandbox.executor_client import EventSink, ExecutorClient
 from sandbox.spec import SandboxSpec
 from sandbox.transfer import push_tar
-from sandbox.view import View, build_view, spool_tar
+from sandbox.view import View, build_view, remove_stale_temporaries, spool_tar
 
 REPLY_MARGIN_S = 15.0
 FILE_OP_TIMEOUT_S = 60.0
@@ -85,6 +87,7 @@ class Sandbox:
         judge: Judge | None = None,
         on_refused: Callable[[Outcome], None] | None = None,
         on_synced: Callable[[ChangeReport], None] | None = None,
+        on_change_set: Callable[[ChangeSet], None] | None = None,
     ) -> None:
         self.spec = spec
         self._own_client = client is None
@@ -97,6 +100,9 @@ class Sandbox:
         self.judge: Judge = judge or _allow_all
         self.on_refused = on_refused
         self.on_synced = on_synced
+        # gets every change set before it is applied (checkpoints); raising
+        # sandbox.changes.NotRecorded keeps it from the host
+        self.on_change_set = on_change_set
         self.view: View | None = None
         self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
 
@@ -120,10 +126,13 @@ class Sandbox:
         return self._client
 
     def start(self) -> None:
-        """Create the container (and egress) and wait until the executor is ready."""
+        """Create the container (and egress) and wait until the executor is ready. What
+        earlier owners left behind (their process died) is removed first."""
+        self._prune_orphans()
         env = dict(self.spec.env)
         volume: str | None = None
         view = build_view(self.spec.workspace, self.readable)
+        remove_stale_temporaries(view)
         self._check_fits(view)
         if self.view is not None:  # a replaced sandbox: the session's growth still counts
             view.grown = self.view.grown
@@ -156,6 +165,16 @@ class Sandbox:
             len(view.hidden),
             "allowlist" if self.spec.network_rules else "none",
         )
+
+    def _prune_orphans(self) -> None:
+        """Containers, volumes and networks whose owner is provably dead (see sandbox.owner)."""
+        try:
+            prune(self.client)
+        except APIError as exc:
+            raise SandboxError(
+                f"cannot remove orphaned sandboxes: {exc.explanation}",
+                hint="see `rempart sandbox ls`; `rempart sandbox prune` retries",
+            ) from exc
 
     def _check_fits(self, view: View) -> None:
         """The copy lives in memory (tmpfs pages count against the memory limit)."""
@@ -206,7 +225,8 @@ class Sandbox:
         if not self._executor.alive and self.view is not None:
             # A new executor would have no baseline: what the old one's sandbox changed can
             # no longer be judged, so the sandbox starts over from the host (a fresh view).
-            self._executor.raise_if_gone()  # a dead container is the owner's to replace
+            if not self._keeper_stopped():
+                self._executor.raise_if_gone()  # a killed container is the owner's to replace
             self.restart()
             self.replaced += 1
         assert self._executor is not None
@@ -214,6 +234,16 @@ class Sandbox:
         if reply.get("event") == "error":
             raise SandboxRequestError(str(reply.get("code")), str(reply.get("error")))
         return reply
+
+    def _keeper_stopped(self) -> bool:
+        """Did the container end because its executor was gone (not killed from outside)?"""
+        if self.container is None:
+            return False
+        try:
+            state = self.client.api.inspect_container(self.container_id)["State"]
+        except NotFound:
+            return False
+        return not state.get("Running") and state.get("ExitCode") == KEEPER_EXIT_DETACHED
 
     def run(
         self,
@@ -280,8 +310,26 @@ class Sandbox:
                 raise OSError(errno.EACCES, f"cannot be read in the sandbox: {exc}") from exc
 
         applier = Applier(self.view, content)
+        view, on_change_set = self.view, self.on_change_set
+        record = None
+        if on_change_set is not None:
+
+            def readable(path: str) -> bool:
+                return all(self.readable(name) for name in view.names(path))
+
+            def record(passing: list[Change]) -> None:
+                on_change_set(
+                    {
+                        c.path: (
+                            host_state(view.root, c.path, readable(c.path)),
+                            sandbox_state(c, applier.content, readable(c.path)),
+                        )
+                        for c in passing
+                    }
+                )
+
         try:
-            report, reverts = settle(changes, self.view, self.judge, applier)
+            report, reverts = settle(changes, self.view, self.judge, applier, record)
         except Exception as exc:
             # the executor's baseline has moved on: only a fresh sandbox, built from the
             # host, shows the next command what the host really has

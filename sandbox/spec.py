@@ -68,6 +68,8 @@ class SandboxSpec(BaseModel):
     limits: SandboxLimits = SandboxLimits()
     env: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
+    # the container (and its egress proxy) stops after this long, whatever happens
+    lifetime_s: float = Field(default=86400.0, gt=0)
 
     @field_validator("workspace")
     @classmethod

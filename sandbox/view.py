@@ -13,6 +13,7 @@ fifos and sockets are left out. Nothing of the host is mounted: the copy is the 
 from __future__ import annotations
 
 import os
+import re
 import stat as stat_mod
 import subprocess
 import tarfile
@@ -25,6 +26,7 @@ from typing import IO
 from sandbox.errors import WorkspaceError
 from sandbox.gitstores import SHOWN_ENTRIES, looks_like_store
 from sandbox.links import aliases as link_aliases
+from sandbox.owner import pid_alive
 
 WALK_CAP = 200_000
 HARD_CAP = 1_000_000
@@ -52,6 +54,7 @@ class View:
     items: list[Item] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)  # read-denied under some name
     skipped: list[str] = field(default_factory=list)  # odd names and special files
+    temporary: list[str] = field(default_factory=list)  # Rempart's own half-done writes
     git_dirs: list[str] = field(default_factory=list)  # shown .git folders
     git_hidden: dict[str, str] = field(default_factory=dict)  # hidden .git -> why
     host: dict[str, HostState] = field(default_factory=dict)
@@ -163,6 +166,12 @@ class _Walked:
     skipped: list[str] = field(default_factory=list)
     count: int = 0  # entries counted against WALK_CAP
     every: int = 0  # entries counted against HARD_CAP
+    temporary: list[str] = field(default_factory=list)
+
+
+# The temporary name a host write goes through before its rename (sandbox.changes, undo):
+# never shown; left behind only by a crash, and removed by the next start.
+TEMPORARY = re.compile(r"^\..+\.rempart-[0-9]+\.tmp$", re.DOTALL)
 
 
 def _walk(root: Path, readable: Callable[[str], bool]) -> _Walked:
@@ -197,6 +206,8 @@ def _walk(root: Path, readable: Callable[[str], bool]) -> _Walked:
             if stat_mod.S_ISDIR(st.st_mode):
                 walked.dirs[path] = st
                 stack.append((path, denied or not readable(path)))
+            elif stat_mod.S_ISREG(st.st_mode) and TEMPORARY.match(entry.name):
+                walked.temporary.append(path)
             elif stat_mod.S_ISREG(st.st_mode):
                 walked.files[path] = st
             elif stat_mod.S_ISLNK(st.st_mode):
@@ -242,6 +253,7 @@ def build_view(root: Path, readable: Callable[[str], bool]) -> View:
         every=walked.every,
     )
     view.refresh_aliases()
+    view.temporary = sorted(walked.temporary)
     names = _Names(view.aliases)
 
     def shown(path: str) -> bool:
@@ -409,6 +421,27 @@ def _git_history_problem(git_dir: Path, readable: Callable[[str], bool]) -> str:
             "(`git gc --prune=now` removes them)"
         )
     return ""
+
+
+def remove_stale_temporaries(view: View) -> list[str]:
+    """Remove the temporary files of writes whose process died (a crash between a
+    temporary file and its rename); a live process's are left alone."""
+    removed: list[str] = []
+    for rel in view.temporary:
+        pid = int(rel.rsplit(".rempart-", 1)[1].split(".", 1)[0])
+        if pid_alive(pid) and pid != os.getpid():
+            continue
+        parent = open_parent(view.root, rel)
+        if parent is None:
+            continue
+        try:
+            os.unlink(rel.rsplit("/", 1)[-1], dir_fd=parent)
+            removed.append(rel)
+        except FileNotFoundError:
+            continue
+        finally:
+            os.close(parent)
+    return removed
 
 
 def spool_tar(view: View, uid: int, gid: int) -> IO[bytes]:

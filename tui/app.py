@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from agent.settings import Settings
     from agent.store import Store
     from policies import PolicySet
+    from sandbox.checkpoints import Step, UndoReport
     from tui.factory import SessionFactory
 
 
@@ -38,6 +39,7 @@ class RempartApp(App[None]):
         Binding("f2", "show('sessions')", "Sessions"),
         Binding("f3", "show('audit')", "Audit"),
         Binding("f4", "show('policy')", "Policy"),
+        Binding("f5", "show('diff')", "Diff / undo"),
     ]
 
     def __init__(
@@ -72,6 +74,7 @@ class RempartApp(App[None]):
     # screens ------------------------------------------------------------------------
     def action_show(self, name: str) -> None:
         from tui.audit_screen import AuditScreen
+        from tui.diff_screen import DiffScreen
         from tui.help_screen import HelpScreen
         from tui.policy_screen import PolicyScreen
         from tui.sessions_screen import SessionsScreen
@@ -81,7 +84,11 @@ class RempartApp(App[None]):
             "sessions": SessionsScreen,
             "audit": lambda: AuditScreen(self.session_screen.session_id),
             "policy": PolicyScreen,
+            "diff": lambda: DiffScreen(self.session_screen.session_id),
         }
+        if name == "diff" and not self.session_screen.session_id:
+            self.notify("No session yet: F2 lists sessions (v shows one's change)")
+            return
         screen = kinds[name]()
         if type(self.screen) is type(screen):
             return
@@ -114,6 +121,11 @@ class RempartApp(App[None]):
             "The policy in force; explain an action (F4)",
             lambda: self.action_show("policy"),
         )
+        yield SystemCommand(
+            "Diff / undo",
+            "Everything this session changed; undo it (F5)",
+            lambda: self.action_show("diff"),
+        )
         yield SystemCommand("Help", "Every key binding (F1)", lambda: self.action_show("help"))
         yield SystemCommand(
             "Stop session", "Stop the current step cleanly", self.session_screen.action_interrupt
@@ -137,7 +149,37 @@ class RempartApp(App[None]):
     def audit_log(self) -> AuditLog:
         from agent.audit import AuditLog
 
-        return AuditLog(self.settings.audit_log)
+        return AuditLog.for_settings(self.settings)
+
+    def session_change(self, session_id: str) -> tuple[list[Step], str, str]:
+        """A session's checkpoint steps, its whole diff, and its workspace."""
+        from agent.undo import checkpoints_of
+
+        with self.open_store() as store:
+            row = store.get(session_id)
+        checkpoints = checkpoints_of(self.settings, row)
+        return checkpoints.steps(), checkpoints.diff(), row.workspace
+
+    def undo_session(self, session_id: str) -> UndoReport:
+        """Undo every step of a session (refused, naming files, where they changed since)."""
+        from agent.undo import undo_session
+
+        with self.open_store() as store:
+            row = store.get(session_id)
+        return undo_session(self.settings, row)
+
+    def policy_layers(self) -> list[tuple[str, str]]:
+        """The policy layers a session here would load: (name, path), in order."""
+        from agent.discovery import discover_layers
+
+        args = self.args
+        layers = discover_layers(
+            self.settings,
+            args.workspace.resolve(),
+            list(args.policy_files),
+            ignore_project=args.ignore_project_policy,
+        )
+        return [(layer.name, str(layer.path)) for layer in layers]
 
     def load_policy(self) -> tuple[PolicySet, list[tuple[str, str, str]]]:
         """The policy set in force for the workspace, and each layer's (name, path, text)."""

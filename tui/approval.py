@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from agent.approval import ApprovalAnswer, ApprovalRequest, Choice
-from policies.termsafe import safe_line
+from policies.termsafe import safe, safe_line
 from tui.escape import shown, unusual, visible
 from tui.messages import ApprovalPending
 
@@ -82,6 +83,13 @@ def action_lines(action: dict[str, Any]) -> Text:
     elif kind in ("fs.read", "fs.write"):
         verb = "read" if kind == "fs.read" else "write"
         body = Text(f"{verb} ", style="bold") + visible(str(action.get("path", "")))
+    elif kind == "mcp.call":
+        body = Text("mcp ", style="bold") + visible(f"{action.get('server')}")
+        body += Text(" tool ", style="bold") + visible(f"{action.get('tool')}")
+        body += Text("\narguments:", style="dim")
+        arguments = json.dumps(action.get("arguments", {}), ensure_ascii=False, indent=2)
+        for line in arguments.splitlines():
+            body += Text("\n  ") + visible(line)
     elif kind == "net.connect":
         body = Text("connect ", style="bold") + visible(
             f"{action.get('host')}:{action.get('port')}"
@@ -90,6 +98,11 @@ def action_lines(action: dict[str, Any]) -> Text:
         rest = {k: v for k, v in action.items() if k != "kind"}
         body = Text(f"{kind} ", style="bold") + visible(json.dumps(rest, ensure_ascii=False))
     return body
+
+
+def diff_view(diff: str) -> Syntax:
+    """A diff, every character visible (escaped as everywhere else), highlighted."""
+    return Syntax(safe(diff), "diff", theme="ansi_dark", background_color="default", word_wrap=True)
 
 
 BUTTON_CHOICES: dict[str, Choice] = {"once": "once", "session": "session", "always": "always"}
@@ -120,6 +133,9 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
             yield Static(Text(title, style="bold"), id="approval-title")
             with VerticalScroll(id="approval-body"):
                 yield Static(action_lines(req.action), id="approval-action")
+                if req.preview:
+                    yield Static(Text("what it will change:", style="dim"))
+                    yield Static(diff_view(req.preview), id="approval-preview")
                 strange = unusual(" ".join(str(v) for v in req.action.values()))
                 if strange:
                     warn = Text("⚠ unusual characters: " + ", ".join(strange), style="bold red")
@@ -136,7 +152,13 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer | None]):
                     Text.assemble(("why ", "dim"), shown(decision.reason or "—")),
                     id="approval-reason",
                 )
-                for seg in decision.segments if len(decision.segments) > 1 else []:
+                if decision.segments:
+                    count = len(decision.segments)
+                    yield Static(
+                        Text(f"the policy read it as {count} command(s):", style="dim"),
+                        id="approval-segments",
+                    )
+                for seg in decision.segments:
                     line = Text(f"  {seg.decision:<5} ", style="bold") + visible(seg.command)
                     line.append(f"  {safe_line(seg.rule or 'default')}", style="dim")
                     yield Static(line, classes="approval-segment")

@@ -40,6 +40,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tui.app import RempartApp
     from tui.approval import ApprovalScreen
     from tui.audit_screen import AuditScreen
+    from tui.diff_screen import DiffScreen
     from tui.policy_screen import PolicyScreen
     from tui.session_screen import SessionScreen
     from tui.sessions_screen import SessionsScreen
@@ -59,6 +60,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
         ),
         ("Sessions", _rows(SessionsScreen.BINDINGS)),
         ("Audit", _rows(AuditScreen.BINDINGS)),
+        ("Diff", _rows(DiffScreen.BINDINGS)),
         ("Policy", [*_rows(PolicyScreen.BINDINGS), ("enter (in explain)", "Explain the action")]),
     ]
 

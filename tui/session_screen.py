@@ -64,8 +64,38 @@ class SessionScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#pending-banner").display = False
         self.query_one(TaskInput).focus()
+        self._preset_status()
         if self.app.first_task:
             self.start(self.app.first_task)
+
+    def _preset_status(self) -> None:
+        """The model and the policy in force, shown before any session starts."""
+        settings, args = self.app.settings, self.app.args
+        endpoint = args.endpoint or settings.model_base_url
+        try:
+            layers = [name for name, _path in self.app.policy_layers()]
+        except RempartError:
+            layers = ["(policy does not load: F4)"]
+        model = args.model or settings.model_name
+        self.status.preset(model or "(first served)", endpoint, layers)
+        if not model:
+            self._probe_model(endpoint)
+
+    @work(thread=True, exclusive=True, group="probe")
+    def _probe_model(self, endpoint: str) -> None:
+        """The model the server serves first (what a session would pick): a short probe."""
+        from agent.model_client import OpenAIModelClient
+
+        client = OpenAIModelClient(endpoint, "", self.app.settings.model_api_key, 5.0, 0)
+        try:
+            models = client.list_models()
+        except RempartError:
+            return
+        finally:
+            client.close()
+        if models and models[0].get("id"):
+            name, layers = str(models[0]["id"]), self.status.policy_layers
+            self.app.call_from_thread(self.status.preset, name, endpoint, layers)
 
     @property
     def transcript(self) -> Transcript:

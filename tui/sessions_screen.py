@@ -48,6 +48,7 @@ class SessionsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,r", "resume", "Resume"),
         Binding("d,delete", "delete", "Delete"),
+        Binding("v", "diff", "Diff / undo"),
         Binding("escape,q", "app.pop_screen", "Back"),
     ]
 
@@ -103,6 +104,13 @@ class SessionsScreen(Screen[None]):
             return
         self.app.pop_screen()
         self.app.session_screen.post_message(ResumeSession(row.id))
+
+    def action_diff(self) -> None:
+        from tui.diff_screen import DiffScreen
+
+        row = self._selected()
+        if row is not None:
+            self.app.push_screen(DiffScreen(row.id))
 
     @work
     async def action_delete(self) -> None:

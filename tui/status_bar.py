@@ -61,6 +61,14 @@ class StatusBar(Static):
     def watch_state(self) -> None:
         self._show()
 
+    def preset(self, model: str, endpoint: str, layers: list[str]) -> None:
+        """What is in force before the first session: the configured model and endpoint,
+        the policy layers (a session's start replaces them with what it really got)."""
+        if self.state != "idle":
+            return
+        self.model, self.endpoint, self.policy_layers = model, _endpoint(endpoint), layers
+        self._show()
+
     def begin(self) -> None:
         self.tokens_in = self.tokens_out = self.steps = 0
         self.tokens_per_s = 0.0

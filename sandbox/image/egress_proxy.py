@@ -45,6 +45,48 @@ REQUEST_LINE = re.compile(rb"[A-Za-z]+ [^ \r\n]+ HTTP/1\.[01]\r\n")
 NEVER_RESOLVES = (".invalid",)
 
 
+LEASE_HEAD = b"REMPART-LEASE\r\n\r\n"  # forwarder.py holds one while its sandbox lives
+LEASE_STARTUP_S = 120.0
+
+
+class Leases:
+    """Lease connections from the sandbox: the proxy ends when the last one closes (the
+    sandbox container, hence its owner, is gone), or when none came within the startup
+    time, or at the end of its lifetime."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.seen = False
+        self.released = asyncio.Event()
+
+    async def hold(self, reader: asyncio.StreamReader) -> None:
+        self.open += 1
+        self.seen = True
+        try:
+            while await reader.read(4096):
+                continue  # a lease carries nothing: whatever comes is dropped
+        except OSError:
+            pass
+        finally:
+            self.open -= 1
+            if self.open == 0:
+                self.released.set()
+
+    async def ended(self, lifetime_s: float, startup_s: float) -> str:
+        """Wait until the proxy should end; returns why."""
+        try:
+            await asyncio.wait_for(self.released.wait(), min(startup_s, lifetime_s))
+            return "the sandbox's lease closed"
+        except TimeoutError:
+            if not self.seen:
+                return f"no sandbox attached within {startup_s:g} s"
+        try:
+            await asyncio.wait_for(self.released.wait(), max(0.0, lifetime_s - startup_s))
+            return "the sandbox's lease closed"
+        except TimeoutError:
+            return f"lifetime of {lifetime_s:g} s reached"
+
+
 class Refused(Exception):
     """An attempt the proxy refuses, with the reason it logs and returns."""
 
@@ -253,7 +295,10 @@ def _abort(up_w: asyncio.StreamWriter | None, down: asyncio.Future[int] | None) 
 
 
 async def handle(
-    rules: Rules, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
+    rules: Rules,
+    client_r: asyncio.StreamReader,
+    client_w: asyncio.StreamWriter,
+    leases: Leases | None = None,
 ) -> None:
     peer = client_w.get_extra_info("peername")
     entry: dict[str, object] = {"client": str(peer[0]) if peer else "?"}
@@ -262,6 +307,10 @@ async def handle(
     down: asyncio.Future[int] | None = None
     try:
         head = await asyncio.wait_for(client_r.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+        if head == LEASE_HEAD and leases is not None:
+            await leases.hold(client_r)
+            client_w.close()
+            return
         lines = head_lines(head)
         parts = lines[0].split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -339,23 +388,33 @@ async def handle(
         await asyncio.gather(copy_exactly(client_r, up_w, length), pipe(up_r, client_w))
 
 
-async def serve(listen: str, rules: Rules) -> None:
-    """Listen on `host:port`, or on a unix socket given as `unix:/path` (mode 0666)."""
+async def serve(listen: str, rules: Rules, lifetime_s: float | None = None) -> None:
+    """Listen on `host:port`, or on a unix socket given as `unix:/path` (mode 0666). With
+    `lifetime_s`, the proxy ends with its sandbox's lease (or at the end of its lifetime)."""
+    leases = Leases() if lifetime_s is not None else None
     if listen.startswith("unix:"):
         path = listen[len("unix:") :]
         server = await asyncio.start_unix_server(
-            lambda r, w: handle(rules, r, w), path, limit=HEAD_LIMIT
+            lambda r, w: handle(rules, r, w, leases), path, limit=HEAD_LIMIT
         )
         os.chmod(path, 0o666)  # the sandbox's user may be any uid
     else:
         host, _, port = listen.rpartition(":")
         server = await asyncio.start_server(
-            lambda r, w: handle(rules, r, w), host or "0.0.0.0", int(port), limit=HEAD_LIMIT
+            lambda r, w: handle(rules, r, w, leases),
+            host or "0.0.0.0",
+            int(port),
+            limit=HEAD_LIMIT,
         )
     rule_count = sum(len(r) for lay in rules.net.layers for r in lay.rules.values())
     log(event="listening", listen=listen, layers=len(rules.net.layers), rules=rule_count)
-    async with server:
-        await server.serve_forever()
+    if leases is None or lifetime_s is None:
+        async with server:
+            await server.serve_forever()
+        return
+    why = await leases.ended(lifetime_s, LEASE_STARTUP_S)
+    log(event="stopping", reason=why)
+    server.close()  # open tunnels are cancelled when asyncio.run returns
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -363,9 +422,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listen", default="0.0.0.0:3128")
     parser.add_argument("--allow-cidr", action="append", default=[], help="exempt range")
     parser.add_argument("--rules-env", default=RULES_ENV, help="env var with the table")
+    parser.add_argument(
+        "--lifetime", type=float, default=None, help="end with the sandbox's lease, or then"
+    )
     args = parser.parse_args(argv)
     net = NetRules(decode_table(os.environ.get(args.rules_env, "")))
-    asyncio.run(serve(args.listen, Rules(net, args.allow_cidr)))
+    asyncio.run(serve(args.listen, Rules(net, args.allow_cidr), args.lifetime))
     return 0
 
 

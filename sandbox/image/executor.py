@@ -5,7 +5,8 @@ Runs inside the sandbox as the unprivileged `agent` user, started once per sandb
 
 Requests: {"id", "op": "run"|"read"|"write"|"list"|"stat"|"ping", ...}
 Replies:  {"id", "event": "exit"|"result"|"error"|"stdout"|"stderr", ...}
-Every path is resolved (symlinks included) and must stay under /workspace.
+Every path is resolved (symlinks included) and must stay under /workspace. When stdin
+closes (the owner closed the stream or died), every command still running is killed.
 """
 
 from __future__ import annotations
@@ -190,14 +191,21 @@ def _become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
 
 
-def _oom_kills() -> int:
-    try:
-        with open("/sys/fs/cgroup/memory/memory.oom_control") as fh:
-            for line in fh:
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return -1
+# Where the container's cgroup counts its OOM kills: cgroup v2 (`memory.events`, the
+# container's own cgroup namespace) and cgroup v1 (`memory.oom_control`).
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+
+
+def _oom_kills(files: tuple[str, ...] = OOM_COUNTERS) -> int:
+    """How many processes the kernel has OOM-killed in this container (-1: unknown)."""
+    for path in files:
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
     return -1
 
 
@@ -250,6 +258,17 @@ class Executor:
             self.writer.send({"id": rid, "event": "error", "code": "os_error", "error": str(exc)})
         except RuntimeError as exc:  # e.g. "can't start new thread" under a fork bomb
             self.writer.send({"id": rid, "event": "error", "code": "resource", "error": str(exc)})
+
+    def shutdown(self) -> None:
+        """The owner is gone (stdin closed): kill every command and whatever it started."""
+        with self._active_lock:
+            groups = list(self._active)
+            self._active.clear()
+        for pgid in groups:
+            _kill_group(pgid, signal.SIGKILL)
+        for _ in range(20):
+            if _kill_strays(set()) == 0:
+                break
 
     def _run_safely(self, req: Json) -> None:
         rid = req.get("id")
@@ -423,6 +442,9 @@ def main() -> int:
     for raw in sys.stdin.buffer:
         if raw.strip():
             executor.handle(raw)
+    # stdin closed: the host closed the stream, or the process that owned it died. Nothing
+    # this executor started may outlive it (the container's keeper then stops the container).
+    executor.shutdown()
     return 0
 
 

@@ -14,6 +14,9 @@ import sys
 from collections.abc import Sequence
 
 CHUNK = 65536
+# The first bytes of a lease connection (see egress_proxy.py): the proxy lives while one is
+# open, so when this container dies (its owner is gone), the proxy ends too.
+LEASE_HEAD = b"REMPART-LEASE\r\n\r\n"
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -36,11 +39,25 @@ async def handle(sock: str, client_r: asyncio.StreamReader, client_w: asyncio.St
     await asyncio.gather(pipe(client_r, proxy_w), pipe(proxy_r, client_w))
 
 
-async def serve(listen: str, sock: str) -> None:
+async def hold_lease(sock: str) -> None:
+    """Keep one lease connection to the proxy open for as long as this process lives."""
+    try:
+        reader, writer = await asyncio.open_unix_connection(sock)
+        writer.write(LEASE_HEAD)
+        await writer.drain()
+        await reader.read()  # returns when the proxy goes away
+    except OSError:
+        return
+
+
+async def serve(listen: str, sock: str, lease: bool = False) -> None:
     host, _, port = listen.rpartition(":")
     server = await asyncio.start_server(lambda r, w: handle(sock, r, w), host, int(port))
+    held = asyncio.ensure_future(hold_lease(sock)) if lease else None
     async with server:
         await server.serve_forever()
+    if held is not None:
+        held.cancel()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

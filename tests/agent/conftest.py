@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,3 +125,16 @@ def run_session(
         return Run(finish, events, server, settings, sid)
 
     return run
+
+
+@pytest.fixture
+def env(tmp_path: Path, image: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REMPART_DATA_DIR": str(tmp_path / "data"),
+        "REMPART_CONFIG_DIR": str(tmp_path / "config"),
+        "REMPART_ORG_POLICY_DIR": str(tmp_path / "org"),
+        "REMPART_SANDBOX_IMAGE": image,
+        "REMPART_TOOL_CALL_MODE": "required",
+        "REMPART_MODEL_RETRIES": "0",
+    }

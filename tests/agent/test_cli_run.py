@@ -7,56 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
-from agent.audit import verify
 from agent.testing import Reply, ScriptedCall, ScriptedModelServer
 from sandbox.container import LABEL_OWNER_PID
 from tests.agent.conftest import POLICY
+from tests.agent.headless import audit_ok, events_of, lines_of, rempart, run_task
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def env(tmp_path: Path, image: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "REMPART_DATA_DIR": str(tmp_path / "data"),
-        "REMPART_CONFIG_DIR": str(tmp_path / "config"),
-        "REMPART_ORG_POLICY_DIR": str(tmp_path / "org"),
-        "REMPART_SANDBOX_IMAGE": image,
-        "REMPART_TOOL_CALL_MODE": "required",
-        "REMPART_MODEL_RETRIES": "0",
-    }
-
-
-def rempart(
-    *args: str, env: dict[str, str], timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rempart", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
-
-
-def run_task(
-    task: str, workspace: Path, policy: Path, url: str, env: dict[str, str], *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """`rempart run TASK` on a workspace with one policy file and a model URL."""
-    args = ["--workspace", str(workspace), "--policy", str(policy), "--endpoint", url]
-    return rempart("run", task, *args, *extra, env=env)
-
-
-def events_of(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
 def test_json_mode_prints_one_event_per_line_and_exits_0_when_finished(
@@ -154,13 +116,6 @@ def test_resume_last_with_a_message_continues_the_conversation(
     assert history[-1]["content"] == "now say bye"
 
 
-def _lines(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("{"):
-            yield json.loads(line)
-
-
 def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
     env: dict[str, str], workspace: Path, policy_file: Path
 ) -> None:
@@ -189,7 +144,7 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
         with subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
         ) as proc:
-            for event in _lines(proc):
+            for event in lines_of(proc):
                 seen.append(event)
                 if event["type"] == "tool_call" and event["tool"] == "run":
                     os.kill(proc.pid, signal.SIGKILL)
@@ -208,7 +163,7 @@ def test_kill_9_during_a_session_loses_nothing_and_resume_continues(
     assert any(m["role"] == "tool" and "interrupted" in m["content"] for m in history)
     results = [e for e in events_of(resumed.stdout) if e["type"] == "tool_result"]
     assert "written before the crash" in results[0]["content"]
-    assert verify(Path(env["REMPART_DATA_DIR"]) / "audit.jsonl").ok
+    assert audit_ok(env)
     # the killed session's container is an orphan now (its owner pid is gone): prune finds it
     pruned = rempart("sandbox", "prune", env=env)
     assert pruned.returncode == 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from agent.audit import verify
+from agent.audit_verify import verify_settings
 from agent.serving.engine import prefix_cache, probe_models, read_state
 from agent.settings import Settings
 
@@ -65,6 +65,10 @@ def rempart_run(
     return done.returncode, events
 
 
+def audit_ok(data: Path) -> bool:
+    return verify_settings(Settings(data_dir=data, config_dir=data / "config")).ok
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
@@ -92,7 +96,7 @@ def test_the_real_model_creates_hello_py_and_runs_it(
     assert any("hello" in e["content"] for e in runs)
     assert events[0]["type"] == "session_start" and events[-1]["type"] == "finish"
     assert code == 0 and events[-1]["status"] == "finished"
-    assert verify(tmp_path / "data" / "audit.jsonl").ok
+    assert audit_ok(tmp_path / "data")
 
 
 def test_the_real_model_is_denied_the_env_file_and_the_network(
@@ -109,7 +113,7 @@ def test_the_real_model_is_denied_the_env_file_and_the_network(
     assert all(secret not in json.dumps(e) for e in events)
     decisions = [e for e in events if e["type"] == "decision"]
     assert any(d["decision"] == "deny" for d in decisions), decisions
-    assert verify(tmp_path / "data" / "audit.jsonl").ok
+    assert audit_ok(tmp_path / "data")
 
 
 def test_the_real_model_on_a_bug_fix_never_claims_a_check_that_fails(
@@ -137,7 +141,7 @@ def test_the_real_model_on_a_bug_fix_never_claims_a_check_that_fails(
         assert code == 0
     else:
         assert code != 0
-    assert verify(tmp_path / "data" / "audit.jsonl").ok
+    assert audit_ok(tmp_path / "data")
 
 
 def test_the_model_server_reports_its_prefix_cache_hit_rate(model_url: str) -> None:

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from agent.approval import ApprovalAnswer, ApprovalRequest, PolicyApprover
-from agent.audit import AuditLog, verify
+from agent.audit import AuditLog
+from agent.audit_verify import verify_settings
 from agent.discovery import Layer, load_policy_set
 from agent.events import ErrorEvent, NoticeEvent, ToolCallEvent
 from agent.loop import LoopLimits
@@ -36,7 +37,7 @@ def test_a_task_writes_a_file_runs_it_and_finishes(
     out = run.results()
     assert out[0].diff is not None and "+print('hello')" in out[0].diff
     assert out[1].exit_code == 0 and "hello" in out[1].content
-    assert verify(run.settings.audit_log).ok
+    assert verify_settings(run.settings).ok
 
 
 def test_workspace_paths_given_as_absolute_sandbox_paths_are_accepted(
@@ -64,7 +65,7 @@ def test_reading_the_env_file_is_denied_by_the_tool_and_by_a_shell_command(
     assert all(d.rule and d.source for d in denied)
     assert all("super-secret-value" not in r.content for r in run.results())
     assert all(r.is_error for r in run.results()[:3])
-    assert verify(run.settings.audit_log).ok
+    assert verify_settings(run.settings).ok
 
 
 def test_the_masked_secret_is_unreadable_even_when_the_policy_is_fooled(
@@ -105,7 +106,7 @@ def test_a_commands_denied_writes_are_refused_reported_and_audited(
     assert all(d.decision == "deny" and d.reason for d in refused)
     records = [json.loads(line) for line in run.settings.audit_log.read_text().splitlines()]
     assert any(r.get("approver") == "change-layer" for r in records)
-    assert verify(run.settings.audit_log).ok
+    assert verify_settings(run.settings).ok
 
 
 def test_malformed_arguments_unknown_tools_and_wrong_types_go_back_to_the_model(
@@ -278,10 +279,10 @@ def test_egress_attempts_through_the_proxy_are_in_the_audit_log(
         policy_text=policy,
     )
     assert "https://pypi.org/simple/ 200" in run.results()[1].content
-    egress = [r for r in AuditLog(run.settings.audit_log).records() if r.kind == "egress"]
+    egress = [r for r in AuditLog.for_settings(run.settings).records() if r.kind == "egress"]
     seen = {(r.action or {}).get("host"): r.decision for r in egress}
     assert seen == {"pypi.org": "allow", "example.com": "deny"}
-    assert verify(run.settings.audit_log).ok
+    assert verify_settings(run.settings).ok
 
 
 def test_a_denied_exec_names_the_rule_and_its_reason(run_session: Callable[..., Run]) -> None:

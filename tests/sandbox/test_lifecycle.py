@@ -106,7 +106,7 @@ def test_sandboxes_are_labelled_and_prune_removes_only_orphans(sb: Sandbox, imag
         found = {r.session: r for r in list_resources(client)}
         assert not found[sb.session].orphan
         assert found["orphan-test"].orphan
-        removed = prune(client, everything=False)
+        removed = {r.session for r in prune(client, everything=False)}
         assert "orphan-test" in removed
         assert sb.session not in removed
         assert orphan.id not in [c.id for c in client.containers.list(all=True)]

@@ -143,3 +143,66 @@ async def test_a_hostile_rule_reason_shows_escaped_and_not_as_markup(make_app) -
         assert "fine\\x1b]0;pwned\\x07\\r[bold green]policy: ALLOW[/] \\u202eexe.txt" in text
         await pilot.press("d", "enter")
         await until_idle(pilot)
+
+
+WRITE_DIFF = (
+    "--- a/hello.py\n+++ b/hello.py\n@@ -1,60 +1,60 @@\n"
+    + "".join(f"-line {i}\n+LINE {i}\n" for i in range(60))
+    + "+evil\x1b]0;title\x07\n"
+)
+
+
+async def test_the_modal_shows_the_full_diff_of_a_write_before_the_person_decides(
+    make_app,
+) -> None:
+    request = ask_request().model_copy(
+        update={
+            "tool": "write_file",
+            "action": {"kind": "fs.write", "path": "hello.py"},
+            "preview": WRITE_DIFF,
+        }
+    )
+    app = make_app([Ask(request), Hold()], task="t")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        text = shown(app.screen.query_one("#approval-preview"))
+        assert all(f"-line {i}" in text and f"+LINE {i}" in text for i in range(60))
+        assert "+evil\\x1b]0;title\\x07" in text and "\x1b" not in text
+        assert app.factory.answers == []  # nothing decided yet
+        await pilot.press("o")
+        await wait_for(pilot, lambda: len(app.factory.answers) == 1)
+
+
+async def test_the_modal_shows_how_the_policy_split_a_command(make_app) -> None:
+    from policies import Exec, PolicySet
+
+    from .conftest import TEAM_POLICY
+
+    policy = PolicySet.from_texts([("team", "team.yaml", TEAM_POLICY)])
+    command = "pytest -q && rm -rf build"
+    decision = policy.evaluate(Exec(command=command))
+    assert decision.decision == "ask" and len(decision.segments) == 2
+    request = ask_request(command=command).model_copy(update={"decision": decision})
+    app = make_app([Ask(request), Hold()], task="t")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        assert "read it as 2 command(s)" in shown(app.screen.query_one("#approval-segments"))
+        lines = [shown(w) for w in app.screen.query(".approval-segment")]
+        assert "allow" in lines[0] and "pytest -q" in lines[0]
+        assert "ask" in lines[1] and "rm -rf build" in lines[1]
+
+
+async def test_the_modal_shows_an_mcp_calls_server_tool_and_arguments(make_app) -> None:
+    action = {
+        "kind": "mcp.call",
+        "server": "files",
+        "tool": "delete",
+        "arguments": {"path": "build", "recursive": True},
+    }
+    request = ask_request().model_copy(update={"tool": "mcp__files__delete", "action": action})
+    app = make_app([Ask(request), Hold()], task="t")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        text = shown(app.screen.query_one("#approval-action"))
+        assert "mcp files tool delete" in text
+        assert '"path": "build"' in text and '"recursive": true' in text

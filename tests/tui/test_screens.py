@@ -71,7 +71,7 @@ async def test_deleting_a_session_asks_first(make_app, settings: Settings) -> No
 
 
 def audit_for(settings: Settings, session_id: str) -> None:
-    log = AuditLog(settings.audit_log)
+    log = AuditLog.for_settings(settings)
     log.append(
         "other",
         "decision",
@@ -117,7 +117,7 @@ async def test_the_audit_view_filters_by_decision(make_app, settings: Settings) 
 
 async def test_the_audit_view_jumps_to_the_card_of_a_decision(make_app, settings: Settings) -> None:
     app = make_app([*many_events(400), finished()], task="t")
-    log = AuditLog(settings.audit_log)
+    log = AuditLog.for_settings(settings)
     for n in range(1, 150):
         log.append(
             "s-replay",
@@ -233,7 +233,7 @@ async def test_a_hostile_task_and_command_show_escaped_in_the_sessions_and_audit
         store.create("[bold red]ok[/] \x1b]0;pwned\x07\x9b2J", "/w/\u202eexe.txt", "qwen")
     finally:
         store.close()
-    AuditLog(settings.audit_log).append(
+    AuditLog.for_settings(settings).append(
         "s-replay", "decision", action={"kind": "exec", "command": "[reverse]ls[/]\x1b[2J\x9b"},
         decision="allow", rule="r\x1b[1m", source="p.yaml:3", approver="policy",
     )  # fmt: skip

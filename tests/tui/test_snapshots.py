@@ -133,6 +133,24 @@ def test_approval_prompt(snap_compare, make_app) -> None:
     assert snap_compare(app, terminal_size=(80, 24), run_before=prompt)
 
 
+def test_approval_prompt_with_the_diff_of_a_write(snap_compare, make_app) -> None:
+    diff = "--- a/hello.py\n+++ b/hello.py\n@@ -1,3 +1,3 @@\n def greet(name):\n"
+    diff += '-    return "hi " + name\n+    return f"hello, {name}"\n print(greet("world"))\n'
+    request = ask_request().model_copy(
+        update={
+            "tool": "write_file",
+            "action": {"kind": "fs.write", "path": "hello.py"},
+            "preview": diff,
+        }
+    )
+    app = make_app([sample_events()[0], Ask(request), finished()], task="say hello")
+
+    async def prompt(pilot) -> None:
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ApprovalScreen))
+
+    assert snap_compare(app, terminal_size=(80, 30), run_before=prompt)
+
+
 def test_sessions_list(snap_compare, make_app, settings: Settings) -> None:
     fixed_sessions(settings)
     assert snap_compare(make_app([finished()]), terminal_size=(80, 24), press=["f2"])
