@@ -7,7 +7,8 @@ from pathlib import Path
 
 from agent.approval import DenyApprover
 from agent.approved import ApprovedStore
-from agent.audit import AuditLog, verify
+from agent.audit import AuditLog
+from agent.audit_verify import verify_log
 from agent.events import DecisionEvent, Event, ToolResultEvent
 from agent.loop import AgentLoop, LoopLimits
 from agent.messages import Message
@@ -23,7 +24,7 @@ from tests.agent.conftest import POLICY
 def run_loop(fake: FakeSandbox, replies: list[Reply], tmp_path: Path) -> list[Event]:
     events: list[Event] = []
     policy = PolicySet.from_texts([("project", "policy.yaml", POLICY)])
-    audit = AuditLog(tmp_path / "audit.jsonl")
+    audit = AuditLog(tmp_path / "audit.jsonl", tmp_path / "audit.key", tmp_path / "audit.head")
     handle = SandboxHandle(lambda: fake)
 
     def emit(event: Event) -> Event:
@@ -50,7 +51,7 @@ def run_loop(fake: FakeSandbox, replies: list[Reply], tmp_path: Path) -> list[Ev
         finally:
             client.close()
     events.append(finish)
-    assert verify(tmp_path / "audit.jsonl").ok
+    assert verify_log(audit).ok
     return events
 
 
