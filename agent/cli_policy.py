@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from agent.discovery import (
@@ -14,18 +15,30 @@ from agent.discovery import (
 )
 from agent.settings import Settings
 from policies.errors import RempartError
-from policies.termsafe import safe_line
+from policies.shipped import policy_argument
+from policies.termsafe import json_safe, safe_line
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
     settings = Settings()
     layers = discover_layers(
-        settings, Path(args.workspace).resolve(), [Path(p) for p in args.policy]
+        settings,
+        Path(args.workspace).resolve(),
+        list(args.policy),
+        ignore_project=args.ignore_project_policy,
     )
     policy = load_policy_set(layers)
+    limits = policy.limits
+    if args.json:
+        data = {
+            "layers": [info.model_dump(mode="json") for info in policy.layers],
+            "limits": limits.model_dump(mode="json"),
+            "network_allow": list(policy.network_allow),
+        }
+        print(json_safe(json.dumps(data)))
+        return 0
     for info in policy.layers:
         print(f"{safe_line(info.name):20} {safe_line(info.path)}  sha256:{info.sha256[:12]}")
-    limits = policy.limits
     print(
         f"limits: cpus={limits.cpus} memory={limits.memory} pids={limits.pids} "
         f"timeout={limits.timeout_s}s output={limits.output_bytes}B"
@@ -48,11 +61,24 @@ def cmd_trust(args: argparse.Namespace) -> int:
 
 def extend(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     layers = verbs.add_parser("layers", help="the policy layers in force for a workspace")
-    layers.add_argument("--workspace", default=".")
-    layers.add_argument("--policy", action="append", default=[], metavar="FILE")
+    layers.add_argument("--workspace", default=".", metavar="DIR")
+    layers.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        type=policy_argument,
+        metavar="NAME|FILE",
+        help="add a policy layer: a file or a shipped policy (default, strict, ci)",
+    )
+    layers.add_argument(
+        "--ignore-project-policy",
+        action="store_true",
+        help="do not read .rempart/policy.yaml from the workspace",
+    )
+    layers.add_argument("--json", action="store_true", help="one JSON object")
     layers.set_defaults(func=cmd_layers)
     trust = verbs.add_parser(
         "trust", help="trust the workspace's .rempart/policy.yaml as it is now"
     )
-    trust.add_argument("--workspace", default=".")
+    trust.add_argument("--workspace", default=".", metavar="DIR")
     trust.set_defaults(func=cmd_trust)

@@ -1,4 +1,8 @@
-"""`rempart run "TASK" --workspace DIR`: one task, headless, for CI and scripts."""
+"""`rempart run "TASK" --workspace DIR`: one task, headless, for CI and scripts.
+
+`-` as the task reads it from stdin. The exit code says how the session ended (README: exit
+codes); a one-line totals summary (tokens, time, energy) goes to stderr at the end.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,31 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from agent.approval import Approver, DenyApprover, PolicyApprover
 from agent.discovery import Layer, load_policy_set
-from agent.loop import LoopLimits
+from agent.logs import log_event
 from agent.render import JsonPrinter, TextPrinter
-from agent.session import Session, SessionOptions
+from agent.session_args import SessionArgs, add_session_arguments
 from agent.settings import Settings
+from agent.totals import Totals
 from policies.errors import RempartError
+from policies.exitcodes import Exit
 
-EXIT_CODES = {"finished": 0, "failed": 1, "limit": 3, "stopped": 4}
+if TYPE_CHECKING:
+    from agent.session import SessionOptions
+
+EXIT_CODES: dict[str, Exit] = {
+    "success": Exit.OK,
+    "failed": Exit.FAILED,
+    "limit": Exit.LIMIT,
+    "stopped": Exit.STOPPED,
+    "check_failed": Exit.CHECK_FAILED,
+    "blocked": Exit.BLOCKED,
+    "model_unreachable": Exit.MODEL_UNREACHABLE,
+    "error": Exit.ERROR,
+}
 
 
 def approver_from(path: str | None) -> Approver:
@@ -27,10 +46,23 @@ def approver_from(path: str | None) -> Approver:
     return PolicyApprover(approvals, Path(path).name)
 
 
+def read_task(task: str) -> str:
+    """The task as given, or stdin's text for `-`."""
+    if task != "-":
+        return task
+    text = sys.stdin.read().strip()
+    if not text:
+        raise RempartError("the task read from stdin is empty", hint="echo 'TASK' | rempart run -")
+    return text
+
+
 def run_session(settings: Settings, options: SessionOptions, json_mode: bool) -> int:
+    from agent.session import Session  # openai, mcp, docker: only when a session runs
+
     printer = JsonPrinter() if json_mode else TextPrinter()
+    totals = Totals()
     try:
-        with Session(settings, options, [printer]) as session:
+        with Session(settings, options, [printer, totals, log_event]) as session:
 
             def on_signal(signum: int, frame: FrameType | None) -> None:
                 session.stop()
@@ -43,41 +75,26 @@ def run_session(settings: Settings, options: SessionOptions, json_mode: bool) ->
     except RempartError as exc:
         if json_mode:
             print(json.dumps({"type": "error", "message": exc.message, "hint": exc.hint}))
-            return 1
+            return exc.exit_code
         raise
-    return EXIT_CODES[finish.status]
+    print(totals.line(), file=sys.stderr)
+    return EXIT_CODES[finish.outcome or "failed"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = Settings()
-    options = SessionOptions(
-        task=args.task,
-        workspace=Path(args.workspace),
-        policy_files=[Path(p) for p in args.policy],
-        approver=approver_from(args.approve),
-        model_url=args.model,
-        limits=LoopLimits(max_steps=args.max_steps, max_wall_s=args.max_seconds),
-        ignore_project_policy=args.ignore_project_policy,
-    )
-    if not options.workspace.is_dir():
-        print(f"error: workspace {options.workspace} is not a folder", file=sys.stderr)
-        return 2
-    return run_session(settings, options, args.json)
+    session_args = SessionArgs.from_namespace(args)
+    if not session_args.workspace.is_dir():
+        raise RempartError(
+            f"workspace {session_args.workspace} is not a folder", hint="pass --workspace DIR"
+        )
+    options = session_args.options(read_task(args.task), approver=approver_from(args.approve))
+    return run_session(Settings(), options, args.json)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run one task headless (CI, scripts)")
-    run.add_argument("task", help="what to do, in words")
-    run.add_argument("--workspace", default=".", help="the project folder (default: .)")
-    run.add_argument("--policy", action="append", default=[], help="add a policy file (repeatable)")
-    run.add_argument("--model", help="OpenAI-compatible base URL (default: REMPART_MODEL_BASE_URL)")
+    run.add_argument("task", help="what to do, in words; - reads it from stdin")
     run.add_argument("--json", action="store_true", help="one JSON event per line")
     run.add_argument("--approve", help="policy file of auto-approvals for `ask` (default: deny)")
-    run.add_argument("--max-steps", type=int, default=30)
-    run.add_argument("--max-seconds", type=float, default=1800.0)
-    run.add_argument(
-        "--ignore-project-policy",
-        action="store_true",
-        help="do not read .rempart/policy.yaml from the workspace",
-    )
+    add_session_arguments(run)
     run.set_defaults(func=cmd_run)

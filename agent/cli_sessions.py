@@ -1,15 +1,14 @@
-"""`rempart sessions list|show ID|resume ID|delete ID`."""
+"""`rempart sessions list|show ID|resume ID|--last|delete ID`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from agent.cli_run import approver_from, run_session
 from agent.render import JsonPrinter, TextPrinter
-from agent.session import SessionOptions
+from agent.session_args import SessionArgs, add_session_arguments
 from agent.settings import Settings
 from agent.store import SessionRow, Store
 from agent.undo import checkpoints_of
@@ -58,14 +57,13 @@ def _row(settings: Settings, session_id: str) -> SessionRow:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     settings = Settings()
-    row = _row(settings, args.id)
-    options = SessionOptions(
-        task=row.task,
-        workspace=Path(row.workspace),
-        approver=approver_from(args.approve),
-        model_url=args.model,
-        resume_id=row.id,
-        follow_up=args.message,
+    store = Store(settings.sessions_db)
+    try:
+        row = store.last() if args.last else store.get(args.id)
+    finally:
+        store.close()
+    options = SessionArgs.from_namespace(args).options(
+        row.task, approver=approver_from(args.approve), resume_id=row.id, follow_up=args.message
     )
     return run_session(settings, options, args.json)
 
@@ -102,18 +100,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
     listing = verbs.add_parser("list", help="newest first")
     listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(func=cmd_list)
     show = verbs.add_parser("show", help="every event of a session")
     show.add_argument("id")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--json", action="store_true", help="one JSON event per line")
     show.set_defaults(func=cmd_show)
     resume = verbs.add_parser("resume", help="continue a stopped or crashed session")
-    resume.add_argument("id")
-    resume.add_argument("--json", action="store_true")
+    which = resume.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="the session (a unique prefix is enough)")
+    which.add_argument("--last", action="store_true", help="the session most recently active")
+    resume.add_argument("--json", action="store_true", help="one JSON event per line")
     resume.add_argument("--approve", help="policy file of auto-approvals for `ask`")
-    resume.add_argument("--model", help="OpenAI-compatible base URL")
     resume.add_argument("--message", help="your next message to the model (default: continue)")
+    add_session_arguments(resume, workspace=False)
     resume.set_defaults(func=cmd_resume)
     diff = verbs.add_parser("diff", help="everything a session changed in its workspace")
     diff.add_argument("id")

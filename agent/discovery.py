@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-import policies
+from agent.errors import UntrustedProjectPolicy
 from agent.settings import Settings
 from policies import PolicySet
-from policies.errors import RempartError
+from policies.shipped import shipped_policy
 
 PROJECT_POLICY = Path(".rempart") / "policy.yaml"
 
@@ -27,12 +27,8 @@ class Layer(BaseModel):
     path: Path
 
 
-class UntrustedProjectPolicy(RempartError):
-    """The workspace has a policy file the user has not trusted (or that changed since)."""
-
-
 def default_policy_path() -> Path:
-    return Path(policies.__file__).resolve().parent / "examples" / "default.yaml"
+    return shipped_policy("default")
 
 
 def _sha256(path: Path) -> str:

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 
+from agent.about import about, version_line
 from agent.serving.engine import probe_models, read_state
 from agent.settings import Settings
 from policies.errors import RempartError
@@ -82,15 +83,14 @@ def run_all(settings: Settings) -> list[Check]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     checks = run_all(Settings())
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "ok": all(c.ok or not c.required for c in checks),
-                    "checks": [c.model_dump() for c in checks],
-                }
-            )
-        )
+        report = {
+            "ok": all(c.ok or not c.required for c in checks),
+            "version": about().model_dump(),
+            "checks": [c.model_dump() for c in checks],
+        }
+        print(json.dumps(report))
     else:
+        print(version_line())
         for check in checks:
             mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
             print(f"{mark} {check.name:28} {safe(check.detail)}")

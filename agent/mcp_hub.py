@@ -27,13 +27,9 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from policies.errors import RempartError
+from agent.errors import McpError
 
 START_TIMEOUT_S = 60.0
-
-
-class McpError(RempartError):
-    """An MCP server could not be started or configured."""
 
 
 class McpServerConfig(BaseModel):

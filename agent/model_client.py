@@ -10,34 +10,34 @@ can be resumed.
 
 from __future__ import annotations
 
-import importlib
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, TypeVar
 
+import httpx2
 import openai
 
+from agent.errors import ModelUnavailable
 from agent.messages import Message, ModelTurn, ToolCallRequest
-from policies.errors import RempartError
 
 ToolChoice = Literal["required", "auto", "none"]
-# The SDK's HTTP library (httpx for openai 1.x, its fork httpx2 for 3.x): errors raised while a
-# stream is read may come from it directly rather than wrapped in openai.APIError.
-_HTTP_LIB = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
-TRANSPORT_ERRORS: tuple[type[Exception], ...] = (openai.APIError, _HTTP_LIB.HTTPError)
+# openai 3's HTTP library (httpx2): errors raised while a stream is read may come from it
+# directly rather than wrapped in openai.APIError.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (openai.APIError, httpx2.HTTPError)
 OnText = Callable[[str], None]
 T = TypeVar("T")
-
-
+log = logging.getLogger(__name__)
 BACKOFF_S = 0.5
 BACKOFF_MAX_S = 8.0
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
-class ModelUnavailable(RempartError):
-    """The model server is down, died mid-stream, or refused the request."""
+class ContextOverflow(ModelUnavailable):
+    """The server refused the prompt as longer than its context window (HTTP 400): the
+    loop cuts the history further and asks again."""
 
 
 class ModelClient(Protocol):
@@ -67,11 +67,12 @@ class OpenAIModelClient:
     ) -> None:
         self.base_url = base_url
         self.model = model
+        self.sampling: dict[str, float] = {}  # from the serving profile (agent.session)
         self._http = openai.DefaultHttpxClient(
             trust_env=False, timeout=openai.Timeout(timeout_s, connect=10.0)
         )
         self.retries = retries
-        # retries are ours (below): the SDK's would not cover a stream cut mid-way
+        # retries are ours (`_retrying`): the SDK's would not cover a stream cut mid-way
         self._client = openai.OpenAI(
             base_url=base_url, api_key=api_key, max_retries=0, http_client=self._http
         )
@@ -91,7 +92,9 @@ class OpenAIModelClient:
                 return request()
             except TRANSPORT_ERRORS as exc:
                 if attempt >= self.retries or not _retryable(exc):
+                    log.warning("model call to %s failed: %r", self.base_url, exc)
                     raise _unavailable(self.base_url, exc, attempt + 1) from exc
+                log.info("model call to %s failed (%r); retrying", self.base_url, exc)
                 threading.Event().wait(min(BACKOFF_S * 2**attempt, BACKOFF_MAX_S))
                 attempt += 1
 
@@ -111,6 +114,10 @@ class OpenAIModelClient:
             "stream_options": {"include_usage": True},
             "temperature": 0.2,
         }
+        extra = {k: v for k, v in self.sampling.items() if k not in ("temperature", "top_p")}
+        request.update({k: v for k, v in self.sampling.items() if k in ("temperature", "top_p")})
+        if extra:
+            request["extra_body"] = extra
         if tools and tool_choice != "none":
             request.update(tools=tools, tool_choice=tool_choice)
         if max_tokens is not None:
@@ -142,6 +149,12 @@ class OpenAIModelClient:
                     if part.function is not None:
                         call.name += part.function.name or ""
                         call.arguments += part.function.arguments or ""
+        log.debug(
+            "model call: %d prompt + %d completion tokens in %.2f s",
+            usage[0],
+            usage[1],
+            time.monotonic() - started,
+        )
         return ModelTurn(
             text="".join(text),
             tool_calls=[
@@ -165,6 +178,8 @@ def _retryable(exc: Exception) -> bool:
 def _unavailable(base_url: str, exc: Exception, attempts: int = 1) -> ModelUnavailable:
     if isinstance(exc, openai.APIStatusError):
         detail = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+        if exc.status_code == 400 and "context length" in str(exc.message):
+            return ContextOverflow(f"the prompt is longer than the model's window: {detail}")
     else:
         detail = f"{type(exc).__name__}: {str(exc)[:300]}"
     tries = f" (after {attempts} attempts)" if attempts > 1 else ""

@@ -11,8 +11,9 @@ from typing import Any
 import openai
 from pydantic import BaseModel
 
+from agent.errors import ModelUnavailable
 from agent.messages import Message
-from agent.model_client import ModelUnavailable, OpenAIModelClient, ToolChoice
+from agent.model_client import OpenAIModelClient, ToolChoice
 
 _PING_TOOL: dict[str, Any] = {
     "type": "function",

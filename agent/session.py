@@ -20,6 +20,7 @@ from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog
 from agent.discovery import discover_layers, load_policy_set
+from agent.errors import McpError, ModelUnavailable, ProfileError, StoreError
 from agent.events import (
     AssistantDelta,
     ErrorEvent,
@@ -28,15 +29,20 @@ from agent.events import (
     NoticeEvent,
     SessionStarted,
 )
+from agent.evidence import Evidence
+from agent.finishing import Finisher
 from agent.loop import AgentLoop, LoopLimits
-from agent.mcp_hub import McpError, McpHub
+from agent.mcp_hub import McpHub
 from agent.mcp_hub import load_config as load_mcp_config
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
+from agent.projectcheck import ProjectCheck, find_check
+from agent.projectmap import project_context
 from agent.runner import CallRunner, SandboxHandle
+from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
-from agent.store import Store, StoreError
+from agent.store import Store
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
@@ -46,6 +52,7 @@ from policies.errors import RempartError
 from sandbox import Sandbox, SandboxError
 from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
+from sandbox.errors import SandboxRequestError
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
@@ -58,11 +65,20 @@ class SessionOptions:
     workspace: Path
     policy_files: list[Path] = field(default_factory=list)
     approver: Approver = field(default_factory=DenyApprover)
-    model_url: str | None = None
+    model_url: str | None = None  # the endpoint (base URL); default: settings.model_base_url
+    model: str | None = None  # the model's name on that server; default: settings, else its first
     resume_id: str | None = None
     follow_up: str | None = None  # with resume_id: the person's next message to the model
     limits: LoopLimits = field(default_factory=LoopLimits)
     ignore_project_policy: bool = False
+
+
+def _sampling(settings: Settings, model: str) -> dict[str, float]:
+    """The serving profile's sampling parameters for this model ({} when none matches)."""
+    try:
+        return dict(profile_for(deploy_dir(settings), model).sampling)
+    except ProfileError:
+        return {}
 
 
 def system_prompt() -> str:
@@ -82,6 +98,9 @@ class Session:
         self._client: OpenAIModelClient | None = None
         self.capabilities: Capabilities | None = None
         self._mcp: McpHub | None = None
+        self.evidence = Evidence()
+        self.check: ProjectCheck | None = None
+        self._context = ""
         self._lock: WorkspaceLock | None = None
         self.checkpoints: Checkpoints | None = None
 
@@ -126,6 +145,7 @@ class Session:
         event = event.model_copy(update={"session_id": self.id})
         if not isinstance(event, AssistantDelta):
             event = self.store.add_event(event)
+            self.evidence.on_event(event)
         for listener in self.listeners:
             listener(event)
         return event
@@ -148,15 +168,17 @@ class Session:
         )
         self.policy = load_policy_set(layers)
         base_url = opts.model_url or settings.model_base_url
+        model_name = opts.model or settings.model_name
         client = OpenAIModelClient(
             base_url,
-            settings.model_name,
+            model_name,
             settings.model_api_key,
             settings.model_timeout_s,
             settings.model_retries,
         )
         self._client = client
-        client.model = settings.model_name or pick_model(client)
+        client.model = model_name or pick_model(client)
+        client.sampling = _sampling(settings, client.model)
         self.capabilities = probe(client, settings.tool_call_mode)
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
@@ -172,6 +194,8 @@ class Session:
             if runner_ref:
                 runner_ref[0].record_refused_change(outcome)
 
+        evidence = self.evidence
+
         def checkpoint(changes: ChangeSet) -> None:
             if self.checkpoints is None:  # nothing is applied before the session exists
                 raise NotRecorded("no session to checkpoint this change in")
@@ -184,9 +208,12 @@ class Session:
                 readable=readable(policy),
                 judge=judge,
                 on_refused=refused,
+                on_synced=evidence.on_sync,
                 on_change_set=checkpoint,
             )
             sandbox.start()
+            if sandbox.view is not None:
+                evidence.take_baseline(sandbox.view)
             return sandbox
 
         self._sandbox = SandboxHandle(start_sandbox)
@@ -227,11 +254,14 @@ class Session:
                 sandbox=handle.current,
                 timeout_s=policy_limits.timeout_s,
                 output_cap=min(policy_limits.output_bytes, 30_000),
+                aids=settings.aids,
             ),
             ApprovedStore(settings.config_dir),
         )
         runner_ref.append(runner)
         tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
+        self._know_project(workspace)
+        finisher = Finisher(opts.task, self.check, runner.run_check, self.evidence, settings.aids)
         self.loop = AgentLoop(
             client,
             tools,
@@ -240,7 +270,30 @@ class Session:
             lambda m: self.store.add_message(self.id, m),
             self.capabilities.mode,
             limits,
+            finisher=finisher,
         )
+
+    def _know_project(self, workspace: Path) -> None:
+        """The project's check and the map a small model gets at start, from what the
+        sandbox can see (read-denied files are not in it)."""
+        assert self._sandbox is not None
+        sandbox = self._sandbox.current
+
+        def read(path: str) -> str | None:
+            if path == ".rempart/project.yaml":  # Rempart's own configuration, on the host
+                host = workspace / ".rempart" / "project.yaml"
+                return host.read_text(errors="replace") if host.is_file() else None
+            try:
+                return sandbox.read_file(path, limit=256 * 1024).decode("utf-8", "replace")
+            except SandboxRequestError:
+                return None
+
+        entries = sandbox.list_files(".", None, True)
+        if (workspace / ".rempart" / "project.yaml").is_file():
+            entries.append(".rempart/project.yaml")
+        self.check = find_check(self.options.task, entries, read)
+        if self.settings.aids:
+            self._context = project_context(entries, read, self.check)
 
     def _start_mcp(self, runner: CallRunner) -> dict[str, McpTool]:
         """Start the configured MCP servers the policy lets start, inside the sandbox."""
@@ -276,9 +329,12 @@ class Session:
                 prompt += "\n\n" + textcalls.instructions(
                     [tool.schema() for tool in TOOLS.values()]
                 )
+            task = self.options.task
+            if self._context:
+                task = f"{self._context}\n\nYour task:\n{task}"
             messages = [
                 Message(role="system", content=prompt),
-                Message(role="user", content=self.options.task),
+                Message(role="user", content=task),
             ]
             for message in messages:
                 self.store.add_message(self.id, message)
@@ -307,10 +363,17 @@ class Session:
         try:
             finish = self.loop.run(self._history())
         except RempartError as exc:
-            # the model server down, a record that cannot be written (nothing was done
-            # without it), the store or the sandbox failing: a person's to fix, then resume
+            # the model server down; a record that cannot be written (nothing was done
+            # without it); the store or the sandbox failing: a person's to fix, then resume
             self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
-            finish = FinishEvent(status="failed", summary=exc.message)
+            state = self.loop.state
+            unreachable = isinstance(exc, ModelUnavailable)
+            finish = self.loop.finisher.final(
+                "failed", exc.message, None, unreachable=unreachable, error=not unreachable
+            )
+            finish = finish.model_copy(
+                update={"steps": state.steps, "repairs": state.repairs, "failures": state.failures}
+            )
         try:
             self.store.set_status(self.id, finish.status)
             return self.emit(finish)  # type: ignore[return-value]

@@ -1,19 +1,59 @@
-"""One `Settings` model for the whole program: every field documented, env prefix `REMPART_`."""
+"""One `Settings` model for the whole program: every field documented, env prefix `REMPART_`.
+
+Sources, strongest first: arguments in code, the environment (`REMPART_*`), then
+`config.toml` in the config folder (`$XDG_CONFIG_HOME/rempart`, or `REMPART_CONFIG_DIR`),
+then the defaults. Folders follow the XDG base directories and are set by the environment
+only (`REMPART_DATA_DIR`, `_CACHE_DIR`, `_STATE_DIR`, `_RUNTIME_DIR`, `_CONFIG_DIR`): the
+sandbox reads the same variables (`sandbox.engine`), so a folder set in the file alone
+would split them. `rempart config show` prints what is in force and where each value came from.
+"""
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from agent.errors import ConfigError
+from sandbox import engine as dirs
 
 ToolCallMode = Literal["auto", "required", "native", "text"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+CONFIG_FILE = "config.toml"
+FOLDERS = ("data_dir", "config_dir", "cache_dir", "state_dir", "runtime_dir")
 
 
-def _repo_deploy_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "deploy"
+def default_config_dir() -> Path:
+    value = os.environ.get("REMPART_CONFIG_DIR")
+    return Path(value) if value else platformdirs.user_config_path("rempart")
+
+
+class _ConfigFile(TomlConfigSettingsSource):
+    """`config.toml`; a folder set there is an error (folders come from the environment)."""
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        folders = sorted(set(values) & set(FOLDERS))
+        if folders:
+            raise ConfigError(
+                f"{self.path}: {', '.join(folders)} cannot be set in the config file",
+                hint="set folders with REMPART_DATA_DIR, REMPART_CACHE_DIR, ... or XDG_* variables",
+            )
+        return values
+
+    @property
+    def path(self) -> Path:
+        return Path(str(self.toml_file_path))
 
 
 class Settings(BaseSettings):
@@ -22,20 +62,32 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REMPART_", extra="forbid", frozen=True)
 
     data_dir: Path = Field(
-        default_factory=lambda: platformdirs.user_data_path("rempart"),
-        description="Sessions, audit log, models, the vLLM virtualenv and caches live here.",
+        default_factory=dirs.data_dir,
+        description="Sessions, the audit log, models and the vLLM virtualenv live here.",
     )
     config_dir: Path = Field(
-        default_factory=lambda: platformdirs.user_config_path("rempart"),
-        description="The user policy layer (policy.yaml) and trusted project policies.",
+        default_factory=default_config_dir,
+        description="config.toml, the user policy layer (policy.yaml), trusted project "
+        "policies, mcp.yaml.",
+    )
+    cache_dir: Path = Field(
+        default_factory=dirs.cache_dir,
+        description="What can be fetched or built again: model parts, the debootstrap rootfs.",
+    )
+    state_dir: Path = Field(
+        default_factory=dirs.state_dir, description="Logs: rempart.log and the model server's."
+    )
+    runtime_dir: Path = Field(
+        default_factory=dirs.runtime_dir, description="Pid and state files of running servers."
     )
     org_policy_dir: Path = Field(
         default=Path("/etc/rempart/policy.d"),
         description="The organisation policy layer: every *.yaml here, in name order.",
     )
-    deploy_dir: Path = Field(
-        default_factory=_repo_deploy_dir,
-        description="Serving profiles and chat templates (the repository's deploy/ folder).",
+    deploy_dir: Path | None = Field(
+        default=None,
+        description="A folder with your own serving profiles/ and chat_templates/; "
+        "empty: the ones shipped in the package.",
     )
     model_base_url: str = Field(
         default="http://127.0.0.1:8011/v1",
@@ -54,6 +106,34 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=8011, ge=1, le=65535, description="Port for `rempart model serve`.")
     sandbox_image: str = Field(default="", description="Sandbox image; empty: the built one.")
+    aids: bool = Field(
+        default=True,
+        description="Aids for small models: a project map at start, read_file without a "
+        "gutter, pasted gutters and whitespace slips repaired, finish refused while the "
+        "project's check fails, loops steered. `REMPART_AIDS=off` turns them off (the "
+        "benchmark's comparison); the check still runs once at finish, for the record.",
+    )
+    log_level: LogLevel = Field(
+        default="warning", description="What goes to state_dir/rempart.log (--log-level wins)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        given = getattr(init_settings, "init_kwargs", {}).get("config_dir")
+        folder = Path(given) if given else default_config_dir()
+        return (init_settings, env_settings, _ConfigFile(settings_cls, folder / CONFIG_FILE))
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / CONFIG_FILE
+
     audit_key_file: Path | None = Field(
         default=None,
         description="The secret that keys audit records (hex, 0600); kept out of the data dir. "
@@ -101,3 +181,26 @@ class Settings(BaseSettings):
     @property
     def vllm_venv(self) -> Path:
         return self.data_dir / "vllm-venv"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "rempart.log"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """`Settings(...)`, with a bad value in the file or the environment as a `ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid setting: {problems}",
+            hint=f"fix {default_config_dir() / CONFIG_FILE} or the REMPART_* variable",
+        ) from exc
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(
+            f"cannot read {default_config_dir() / CONFIG_FILE}: {exc}", hint="fix the file"
+        ) from exc

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from agent.errors import SessionNotFound, StoreError
 from agent.events import EVENT_ADAPTER, Event
 from agent.messages import Message
-from policies.errors import RempartError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -34,14 +34,6 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (session_id, idx)
 );
 """
-
-
-class SessionNotFound(RempartError):
-    """No session has that id."""
-
-
-class StoreError(RempartError):
-    """The sessions store cannot be written (disk full, file damaged)."""
 
 
 class SessionRow(BaseModel):
@@ -148,6 +140,16 @@ class Store:
             (limit,),
         ).fetchall()
         return [SessionRow(**dict(zip(SessionRow.model_fields, r, strict=True))) for r in rows]
+
+    def last(self) -> SessionRow:
+        """The session most recently active (`sessions resume --last`)."""
+        row = self._db.execute(
+            "SELECT id, task, workspace, model, status, created, updated FROM sessions "
+            "ORDER BY updated DESC, created DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise SessionNotFound("there is no session yet", hint="start one with `rempart run`")
+        return SessionRow(**dict(zip(SessionRow.model_fields, row, strict=True)))
 
     def delete(self, session_id: str) -> None:
         with self._tx() as db:

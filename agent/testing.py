@@ -10,12 +10,20 @@ when a stream is held) to kill it mid-stream for real.
 
     with ScriptedModelServer([Reply.call("write_file", path="a.py", content="x")]) as server:
         ... Settings(model_base_url=server.base_url) ...
+
+`isolated_env(root)`: the REMPART_* variables that put every folder Rempart uses under
+`root`, so a test (or a subprocess it starts) never touches the person's own files.
+`FakeSandbox`: the files of a workspace in memory and scripted command results, for loop
+tests without a Docker engine. It honours the same protocol as `sandbox.Sandbox` (what the
+tools and the runner use) and enforces nothing: never use it to test the wall.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
+import shlex
 import sys
 import threading
 import time
@@ -27,6 +35,21 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sandbox.errors import SandboxRequestError
+from sandbox.sandbox import FileEntry, RunResult
+
+
+def isolated_env(root: Path) -> dict[str, str]:
+    """Every folder Rempart reads or writes, under `root` (config, data, cache, state, run)."""
+    return {
+        "REMPART_DATA_DIR": str(root / "data"),
+        "REMPART_CONFIG_DIR": str(root / "config"),
+        "REMPART_CACHE_DIR": str(root / "cache"),
+        "REMPART_STATE_DIR": str(root / "state"),
+        "REMPART_RUNTIME_DIR": str(root / "run"),
+        "REMPART_ORG_POLICY_DIR": str(root / "org"),
+    }
+
 
 class ScriptedCall(BaseModel):
     name: str
@@ -37,6 +60,7 @@ class Reply(BaseModel):
     text: str = ""
     calls: list[ScriptedCall] = []
     status: int | None = None
+    error_message: str = "scripted failure"  # with `status`: what the server says
     die_mid_stream: bool = False
     hold_mid_stream: bool = False
     prompt_tokens: int = 50
@@ -152,7 +176,7 @@ class ScriptedModelServer:
                 if reply.status is not None:
                     self._json(
                         reply.status,
-                        {"error": {"message": "scripted failure", "code": reply.status}},
+                        {"error": {"message": reply.error_message, "code": reply.status}},
                     )
                     return
                 if request.get("stream"):
@@ -240,6 +264,106 @@ def _chunks(model: str, reply: Reply) -> list[dict[str, Any]]:
     }
     chunks.append({**base, "choices": [], "usage": usage})
     return chunks
+
+
+class FakeSandbox:
+    """A workspace in memory; `run` answers from `commands` (keyed by the shell string),
+    else exit 127. Records every command in `.ran` and every write in `.written`."""
+
+    user = "1000:1000"
+    container_id = "fake-sandbox"
+
+    def __init__(
+        self,
+        files: dict[str, str | bytes] | None = None,
+        commands: dict[str, RunResult] | None = None,
+    ) -> None:
+        self.files = {
+            path: data.encode() if isinstance(data, str) else data
+            for path, data in (files or {}).items()
+        }
+        self.commands = dict(commands or {})
+        self.ran: list[str] = []
+        self.written: list[str] = []
+        self.closed = False
+
+    @staticmethod
+    def result(exit_code: int = 0, stdout: str = "", stderr: str = "") -> RunResult:
+        return RunResult(
+            exit_code=exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            duration_ms=1.0,
+            timed_out=False,
+            truncated=False,
+        )
+
+    def run(
+        self,
+        cmd: str | list[str],
+        cwd: str = ".",
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+        timeout_s: float | None = None,
+        output_cap: int | None = None,
+    ) -> RunResult:
+        key = cmd if isinstance(cmd, str) else shlex.join(cmd)
+        self.ran.append(key)
+        found = self.commands.get(key)
+        if found is not None:
+            return found
+        return self.result(127, stderr=f"{key}: not scripted in this FakeSandbox\n")
+
+    def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
+        if path not in self.files:
+            raise SandboxRequestError("not_found", f"no such file: {path}")
+        data = self.files[path][offset:]
+        return data if limit is None else data[:limit]
+
+    def write_file(self, path: str, data: bytes) -> None:
+        self.files[path] = data
+        self.written.append(path)
+
+    def _folders(self) -> set[str]:
+        folders: set[str] = set()
+        for path in self.files:
+            parts = path.split("/")[:-1]
+            folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        return folders
+
+    def list_files(
+        self, path: str = ".", pattern: str | None = None, recursive: bool = True
+    ) -> list[str]:
+        """Like the executor's `list`: workspace-relative, folders with a trailing `/`."""
+        prefix = "" if path in (".", "") else path.rstrip("/") + "/"
+        if prefix and prefix[:-1] not in self._folders():
+            raise SandboxRequestError("not_a_directory", f"not a directory: {path}")
+        names = [*self.files, *(f + "/" for f in self._folders())]
+        out = []
+        for name in names:
+            rest = name[len(prefix) :]
+            if not name.startswith(prefix) or not rest:
+                continue
+            if not recursive and "/" in rest.rstrip("/"):
+                continue
+            target = name.rstrip("/") if "/" in (pattern or "") else rest.rstrip("/").split("/")[-1]
+            if pattern is None or fnmatch.fnmatchcase(target, pattern):
+                out.append(name)
+        return sorted(out)
+
+    def stat(self, path: str) -> FileEntry:
+        if path in self.files:
+            size = len(self.files[path])
+            return FileEntry(path=path, exists=True, type="file", size=size, readable=True)
+        if path in self._folders() or path == ".":
+            return FileEntry(path=path, exists=True, type="dir", readable=True)
+        return FileEntry(path=path, exists=False)
+
+    def egress_events(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 from agent.audit import AuditLog
+from agent.errors import SessionNotFound
 from agent.settings import Settings
-from agent.store import SessionNotFound, SessionRow, Store
+from agent.store import SessionRow, Store
 from agent.workspace_lock import WorkspaceLock
 from sandbox.checkpoints import Checkpoints, UndoRefused, UndoReport
 

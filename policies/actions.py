@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from policies.exceptions import PolicyInputError
+from policies.errors import PolicyInputError
 
 MAX_ACTION_BYTES = 4 * 1024 * 1024
 

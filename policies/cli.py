@@ -1,7 +1,7 @@
-"""`rempart policy check | eval | explain | test`.
+"""`rempart policy check | eval | explain | test | schema`.
 
-The root CLI calls `add_commands(sub)`; `main(argv)` builds a parser with just this group
-(tests, and `python -m policies.cli`).
+The root CLI (`rempart.cli`) calls `add_commands(sub)` and renders every error. Each verb a
+machine reads takes `--json` (one JSON object on stdout; `eval` is JSON lines already).
 """
 
 from __future__ import annotations
@@ -9,64 +9,68 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from policies.actions import parse_action
-from policies.errors import RempartError
+from policies.errors import PolicyInputError, Problem
 from policies.evaluator import PolicySet
-from policies.exceptions import PolicyInputError, Problem
+from policies.explain import explanation
+from policies.jsonschema import KINDS, render
 from policies.loader import compile_text
+from policies.shipped import policy_argument
 from policies.termsafe import json_safe, safe, safe_line
 from policies.testing_runner import LAYER_NAMES, run
 from policies.yamlstrict import MAX_BYTES
 
 
-def _fail(exc: RempartError) -> int:
-    sys.stderr.write(f"error: {safe(exc.message)}\n")
-    render = getattr(exc, "render", None)
-    if callable(render) and str(render()) != exc.message:
-        sys.stderr.write(f"{safe(str(render()))}\n")
-    if exc.hint:
-        sys.stderr.write(f"hint: {safe(exc.hint)}\n")
-    return 2
-
-
-def _policy(paths: list[str]) -> PolicySet:
+def _policy(paths: list[Path]) -> PolicySet:
     files = [
-        (LAYER_NAMES[i] if i < len(LAYER_NAMES) else f"extra{i}", Path(p))
-        for i, p in enumerate(paths)
+        (LAYER_NAMES[i] if i < len(LAYER_NAMES) else f"extra{i}", p) for i, p in enumerate(paths)
     ]
     return PolicySet.load(files)
 
 
+def _json(data: Any) -> None:
+    sys.stdout.write(json_safe(json.dumps(data)) + "\n")
+
+
+def _problems(name: str) -> list[Problem]:
+    path = Path(name)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return [Problem(name, 1, 1, "file is larger than 1 MiB")]
+        _layer, doc = compile_text("check", 0, name, path.read_text(encoding="utf-8"))
+        problems = list(doc.problems)
+    except (OSError, UnicodeDecodeError) as exc:
+        problems = [Problem(name, 1, 1, f"cannot read policy file: {exc}")]
+    return sorted(problems, key=lambda p: (p.line, p.col))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    errors = 0
-    for name in args.files:
-        path = Path(name)
-        try:
-            if path.stat().st_size > MAX_BYTES:
-                problems = [Problem(name, 1, 1, "file is larger than 1 MiB")]
-            else:
-                _layer, doc = compile_text("check", 0, name, path.read_text(encoding="utf-8"))
-                problems = doc.problems
-        except (OSError, UnicodeDecodeError) as exc:
-            problems = [Problem(name, 1, 1, f"cannot read policy file: {exc}")]
-        problems.sort(key=lambda p: (p.line, p.col))
+    checked = [(name, _problems(name)) for name in args.files]
+    errors = {name: sum(p.severity == "error" for p in problems) for name, problems in checked}
+    ok = not any(errors.values())
+    if args.json:
+        files = [
+            {"path": name, "ok": errors[name] == 0, "problems": [asdict(p) for p in problems]}
+            for name, problems in checked
+        ]
+        _json({"ok": ok, "files": files})
+        return 0 if ok else 1
+    for name, problems in checked:
         for problem in problems:
             sys.stdout.write(f"{safe(str(problem))}\n")
-        n_err = sum(1 for p in problems if p.severity == "error")
-        n_warn = len(problems) - n_err
-        errors += n_err
+        n_err = errors[name]
         state = "ok" if n_err == 0 else "invalid"
-        sys.stdout.write(f"{safe_line(name)}: {state} ({n_err} errors, {n_warn} warnings)\n")
-    return 1 if errors else 0
+        counts = f"({n_err} errors, {len(problems) - n_err} warnings)"
+        sys.stdout.write(f"{safe_line(name)}: {state} {counts}\n")
+    return 0 if ok else 1
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    try:
-        policy = _policy(args.policy)
-    except RempartError as exc:
-        return _fail(exc)
+    policy = _policy(args.policy)
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -80,21 +84,49 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    try:
-        policy = _policy(args.policy)
-        action = parse_action(args.action)
-    except RempartError as exc:
-        return _fail(exc)
-    sys.stdout.write(safe(policy.explain(action)) + "\n")
+    policy = _policy(args.policy)
+    action = parse_action(args.action)
+    if args.json:
+        _json(explanation(policy, action))
+    else:
+        sys.stdout.write(safe(policy.explain(action)) + "\n")
     return 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     report = run([Path(p) for p in args.files])
+    if args.json:
+        _json(
+            {
+                "ok": report.ok,
+                "passed": report.passed,
+                "failed": report.failed,
+                "examples": report.examples,
+                "failures": report.lines,
+            }
+        )
+        return 0 if report.ok else 1
     for line in report.lines:
         sys.stdout.write(safe(line) + "\n")
     sys.stdout.write(safe(report.summary()) + "\n")
     return 0 if report.ok else 1
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(render(args.kind))
+    return 0
+
+
+def _policies(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument(
+        "--policy",
+        action="append",
+        required=required,
+        type=policy_argument,
+        metavar="NAME|FILE",
+        help="policy file or shipped policy (default, strict, ci); repeat for layers "
+        "(org, project, user, in order)",
+    )
 
 
 def add_commands(
@@ -102,41 +134,31 @@ def add_commands(
 ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     """Add the `policy` command group; returns its verbs so the agent can add its own."""
     group = sub.add_parser("policy", help="check, evaluate, explain and test policies")
-    verbs = group.add_subparsers(dest="policy_command", required=True)
+    verbs = group.add_subparsers(dest="policy_command", metavar="VERB", required=True)
 
     check = verbs.add_parser("check", help="validate and lint policy files")
     check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--json", action="store_true", help="one JSON object")
     check.set_defaults(func=cmd_check)
 
     ev = verbs.add_parser("eval", help="decide JSON-lines actions read on stdin")
-    ev.add_argument(
-        "--policy",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="policy file; repeat for layers (org, project, user, in order)",
-    )
+    _policies(ev)
     ev.set_defaults(func=cmd_eval)
 
     ex = verbs.add_parser("explain", help="explain the decision for one action")
-    ex.add_argument("--policy", action="append", required=True, metavar="FILE")
+    _policies(ex)
     ex.add_argument("--action", required=True, help="action JSON")
+    ex.add_argument("--json", action="store_true", help="one JSON object")
     ex.set_defaults(func=cmd_explain)
 
     test = verbs.add_parser("test", help="run rule examples and tests files")
     test.add_argument("files", nargs="+", metavar="FILE")
+    test.add_argument("--json", action="store_true", help="one JSON object")
     test.set_defaults(func=cmd_test)
+
+    schema = verbs.add_parser(
+        "schema", help="print the JSON Schema of policy files (or of tests files)"
+    )
+    schema.add_argument("kind", nargs="?", choices=sorted(KINDS), default="policy")
+    schema.set_defaults(func=cmd_schema)
     return verbs
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rempart")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_commands(sub)
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

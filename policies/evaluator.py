@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from policies.actions import Action, Exec, FsRead, FsWrite, McpCall, McpStart, NetConnect
-from policies.exceptions import PolicyLoadError, Problem
+from policies.errors import PolicyLoadError, Problem
 from policies.execeval import ExecJudge, Trace
 from policies.judge import (
     Judged,

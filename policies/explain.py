@@ -1,53 +1,102 @@
-"""`explain`: every rule that matched, from which file:line, and why the final one won."""
+"""`explain`: every rule that matched, from which file:line, and why the final one won.
+
+`explanation()` is the data (`policy explain --json`); `explain()` renders it as text.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from policies.actions import Action, Exec, McpCall
 from policies.rules import Rule
+from policies.termsafe import safe_line
 
 if TYPE_CHECKING:
     from policies.evaluator import PolicySet
 
 _ORDER = "strictest wins: allow < ask < deny, in any order and across all layers"
 _MCP_CARVE = "; an mcp.tools rule naming the exact tool overrides a wildcard ask of its own layer"
+_DEFAULT = "; with no match, the strictest `default` applies"
+
+Json = dict[str, Any]
 
 
-def _rule_line(rule: Rule) -> str:
-    if rule.layer == "builtin":
-        return f"{rule.decision:<5} {rule.id} (built in): {rule.reason}"
-    why = f" — {rule.reason}" if rule.reason else ""
-    return f"{rule.decision:<5} {rule.id} `{rule.pattern}` [{rule.layer} layer, {rule.source}]{why}"
+def _rule(rule: Rule, why: str | None = None) -> Json:
+    data = asdict(rule)
+    return data if why is None else {**data, "ignored_because": why}
+
+
+def explanation(policy: PolicySet, action: Action) -> Json:
+    """What `explain` says, as data: layers, matched and ignored rules, the final decision."""
+    decision = policy.evaluate(action)
+    data: Json = {
+        "action": action.model_dump(mode="json"),
+        "layers": [{"name": info.name, "path": info.path} for info in policy.layers],
+    }
+    if isinstance(action, Exec):
+        data["commands"] = [
+            {
+                "command": trace.source,
+                "depth": trace.depth,
+                "dynamic": trace.dynamic,
+                "matched": [_rule(r) for r in trace.hits],
+                "ignored": [_rule(r, why) for r, why in trace.ignored],
+                "files": [text for _r, text in trace.paths],
+                "decision": trace.rule.decision,
+                "reason": trace.reason,
+            }
+            for trace in policy.exec_traces(action)
+        ]
+    else:
+        outcome = policy.judge(action, everything=True).outcome
+        data["matched"] = [_rule(r) for r in outcome.hits]
+        data["ignored"] = [_rule(r, why) for r, why in outcome.ignored]
+    carve = _MCP_CARVE if isinstance(action, McpCall) else ""
+    data["decision"] = decision.model_dump(mode="json")
+    data["rule_of_combination"] = f"{_ORDER}{carve}{_DEFAULT}"
+    return data
+
+
+def _rule_line(rule: Json) -> str:
+    if rule["layer"] == "builtin":
+        return f"{rule['decision']:<5} {rule['id']} (built in): {rule['reason']}"
+    why = f" — {rule['reason']}" if rule["reason"] else ""
+    where = f"[{rule['layer']} layer, {rule['source']}]"
+    return f"{rule['decision']:<5} {rule['id']} `{rule['pattern']}` {where}{why}"
+
+
+def _matches(data: Json, indent: str) -> list[str]:
+    lines = [f"{indent}matched {_rule_line(r)}" for r in data["matched"]]
+    lines += [
+        f"{indent}ignored {_rule_line(r)}: {safe_line(r['ignored_because'])}"
+        for r in data["ignored"]
+    ]
+    return lines
 
 
 def explain(policy: PolicySet, action: Action) -> str:
+    data = explanation(policy, action)
     lines = [f"action: {action.model_dump_json()}"]
-    lines.append("layers: " + ", ".join(f"{info.name} ({info.path})" for info in policy.layers))
-    decision = policy.evaluate(action)
-    if isinstance(action, Exec):
-        for trace in policy.exec_traces(action):
-            indent = "  " * (trace.depth + 1)
-            lines.append(f"{indent[:-2]}command `{trace.source}`")
-            if trace.dynamic:
-                lines.append(f"{indent}dynamic: {trace.dynamic} (allow rules do not apply)")
-            if not trace.hits and not trace.dynamic:
-                lines.append(f"{indent}no exec rule matched")
-            lines.extend(f"{indent}matched {_rule_line(r)}" for r in trace.hits)
-            lines.extend(f"{indent}ignored {_rule_line(r)}: {why}" for r, why in trace.ignored)
-            lines.extend(f"{indent}file    {text}" for _r, text in trace.paths)
-            lines.append(f"{indent}=> {trace.rule.decision}: {trace.reason}")
-    else:
-        judged = policy.judge(action, everything=True)
-        hits = judged.outcome.hits
-        if not hits:
+    lines.append("layers: " + ", ".join(f"{x['name']} ({x['path']})" for x in data["layers"]))
+    for command in data.get("commands", []):
+        indent = "  " * (command["depth"] + 1)
+        lines.append(f"{indent[:-2]}command `{safe_line(command['command'])}`")
+        if command["dynamic"]:
+            lines.append(f"{indent}dynamic: {command['dynamic']} (allow rules do not apply)")
+        if not command["matched"] and not command["dynamic"]:
+            lines.append(f"{indent}no exec rule matched")
+        lines += _matches(command, indent)
+        lines += [f"{indent}file    {safe_line(text)}" for text in command["files"]]
+        lines.append(f"{indent}=> {command['decision']}: {safe_line(command['reason'])}")
+    if "matched" in data:
+        if not data["matched"]:
             lines.append("no rule matched")
-        lines.extend(f"matched {_rule_line(r)}" for r in hits)
-        lines.extend(f"ignored {_rule_line(r)}: {why}" for r, why in judged.outcome.ignored)
-    lines.append(f"final: {decision.decision} by {decision.rule} ({decision.source or 'built in'})")
-    lines.append(f"why: {decision.reason}")
-    carve = _MCP_CARVE if isinstance(action, McpCall) else ""
+        lines += _matches(data, "")
+    decision = data["decision"]
     lines.append(
-        f"rule of combination: {_ORDER}{carve}; with no match, the strictest `default` applies"
+        f"final: {decision['decision']} by {decision['rule']} ({decision['source'] or 'built in'})"
     )
+    lines.append(f"why: {safe_line(decision['reason'])}")  # reasons quote paths: one line each
+    lines.append(f"rule of combination: {data['rule_of_combination']}")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policies.model import DecisionKind
 
+POLICY_FORMAT_VERSION = 1  # the `version:` every policy and tests file declares
 _CFG = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 

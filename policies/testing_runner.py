@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policies.actions import parse_action
+from policies.errors import PolicyInputError, PolicyLoadError
 from policies.evaluator import PolicySet
-from policies.exceptions import PolicyInputError, PolicyLoadError
 from policies.loader import validate
 from policies.schema import PolicyFile, PolicyTest, TestsFile
 from policies.yamlstrict import Doc, read_yaml

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from policies.exceptions import Problem
+from policies.errors import Problem
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64

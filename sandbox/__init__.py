@@ -7,9 +7,10 @@ from sandbox.errors import (
     ImageMissing,
     SandboxError,
     SandboxGone,
+    SandboxRequestError,
     WorkspaceError,
 )
-from sandbox.sandbox import FileEntry, RunResult, Sandbox, SandboxRequestError
+from sandbox.sandbox import FileEntry, RunResult, Sandbox
 from sandbox.spec import SandboxLimits, SandboxSpec
 
 __all__ = [

@@ -1,4 +1,8 @@
-"""`rempart sandbox ...`: build, exec, shell, ls, prune (also `python -m sandbox.cli`)."""
+"""`rempart sandbox ...`: build, exec, shell, ls, prune.
+
+`exec` passes the command's exit code through, like `docker run`: 126 when it cannot be
+invoked, 127 when it is not found; the sandbox's own errors are 125 (`SandboxError`).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,31 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from policies.errors import RempartError
-from policies.termsafe import safe, safe_line
+from policies.shipped import policy_argument
+from policies.termsafe import safe_line
 from sandbox.container import list_resources, prune
 from sandbox.engine import docker_client
 from sandbox.image_build import DEFAULT_MIRROR, build_image, ensure_image
 from sandbox.policy_bridge import confined
+from sandbox.progress import reporter_for
 from sandbox.sandbox import Sandbox
-
-EXIT_SANDBOX_ERROR = 125
 
 
 def _sandbox(args: argparse.Namespace) -> Sandbox:
     from policies import PolicySet  # only the confining commands need the policy engine
 
-    policy = PolicySet.load([("cli", Path(p)) for p in args.policy])
+    policy = PolicySet.load([("cli", p) for p in args.policy])
     return confined(policy, Path(args.workspace), image=ensure_image(args.base))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     ca = Path(args.ca_bundle) if args.ca_bundle else None
-    tag = build_image(base=args.base, force=args.force, mirror=args.mirror, ca_bundle=ca)
+    tag = build_image(
+        base=args.base, force=args.force, mirror=args.mirror, ca_bundle=ca, progress=reporter_for()
+    )
     print(tag)
     return 0
 
@@ -114,7 +119,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
 def _confinement_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", required=True, help="project folder mounted at /workspace")
     p.add_argument(
-        "--policy", action="append", required=True, metavar="FILE", help="policy file(s)"
+        "--policy",
+        action="append",
+        required=True,
+        type=policy_argument,
+        metavar="NAME|FILE",
+        help="policy file(s), or a shipped policy (default, strict, ci)",
     )
     p.add_argument("--base", default=None, help="image base the sandbox was built from")
 
@@ -159,21 +169,3 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """Add the `sandbox` command group to the main `rempart` parser."""
     parser = sub.add_parser("sandbox", help="hardened Docker sandboxes")
     _add_subcommands(parser)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rempart sandbox", description=__doc__)
-    _add_subcommands(parser)
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except RempartError as exc:
-        print(f"rempart: error: {safe(exc.message)}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {safe(exc.hint)}", file=sys.stderr)
-        return EXIT_SANDBOX_ERROR
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,7 +25,7 @@ from sandbox.engine import (
     LABEL_SPEC,
     LABEL_WORKSPACE,
     SOCKET_DIR,
-    data_dir,
+    runtime_dir,
 )
 from sandbox.errors import ImageMissing, SandboxError, WorkspaceError
 from sandbox.owner import LABEL_OWNER_PID, owner_gone, owner_labels
@@ -59,7 +59,7 @@ def labels_for(session: str, kind: str, spec: SandboxSpec) -> dict[str, str]:
 
 def _resolv_conf() -> Path:
     """A resolv.conf that resolves nothing (the only host file the sandbox is given)."""
-    folder = data_dir() / "run"
+    folder = runtime_dir()
     folder.mkdir(parents=True, exist_ok=True)
     resolv = folder / "resolv.conf"
     if not resolv.exists() or resolv.read_text() != RESOLV_CONF:

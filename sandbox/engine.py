@@ -56,7 +56,36 @@ def docker_client(timeout: float = API_TIMEOUT_S) -> docker.DockerClient:
     return client
 
 
+# Where Rempart keeps its files: the XDG base directories, each overridden by its own
+# REMPART_*_DIR variable. `agent.settings.Settings` takes its defaults from here, so the
+# sandbox (which cannot import the agent) and the agent always agree. Created by callers.
+
+
 def data_dir() -> Path:
-    """Rempart's data folder (`REMPART_DATA_DIR` overrides); created by callers, not here."""
-    override = os.environ.get("REMPART_DATA_DIR")
-    return Path(override) if override else Path(platformdirs.user_data_dir("rempart"))
+    """Sessions, the audit log, models, vLLM's virtualenv (`REMPART_DATA_DIR`)."""
+    return _override("REMPART_DATA_DIR") or platformdirs.user_data_path("rempart")
+
+
+def cache_dir() -> Path:
+    """What can be fetched or built again: model parts, the debootstrap rootfs."""
+    return _override("REMPART_CACHE_DIR") or platformdirs.user_cache_path("rempart")
+
+
+def state_dir() -> Path:
+    """Logs (Rempart's own and the model server's)."""
+    return _override("REMPART_STATE_DIR") or platformdirs.user_state_path("rempart")
+
+
+def runtime_dir() -> Path:
+    """Pid and state files of running processes; `$XDG_RUNTIME_DIR/rempart`, or the state
+    folder's `run/` where there is no runtime dir (root in a container, cron)."""
+    override = _override("REMPART_RUNTIME_DIR")
+    if override is not None:
+        return override
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(xdg) / "rempart" if xdg else state_dir() / "run"
+
+
+def _override(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from policies.errors import RempartError
+from policies.exitcodes import Exit
 
 
 class SandboxError(RempartError):
-    """Something went wrong creating or talking to a sandbox."""
+    """Something went wrong creating or talking to a sandbox (exit 125, like `docker run`)."""
+
+    exit_code = Exit.SANDBOX
 
 
 class DockerUnavailable(SandboxError):
@@ -31,3 +34,14 @@ class SandboxGone(SandboxError):
 
 class ExecutorError(SandboxError):
     """The in-container executor misbehaved (died mid-request, did not answer in time)."""
+
+
+class SandboxRequestError(SandboxError):
+    """The executor refused a request (path outside the workspace, permission denied, ...).
+
+    The model can usually fix these: tools turn them into `is_error` results.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -8,22 +8,23 @@ executor change only re-runs the (seconds-long) Dockerfile step.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
-from sandbox.engine import data_dir, docker_client
+from sandbox.engine import cache_dir, data_dir, docker_client
 from sandbox.errors import ImageBuildError, ImageMissing
+from sandbox.progress import Reporter, Tracker, follow, reporter_for
 
 REPOSITORY = "rempart-sandbox"
 ROOTFS_REPOSITORY = "rempart-rootfs"
@@ -39,6 +40,7 @@ PACKAGES = (
     "python-is-python3",
     "python3",
     "python3-pip",
+    "python3-pytest",
     "python3-venv",
     "ripgrep",
 )
@@ -52,12 +54,6 @@ POLICY_FILES = ("hosts.py", "netrules.py")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBOOTSTRAP_TIMEOUT_S = 1800.0
 BUILD_TIMEOUT_S = 600
-
-Progress = Callable[[str], None]
-
-
-def _stderr_progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def _image_dir() -> Path:
@@ -109,19 +105,20 @@ def _has_image(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
-def _run_logged(cmd: list[str], progress: Progress, timeout_s: float) -> None:
+def _run_logged(cmd: list[str], progress: Reporter, timeout_s: float, what: str) -> None:
+    """Run a step, its output counted as it comes (a line is a unit of work: debootstrap
+    says one per package retrieved, unpacked, configured; there is no total to show)."""
     progress(f"$ {' '.join(cmd)}")
-    deadline = time.monotonic() + timeout_s
-    with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            progress(f"  {line.rstrip()}")
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise ImageBuildError(f"{cmd[0]} took longer than {timeout_s:.0f}s")
-        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    with progress.track(what, total=None, unit="lines") as bar:
+
+        def on_line(line: str) -> None:
+            bar.advance(1)
+            if line.startswith(("E:", "W:")) or "error" in line.lower():
+                progress(f"  {line.rstrip()}")
+
+        code, _tail = follow(cmd, timeout_s, on_line)
+    if code is None:
+        raise ImageBuildError(f"{cmd[0]} took longer than {timeout_s:.0f}s")
     if code != 0:
         raise ImageBuildError(
             f"{cmd[0]} failed with exit code {code}",
@@ -129,10 +126,13 @@ def _run_logged(cmd: list[str], progress: Progress, timeout_s: float) -> None:
         )
 
 
-def _rootfs_tarball(mirror: str, progress: Progress, force: bool) -> Path:
-    cache = data_dir() / "cache"
+def _rootfs_tarball(mirror: str, progress: Reporter, force: bool) -> Path:
+    cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     tarball = cache / f"rootfs-{SUITE}-{rootfs_key()}.tar"
+    legacy = data_dir() / "cache" / tarball.name  # before the XDG cache dir: moved, not redone
+    if legacy.exists() and not tarball.exists():
+        shutil.move(legacy, tarball)
     if tarball.exists() and not force:
         progress(f"rootfs: using cached {tarball}")
         return tarball
@@ -146,17 +146,19 @@ def _rootfs_tarball(mirror: str, progress: Progress, force: bool) -> Path:
     with tempfile.TemporaryDirectory(dir=cache, prefix="debootstrap-") as tmp:
         root = Path(tmp) / "root"
         cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}"]
-        _run_logged([*cmd, SUITE, str(root), mirror], progress, DEBOOTSTRAP_TIMEOUT_S)
+        _run_logged(
+            [*cmd, SUITE, str(root), mirror], progress, DEBOOTSTRAP_TIMEOUT_S, "debootstrap"
+        )
         for junk in ("var/lib/apt/lists", "var/cache/apt/archives", "var/log"):
             shutil.rmtree(root / junk, ignore_errors=True)
         partial = tarball.with_suffix(".partial")
         tar = ["tar", "--numeric-owner", "--sort=name", "-C", str(root), "-cf", str(partial), "."]
-        _run_logged(tar, progress, 600.0)
+        _run_logged(tar, progress, 600.0, "tar the rootfs")
         partial.replace(tarball)
     return tarball
 
 
-def _import_rootfs(client: docker.DockerClient, mirror: str, progress: Progress) -> str:
+def _import_rootfs(client: docker.DockerClient, mirror: str, progress: Reporter) -> str:
     ref = f"{ROOTFS_REPOSITORY}:{rootfs_key()}"
     if _has_image(client, ref):
         progress(f"rootfs image {ref} present")
@@ -176,10 +178,11 @@ def build_image(
     base: str | None = None,
     force: bool = False,
     mirror: str = DEFAULT_MIRROR,
-    progress: Progress = _stderr_progress,
+    progress: Reporter | None = None,
     ca_bundle: Path | None = None,
 ) -> str:
     """Build (or find) the sandbox image and return its reproducible tag."""
+    progress = progress or reporter_for(sys.stderr)
     started = time.monotonic()
     tag = image_tag(base, ca_bundle)
     client = docker_client(timeout=BUILD_TIMEOUT_S)
@@ -215,9 +218,10 @@ def build_image(
 
 
 def _docker_build(
-    client: docker.DockerClient, context: str, tag: str, base_ref: str, progress: Progress
+    client: docker.DockerClient, context: str, tag: str, base_ref: str, progress: Reporter
 ) -> None:
     version = tag.split(":")[1]
+    steps = _BuildSteps(progress)
     try:
         for chunk in client.api.build(
             path=context,
@@ -231,11 +235,13 @@ def _docker_build(
         ):
             text = str(chunk.get("stream", "")).rstrip()
             if text:
-                progress(f"  {text}")
+                steps.line(text)
             if "error" in chunk:
                 raise ImageBuildError(f"docker build failed: {chunk['error']}")
     except (APIError, BuildError) as exc:
         raise ImageBuildError(f"docker build failed: {exc}") from exc
+    finally:
+        steps.close()
 
 
 def ensure_image(base: str | None = None, build: bool = False) -> str:
@@ -252,3 +258,29 @@ def ensure_image(base: str | None = None, build: bool = False) -> str:
     if build:
         return build_image(base=base)
     raise ImageMissing(f"sandbox image {tag} is not built", hint="run `rempart sandbox build`")
+
+
+class _BuildSteps:
+    """`docker build`'s "Step N/M" lines as a bar of M steps; the rest is not shown."""
+
+    STEP = re.compile(r"^Step (\d+)/(\d+) : ")
+
+    def __init__(self, progress: Reporter) -> None:
+        self.progress = progress
+        self._stack = contextlib.ExitStack()
+        self._tracker: Tracker | None = None
+
+    def line(self, text: str) -> None:
+        match = self.STEP.match(text)
+        if match is None:
+            return
+        if self._tracker is None:
+            bar = self.progress.track("docker build", total=int(match.group(2)), unit="steps")
+            self._tracker = self._stack.enter_context(bar)
+        if int(match.group(1)) > 1:
+            self._tracker.advance(1)  # the step before this one is done
+
+    def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.advance(1)
+        self._stack.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import errno
+import logging
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -26,7 +28,13 @@ from sandbox.container import (
 )
 from sandbox.egress import Egress, EgressEvent
 from sandbox.engine import ENGINE_ERRORS, KEEPER_EXIT_DETACHED, docker_client
-from sandbox.errors import DockerUnavailable, ExecutorError, SandboxError, WorkspaceError
+from sandbox.errors import (
+    DockerUnavailable,
+    ExecutorError,
+    SandboxError,
+    SandboxRequestError,
+    WorkspaceError,
+)
 from sandbox.executor_client import EventSink, ExecutorClient
 from sandbox.spec import SandboxSpec
 from sandbox.transfer import push_tar
@@ -36,6 +44,7 @@ REPLY_MARGIN_S = 15.0
 FILE_OP_TIMEOUT_S = 60.0
 REVERT_BATCH = 256
 PREFETCH_BATCH = 6 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 class RunResult(BaseModel):
@@ -63,17 +72,6 @@ class FileEntry(BaseModel):
     writable: bool = False
 
 
-class SandboxRequestError(SandboxError):
-    """The executor refused a request (path outside the workspace, permission denied, ...).
-
-    The model can usually fix these: tools turn them into `is_error` results.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def _allow_all(_change: Change) -> Verdict:
     return Verdict(allowed=True, reason="no policy given")
 
@@ -94,6 +92,7 @@ class Sandbox:
         readable: Callable[[str], bool] | None = None,
         judge: Judge | None = None,
         on_refused: Callable[[Outcome], None] | None = None,
+        on_synced: Callable[[ChangeReport], None] | None = None,
         on_change_set: Callable[[ChangeSet], None] | None = None,
     ) -> None:
         self.spec = spec
@@ -106,6 +105,7 @@ class Sandbox:
         self.readable = readable or (lambda _path: True)
         self.judge: Judge = judge or _allow_all
         self.on_refused = on_refused
+        self.on_synced = on_synced
         # gets every change set before it is applied (checkpoints); raising
         # sandbox.changes.NotRecorded keeps it from the host
         self.on_change_set = on_change_set
@@ -149,6 +149,9 @@ class Sandbox:
         view = build_view(self.spec.workspace, self.readable)
         remove_stale_temporaries(view)
         self._check_fits(view)
+        if self.view is not None:  # a replaced sandbox: the session's growth still counts
+            view.grown = self.view.grown
+        view.disk_limit = self.spec.limits.disk_bytes()
         self.view = view
         try:
             if self.spec.network_rules:
@@ -166,8 +169,17 @@ class Sandbox:
             self._executor.start()
             self._request({"op": "snapshot"}, FILE_OP_TIMEOUT_S)
         except BaseException:
+            log.warning("sandbox %s did not start", self.session, exc_info=True)
             self.close()
             raise
+        log.info(
+            "sandbox %s started: container %s, %d paths shown, %d hidden, network %s",
+            self.session,
+            (self.container.id or "")[:12],
+            len(view.items),
+            len(view.hidden),
+            "allowlist" if self.spec.network_rules else "none",
+        )
 
     def _prune_orphans(self) -> None:
         """Containers, volumes and networks whose owner is provably dead (see sandbox.owner)."""
@@ -205,6 +217,7 @@ class Sandbox:
             self._executor.close()
             self._executor = None
         if self._client is not None:
+            log.info("sandbox %s closed", self.session)
             try:
                 remove_session(self._client, self.session)
             except ENGINE_ERRORS as exc:
@@ -306,7 +319,12 @@ class Sandbox:
 
         def content(path: str) -> bytes:
             data = fetched.pop(path, None)
-            return data if data is not None else self._read_whole(path)
+            if data is not None:
+                return data
+            try:
+                return self._read_whole(path)
+            except SandboxRequestError as exc:  # e.g. mode 000: refused like a failed write
+                raise OSError(errno.EACCES, f"cannot be read in the sandbox: {exc}") from exc
 
         applier = Applier(self.view, content)
         view, on_change_set = self.view, self.on_change_set
@@ -327,13 +345,33 @@ class Sandbox:
                     }
                 )
 
-        report, reverts = settle(changes, self.view, self.judge, applier, record)
+        try:
+            report, reverts = settle(changes, self.view, self.judge, applier, record)
+        except Exception as exc:
+            # the executor's baseline has moved on: only a fresh sandbox, built from the
+            # host, shows the next command what the host really has
+            self.restart()
+            self.replaced += 1
+            raise SandboxError(
+                f"the sandbox's changes could not be settled ({exc}); it was rebuilt from "
+                "the host workspace",
+                hint="retry the command",
+            ) from exc
+        undone = True
         for start in range(0, len(reverts), REVERT_BATCH):
             batch = reverts[start : start + REVERT_BATCH]
-            self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)
+            reply = self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)
+            undone = undone and not reply.get("failed")
+        if not undone:
+            # a refused change the sandbox could not undo in place (a folder made read-only,
+            # say) must not stay visible to the next command: start over from the host
+            self.restart()
+            self.replaced += 1
         if self.on_refused is not None:
             for outcome in report.refused:
                 self.on_refused(outcome)
+        if self.on_synced is not None:
+            self.on_synced(report)
         return report
 
     def _prefetch(self, files: list[Change]) -> dict[str, bytes]:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Rempart's own virtualenv (.venv) with its dependencies and the dev tools; idempotent.
+# Exactly the files pinned in requirements/dev.lock (sha256 checked), then Rempart itself
+# (editable, --no-deps: nothing is resolved here). scripts/lock regenerates the locks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # debootstrap builds the sandbox image from Debian packages; docker-compose validates deploy/;
@@ -14,5 +16,7 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+pip=(.venv/bin/python -m pip install --quiet --require-hashes)
+"${pip[@]}" -r requirements/build.lock
+"${pip[@]}" --no-build-isolation -r requirements/dev.lock
+.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"agent", "sandbox", "policies", "tui"}
+OURS = {"agent", "sandbox", "policies", "tui", "rempart"}
 MAY_IMPORT = {
     "policies": set(),
     "sandbox": {"policies"},
     "agent": {"policies", "sandbox"},
     "tui": {"agent", "policies", "sandbox"},
+    "rempart": {"agent", "policies", "sandbox", "tui"},  # the command line: nothing imports it
 }
 
 
@@ -40,6 +43,12 @@ def test_package_imports_only_the_layers_below_it(package: str) -> None:
         for name in imported_roots(path) & OURS - {package} - MAY_IMPORT[package]
     }
     assert not offenders
+
+
+def test_building_the_parser_does_not_import_textual() -> None:
+    code = "import sys, rempart.cli; rempart.cli.build_parser(); print('textual' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 @pytest.mark.parametrize("package", sorted(OURS - {"tui"}))

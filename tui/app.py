@@ -1,6 +1,6 @@
 """RempartApp: the session screen by default; sessions, audit, policy and help on top.
 
-    RempartApp(settings, TuiConfig(workspace=Path(".")), session_factory=...).run()
+    RempartApp(settings, SessionArgs(workspace=Path(".")), session_factory=...).run()
 
 The session factory is the seam to the agent (default: the real `Session`); every screen
 has a key and a command palette entry.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +18,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from agent.session_args import SessionArgs
 from tui.session_screen import SessionScreen
 
 if TYPE_CHECKING:
@@ -28,16 +28,6 @@ if TYPE_CHECKING:
     from policies import PolicySet
     from sandbox.checkpoints import Step, UndoReport
     from tui.factory import SessionFactory
-
-
-@dataclass
-class TuiConfig:
-    """What the command line said: the workspace, extra policy files, the model, a first task."""
-
-    workspace: Path = Path(".")
-    policy_files: list[Path] = field(default_factory=list)
-    model_url: str | None = None
-    task: str | None = None
 
 
 class RempartApp(App[None]):
@@ -55,17 +45,21 @@ class RempartApp(App[None]):
     def __init__(
         self,
         settings: Settings | None = None,
-        config: TuiConfig | None = None,
+        args: SessionArgs | None = None,
         session_factory: SessionFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
+        task: str | None = None,
     ) -> None:
+        """`args`: the session options from the command line (`agent.session_args`), used
+        for every session started here; `task`: a first task to start with."""
         super().__init__()
         if settings is None:
             from agent.settings import Settings
 
             settings = Settings()
         self.settings = settings
-        self.config = config or TuiConfig()
+        self.args = args or SessionArgs()
+        self.first_task = task
         if session_factory is None:
             from tui.factory import real_session_factory
 
@@ -178,16 +172,25 @@ class RempartApp(App[None]):
         """The policy layers a session here would load: (name, path), in order."""
         from agent.discovery import discover_layers
 
-        workspace = self.config.workspace.resolve()
-        layers = discover_layers(self.settings, workspace, self.config.policy_files)
+        args = self.args
+        layers = discover_layers(
+            self.settings,
+            args.workspace.resolve(),
+            list(args.policy_files),
+            ignore_project=args.ignore_project_policy,
+        )
         return [(layer.name, str(layer.path)) for layer in layers]
 
     def load_policy(self) -> tuple[PolicySet, list[tuple[str, str, str]]]:
         """The policy set in force for the workspace, and each layer's (name, path, text)."""
         from agent.discovery import discover_layers, load_policy_set
 
+        args = self.args
         layers = discover_layers(
-            self.settings, self.config.workspace.resolve(), self.config.policy_files
+            self.settings,
+            args.workspace.resolve(),
+            args.policy_files,
+            ignore_project=args.ignore_project_policy,
         )
         policy = load_policy_set(layers)
         files = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -66,19 +65,20 @@ class SessionScreen(Screen[None]):
         self.query_one("#pending-banner").display = False
         self.query_one(TaskInput).focus()
         self._preset_status()
-        if self.app.config.task:
-            self.start(self.app.config.task)
+        if self.app.first_task:
+            self.start(self.app.first_task)
 
     def _preset_status(self) -> None:
         """The model and the policy in force, shown before any session starts."""
-        settings, config = self.app.settings, self.app.config
-        endpoint = config.model_url or settings.model_base_url
+        settings, args = self.app.settings, self.app.args
+        endpoint = args.endpoint or settings.model_base_url
         try:
             layers = [name for name, _path in self.app.policy_layers()]
         except RempartError:
             layers = ["(policy does not load: F4)"]
-        self.status.preset(settings.model_name or "(first served)", endpoint, layers)
-        if not settings.model_name:
+        model = args.model or settings.model_name
+        self.status.preset(model or "(first served)", endpoint, layers)
+        if not model:
             self._probe_model(endpoint)
 
     @work(thread=True, exclusive=True, group="probe")
@@ -161,18 +161,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="session")
     def _run(self, task: str, resume_id: str | None, follow_up: str | None = None) -> None:
-        from agent.session import SessionOptions  # heavy (openai, docker): off the UI thread
-
-        config = self.app.config
-        options = SessionOptions(
-            task=task,
-            workspace=Path(config.workspace),
-            policy_files=[Path(p) for p in config.policy_files],
-            approver=self.approver,
-            model_url=config.model_url,
-            resume_id=resume_id,
-            follow_up=follow_up,
-        )
+        # builds SessionOptions: imports agent.session (openai, docker), off the UI thread
+        options = self.app.args.options(task, self.approver, resume_id, follow_up)
         finish = None
         try:
             with self.app.session_factory(options, [self._listen]) as session:

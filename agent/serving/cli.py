@@ -5,39 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from agent.serving import engine as eng
 from agent.serving.fetch import EMBEDDED
 from agent.serving.models import convert, fetch_gguf, is_ready, servable_path
-from agent.serving.profiles import profile_for
+from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
 from sandbox.container import pid_alive
-
-
-class _Progress:
-    """One line per step on stderr, with a bar for the numbered ones."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    def __call__(self, message: str) -> None:
-        elapsed = time.monotonic() - self.start
-        bar = ""
-        words = message.split()
-        for word in words:
-            if "/" in word and all(part.isdigit() for part in word.split("/", 1)):
-                done, total = (int(part) for part in word.split("/", 1))
-                filled = round(20 * done / max(total, 1))
-                bar = f"[{'#' * filled}{'.' * (20 - filled)}] "
-                break
-        print(f"{elapsed:6.1f}s {bar}{message}", file=sys.stderr, flush=True)
+from sandbox.progress import reporter_for
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     settings = Settings()
-    progress = _Progress()
+    progress = reporter_for(sys.stderr)
     fetch_gguf(settings, EMBEDDED, progress)
     if args.no_convert:
         return 0
@@ -49,7 +30,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
-    progress = _Progress()
+    progress = reporter_for(sys.stderr)
     if args.model:
         model_path = Path(args.model).resolve()
         name = args.name or model_path.name
@@ -57,7 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not is_ready(settings, EMBEDDED):
             cmd_fetch(argparse.Namespace(no_convert=False))
         model_path, name = servable_path(settings, EMBEDDED), EMBEDDED.name
-    profile = profile_for(settings.deploy_dir, args.profile or name)
+    profile = profile_for(deploy_dir(settings), args.profile or name)
     python = eng.ensure_vllm(settings, args.engine, progress)
     state = eng.start(
         settings,
@@ -94,6 +75,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "engine": state.engine if state else None,
         "log": state.log if state else None,
         "embedded_model_ready": is_ready(settings, EMBEDDED),
+        "prefix_cache": eng.prefix_cache(base_url, settings.model_api_key) if models else None,
     }
     if args.json:
         print(json.dumps(report))
@@ -113,7 +95,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     serve.add_argument("--engine", choices=["vllm-cpu", "vllm"], default="vllm-cpu")
     serve.add_argument("--model", help="a local model folder (default: the embedded model)")
     serve.add_argument("--name", help="served model name (default: the folder's name)")
-    serve.add_argument("--profile", help="serving profile in deploy/profiles (default: by name)")
+    serve.add_argument("--profile", help="serving profile (default: by name; see deploy/README.md)")
     serve.add_argument("--port", type=int, help="default: REMPART_PORT or 8011")
     serve.set_defaults(func=cmd_serve)
     stop = verbs.add_parser("stop", help="stop the model server Rempart started")

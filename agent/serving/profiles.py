@@ -1,18 +1,21 @@
-"""Serving profiles (deploy/profiles/*.yaml): vLLM flags and tool-call mode per model family."""
+"""Serving profiles (profiles/*.yaml): vLLM flags and tool-call mode per model family.
+
+They ship in the package (`agent/serving/deploy/`: profiles, chat templates, the GGUF
+converter), read with importlib.resources; `REMPART_DEPLOY_DIR` names a folder of your own
+profiles/ and chat_templates/ instead.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from policies.errors import RempartError
-
-
-class ProfileError(RempartError):
-    """A serving profile is missing or malformed."""
+from agent.errors import ProfileError
+from agent.settings import Settings
 
 
 class Profile(BaseModel):
@@ -25,6 +28,18 @@ class Profile(BaseModel):
     chat_template: str | None = None
     max_model_len: int
     gpu: str = ""
+    # request parameters for this family: temperature, top_p (OpenAI's), and any other
+    # sampling parameter vLLM takes (top_k, repetition_penalty, ...)
+    sampling: dict[str, float] = {}
+
+
+def shipped_deploy_dir() -> Path:
+    """The profiles, chat templates and converter shipped in the package."""
+    return Path(str(resources.files("agent.serving") / "deploy"))
+
+
+def deploy_dir(settings: Settings) -> Path:
+    return settings.deploy_dir or shipped_deploy_dir()
 
 
 def load_profiles(deploy_dir: Path) -> dict[str, Profile]:

@@ -17,7 +17,7 @@ def rempart(
     *args: str, env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "rempart", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -29,7 +29,7 @@ def run_task(
     task: str, workspace: Path, policy: Path, url: str, env: dict[str, str], *extra: str
 ) -> subprocess.CompletedProcess[str]:
     """`rempart run TASK` on a workspace with one policy file and a model URL."""
-    args = ["--workspace", str(workspace), "--policy", str(policy), "--model", url]
+    args = ["--workspace", str(workspace), "--policy", str(policy), "--endpoint", url]
     return rempart("run", task, *args, *extra, env=env)
 
 
@@ -59,8 +59,8 @@ def settings_of(env: dict[str, str]) -> Settings:
 
 def run_argv(workspace: Path, policy: Path, url: str, *extra: str) -> list[str]:
     """`rempart run` with --json, as a command line for Popen."""
-    args = ["--workspace", str(workspace), "--policy", str(policy), "--model", url, "--json"]
-    return [sys.executable, "-m", "tui.cli", "run", "task", *args, *extra]
+    args = ["--workspace", str(workspace), "--policy", str(policy), "--endpoint", url, "--json"]
+    return [sys.executable, "-m", "rempart", "run", "task", *args, *extra]
 
 
 def start_run(

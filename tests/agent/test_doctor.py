@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ EXPECTED = {
 
 
 def doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "tui.cli", "doctor", *args]
+    cmd = [sys.executable, "-m", "rempart", "doctor", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -49,6 +50,13 @@ def test_doctor_json_reports_each_check_and_passes_with_a_model_server(
         set(check) >= {"name", "ok", "detail", "hint", "required"} for check in report["checks"]
     )
     assert report["ok"] and done.returncode == 0, [c for c in report["checks"] if not c["ok"]]
+    version = report["version"]
+    assert version["policy_format"] == 1 and version["sandbox_image"] == image
+    assert version["rempart"] == metadata.version("rempart")
+    shown = subprocess.run([sys.executable, "-m", "rempart", "--version"], capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert shown.stdout.startswith(f"rempart {version['rempart']} (policy format 1, ")
+    assert image in shown.stdout
 
 
 def test_doctor_fails_with_a_hint_when_the_model_server_is_down(tmp_path: Path, image: str) -> None:

@@ -92,7 +92,7 @@ def test_kill_9_mid_call_leaves_nothing_running_nothing_half_written_and_resume_
         assert audit_ok(env)
         session_id = seen[0]["session_id"]
         resumed = rempart(
-            "sessions", "resume", session_id, "--json", "--model", server.base_url, env=env
+            "sessions", "resume", session_id, "--json", "--endpoint", server.base_url, env=env
         )
         assert resumed.returncode == 0, resumed.stderr
         history = server.requests[-2]["messages"]
@@ -135,7 +135,7 @@ def test_the_container_killed_mid_command_is_a_clear_error_and_the_session_goes_
         assert "workspace files are intact" in results[1]["content"]
         assert "kept" in results[2]["content"] and not results[2]["is_error"]
         resumed = rempart(
-            "sessions", "resume", events[0]["session_id"], "--json", "--model",
+            "sessions", "resume", events[0]["session_id"], "--json", "--endpoint",
             server.base_url, "--message", "check again", env=env,
         )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
@@ -208,7 +208,7 @@ def test_the_model_server_killed_mid_stream_is_retried_then_a_clear_error_and_re
     )
     try:
         resumed = rempart(
-            "sessions", "resume", events[0]["session_id"], "--json", "--model", second.base_url,
+            "sessions", "resume", events[0]["session_id"], "--json", "--endpoint", second.base_url,
             env=retries,
         )  # fmt: skip
     finally:
@@ -229,7 +229,7 @@ def test_a_stream_cut_once_is_retried_and_the_session_goes_on(
         ],
         overrides={"model_retries": 1},
     )
-    assert run.finish.status == "finished" and run.finish.summary == "after one retry"
+    assert run.finish.status == "finished" and run.finish.claim == "after one retry"
     assert len(run.server.requests) == 2
 
 

@@ -296,7 +296,7 @@ def test_exec_segments_list_each_simple_command_with_its_decision(
         (["git", "push"], "deny"),
     ]
     assert d.rule == "exec[19]"
-    assert d.source and d.source.endswith("default.yaml:62")
+    assert d.source and d.source.endswith("default.yaml:63")
     assert "pushing is for humans" in d.reason
 
 

@@ -7,16 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from policies.cli import main
+import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "policies" / "examples"
+from policies.shipped import examples_dir
+from rempart.cli import main
+
+EXAMPLES = examples_dir()
+pytestmark = pytest.mark.smoke
 
 
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "policies.cli", "policy", *args],
-        input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+        [sys.executable, "-m", "rempart", "policy", *args],
+        input=stdin, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
 
@@ -36,7 +39,7 @@ def test_eval_writes_one_decision_per_line_and_survives_bad_lines() -> None:
     assert len(out) == 6
     assert out[0]["decision"] == "deny" and len(out[0]["segments"]) == 3
     assert "error" in out[1] and "error" in out[3]
-    assert out[2]["rule"] == "files.read.deny[0]" and out[2]["source"].endswith("default.yaml:13")
+    assert out[2]["rule"] == "files.read.deny[0]" and out[2]["source"].endswith("default.yaml:14")
     assert out[4]["decision"] == "deny"
     assert out[5]["decision"] == "deny" and out[5]["layer"] == "org"
 
@@ -93,14 +96,14 @@ def test_explain_names_every_matching_rule_and_the_winner() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "matched allow exec[8]" in proc.stdout
     assert "matched deny  exec[19]" in proc.stdout
-    assert "default.yaml:62" in proc.stdout
+    assert "default.yaml:63" in proc.stdout
     assert "final: deny by exec[19]" in proc.stdout
     assert "strictest wins" in proc.stdout
 
 
-def test_explain_rejects_a_bad_action() -> None:
+def test_explain_rejects_a_bad_action_as_a_rempart_error() -> None:
     proc = run("explain", "--policy", str(EXAMPLES / "default.yaml"), "--action", "{")
-    assert proc.returncode == 2
+    assert proc.returncode == 8
     assert "not valid JSON" in proc.stderr
 
 
@@ -119,12 +122,65 @@ def test_explain_shows_a_project_policy_reason_with_terminal_escapes_escaped(
     )
     action = json.dumps({"kind": "exec", "command": "curl x"})
     proc = subprocess.run(
-        [sys.executable, "-m", "policies.cli", "policy", "explain", "--policy", str(policy),
+        [sys.executable, "-m", "rempart", "policy", "explain", "--policy", str(policy),
          "--action", action],
-        capture_output=True, cwd=ROOT, timeout=60, check=False,
+        capture_output=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert not any(
         raw in proc.stdout for raw in (b"\x1b", b"\x07", b"\r", b"\xc2\x9b", b"\xe2\x80\xae")
     )
     assert b"no\\x1b]0;pwned\\x07\\x1b[2J\\r  policy: ALLOW \\x9b2J \\u202eexe.txt" in proc.stdout
+
+
+def test_check_json_is_one_object_with_every_problem_positioned(tmp_path: Path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("version: 1\ndefault: no\n")
+    proc = run("check", "--json", str(bad), str(EXAMPLES / "strict.yaml"))
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["ok"] is False
+    first, second = report["files"]
+    assert first["ok"] is False and second["ok"] is True
+    problem = first["problems"][0]
+    assert (problem["path"], problem["line"], problem["col"]) == (str(bad), 2, 10)
+    assert problem["severity"] == "error"
+
+
+def test_explain_json_names_the_matching_rules_and_the_decision() -> None:
+    action = json.dumps({"kind": "exec", "command": "git status; timeout 5 git push"})
+    proc = run("explain", "--json", "--policy", "default", "--action", action)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["decision"]["decision"] == "deny" and data["decision"]["rule"] == "exec[19]"
+    matched = [r["id"] for c in data["commands"] for r in c["matched"]]
+    assert "exec[8]" in matched and "exec[19]" in matched
+    assert data["layers"][0]["path"].endswith("default.yaml")
+
+
+def test_test_json_counts_and_lists_failures(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("version: 1\nexec: [{match: [ls], decision: allow}]\n")
+    (tmp_path / "p.tests.yaml").write_text(
+        "version: 1\ntests:\n  - {action: {kind: exec, command: ls}, expect: deny}\n"
+    )
+    proc = run("test", "--json", str(tmp_path / "p.tests.yaml"))
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert (report["ok"], report["passed"], report["failed"]) == (False, 0, 1)
+    assert "expected deny, got allow" in report["failures"][0]
+
+
+def test_a_shipped_policy_is_named_and_an_unknown_name_is_a_usage_error() -> None:
+    action = json.dumps({"kind": "net.connect", "host": "pypi.org", "port": 443})
+    strict = run("explain", "--policy", "strict", "--action", action)
+    assert strict.returncode == 0 and "strict.yaml" in strict.stdout
+    unknown = run("explain", "--policy", "stricter", "--action", action)
+    assert unknown.returncode == 2
+    assert "no shipped policy is called 'stricter'" in unknown.stderr
+    assert "default, strict, ci" in unknown.stderr
+
+
+def test_a_policy_path_that_does_not_exist_is_reported_by_the_loader(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    proc = run("explain", "--policy", str(missing), "--action", '{"kind":"fs.read","path":"a"}')
+    assert proc.returncode == 8 and str(missing) in proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from policies import PolicySet
 from sandbox import Sandbox, SandboxLimits, SandboxSpec
 from sandbox.image_build import build_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
+from sandbox.progress import PlainReporter
 
 
 def real_policy(
@@ -62,7 +64,7 @@ def make_workspace(root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def image() -> str:
-    return build_image(progress=lambda line: None)
+    return build_image(progress=PlainReporter(io.StringIO()))
 
 
 def policy_spec(ws: Path, image: str, **policy: object) -> SandboxSpec:

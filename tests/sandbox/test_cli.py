@@ -1,4 +1,4 @@
-"""`python -m sandbox.cli exec --json` probes the walls the policy implies."""
+"""`rempart sandbox exec --json` probes the walls the policy implies."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.skipif(not hasattr(policies, "PolicySet"), reason="policies.PolicySet not landed"),
 ]
 
-_EXEC = [sys.executable, "-m", "sandbox.cli", "exec"]
+_EXEC = [sys.executable, "-m", "rempart", "sandbox", "exec"]
 POLICY = """\
 version: 1
 name: t
@@ -35,7 +35,7 @@ limits: {cpus: 1, memory: 512m, pids: 128, timeout_s: 30, output_bytes: 100000}
 def _exec(ws: Path, *cmd: str, policy: str = POLICY) -> dict[str, Any]:
     pol = ws.parent / "policy.yaml"
     pol.write_text(policy)
-    argv = [sys.executable, "-m", "sandbox.cli", "exec", "--workspace", str(ws)]
+    argv = [sys.executable, "-m", "rempart", "sandbox", "exec", "--workspace", str(ws)]
     done = subprocess.run(
         [*argv, "--policy", str(pol), "--json", "--", *cmd],
         capture_output=True,

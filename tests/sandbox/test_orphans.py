@@ -55,7 +55,7 @@ def test_kill_9_of_sandbox_exec_mid_command_leaves_no_process_of_it_alive_10_s_l
     ws.mkdir()
     policy = tmp_path / "p.yaml"
     policy.write_text(EGRESS_POLICY)
-    cmd = [sys.executable, "-m", "sandbox.cli", "exec", "--workspace", str(ws)]
+    cmd = [sys.executable, "-m", "rempart", "sandbox", "exec", "--workspace", str(ws)]
     cmd += ["--policy", str(policy), "--", "sleep 300 & sleep 301"]
     env = {**os.environ, "REMPART_SANDBOX_IMAGE": image}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -158,7 +158,7 @@ def test_the_prune_command_lists_with_dry_run_and_removes_without(
     labels = {LABEL_KIND: "egress-socket", LABEL_SESSION: name, **dead_owner()}
     client.volumes.create(name, labels=labels)
     try:
-        cli = [sys.executable, "-m", "sandbox.cli", "prune"]
+        cli = [sys.executable, "-m", "rempart", "sandbox", "prune"]
         dry = subprocess.run([*cli, "--dry-run"], capture_output=True, text=True, check=True)
         assert f"would remove volume {name}" in dry.stdout
         assert client.volumes.list(filters={"name": name})

@@ -13,9 +13,10 @@ from textual.pilot import Pilot
 
 from agent.approval import ApprovalRequest
 from agent.events import FinishEvent
+from agent.session_args import SessionArgs
 from agent.settings import Settings
 from policies import Decision
-from tui.app import RempartApp, TuiConfig
+from tui.app import RempartApp
 from tui.testing import FIXED_TS, ReplayFactory, Step
 
 TEAM_POLICY = """\
@@ -69,9 +70,10 @@ def make_app(settings: Settings, workspace: Path) -> Callable[..., RecordingApp]
         factory = ReplayFactory(steps)
         app = RecordingApp(
             settings,
-            TuiConfig(workspace=workspace, task=task, **config),
+            SessionArgs(workspace=workspace, **config),
             session_factory=factory,
             clock=lambda: 0.0,
+            task=task,
         )
         app.factory = factory  # type: ignore[attr-defined]
         return app

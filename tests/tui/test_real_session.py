@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from agent.events import DecisionEvent, ToolResultEvent
+from agent.session_args import SessionArgs
 from agent.settings import Settings
 from agent.store import Store
 from agent.testing import Reply, ScriptedModelServer
-from tui.app import RempartApp, TuiConfig
+from tui.app import RempartApp
 from tui.approval import ApprovalScreen
 from tui.widgets.cards import ToolCard
 
@@ -57,8 +58,8 @@ def real(
             model_retries=0,
             model_timeout_s=30.0,
         )
-        config = TuiConfig(workspace=workspace, policy_files=[policy], task="say hi twice")
-        return RempartApp(settings, config), server
+        args = SessionArgs(workspace=workspace, policy_files=(policy,))
+        return RempartApp(settings, args, task="say hi twice"), server
 
     return build
 
@@ -150,7 +151,7 @@ async def test_a_second_message_continues_the_same_session_and_ctrl_n_starts_a_n
             await wait_for(pilot, lambda: len(server.requests) >= 3 and not screen.running, 120)
             assert screen.session_id == first
             history = server.requests[2]["messages"]
-            assert history[1]["content"] == "say hi twice"
+            assert history[1]["content"].endswith("Your task:\nsay hi twice")
             assert history[-1] == {"role": "user", "content": "now say bye"}
             await pilot.press("ctrl+n")
             screen.query_one("#task").text = "something else"

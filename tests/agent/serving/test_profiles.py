@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import ProfileError
 from agent.serving.engine import serve_command
-from agent.serving.profiles import ProfileError, load_profiles, profile_for
+from agent.serving.profiles import load_profiles, profile_for, shipped_deploy_dir
 from agent.settings import Settings
 
-DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+DEPLOY = shipped_deploy_dir()
+COMPOSE = Path(__file__).resolve().parents[3] / "deploy" / "compose.yaml"
 
 
 def test_every_family_the_operator_guide_names_has_a_profile() -> None:
@@ -47,7 +49,7 @@ def test_an_unknown_model_asks_for_a_profile_by_name() -> None:
 def test_the_embedded_serve_command_uses_our_chat_template_and_the_hermes_parser(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(deploy_dir=DEPLOY, data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path)
     profile = profile_for(DEPLOY, "qwen2.5-coder")
     cmd = serve_command(Path("/venv/bin/python"), Path("/m"), "m", profile, settings, 8011)
     assert "--tool-call-parser=hermes" in cmd and "--enable-auto-tool-choice" in cmd
@@ -62,7 +64,7 @@ def test_the_compose_file_validates(tmp_path: Path) -> None:
         pytest.skip("docker-compose is not installed (scripts/install.sh installs it)")
     env = {"MODEL_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [compose, "-f", str(DEPLOY / "compose.yaml"), "config"],
+        [compose, "-f", str(COMPOSE), "config"],
         capture_output=True,
         text=True,
         env=env,
@@ -71,7 +73,7 @@ def test_the_compose_file_validates(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "internal: true" in done.stdout and "pull_policy: never" in done.stdout
     missing = subprocess.run(
-        [compose, "-f", str(DEPLOY / "compose.yaml"), "config"],
+        [compose, "-f", str(COMPOSE), "config"],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin"},

@@ -2,7 +2,8 @@
 
 Runs inside vLLM's own virtualenv (transformers, torch, gguf, accelerate), never inside
 Rempart's. Keeps only what we trust from the file: weights, architecture config and
-tokenizer. The GGUF's chat template is dropped: Rempart ships its own in deploy/.
+tokenizer. The GGUF's chat template is dropped: Rempart ships its own (chat_templates/
+next to this file).
 
 usage: python convert_gguf.py MODEL.gguf OUT_DIR
 """
