@@ -42,6 +42,7 @@ FLOOD_FACTOR = 64
 FLOOD_MIN = 64 * 1024 * 1024
 KILL_GRACE_S = 1.0
 RUN_MARKER = "REMPART_RUN_ID"
+OWNER_MARK = "/tmp/.rempart-owner"  # keeper.py: an owner attached once
 
 Json = dict[str, Any]
 
@@ -437,6 +438,8 @@ class Executor:
 def main() -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _become_subreaper()
+    with contextlib.suppress(OSError), open(OWNER_MARK, "w") as mark:
+        mark.write(f"{os.getpid()}\n")  # the keeper's sign that an owner attached
     executor = Executor(Writer(sys.stdout.buffer))
     executor.writer.send({"id": None, "event": "ready", "pid": os.getpid(), "version": VERSION})
     for raw in sys.stdin.buffer:

@@ -24,12 +24,10 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # on the host (mypy); in the container both files sit in /opt/rempart
-    from sandbox.image import forwarder
-else:
-    import forwarder
-
 POLL_S = 0.25
+# The executor leaves this mark when it starts: an owner that attached and left before the
+# keeper's first look (a slow start under load) still counts as having attached.
+OWNER_MARK = "/tmp/.rempart-owner"
 # The owner may re-attach (a new executor) within this time; longer than the host waits
 # for a dying container (2 s), so that a dead executor is told apart from a killed container.
 GRACE_S = 5.0
@@ -40,33 +38,47 @@ EXIT_LIFETIME = 4
 EXIT_NO_OWNER = 5
 
 
-def attached(me: int) -> bool:
-    """Is any process of the container exec'd from outside (parent pid 0, not PID 1)?"""
+def attached(me: int) -> list[str]:
+    """The processes of the container exec'd from outside (parent pid 0, not PID 1)."""
+    found: list[str] = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in (1, me):
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
+                raw = fh.read()
+        except OSError:
             continue
-        if len(fields) > 1 and fields[0] != b"Z" and fields[1] == b"0":
-            return True
-    return False
+        name, _, rest = raw.partition(b" (")[2].rpartition(b")")
+        fields = rest.split()
+        if len(fields) > 1 and fields[0] not in (b"Z", b"X") and fields[1] == b"0":
+            found.append(f"{entry} {name.decode(errors='replace')} {fields[0].decode()}")
+    return found
+
+
+def say(text: str) -> None:
+    print(f"rempart keeper: {text}", file=sys.stderr, flush=True)
 
 
 def watch(lifetime_s: float, startup_s: float, grace_s: float) -> tuple[int, str]:
     """Block until the container should end; returns the exit code and why."""
     me = os.getpid()
+    say(f"watching (pid {me}; lifetime {lifetime_s:g} s, startup {startup_s:g} s)")
     started = time.monotonic()
     seen = False
     absent_since: float | None = None
+    last: list[str] = []
     while True:
         now = time.monotonic()
         if now - started > lifetime_s:
             return EXIT_LIFETIME, f"lifetime of {lifetime_s:g} s reached"
-        if attached(me):
-            seen, absent_since = True, None
+        owners = attached(me)
+        if owners != last:
+            say("owner processes: " + (", ".join(owners) or "none"))
+            last = owners
+        seen = seen or bool(owners) or os.path.exists(OWNER_MARK)
+        if owners:
+            absent_since = None
         elif seen:
             absent_since = absent_since or now
             if now - absent_since >= grace_s:
@@ -77,7 +89,13 @@ def watch(lifetime_s: float, startup_s: float, grace_s: float) -> tuple[int, str
 
 
 def _forward(listen: str, sock: str) -> None:
+    # imported here, in its thread: the watch starts at once, not after asyncio's import
     import asyncio
+
+    if TYPE_CHECKING:  # on the host (mypy); in the container it sits in /opt/rempart
+        from sandbox.image import forwarder
+    else:
+        import forwarder
 
     asyncio.run(forwarder.serve(listen, sock, lease=True))
 
@@ -95,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             target=_forward, args=(args.forward_listen, args.forward_socket), daemon=True
         ).start()
     code, why = watch(args.lifetime, args.startup, args.grace)
-    print(f"rempart keeper: stopping the sandbox: {why}", file=sys.stderr, flush=True)
+    say(f"stopping the sandbox: {why}")
     return code
 
 
