@@ -11,7 +11,7 @@ import pytest
 from rempart.cli import build_parser
 
 GROUPS = [
-    "run", "tui", "policy", "sandbox", "model", "sessions", "audit", "doctor", "config",
+    "run", "tui", "policy", "sandbox", "model", "sessions", "undo", "audit", "doctor", "config",
     "completion", "man",
 ]  # fmt: skip
 

@@ -67,11 +67,12 @@ def test_0_success_and_1_a_check_that_says_no(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\ndefault: no\n")
     assert rempart("policy", "check", str(bad)).returncode == Exit.FAILED
-    log = tmp_path / "audit.jsonl"
-    AuditLog(log).append("s", "session", note="one")
-    AuditLog(log).append("s", "session", note="two")
+    log, key, anchor = tmp_path / "audit.jsonl", tmp_path / "audit.key", tmp_path / "audit.head"
+    AuditLog(log, key, anchor).append("s", "session", note="one")
+    AuditLog(log, key, anchor).append("s", "session", note="two")
     log.write_text(log.read_text().replace("two", "TWO"))
-    assert rempart("audit", "verify", "--log", str(log)).returncode == Exit.FAILED
+    verify = ["audit", "verify", "--log", str(log), "--key", str(key), "--anchor", str(anchor)]
+    assert rempart(*verify).returncode == Exit.FAILED
 
 
 @pytest.mark.smoke

@@ -307,8 +307,8 @@ async def test_untrusted_text_in_cards_is_shown_escaped_and_never_as_markup(make
 async def test_before_the_first_session_the_status_bar_shows_the_model_and_policy_in_force(
     settings, workspace, tmp_path
 ) -> None:
+    from agent.session_args import SessionArgs
     from agent.testing import ScriptedModelServer
-    from tui.app import TuiConfig
     from tui.testing import ReplayFactory
 
     from .conftest import TEAM_POLICY
@@ -316,7 +316,7 @@ async def test_before_the_first_session_the_status_bar_shows_the_model_and_polic
     team = tmp_path / "team.yaml"
     team.write_text(TEAM_POLICY)
     with ScriptedModelServer([], model="served-model-7b") as server:
-        config = TuiConfig(workspace=workspace, policy_files=[team], model_url=server.base_url)
+        config = SessionArgs(workspace=workspace, policy_files=(team,), endpoint=server.base_url)
         app = RecordingApp(settings, config, session_factory=ReplayFactory([]), clock=lambda: 0.0)
         async with app.run_test(size=(100, 24)) as pilot:
             bar = app.session_screen.status
@@ -327,13 +327,13 @@ async def test_before_the_first_session_the_status_bar_shows_the_model_and_polic
 
 
 async def test_a_configured_model_name_is_shown_at_once(settings, workspace, tmp_path) -> None:
-    from tui.app import TuiConfig
+    from agent.session_args import SessionArgs
     from tui.testing import ReplayFactory
 
     extra = tmp_path / "extra.yaml"
     extra.write_text("version: 1\nname: x\ndefault: ask\n")
     named = settings.model_copy(update={"model_name": "qwen-pinned"})
-    config = TuiConfig(workspace=workspace, policy_files=[extra])
+    config = SessionArgs(workspace=workspace, policy_files=(extra,))
     app = RecordingApp(named, config, session_factory=ReplayFactory([]), clock=lambda: 0.0)
     async with app.run_test(size=(100, 24)):
         bar = app.session_screen.status
