@@ -149,6 +149,16 @@ class Egress:
                 continue
         return out
 
+    def log_tail(self, lines: int = 5) -> str:
+        """The proxy's last log lines (stdout and stderr), for an error message."""
+        if self.proxy is None:
+            return ""
+        try:
+            raw = self.proxy.logs(tail=lines).decode(errors="replace")
+        except (NotFound, APIError):
+            return ""
+        return " | ".join(line for line in raw.splitlines() if line.strip())
+
     def close(self) -> None:
         if self.proxy is not None:
             with contextlib.suppress(NotFound):  # already removed (prune, killed from outside)

@@ -46,6 +46,7 @@ NEVER_RESOLVES = (".invalid",)
 
 
 LEASE_HEAD = b"REMPART-LEASE\r\n\r\n"  # forwarder.py holds one while its sandbox lives
+PROBE_HEAD = b"REMPART-PROBE\r\n\r\n"  # the sandbox's readiness probe (forwarder.py)
 LEASE_STARTUP_S = 120.0
 
 
@@ -309,6 +310,12 @@ async def handle(
         head = await asyncio.wait_for(client_r.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
         if head == LEASE_HEAD and leases is not None:
             await leases.hold(client_r)
+            client_w.close()
+            return
+        if head == PROBE_HEAD:  # answered here, goes nowhere: not a connection attempt
+            held = leases.open if leases is not None else 1
+            client_w.write(f"REMPART-READY leases={held}\r\n".encode())
+            await client_w.drain()
             client_w.close()
             return
         lines = head_lines(head)
