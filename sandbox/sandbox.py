@@ -107,6 +107,7 @@ class Sandbox:
         self.view: View | None = None
         self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
         self.proxy_wait_ms = 0.0  # how long the last start waited for its proxy path
+        self._egress_past: list[EgressEvent] = []  # proxies of replaced containers
 
     # lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -223,6 +224,8 @@ class Sandbox:
         if self._executor is not None:
             self._executor.close()
             self._executor = None
+        if self.egress is not None:  # its log goes with its container: keep it
+            self._egress_past.extend(self.egress.events())
         if self._client is not None:
             log.info("sandbox %s closed", self.session)
             try:
@@ -439,8 +442,10 @@ class Sandbox:
         return int(self._request({"op": "ping"}, timeout)["pid"])
 
     def egress_events(self) -> list[EgressEvent]:
-        """Every connection attempt the egress proxy logged (empty without network)."""
-        return self.egress.events() if self.egress is not None else []
+        """Every connection attempt the egress proxies of this sandbox logged, in order, the
+        proxies of containers replaced by `restart()` included (empty without network)."""
+        current = self.egress.events() if self.egress is not None else []
+        return [*self._egress_past, *current]
 
     @property
     def container_id(self) -> str:
