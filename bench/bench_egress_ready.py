@@ -27,7 +27,7 @@ from policies import PolicySet
 from sandbox import Sandbox, SandboxSpec
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import spec_from_policy
-from tests.sandbox.cpu_load import ANSWERED, FIRST_CONNECTION, CpuLoad
+from tests.sandbox.cpu_load import ANSWERED, FIRST_CONNECTION, cpu_load
 
 POLICY = "version: 1\nname: bench\nnetwork:\n  allow: [pypi.org:443]\n"
 
@@ -53,7 +53,7 @@ def main() -> int:
         start_plain: list[float] = []
         waits: list[float] = []
         load: contextlib.AbstractContextManager[object] = (
-            contextlib.nullcontext() if args.no_load else CpuLoad()
+            contextlib.nullcontext() if args.no_load else cpu_load()
         )
         with load:
             for i in range(max(args.starts, args.baseline)):

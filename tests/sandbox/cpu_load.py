@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from types import TracebackType
+from collections.abc import Iterator
 
 # The first thing a command does: one connection to its HTTPS_PROXY, one request through it.
 # A proxy path that is not ready shows as REFUSED (nothing listens on 127.0.0.1:3128 yet) or
@@ -27,25 +28,16 @@ FIRST_CONNECTION = (
 ANSWERED = "HTTP/1.1 403 Forbidden"  # the proxy's answer for a host the policy does not allow
 
 
-class CpuLoad:
-    """`with CpuLoad():` one busy process per core (killed, by pid, on exit)."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 2
-        self._procs: list[subprocess.Popen[bytes]] = []
-
-    def __enter__(self) -> CpuLoad:
-        for _ in range(self.workers):
-            self._procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        for proc in self._procs:
+@contextlib.contextmanager
+def cpu_load(workers: int | None = None) -> Iterator[None]:
+    """`with cpu_load():` one busy process per core (killed, by pid, on exit)."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(workers or os.cpu_count() or 2):
+            procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        yield
+    finally:
+        for proc in procs:
             proc.kill()
-        for proc in self._procs:
+        for proc in procs:
             proc.wait(timeout=10)

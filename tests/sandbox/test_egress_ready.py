@@ -10,7 +10,7 @@ import pytest
 from sandbox import Sandbox, SandboxError, SandboxSpec
 from sandbox import sandbox as sandbox_module
 from sandbox.engine import docker_client
-from tests.sandbox.cpu_load import ANSWERED, FIRST_CONNECTION, CpuLoad
+from tests.sandbox.cpu_load import ANSWERED, FIRST_CONNECTION, cpu_load
 
 pytestmark = pytest.mark.docker
 
@@ -22,7 +22,7 @@ def test_the_first_connection_of_every_fresh_sandbox_under_load_reaches_the_prox
 ) -> None:
     spec = make_spec(workspace, image, network_allow=["pypi.org:443"])
     answers: list[str] = []
-    with CpuLoad():
+    with cpu_load():
         for _ in range(STARTS):
             with Sandbox(spec) as box:
                 answers.append(box.run(["python3", "-c", FIRST_CONNECTION]).stdout.strip())
