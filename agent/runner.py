@@ -106,7 +106,7 @@ class CallRunner:
         except (ToolArgumentError, SandboxRequestError) as exc:
             output = ToolOutput(content=f"error: {exc}", is_error=True)
         except SandboxGone as exc:
-            self.sandbox.replace()
+            self.replace_sandbox()
             output = ToolOutput(
                 content=f"error: the sandbox stopped ({exc}); a new one is ready, workspace "
                 "files are intact: retry if needed",
@@ -131,7 +131,7 @@ class CallRunner:
                     check.command, cwd=".", timeout_s=ctx.timeout_s, output_cap=ctx.output_cap
                 )
             except SandboxGone as exc:
-                self.sandbox.replace()
+                self.replace_sandbox()
                 record.note = f"the sandbox stopped during the check ({exc})"
             except SandboxError as exc:
                 record.note = f"the sandbox failed: {exc.message}"
@@ -263,16 +263,36 @@ class CallRunner:
         """A call that never reached a tool (bad JSON, unknown tool): recorded like any other."""
         return self._result(tool_name, call, ToolOutput(content=text, is_error=True))
 
-    def _record_egress(self) -> None:
-        """Every connection attempt the egress proxy saw since the last call, in order."""
+    def replace_sandbox(self) -> None:
+        """A fresh sandbox for a dead one, the old proxy's last connections recorded first."""
+        self.record_egress()
+        self.sandbox.replace()
+
+    def record_egress(self) -> None:
+        """Every connection attempt (and every end of an allowed one, with its bytes) the
+        egress proxy logged since the last call, in order. Called after every call, before a
+        sandbox is replaced and when the session closes."""
         if self.sandbox.restarts != self._egress_restarts:  # a new sandbox, a new proxy log
             self._egress_seen, self._egress_restarts = 0, self.sandbox.restarts
         events = self.sandbox.current.egress_events()
         for event in events[self._egress_seen :]:
+            action: dict[str, Any] = {"kind": "net.connect", "host": event.host, "port": event.port}
+            extra = {
+                "method": event.method,
+                "addr": event.addr,
+                "conn": event.conn,
+                "sandbox": event.sandbox,
+                "rule": event.rule,
+                "sni": event.sni,
+                "bytes_up": event.bytes_up,
+                "bytes_down": event.bytes_down,
+                "proxy_ts": event.ts,
+            }
+            action.update({k: v for k, v in extra.items() if v is not None and v != ""})
             self.audit.append(
                 self.session_id,
                 "egress",
-                action={"kind": "net.connect", "host": event.host, "port": event.port},
+                action=action,
                 decision=event.decision,
                 approver="egress-proxy",
                 note=event.reason or None,
@@ -280,7 +300,7 @@ class CallRunner:
         self._egress_seen = len(events)
 
     def _result(self, tool_name: str, call: ToolCallRequest, output: ToolOutput) -> ToolOutput:
-        self._record_egress()
+        self.record_egress()
         digest, size = output_digest(output.content)
         self.audit.append(
             self.session_id,
