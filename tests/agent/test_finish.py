@@ -35,7 +35,7 @@ def test_a_pasted_gutter_is_stripped_counted_and_audited(
     result = run.results()[0]
     assert result.repairs == ["removed a pasted line-number gutter"]
     assert run.finish.repairs >= 1
-    notes = [r.note or "" for r in AuditLog(run.settings.audit_log).records()]
+    notes = [r.note or "" for r in AuditLog.for_settings(run.settings).records()]
     assert any("removed a pasted line-number gutter" in n for n in notes)
 
 
