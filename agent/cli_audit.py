@@ -46,9 +46,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if result.sessions:
             print(f"ok: record counts match the sessions store ({result.sessions} sessions)")
     else:
-        where = f"record {result.line}" if result.line is not None else "the log"
+        where = f" at record {result.line}" if result.line is not None else ""
         print(
-            f"BROKEN at {where}: {safe_line(result.problem)} "
+            f"BROKEN{where}: {safe_line(result.problem)} "
             f"({result.records} records verified before it; {log.path})"
         )
     for note in result.notes:

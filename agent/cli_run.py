@@ -35,6 +35,7 @@ EXIT_CODES: dict[str, Exit] = {
     "check_failed": Exit.CHECK_FAILED,
     "blocked": Exit.BLOCKED,
     "model_unreachable": Exit.MODEL_UNREACHABLE,
+    "error": Exit.ERROR,
 }
 
 

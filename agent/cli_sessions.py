@@ -10,7 +10,7 @@ from agent.cli_run import approver_from, run_session
 from agent.render import JsonPrinter, TextPrinter
 from agent.session_args import SessionArgs, add_session_arguments
 from agent.settings import Settings
-from agent.store import Store
+from agent.store import SessionRow, Store
 from agent.undo import checkpoints_of
 from policies.termsafe import json_safe, safe, safe_line
 
@@ -47,6 +47,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _row(settings: Settings, session_id: str) -> SessionRow:
+    store = Store(settings.sessions_db)
+    try:
+        return store.get(session_id)
+    finally:
+        store.close()
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     settings = Settings()
     store = Store(settings.sessions_db)
@@ -62,11 +70,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     settings = Settings()
-    store = Store(settings.sessions_db)
-    try:
-        row = store.get(args.id)
-    finally:
-        store.close()
+    row = _row(settings, args.id)
     checkpoints = checkpoints_of(settings, row)
     steps = checkpoints.steps()
     if args.stat:

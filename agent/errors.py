@@ -28,6 +28,10 @@ class SessionNotFound(RempartError):
     """No session has that id."""
 
 
+class StoreError(RempartError):
+    """The sessions store cannot be written (disk full, file damaged)."""
+
+
 class ConfigError(RempartError):
     """The configuration file or an environment variable does not hold a valid setting."""
 

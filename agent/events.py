@@ -130,7 +130,7 @@ class CheckEvent(_Event):
 
 Verified = Literal["passed", "failed", "none"]
 Outcome = Literal[
-    "success", "failed", "limit", "stopped", "check_failed", "blocked", "model_unreachable"
+    "success", "failed", "limit", "stopped", "check_failed", "blocked", "model_unreachable", "error"
 ]
 
 

@@ -105,13 +105,20 @@ class Finisher:
         return "passed" if record.exit_code == 0 else "failed"
 
     def final(
-        self, status: Status, reason: str, claim: str | None, unreachable: bool = False
+        self,
+        status: Status,
+        reason: str,
+        claim: str | None,
+        unreachable: bool = False,
+        error: bool = False,
     ) -> FinishEvent:
-        """The final event, from evidence."""
+        """The final event, from evidence (`error`: a failure a person must fix ended it)."""
         verified = self.verified()
         outcome: Outcome = (
             "model_unreachable"
             if unreachable
+            else "error"
+            if error
             else _outcome(status, verified, self.evidence.denials)
         )
         record = self.last
@@ -155,6 +162,7 @@ OUTCOME_WORDS: dict[str, str] = {
     "limit": "NOT done: a budget ran out",
     "stopped": "stopped by the person",
     "model_unreachable": "NOT done: the model server did not answer",
+    "error": "NOT done: stopped by an error a person must fix",
 }
 
 

@@ -1,16 +1,21 @@
 """The model client: OpenAI chat-completions over HTTP (vLLM, llama.cpp's server, ...).
 
-Streaming, native tools, timeouts and retries with backoff (the SDK's), `trust_env` off so a
-proxy in the environment never sees prompts. Failures become `ModelUnavailable`, a person's
-problem: the session stops cleanly and can be resumed.
+Streaming, native tools, timeouts, `trust_env` off so a proxy in the environment never sees
+prompts. A request that fails for a reason a retry can fix (the server unreachable, a 5xx
+or 429, the stream cut mid-way by a dying server) is retried `retries` times with
+exponential backoff (0.5 s, 1 s, 2 s, ... at most 8 s); then, or at once for any other
+failure, it becomes `ModelUnavailable`, a person's problem: the session stops cleanly and
+can be resumed.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx2
 import openai
@@ -23,7 +28,11 @@ ToolChoice = Literal["required", "auto", "none"]
 # directly rather than wrapped in openai.APIError.
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (openai.APIError, httpx2.HTTPError)
 OnText = Callable[[str], None]
+T = TypeVar("T")
 log = logging.getLogger(__name__)
+BACKOFF_S = 0.5
+BACKOFF_MAX_S = 8.0
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 class ContextOverflow(ModelUnavailable):
@@ -62,19 +71,32 @@ class OpenAIModelClient:
         self._http = openai.DefaultHttpxClient(
             trust_env=False, timeout=openai.Timeout(timeout_s, connect=10.0)
         )
+        self.retries = retries
+        # retries are ours (`_retrying`): the SDK's would not cover a stream cut mid-way
         self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key, max_retries=retries, http_client=self._http
+            base_url=base_url, api_key=api_key, max_retries=0, http_client=self._http
         )
 
     def close(self) -> None:
         self._http.close()
 
     def list_models(self) -> list[dict[str, Any]]:
-        try:
-            page = self._client.models.list()
-        except openai.APIError as exc:
-            raise _unavailable(self.base_url, exc) from exc
+        page = self._retrying(self._client.models.list)
         return [item.model_dump() for item in page.data]
+
+    def _retrying(self, request: Callable[[], T]) -> T:
+        """`request()`, retried with backoff while a retry can help; else ModelUnavailable."""
+        attempt = 0
+        while True:
+            try:
+                return request()
+            except TRANSPORT_ERRORS as exc:
+                if attempt >= self.retries or not _retryable(exc):
+                    log.warning("model call to %s failed: %r", self.base_url, exc)
+                    raise _unavailable(self.base_url, exc, attempt + 1) from exc
+                log.info("model call to %s failed (%r); retrying", self.base_url, exc)
+                threading.Event().wait(min(BACKOFF_S * 2**attempt, BACKOFF_MAX_S))
+                attempt += 1
 
     def complete(
         self,
@@ -100,30 +122,33 @@ class OpenAIModelClient:
             request.update(tools=tools, tool_choice=tool_choice)
         if max_tokens is not None:
             request["max_tokens"] = max_tokens
+        tries = itertools.count()
+        # a retry is not streamed: what the first attempt showed is not shown twice
+        return self._retrying(
+            lambda: self._stream(request, on_text if next(tries) == 0 else None, started)
+        )
+
+    def _stream(self, request: dict[str, Any], on_text: OnText | None, started: float) -> ModelTurn:
         text: list[str] = []
         calls: dict[int, _Call] = {}
         finish_reason: str | None = None
         usage = (0, 0)
-        try:
-            for chunk in self._client.chat.completions.create(**request):
-                if chunk.usage is not None:
-                    usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                for choice in chunk.choices:
-                    finish_reason = choice.finish_reason or finish_reason
-                    delta = choice.delta
-                    if delta.content:
-                        text.append(delta.content)
-                        if on_text is not None:
-                            on_text(delta.content)
-                    for part in delta.tool_calls or []:
-                        call = calls.setdefault(part.index, _Call())
-                        call.id = part.id or call.id
-                        if part.function is not None:
-                            call.name += part.function.name or ""
-                            call.arguments += part.function.arguments or ""
-        except TRANSPORT_ERRORS as exc:
-            log.warning("model call to %s failed: %r", self.base_url, exc)
-            raise _unavailable(self.base_url, exc) from exc
+        for chunk in self._client.chat.completions.create(**request):
+            if chunk.usage is not None:
+                usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            for choice in chunk.choices:
+                finish_reason = choice.finish_reason or finish_reason
+                delta = choice.delta
+                if delta.content:
+                    text.append(delta.content)
+                    if on_text is not None:
+                        on_text(delta.content)
+                for part in delta.tool_calls or []:
+                    call = calls.setdefault(part.index, _Call())
+                    call.id = part.id or call.id
+                    if part.function is not None:
+                        call.name += part.function.name or ""
+                        call.arguments += part.function.arguments or ""
         log.debug(
             "model call: %d prompt + %d completion tokens in %.2f s",
             usage[0],
@@ -143,14 +168,22 @@ class OpenAIModelClient:
         )
 
 
-def _unavailable(base_url: str, exc: Exception) -> ModelUnavailable:
+def _retryable(exc: Exception) -> bool:
+    """Could the same request succeed later (not a refusal of the request itself)?"""
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS
+    return True  # unreachable, timed out, or the stream cut mid-way
+
+
+def _unavailable(base_url: str, exc: Exception, attempts: int = 1) -> ModelUnavailable:
     if isinstance(exc, openai.APIStatusError):
         detail = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
         if exc.status_code == 400 and "context length" in str(exc.message):
             return ContextOverflow(f"the prompt is longer than the model's window: {detail}")
     else:
         detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
     return ModelUnavailable(
-        f"the model server at {base_url} failed: {detail}",
+        f"the model server at {base_url} failed{tries}: {detail}",
         hint="check `rempart model status`; the session is saved: `rempart sessions resume ID`",
     )

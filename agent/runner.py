@@ -8,6 +8,8 @@ comes back as an `is_error` output; a dead container is replaced and the call re
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -30,7 +32,13 @@ from agent.tools.output import clean
 from policies import Action, Decision, DecisionKind, Exec, FsWrite, PolicySet
 from policies.errors import RempartError
 from sandbox.changes import Change, Outcome, Verdict
-from sandbox.errors import SandboxError, SandboxGone, SandboxRequestError
+from sandbox.errors import (
+    DockerUnavailable,
+    ExecutorError,
+    SandboxError,
+    SandboxGone,
+    SandboxRequestError,
+)
 
 OUTPUT_TAIL = 2_000
 
@@ -47,18 +55,54 @@ class ClosableSandbox(SandboxLike, Protocol):
     def user(self) -> str: ...
 
 
-class SandboxHandle:
-    """The session's current sandbox; replaced with a fresh one when the old one dies."""
+ENGINE_WAIT_S = 60.0
 
-    def __init__(self, start: Callable[[], ClosableSandbox]) -> None:
+
+class SandboxHandle:
+    """The session's current sandbox; replaced with a fresh one when the old one dies.
+
+    A sandbox whose engine failed (a restart of dockerd) is `broken`: the next call
+    replaces it first, waiting up to `engine_wait_s` for the engine to answer again.
+    """
+
+    def __init__(
+        self, start: Callable[[], ClosableSandbox], engine_wait_s: float = ENGINE_WAIT_S
+    ) -> None:
         self._start = start
+        self.engine_wait_s = engine_wait_s
         self.current = start()
         self.restarts = 0
+        self.broken = False
+        self.leftovers: list[ClosableSandbox] = []  # could not be removed (engine down)
 
     def replace(self) -> None:
-        self.current.close()
-        self.current = self._start()
+        """Close the current sandbox (kept for later when that fails) and start a new one;
+        raises SandboxError when the engine does not come back in time."""
+        old, self.broken = self.current, True
+        for sandbox in [*self.leftovers, old]:
+            try:
+                sandbox.close()
+            except SandboxError:
+                if sandbox not in self.leftovers:
+                    self.leftovers.append(sandbox)
+            else:
+                if sandbox in self.leftovers:
+                    self.leftovers.remove(sandbox)
+        deadline = time.monotonic() + self.engine_wait_s
+        while True:
+            try:
+                self.current = self._start()
+                break
+            except (DockerUnavailable, ExecutorError):
+                if time.monotonic() > deadline:
+                    raise
+                threading.Event().wait(1.0)
         self.restarts += 1
+        self.broken = False
+
+    def close(self) -> None:
+        for sandbox in [*self.leftovers, self.current]:
+            sandbox.close()
 
 
 class CallRunner:
@@ -102,19 +146,35 @@ class CallRunner:
                 return self._result(tool.name, call, ToolOutput(content=refusal, is_error=True))
             self._authorised.add(_key(action.model_dump()))
         try:
+            if self.sandbox.broken:
+                self.sandbox.replace()
             output = tool.call(self.context(), args)
         except (ToolArgumentError, SandboxRequestError) as exc:
             output = ToolOutput(content=f"error: {exc}", is_error=True)
         except SandboxGone as exc:
-            self.replace_sandbox()
-            output = ToolOutput(
-                content=f"error: the sandbox stopped ({exc}); a new one is ready, workspace "
-                "files are intact: retry if needed",
-                is_error=True,
-            )
+            output = self._replaced(f"the sandbox stopped ({exc})")
+        except (ExecutorError, DockerUnavailable) as exc:
+            output = self._replaced(f"the sandbox failed ({exc.message})")
         except SandboxError as exc:
             output = ToolOutput(content=f"error: the sandbox failed: {exc.message}", is_error=True)
         return self._result(tool.name, call, output)
+
+    def _replaced(self, what: str) -> ToolOutput:
+        """A sandbox that died under a call: replaced now (the engine may be restarting),
+        the old proxy's last connections recorded first."""
+        try:
+            self.replace_sandbox()
+        except SandboxError as exc:
+            return ToolOutput(
+                content=f"error: {what}; no new sandbox could be started ({exc.message}): "
+                "workspace files are intact; the next call tries again",
+                is_error=True,
+            )
+        return ToolOutput(
+            content=f"error: {what}; a new one is ready, workspace files are intact: check "
+            "the effect of the call and retry if needed",
+            is_error=True,
+        )
 
     def run_check(self, call: ToolCallRequest, check: ProjectCheck, attempt: int) -> CheckRecord:
         """The project's check, judged as a command like any other, run in the sandbox,
@@ -131,8 +191,11 @@ class CallRunner:
                     check.command, cwd=".", timeout_s=ctx.timeout_s, output_cap=ctx.output_cap
                 )
             except SandboxGone as exc:
-                self.replace_sandbox()
-                record.note = f"the sandbox stopped during the check ({exc})"
+                record.note = self._replaced(
+                    f"the sandbox stopped during the check ({exc})"
+                ).content
+            except (ExecutorError, DockerUnavailable) as exc:
+                record.note = self._replaced(f"the sandbox failed ({exc.message})").content
             except SandboxError as exc:
                 record.note = f"the sandbox failed: {exc.message}"
             else:

@@ -20,7 +20,7 @@ from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog
 from agent.discovery import discover_layers, load_policy_set
-from agent.errors import McpError, ModelUnavailable, ProfileError
+from agent.errors import McpError, ModelUnavailable, ProfileError, StoreError
 from agent.events import (
     AssistantDelta,
     ErrorEvent,
@@ -48,7 +48,8 @@ from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
 from agent.workspace_lock import WorkspaceLock
 from policies import McpStart
-from sandbox import Sandbox
+from policies.errors import RempartError
+from sandbox import Sandbox, SandboxError
 from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
 from sandbox.errors import SandboxRequestError
@@ -125,13 +126,26 @@ class Session:
             try:
                 if self._runner is not None:  # the proxy's last lines, before it is removed
                     self._runner.record_egress()
-            finally:
-                self._sandbox.current.close()
+            except RempartError as exc:  # an audit or engine failure: still close the sandbox
+                self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
+            try:
+                self._sandbox.close()
+            except SandboxError as exc:  # its keeper stops it; a later start prunes it
+                self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
         if self._client is not None:
             self._client.close()
         if self._lock is not None:
             self._lock.release()
         self.store.close()
+
+    def _tell(self, event: Event) -> None:
+        """Show an event even when it cannot be stored (the store may be what failed)."""
+        try:
+            self.emit(event)
+        except StoreError:
+            shown = event.model_copy(update={"session_id": self.id})
+            for listener in self.listeners:
+                listener(shown)
 
     def emit(self, event: Event) -> Event:
         event = event.model_copy(update={"session_id": self.id})
@@ -362,15 +376,25 @@ class Session:
         assert self.loop is not None, "use Session as a context manager"
         try:
             finish = self.loop.run(self._history())
-        except ModelUnavailable as exc:
-            self.emit(ErrorEvent(message=exc.message, hint=exc.hint))
+        except RempartError as exc:
+            # the model server down; a record that cannot be written (nothing was done
+            # without it); the store or the sandbox failing: a person's to fix, then resume
+            self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
             state = self.loop.state
-            finish = self.loop.finisher.final("failed", exc.message, None, unreachable=True)
+            unreachable = isinstance(exc, ModelUnavailable)
+            finish = self.loop.finisher.final(
+                "failed", exc.message, None, unreachable=unreachable, error=not unreachable
+            )
             finish = finish.model_copy(
                 update={"steps": state.steps, "repairs": state.repairs, "failures": state.failures}
             )
-        self.store.set_status(self.id, finish.status)
-        return self.emit(finish)  # type: ignore[return-value]
+        try:
+            self.store.set_status(self.id, finish.status)
+            return self.emit(finish)  # type: ignore[return-value]
+        except StoreError as exc:
+            self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
+            self._tell(finish)
+            return finish
 
     def stop(self) -> None:
         if self.loop is not None:

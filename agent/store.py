@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.errors import SessionNotFound
+from agent.errors import SessionNotFound, StoreError
 from agent.events import EVENT_ADAPTER, Event
 from agent.messages import Message
 
@@ -62,13 +62,21 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.rollback()
+            raise StoreError(
+                f"cannot write the sessions store {self.path}: {exc}",
+                hint="free space in Rempart's data dir; the session can be resumed",
+            ) from exc
 
     def create(self, task: str, workspace: str, model: str) -> str:
         session_id = uuid.uuid4().hex[:12]

@@ -3,7 +3,10 @@
 `ScriptedModelServer`: a real HTTP server speaking OpenAI chat-completions (streaming SSE
 and plain JSON), replaying scripted replies in order. Each reply is a `Reply`: text and/or
 tool calls, or a fault (`status` for an HTTP error, `die_mid_stream` to drop the connection).
-Requests it received are kept in `.requests` for assertions.
+Requests it received are kept in `.requests` for assertions. `hold_mid_stream` sends the
+first chunks, says so (`on_hold`), then never ends the stream: run the server as its own
+process (`python -m agent.testing SCRIPT.json`, printing its base URL, then `holding`
+when a stream is held) to kill it mid-stream for real.
 
     with ScriptedModelServer([Reply.call("write_file", path="a.py", content="x")]) as server:
         ... Settings(model_base_url=server.base_url) ...
@@ -17,12 +20,14 @@ tools and the runner use) and enforces nothing: never use it to test the wall.
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import json
 import shlex
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +62,7 @@ class Reply(BaseModel):
     status: int | None = None
     error_message: str = "scripted failure"  # with `status`: what the server says
     die_mid_stream: bool = False
+    hold_mid_stream: bool = False
     prompt_tokens: int = 50
     completion_tokens: int = 10
 
@@ -85,14 +91,17 @@ class ScriptedModelServer:
         model: str = "scripted-model",
         max_model_len: int = 8192,
         api_key: str | None = None,
+        port: int = 0,
     ) -> None:
         self.api_key = api_key
+        self.on_hold: Callable[[], None] = lambda: None
+        self._forever = threading.Event()
         self.replies = list(replies)
         self.model = model
         self.max_model_len = max_model_len
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -187,6 +196,9 @@ class ScriptedModelServer:
                     if reply.die_mid_stream:
                         self.close_connection = True
                         return
+                    if reply.hold_mid_stream:
+                        server.on_hold()
+                        server._forever.wait()  # until the process is killed
                 self._chunk(b"data: [DONE]\n\n")
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
@@ -352,3 +364,22 @@ class FakeSandbox:
 
     def close(self) -> None:
         self.closed = True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve a script (a JSON list of replies) until killed; print the base URL first."""
+    parser = argparse.ArgumentParser(prog="python -m agent.testing", description=__doc__)
+    parser.add_argument("script", help="JSON file: a list of Reply objects")
+    parser.add_argument("--model", default="scripted-model")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    replies = [Reply.model_validate(r) for r in json.loads(Path(args.script).read_text())]
+    server = ScriptedModelServer(replies, model=args.model, port=args.port)
+    server.on_hold = lambda: print("holding", flush=True)
+    print(server.base_url, flush=True)
+    server._server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

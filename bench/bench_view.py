@@ -4,7 +4,8 @@
 
 Baseline: the same command through the executor without the sync that follows it (what
 a command cost before the change layer). Then: the full `Sandbox.run` (command + change
-set + judging), change sets of 1, 1,000 and 10,000 files, and the start of a sandbox on a
+set + judging), change sets of 1, 1,000 and 10,000 files, the same change sets with and
+without their checkpoint (`sandbox.checkpoints`), and the start of a sandbox on a
 workspace of `--files` files (view build + copy) against an empty one.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from policies import PolicySet
+from sandbox.checkpoints import Checkpoints
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import confined
 
@@ -88,6 +90,18 @@ def main() -> int:
                       f"command alone {gen[0]:8.1f} ms, sync {total - gen[0]:8.1f} ms "
                       f"({(total - gen[0]) / n:.2f} ms/file)")  # fmt: skip
                 sb.run("rm -rf out")
+            # checkpoints: the same change sets, recorded first in the shadow repository
+            checkpoints = Checkpoints(Path(tmp) / "checkpoints", ws, "bench")
+            for n in (1, 100, 1000):
+                script = f"mkdir -p out && for i in $(seq {n}); do echo $RANDOM > out/f$i.txt; done"
+                plain = timed(lambda s=script: sb.run(s), 7)
+                sb.on_change_set = lambda changes: checkpoints.record(changes, "bench")
+                sb.run(script)  # the shadow repository is created on the first step
+                recorded = timed(lambda s=script: sb.run(s), 7)
+                sb.on_change_set = None
+                print(f"change set of {n:>6} files: p50 {p50(plain):8.1f} ms, with checkpoint "
+                      f"{p50(recorded):8.1f} ms ({p50(recorded) / p50(plain):.2f}x)")  # fmt: skip
+            sb.run("rm -rf out")
         empty = Path(tmp) / "empty"
         empty.mkdir()
         for label, folder in (("empty workspace", empty), (f"{args.files} files", ws)):

@@ -112,7 +112,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     verb = "would remove" if args.dry_run else "removed"
     for r in removed:
         print(f"{verb} {r.type} {safe_line(r.name)} (session {r.session or '-'}, {r.kind})")
-    print(f"{len(removed)} resource(s) {verb}")
+    print(f"{len(removed)} resource(s) {'to remove (dry run)' if args.dry_run else 'removed'}")
     return 0
 
 

@@ -21,7 +21,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from policies.netrules import RULES_ENV, encode_table
 from sandbox.container import labels_for
-from sandbox.engine import FORWARDER_LISTEN, KIND_PROXY, KIND_VOLUME, SOCKET_DIR, SOCKET_NAME
+from sandbox.engine import (
+    ENGINE_ERRORS,
+    FORWARDER_LISTEN,
+    KIND_PROXY,
+    KIND_VOLUME,
+    SOCKET_DIR,
+    SOCKET_NAME,
+)
 from sandbox.errors import SandboxError
 from sandbox.spec import SandboxSpec
 
@@ -142,7 +149,7 @@ class Egress:
             return []
         try:
             raw = self.proxy.logs(stdout=True, stderr=False).decode(errors="replace")
-        except (NotFound, APIError):
+        except ENGINE_ERRORS:  # removed, or the engine is down: nothing more can be read
             return []
         out: list[EgressEvent] = []
         for line in raw.splitlines():

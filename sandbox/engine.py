@@ -7,12 +7,16 @@ from pathlib import Path
 
 import docker
 import platformdirs
+import requests
 from docker.errors import DockerException
 
 from sandbox.errors import DockerUnavailable
 from sandbox.owner import LABEL_OWNER_PID as LABEL_OWNER_PID  # the owner's labels
 
 API_TIMEOUT_S = 30.0
+# What a call to the engine raises when the engine itself fails (stopped, restarting):
+# the SDK does not wrap a refused connection on its socket.
+ENGINE_ERRORS: tuple[type[Exception], ...] = (DockerException, requests.RequestException)
 LABEL_SESSION = "rempart.session"
 LABEL_KIND = "rempart.kind"
 LABEL_CREATED = "rempart.created"
@@ -44,7 +48,7 @@ def docker_client(timeout: float = API_TIMEOUT_S) -> docker.DockerClient:
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
-    except DockerException as exc:
+    except ENGINE_ERRORS as exc:
         raise DockerUnavailable(
             f"cannot reach the Docker engine: {exc}",
             hint="start dockerd, or set DOCKER_HOST; check that you may use the docker socket",

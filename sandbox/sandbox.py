@@ -27,8 +27,14 @@ from sandbox.container import (
     workspace_tmpfs_bytes,
 )
 from sandbox.egress import Egress, EgressEvent
-from sandbox.engine import FORWARDER_LISTEN, KEEPER_EXIT_DETACHED, docker_client
-from sandbox.errors import ExecutorError, SandboxError, SandboxRequestError, WorkspaceError
+from sandbox.engine import ENGINE_ERRORS, FORWARDER_LISTEN, KEEPER_EXIT_DETACHED, docker_client
+from sandbox.errors import (
+    DockerUnavailable,
+    ExecutorError,
+    SandboxError,
+    SandboxRequestError,
+    WorkspaceError,
+)
 from sandbox.executor_client import EventSink, ExecutorClient
 from sandbox.spec import SandboxSpec
 from sandbox.transfer import push_tar
@@ -132,6 +138,15 @@ class Sandbox:
         """Create the container (and egress) and wait until the executor is ready and, with
         network, until the proxy path answers from inside. What earlier owners left behind
         (their process died) is removed first."""
+        try:
+            self._start()
+        except ENGINE_ERRORS as exc:  # the engine failed under us (stopped, restarting)
+            raise DockerUnavailable(
+                f"the Docker engine failed while starting the sandbox: {exc}",
+                hint="check that dockerd runs; the session can be resumed",
+            ) from exc
+
+    def _start(self) -> None:
         self._prune_orphans()
         env = dict(self.spec.env)
         volume: str | None = None
@@ -230,10 +245,12 @@ class Sandbox:
             log.info("sandbox %s closed", self.session)
             try:
                 remove_session(self._client, self.session)
-            except APIError as exc:
+            except ENGINE_ERRORS as exc:
+                why = exc.explanation if isinstance(exc, APIError) else str(exc)
                 raise SandboxError(
-                    f"cannot remove sandbox {self.session}: {exc.explanation}",
-                    hint="`rempart sandbox prune` removes it later",
+                    f"cannot remove sandbox {self.session}: {why}",
+                    hint="its keeper stops it; the next start (or `rempart sandbox prune`) "
+                    "removes it once this process has ended",
                 ) from exc
             self.container = None
             self.egress = None
@@ -266,7 +283,7 @@ class Sandbox:
             return False
         try:
             state = self.client.api.inspect_container(self.container_id)["State"]
-        except NotFound:
+        except ENGINE_ERRORS:  # gone, or the engine is down: not known to be the keeper
             return False
         return not state.get("Running") and state.get("ExitCode") == KEEPER_EXIT_DETACHED
 

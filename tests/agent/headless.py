@@ -61,3 +61,12 @@ def run_argv(workspace: Path, policy: Path, url: str, *extra: str) -> list[str]:
     """`rempart run` with --json, as a command line for Popen."""
     args = ["--workspace", str(workspace), "--policy", str(policy), "--endpoint", url, "--json"]
     return [sys.executable, "-m", "rempart", "run", "task", *args, *extra]
+
+
+def start_run(
+    workspace: Path, policy: Path, url: str, env: dict[str, str], stderr: int = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """`rempart run --json` as a running process: its events are `lines_of(proc)`."""
+    return subprocess.Popen(
+        run_argv(workspace, policy, url), stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
+    )

@@ -5,13 +5,12 @@ step), refusing clearly where the user changed a file since; one session per wor
 from __future__ import annotations
 
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from agent.testing import Reply, ScriptedModelServer
-from tests.agent.headless import audit_ok, events_of, lines_of, rempart, run_argv, run_task
+from tests.agent.headless import audit_ok, events_of, lines_of, rempart, run_task, start_run
 
 pytestmark = pytest.mark.docker
 
@@ -81,13 +80,7 @@ def test_a_second_session_on_a_workspace_is_refused_until_the_first_one_dies(
 ) -> None:
     replies = [Reply.call("run", command="sleep 120"), Reply.call("finish", summary="x")]
     with ScriptedModelServer(replies) as server:
-        with subprocess.Popen(
-            run_argv(workspace, policy_file, server.base_url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        ) as first:
+        with start_run(workspace, policy_file, server.base_url, env) as first:
             try:
                 for event in lines_of(first):
                     if event["type"] == "tool_call":

@@ -67,11 +67,12 @@ def test_0_success_and_1_a_check_that_says_no(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\ndefault: no\n")
     assert rempart("policy", "check", str(bad)).returncode == Exit.FAILED
-    log, key, anchor = tmp_path / "audit.jsonl", tmp_path / "audit.key", tmp_path / "audit.head"
-    AuditLog(log, key, anchor).append("s", "session", note="one")
-    AuditLog(log, key, anchor).append("s", "session", note="two")
+    log, key, head = tmp_path / "audit.jsonl", tmp_path / "audit.key", tmp_path / "audit.head"
+    AuditLog(log, key, head).append("s", "session", note="one")
+    AuditLog(log, key, head).append("s", "session", note="two")
+    verify = ["audit", "verify", "--log", str(log), "--key", str(key), "--anchor", str(head)]
+    assert rempart(*verify).returncode == Exit.OK
     log.write_text(log.read_text().replace("two", "TWO"))
-    verify = ["audit", "verify", "--log", str(log), "--key", str(key), "--anchor", str(anchor)]
     assert rempart(*verify).returncode == Exit.FAILED
 
 

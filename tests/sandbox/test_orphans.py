@@ -7,14 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 import pytest
-from docker.models.containers import Container
 
 from sandbox import Sandbox, SandboxGone, SandboxSpec
 from sandbox.container import list_resources, prune
@@ -26,6 +24,7 @@ from sandbox.owner import (
     LABEL_OWNER_START,
     owner_labels,
 )
+from tests.containers import alive, host_pids, owned_by, poll, top
 
 pytestmark = pytest.mark.docker
 
@@ -42,57 +41,11 @@ limits: {cpus: 1, memory: 256m, pids: 64, timeout_s: 600, output_bytes: 10000}
 """
 
 
-def poll(condition: Callable[[], bool], timeout_s: float, step_s: float = 0.1) -> bool:
-    """Whether `condition()` became true within `timeout_s` (checked every `step_s`)."""
-    deadline = time.monotonic() + timeout_s
-    pause = threading.Event()
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(step_s)
-    return True
-
-
 @pytest.fixture
 def client() -> Iterator[docker.DockerClient]:
     c = docker_client()
     yield c
     c.close()
-
-
-def owned_by(client: docker.DockerClient, pid: int) -> list[Container]:
-    found = []
-    for item in client.api.containers(all=True, filters={"label": f"{LABEL_OWNER_PID}={pid}"}):
-        try:
-            found.append(client.containers.get(item["Id"]))
-        except docker.errors.NotFound:
-            continue
-    return found
-
-
-def top(container: Container) -> list[str]:
-    try:
-        return [" ".join(row) for row in container.top()["Processes"]]
-    except docker.errors.APIError:
-        return []
-
-
-def host_pids(container: Container) -> list[int]:
-    """The host pids of every process in a running container (empty once it stopped)."""
-    try:
-        top = container.top()
-    except docker.errors.APIError:
-        return []
-    column = top["Titles"].index("PID")
-    return [int(row[column]) for row in top["Processes"]]
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_kill_9_of_sandbox_exec_mid_command_leaves_no_process_of_it_alive_10_s_later(

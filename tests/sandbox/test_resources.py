@@ -11,6 +11,27 @@ from sandbox import Sandbox
 pytestmark = pytest.mark.docker
 
 
+OOM_COUNT = (
+    "import sys; sys.path.insert(0, '/opt/rempart'); import executor; "
+    "print(executor._oom_kills(tuple(sys.argv[1:]) or executor.OOM_COUNTERS))"
+)
+
+
+def test_oom_kills_are_counted_from_cgroup_v2_and_v1_files_alike(sb: Sandbox) -> None:
+    # this host may have either: each format is read by the executor inside a container
+    setup = (
+        "printf 'low 0\\nhigh 0\\nmax 4\\noom 3\\noom_kill 3\\n' > /tmp/v2; "
+        "printf 'oom_kill_disable 0\\nunder_oom 0\\noom_kill 5\\n' > /tmp/v1"
+    )
+    assert sb.run(setup).exit_code == 0
+    counts = [
+        sb.run(["python3", "-c", OOM_COUNT, *files]).stdout.strip()
+        for files in (["/tmp/v2"], ["/tmp/v1"], ["/tmp/none", "/tmp/v1"], ["/tmp/none"])
+    ]
+    assert counts == ["3", "5", "5", "-1"]
+    assert int(sb.run(["python3", "-c", OOM_COUNT]).stdout) >= 0  # this host's real file
+
+
 def test_fork_bomb_is_contained_by_the_pids_limit_and_the_executor_survives(sb: Sandbox) -> None:
     sb.run(":(){ :|:& };:", timeout_s=5)
     result = sb.run("for i in $(seq 200); do sleep 30 & done; wait", timeout_s=5)

@@ -316,8 +316,8 @@ async def test_before_the_first_session_the_status_bar_shows_the_model_and_polic
     team = tmp_path / "team.yaml"
     team.write_text(TEAM_POLICY)
     with ScriptedModelServer([], model="served-model-7b") as server:
-        config = SessionArgs(workspace=workspace, policy_files=(team,), endpoint=server.base_url)
-        app = RecordingApp(settings, config, session_factory=ReplayFactory([]), clock=lambda: 0.0)
+        args = SessionArgs(workspace=workspace, policy_files=(team,), endpoint=server.base_url)
+        app = RecordingApp(settings, args, session_factory=ReplayFactory([]), clock=lambda: 0.0)
         async with app.run_test(size=(100, 24)) as pilot:
             bar = app.session_screen.status
             await wait_for(pilot, lambda: bar.model == "served-model-7b")
@@ -333,8 +333,8 @@ async def test_a_configured_model_name_is_shown_at_once(settings, workspace, tmp
     extra = tmp_path / "extra.yaml"
     extra.write_text("version: 1\nname: x\ndefault: ask\n")
     named = settings.model_copy(update={"model_name": "qwen-pinned"})
-    config = SessionArgs(workspace=workspace, policy_files=(extra,))
-    app = RecordingApp(named, config, session_factory=ReplayFactory([]), clock=lambda: 0.0)
+    args = SessionArgs(workspace=workspace, policy_files=(extra,))
+    app = RecordingApp(named, args, session_factory=ReplayFactory([]), clock=lambda: 0.0)
     async with app.run_test(size=(100, 24)):
         bar = app.session_screen.status
         assert bar.model == "qwen-pinned" and "model qwen-pinned @ 127.0.0.1:9" in bar.plain
