@@ -27,11 +27,14 @@ from policies.exitcodes import Exit
 if TYPE_CHECKING:
     from agent.session import SessionOptions
 
-EXIT_CODES = {
-    "finished": Exit.OK,
+EXIT_CODES: dict[str, Exit] = {
+    "success": Exit.OK,
     "failed": Exit.FAILED,
     "limit": Exit.LIMIT,
     "stopped": Exit.STOPPED,
+    "check_failed": Exit.CHECK_FAILED,
+    "blocked": Exit.BLOCKED,
+    "model_unreachable": Exit.MODEL_UNREACHABLE,
 }
 
 
@@ -68,13 +71,13 @@ def run_session(settings: Settings, options: SessionOptions, json_mode: bool) ->
                 finish = session.run()
             finally:
                 signal.signal(signal.SIGTERM, previous)
-    except RempartError as exc:
+    except RempartError as exc:  # ModelUnavailable before the first step is 7 (its exit_code)
         if json_mode:
             print(json.dumps({"type": "error", "message": exc.message, "hint": exc.hint}))
             return exc.exit_code
         raise
     print(totals.line(), file=sys.stderr)
-    return EXIT_CODES[finish.status]
+    return EXIT_CODES[finish.outcome or "failed"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from agent.messages import Message
 
-CHARS_PER_TOKEN = 3.2
+CHARS_PER_TOKEN = 2.8  # code and JSON tokenise denser than prose; err on the short side
 KEEP_RECENT_TOOL_OUTPUTS = 3
 STUB_CHARS = 300
 

@@ -77,6 +77,7 @@ class ToolResultEvent(_Event):
     duration_ms: float | None = None
     diff: str | None = None
     truncated: bool = False
+    repairs: list[str] = []  # what the tool fixed in the model's input (gutters, whitespace)
 
 
 class UsageEvent(_Event):
@@ -98,13 +99,59 @@ class NoticeEvent(_Event):
     text: str
 
 
+class FileChange(BaseModel):
+    path: str
+    change: str  # created | modified | deleted
+
+
+class CommandRecord(BaseModel):
+    command: str
+    exit_code: int | None
+
+
+class CheckRecord(BaseModel):
+    """The project's check as it ran in the sandbox, through the policy."""
+
+    command: str
+    source: str  # where the command came from (the task, .rempart/project.yaml, ...)
+    exit_code: int | None  # None: it did not run (the policy refused it)
+    output_tail: str = ""
+    note: str = ""
+
+
+class CheckEvent(_Event):
+    """The project's check ran (at `finish`, or at the end of the session)."""
+
+    type: Literal["check"] = "check"
+    check: CheckRecord
+    passed: bool
+    attempt: int = 1
+
+
+Verified = Literal["passed", "failed", "none"]
+Outcome = Literal[
+    "success", "failed", "limit", "stopped", "check_failed", "blocked", "model_unreachable"
+]
+
+
 class FinishEvent(_Event):
+    """The end of a session. `summary` is Rempart's, built from evidence; what the model
+    said when it called finish is `claim`, and is never taken as the outcome."""
+
     type: Literal["finish"] = "finish"
     status: Literal["finished", "failed", "limit", "stopped"]
     summary: str
     steps: int = 0
     repairs: int = 0
     failures: int = 0
+    outcome: Outcome | None = None
+    claim: str | None = None
+    verified: Verified = "none"
+    check: CheckRecord | None = None
+    files_changed: list[FileChange] = []
+    diff: str = ""
+    commands: list[CommandRecord] = []
+    denials: int = 0
 
 
 class ErrorEvent(_Event):
@@ -123,6 +170,7 @@ Event = Annotated[
     | UsageEvent
     | NoticeEvent
     | FinishEvent
+    | CheckEvent
     | ErrorEvent,
     Field(discriminator="type"),
 ]

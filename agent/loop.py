@@ -14,25 +14,32 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from agent import textcalls
-from agent.context import fit
+from agent.context import CHARS_PER_TOKEN, fit
 from agent.energy import EnergyMeter, joules_per_1k, open_meter
+from agent.errors import ContextOverflow
 from agent.events import (
     AssistantDelta,
     AssistantText,
+    CheckRecord,
     Event,
     FinishEvent,
     NoticeEvent,
     ToolCallEvent,
     UsageEvent,
 )
-from agent.messages import Message, ToolCallRequest
+from agent.evidence import Evidence
+from agent.finishing import Finisher
+from agent.messages import Message, ModelTurn, ToolCallRequest
 from agent.model_client import ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
 from agent.runner import CallRunner
 from agent.tools.base import ToolLike
 
 MAX_NUDGES = 3
-REPEAT_LIMIT = 3
+REPEAT_LIMIT = 3  # the same call this many times lately: the model is told to change course
+STUCK_LIMIT = 6  # ... and this many times: the session ends, failed
+LOOP_WINDOW = 12  # calls looked at for a loop
+CHECK_CALL = ToolCallRequest(id="final-check", name="check", arguments="{}")
 
 
 class Interrupted(Exception):
@@ -56,9 +63,8 @@ class LoopState:
     nudges: int = 0
     repairs: int = 0
     failures: int = 0
-    last_failed_call: str = ""
+    recent: list[str] = field(default_factory=list)  # the last calls, as name + arguments
     repeats: int = 0
-    finish_warned: bool = False
     last_exit_code: int | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -74,13 +80,16 @@ class AgentLoop:
         mode: ToolChoice | None,
         limits: LoopLimits,
         meter: EnergyMeter | None = None,
+        finisher: Finisher | None = None,
     ) -> None:
         self.client, self.tools, self.runner = client, tools, runner
         self.emit, self.record, self.mode, self.limits = emit, record, mode, limits
         self.meter = meter or open_meter()
+        self.finisher = finisher or Finisher("", None, _no_check, Evidence(), aids=False)
         self.stop_requested = threading.Event()
         self.state = LoopState()
         self._schemas = [tool.schema() for tool in tools.values()]
+        self._schema_tokens = int(len(json.dumps(self._schemas)) / CHARS_PER_TOKEN) + 200
 
     def _limit_reached(self) -> str | None:
         s, lim = self.state, self.limits
@@ -98,7 +107,10 @@ class AgentLoop:
         self.emit(AssistantDelta(text=text))
 
     def run(self, messages: list[Message]) -> FinishEvent:
-        finish = self._run(messages)
+        end = self._run(messages)
+        if end.status != "finished" and end.status != "stopped":
+            self.finisher.final_check(CHECK_CALL)
+        finish = self.finisher.final(end.status, end.summary, end.claim)
         return finish.model_copy(
             update={
                 "steps": self.state.steps,
@@ -122,16 +134,29 @@ class AgentLoop:
             if finished is not None:
                 return finished
 
+    def _complete(self, messages: list[Message]) -> ModelTurn:
+        """One model turn. The history is cut to fit the window (the tool schemas count
+        too); a server that still finds it too long gets a shorter one, twice at most."""
+        tools = [] if self.mode is None else self._schemas
+        budget = self.limits.context_tokens - self.limits.reply_tokens - self._schema_tokens
+        for attempt in range(3):
+            try:
+                return self.client.complete(
+                    fit(messages, int(budget * (0.7**attempt))),
+                    tools,
+                    self.mode or "none",
+                    on_text=self._on_text,
+                    max_tokens=self.limits.reply_tokens,
+                )
+            except ContextOverflow:
+                if attempt == 2:
+                    raise
+                self.emit(NoticeEvent(text="the prompt did not fit the model's window; cut more"))
+        raise AssertionError("unreachable")
+
     def _step(self, messages: list[Message]) -> FinishEvent | None:
-        budget = self.limits.context_tokens - self.limits.reply_tokens
         joules_before = self.meter.read_joules()
-        turn = self.client.complete(
-            fit(messages, budget),
-            [] if self.mode is None else self._schemas,
-            self.mode or "none",
-            on_text=self._on_text,
-            max_tokens=self.limits.reply_tokens,
-        )
+        turn = self._complete(messages)
         tokens = turn.prompt_tokens + turn.completion_tokens
         energy = joules_per_1k(self.meter, joules_before, turn.seconds, tokens)
         self._account(turn.prompt_tokens, turn.completion_tokens, turn.seconds, energy)
@@ -203,51 +228,56 @@ class AgentLoop:
             text = f"error: there is no tool {call.name!r}; the tools are: {names}"
             self._reply(messages, call, self.runner.error(call.name, call, text).content)
             return None
-        if tool.name == "finish" and self._finish_too_early(messages, call):
+        if tool.name == "finish" and self._finish_refused(messages, call):
             return None
         output = self.runner.execute(tool, call, arguments)
         if output.exit_code is not None and tool.name == "run":
             self.state.last_exit_code = output.exit_code
-        self._track_repeats(call, arguments, output.is_error)
-        text = output.content
-        if self.state.repeats >= REPEAT_LIMIT:
-            text += (
-                f"\nnote: this exact call failed {self.state.repeats} times in a row; "
-                "try a different approach."
-            )
-            self.emit(
-                NoticeEvent(
-                    text=f"the model repeated a failing {call.name} call {self.state.repeats} times"
-                )
-            )
+        if output.repairs:
+            self.state.repairs += len(output.repairs)
+            self.emit(NoticeEvent(text=f"repaired {call.name} input: {'; '.join(output.repairs)}"))
+        text = output.content + self._steer(call, arguments, output.is_error)
         self._reply(messages, call, text)
+        if self.state.repeats >= STUCK_LIMIT:
+            return FinishEvent(
+                status="failed",
+                summary=f"the model repeated the same {call.name} call {self.state.repeats} "
+                f"times in its last {LOOP_WINDOW} calls",
+            )
         if output.finished:
-            return FinishEvent(status="finished", summary=output.content)
+            return FinishEvent(status="finished", summary="", claim=output.content)
         return None
 
-    def _finish_too_early(self, messages: list[Message], call: ToolCallRequest) -> bool:
-        code = self.state.last_exit_code
-        if code in (None, 0) or self.state.finish_warned:
+    def _finish_refused(self, messages: list[Message], call: ToolCallRequest) -> bool:
+        refusal = self.finisher.review(call, self.state.last_exit_code)
+        if refusal is None:
             return False
-        self.state.finish_warned = True
-        self._reply(
-            messages,
-            call,
-            f"The last command failed (exit code {code}). Fix it and check again; "
-            "if the failure is expected, call finish again and say why.",
-        )
+        self.emit(NoticeEvent(text=refusal.splitlines()[0]))
+        self._reply(messages, call, refusal)
         return True
 
-    def _track_repeats(
-        self, call: ToolCallRequest, arguments: dict[str, object], failed: bool
-    ) -> None:
+    def _steer(self, call: ToolCallRequest, arguments: dict[str, object], failed: bool) -> str:
+        """A loop is the same call again and again, in a row or in a cycle (read, edit,
+        read, edit): after `REPEAT_LIMIT` times among the last `LOOP_WINDOW` calls the model
+        is told to do something else; at `STUCK_LIMIT` the session ends."""
         key = f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
-        if not failed:
-            self.state.repeats, self.state.last_failed_call = 0, ""
-        elif key == self.state.last_failed_call:
-            self.state.repeats += 1
-        else:
-            self.state.repeats, self.state.last_failed_call = 1, key
+        recent = self.state.recent
+        recent.append(key)
+        del recent[:-LOOP_WINDOW]
+        self.state.repeats = recent.count(key)
+        if self.state.repeats < REPEAT_LIMIT:
+            return ""
+        what = "failed" if failed else "was made"
+        self.emit(
+            NoticeEvent(
+                text=f"the model repeated the same {call.name} call {self.state.repeats} times"
+            )
+        )
+        return (
+            f"\nnote: this exact call {what} {self.state.repeats} times in your last "
+            f"{len(recent)} calls and will not give a different result. Do something else: "
+            "read the error, look at another file, or change your approach."
+        )
 
     def _account(self, prompt: int, completion: int, seconds: float, energy: float | None) -> None:
         self.state.prompt_tokens += prompt
@@ -264,3 +294,7 @@ class AgentLoop:
                 energy_method=self.meter.method,
             )
         )
+
+
+def _no_check(call: ToolCallRequest, check: object, attempt: int) -> CheckRecord:
+    raise AssertionError("no check is known")

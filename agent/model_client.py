@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 import httpx2
 import openai
 
-from agent.errors import ModelUnavailable
+from agent.errors import ContextOverflow, ModelUnavailable
 from agent.messages import Message, ModelTurn, ToolCallRequest
 
 ToolChoice = Literal["required", "auto", "none"]
@@ -53,6 +53,7 @@ class OpenAIModelClient:
     ) -> None:
         self.base_url = base_url
         self.model = model
+        self.sampling: dict[str, float] = {}  # from the serving profile (agent.session)
         self._http = openai.DefaultHttpxClient(
             trust_env=False, timeout=openai.Timeout(timeout_s, connect=10.0)
         )
@@ -86,6 +87,10 @@ class OpenAIModelClient:
             "stream_options": {"include_usage": True},
             "temperature": 0.2,
         }
+        extra = {k: v for k, v in self.sampling.items() if k not in ("temperature", "top_p")}
+        request.update({k: v for k, v in self.sampling.items() if k in ("temperature", "top_p")})
+        if extra:
+            request["extra_body"] = extra
         if tools and tool_choice != "none":
             request.update(tools=tools, tool_choice=tool_choice)
         if max_tokens is not None:
@@ -136,6 +141,8 @@ class OpenAIModelClient:
 def _unavailable(base_url: str, exc: Exception) -> ModelUnavailable:
     if isinstance(exc, openai.APIStatusError):
         detail = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+        if exc.status_code == 400 and "context length" in str(exc.message):
+            return ContextOverflow(f"the prompt is longer than the model's window: {detail}")
     else:
         detail = f"{type(exc).__name__}: {str(exc)[:300]}"
     return ModelUnavailable(

@@ -15,6 +15,7 @@ from typing import TextIO
 from agent.events import (
     AssistantDelta,
     AssistantText,
+    CheckEvent,
     DecisionEvent,
     ErrorEvent,
     Event,
@@ -28,6 +29,7 @@ from agent.events import (
 from policies.termsafe import json_safe, safe, safe_line
 
 MAX_SHOWN = 1200
+DIFF_LINES = 80
 
 
 def _short(args: dict[str, object]) -> str:
@@ -83,8 +85,16 @@ class TextPrinter:
                 return None
             case NoticeEvent():
                 return f"  note: {safe(event.text)}"
+            case CheckEvent():
+                record = event.check
+                state = "passed" if event.passed else "FAILED"
+                if record.exit_code is None:
+                    state = f"did not run: {record.note}"
+                return f"  check #{event.attempt}: `{safe_line(record.command)}` {state}" + (
+                    f" (exit {record.exit_code})" if record.exit_code is not None else ""
+                )
             case FinishEvent():
-                return f"\n{event.status}: {safe(event.summary)}"
+                return finish_text(event)
             case ErrorEvent():
                 return f"error: {safe(event.message)}" + (
                     f"\nhint: {safe(event.hint)}" if event.hint else ""
@@ -92,6 +102,26 @@ class TextPrinter:
             case AssistantDelta():
                 return None
         return None
+
+
+def finish_text(event: FinishEvent) -> str:
+    """The end of a run, from evidence; the last line is the outcome."""
+    parts: list[str] = []
+    if event.diff:
+        lines = event.diff.splitlines()
+        shown = "\n".join(lines[:DIFF_LINES])
+        more = f"\n[... {len(lines) - DIFF_LINES} more diff lines: rempart sessions show ...]"
+        parts.append(
+            "\n--- session diff ---\n" + safe(shown) + (more if len(lines) > DIFF_LINES else "")
+        )
+    if event.claim is not None:
+        claim = event.claim if len(event.claim) < MAX_SHOWN else event.claim[:MAX_SHOWN] + "…"
+        parts.append(f"\nmodel's claim (not checked): {safe(claim)}")
+    outcome, _, facts = event.summary.partition("\n")
+    if facts:
+        parts.append(safe(facts))
+    parts.append(f"{event.status}: {safe(outcome)}")
+    return "\n".join(parts)
 
 
 class JsonPrinter:

@@ -14,13 +14,24 @@ from typing import Any, Protocol
 from agent.approval import ApprovalRequest, Approver, always_rule
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog, output_digest
-from agent.events import DecisionEvent, ErrorEvent, Event, ToolResultEvent
+from agent.events import (
+    CheckEvent,
+    CheckRecord,
+    DecisionEvent,
+    ErrorEvent,
+    Event,
+    ToolResultEvent,
+)
 from agent.messages import ToolCallRequest
+from agent.projectcheck import ProjectCheck
 from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLike, ToolOutput
-from policies import Action, Decision, DecisionKind, FsWrite, PolicySet
+from agent.tools.output import clean
+from policies import Action, Decision, DecisionKind, Exec, FsWrite, PolicySet
 from policies.errors import RempartError
 from sandbox.changes import Change, Outcome, Verdict
 from sandbox.errors import SandboxError, SandboxGone, SandboxRequestError
+
+OUTPUT_TAIL = 2_000
 
 
 class ClosableSandbox(SandboxLike, Protocol):
@@ -101,6 +112,44 @@ class CallRunner:
         except SandboxError as exc:
             output = ToolOutput(content=f"error: the sandbox failed: {exc.message}", is_error=True)
         return self._result(tool.name, call, output)
+
+    def run_check(self, call: ToolCallRequest, check: ProjectCheck, attempt: int) -> CheckRecord:
+        """The project's check, judged as a command like any other, run in the sandbox,
+        recorded as an event and in the audit log."""
+        self._call, self._authorised, self._asked = ("check", call), set(), set()
+        refusal = self.authorise("check", call, Exec(command=check.command))
+        record = CheckRecord(command=check.command, source=check.source, exit_code=None)
+        if refusal is not None:
+            record.note = refusal.splitlines()[0]
+        else:
+            ctx = self.context()
+            try:
+                result = ctx.sandbox.run(
+                    check.command, cwd=".", timeout_s=ctx.timeout_s, output_cap=ctx.output_cap
+                )
+            except SandboxGone as exc:
+                self.sandbox.replace()
+                record.note = f"the sandbox stopped during the check ({exc})"
+            except SandboxError as exc:
+                record.note = f"the sandbox failed: {exc.message}"
+            else:
+                output = clean((result.stdout + "\n" + result.stderr).strip())
+                record.exit_code = result.exit_code
+                record.output_tail = output[-OUTPUT_TAIL:]
+                record.note = "timed out" if result.timed_out else ""
+        self.emit(CheckEvent(check=record, passed=record.exit_code == 0, attempt=attempt))
+        digest, size = output_digest(record.output_tail)
+        self.audit.append(
+            self.session_id,
+            "result",
+            call_id=call.id,
+            tool="check",
+            is_error=record.exit_code != 0,
+            output_sha256=digest,
+            output_bytes=size,
+            note=f"check `{check.command}` ({check.source}): exit {record.exit_code}"[:500],
+        )
+        return record
 
     def judge_change(self, change: Change) -> Verdict:
         """A path the sandbox changed (a command's or a tool's write), before it reaches the
@@ -230,6 +279,7 @@ class CallRunner:
             is_error=output.is_error,
             output_sha256=digest,
             output_bytes=size,
+            note=("repairs: " + "; ".join(output.repairs))[:500] if output.repairs else None,
         )
         self.emit(
             ToolResultEvent(
@@ -241,6 +291,7 @@ class CallRunner:
                 duration_ms=output.duration_ms,
                 diff=output.diff,
                 truncated=output.truncated,
+                repairs=output.repairs,
             )
         )
         return output

@@ -20,7 +20,7 @@ from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog
 from agent.discovery import discover_layers, load_policy_set
-from agent.errors import McpError, ModelUnavailable
+from agent.errors import McpError, ModelUnavailable, ProfileError
 from agent.events import (
     AssistantDelta,
     ErrorEvent,
@@ -29,20 +29,25 @@ from agent.events import (
     NoticeEvent,
     SessionStarted,
 )
+from agent.evidence import Evidence
+from agent.finishing import Finisher
 from agent.loop import AgentLoop, LoopLimits
 from agent.mcp_hub import McpHub
 from agent.mcp_hub import load_config as load_mcp_config
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
+from agent.projectcheck import ProjectCheck, find_check
+from agent.projectmap import project_context
 from agent.runner import CallRunner, SandboxHandle
+from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
 from agent.store import Store
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
 from policies import McpStart
-from sandbox import Sandbox
+from sandbox import Sandbox, SandboxRequestError
 from sandbox.changes import Change, Outcome, Verdict
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
@@ -64,6 +69,14 @@ class SessionOptions:
     ignore_project_policy: bool = False
 
 
+def _sampling(settings: Settings, model: str) -> dict[str, float]:
+    """The serving profile's sampling parameters for this model ({} when none matches)."""
+    try:
+        return dict(profile_for(deploy_dir(settings), model).sampling)
+    except ProfileError:
+        return {}
+
+
 def system_prompt() -> str:
     return importlib.resources.files("agent").joinpath("prompts/system.md").read_text()
 
@@ -81,6 +94,9 @@ class Session:
         self._client: OpenAIModelClient | None = None
         self.capabilities: Capabilities | None = None
         self._mcp: McpHub | None = None
+        self.evidence = Evidence()
+        self.check: ProjectCheck | None = None
+        self._context = ""
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -109,6 +125,7 @@ class Session:
         event = event.model_copy(update={"session_id": self.id})
         if not isinstance(event, AssistantDelta):
             event = self.store.add_event(event)
+            self.evidence.on_event(event)
         for listener in self.listeners:
             listener(event)
         return event
@@ -137,6 +154,7 @@ class Session:
         )
         self._client = client
         client.model = model_name or pick_model(client)
+        client.sampling = _sampling(settings, client.model)
         self.capabilities = probe(client, settings.tool_call_mode)
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
@@ -152,9 +170,19 @@ class Session:
             if runner_ref:
                 runner_ref[0].record_refused_change(outcome)
 
+        evidence = self.evidence
+
         def start_sandbox() -> Sandbox:
-            sandbox = Sandbox(spec, readable=readable(policy), judge=judge, on_refused=refused)
+            sandbox = Sandbox(
+                spec,
+                readable=readable(policy),
+                judge=judge,
+                on_refused=refused,
+                on_synced=evidence.on_sync,
+            )
             sandbox.start()
+            if sandbox.view is not None:
+                evidence.take_baseline(sandbox.view)
             return sandbox
 
         self._sandbox = SandboxHandle(start_sandbox)
@@ -193,11 +221,14 @@ class Session:
                 sandbox=handle.current,
                 timeout_s=policy_limits.timeout_s,
                 output_cap=min(policy_limits.output_bytes, 30_000),
+                aids=settings.aids,
             ),
             ApprovedStore(settings.config_dir),
         )
         runner_ref.append(runner)
         tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
+        self._know_project(workspace)
+        finisher = Finisher(opts.task, self.check, runner.run_check, self.evidence, settings.aids)
         self.loop = AgentLoop(
             client,
             tools,
@@ -206,7 +237,30 @@ class Session:
             lambda m: self.store.add_message(self.id, m),
             self.capabilities.mode,
             limits,
+            finisher=finisher,
         )
+
+    def _know_project(self, workspace: Path) -> None:
+        """The project's check and the map a small model gets at start, from what the
+        sandbox can see (read-denied files are not in it)."""
+        assert self._sandbox is not None
+        sandbox = self._sandbox.current
+
+        def read(path: str) -> str | None:
+            if path == ".rempart/project.yaml":  # Rempart's own configuration, on the host
+                host = workspace / ".rempart" / "project.yaml"
+                return host.read_text(errors="replace") if host.is_file() else None
+            try:
+                return sandbox.read_file(path, limit=256 * 1024).decode("utf-8", "replace")
+            except SandboxRequestError:
+                return None
+
+        entries = sandbox.list_files(".", None, True)
+        if (workspace / ".rempart" / "project.yaml").is_file():
+            entries.append(".rempart/project.yaml")
+        self.check = find_check(self.options.task, entries, read)
+        if self.settings.aids:
+            self._context = project_context(entries, read, self.check)
 
     def _start_mcp(self, runner: CallRunner) -> dict[str, McpTool]:
         """Start the configured MCP servers the policy lets start, inside the sandbox."""
@@ -242,9 +296,12 @@ class Session:
                 prompt += "\n\n" + textcalls.instructions(
                     [tool.schema() for tool in TOOLS.values()]
                 )
+            task = self.options.task
+            if self._context:
+                task = f"{self._context}\n\nYour task:\n{task}"
             messages = [
                 Message(role="system", content=prompt),
-                Message(role="user", content=self.options.task),
+                Message(role="user", content=task),
             ]
             for message in messages:
                 self.store.add_message(self.id, message)
@@ -274,7 +331,11 @@ class Session:
             finish = self.loop.run(self._history())
         except ModelUnavailable as exc:
             self.emit(ErrorEvent(message=exc.message, hint=exc.hint))
-            finish = FinishEvent(status="failed", summary=exc.message)
+            state = self.loop.state
+            finish = self.loop.finisher.final("failed", exc.message, None, unreachable=True)
+            finish = finish.model_copy(
+                update={"steps": state.steps, "repairs": state.repairs, "failures": state.failures}
+            )
         self.store.set_status(self.id, finish.status)
         return self.emit(finish)  # type: ignore[return-value]
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 MAX_STEPS = 30
 MAX_SECONDS = 1800.0
+MAX_TOKENS = 200_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class SessionArgs:
     ignore_project_policy: bool = False
     max_steps: int = MAX_STEPS
     max_seconds: float = MAX_SECONDS
+    max_tokens: int = MAX_TOKENS
 
     @classmethod
     def from_namespace(cls, args: argparse.Namespace, prefix: str = "") -> SessionArgs:
@@ -52,6 +54,7 @@ class SessionArgs:
             ignore_project_policy=bool(get("ignore_project_policy", False)),
             max_steps=int(get("max_steps", MAX_STEPS)),
             max_seconds=float(get("max_seconds", MAX_SECONDS)),
+            max_tokens=int(get("max_tokens", MAX_TOKENS)),
         )
 
     def options(
@@ -74,7 +77,9 @@ class SessionArgs:
             model=self.model,
             resume_id=resume_id,
             follow_up=follow_up,
-            limits=LoopLimits(max_steps=self.max_steps, max_wall_s=self.max_seconds),
+            limits=LoopLimits(
+                max_steps=self.max_steps, max_wall_s=self.max_seconds, max_tokens=self.max_tokens
+            ),
             ignore_project_policy=self.ignore_project_policy,
         )
 
@@ -141,4 +146,12 @@ def add_session_arguments(
         default=default(MAX_SECONDS),
         metavar="S",
         help=f"stop after S seconds (default: {MAX_SECONDS:.0f}; exit 3)",
+    )
+    group.add_argument(
+        "--max-tokens",
+        dest=prefix + "max_tokens",
+        type=int,
+        default=default(MAX_TOKENS),
+        metavar="N",
+        help=f"stop after N prompt + completion tokens in all (default: {MAX_TOKENS:,}; exit 3)",
     )

@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=8011, ge=1, le=65535, description="Port for `rempart model serve`.")
     sandbox_image: str = Field(default="", description="Sandbox image; empty: the built one.")
+    aids: bool = Field(
+        default=True,
+        description="Aids for small models: a project map at start, read_file without a "
+        "gutter, pasted gutters and whitespace slips repaired, finish refused while the "
+        "project's check fails, loops steered. `REMPART_AIDS=off` turns them off (the "
+        "benchmark's comparison); the check still runs once at finish, for the record.",
+    )
     log_level: LogLevel = Field(
         default="warning", description="What goes to state_dir/rempart.log (--log-level wins)."
     )

@@ -55,6 +55,7 @@ class Reply(BaseModel):
     text: str = ""
     calls: list[ScriptedCall] = []
     status: int | None = None
+    error_message: str = "scripted failure"  # with `status`: what the server says
     die_mid_stream: bool = False
     prompt_tokens: int = 50
     completion_tokens: int = 10
@@ -166,7 +167,7 @@ class ScriptedModelServer:
                 if reply.status is not None:
                     self._json(
                         reply.status,
-                        {"error": {"message": "scripted failure", "code": reply.status}},
+                        {"error": {"message": reply.error_message, "code": reply.status}},
                     )
                     return
                 if request.get("stream"):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies.actions import Action, Exec, McpCall
 from policies.rules import Rule
+from policies.termsafe import safe_line
 
 if TYPE_CHECKING:
     from policies.evaluator import PolicySet
@@ -67,7 +68,10 @@ def _rule_line(rule: Json) -> str:
 
 def _matches(data: Json, indent: str) -> list[str]:
     lines = [f"{indent}matched {_rule_line(r)}" for r in data["matched"]]
-    lines += [f"{indent}ignored {_rule_line(r)}: {r['ignored_because']}" for r in data["ignored"]]
+    lines += [
+        f"{indent}ignored {_rule_line(r)}: {safe_line(r['ignored_because'])}"
+        for r in data["ignored"]
+    ]
     return lines
 
 
@@ -77,14 +81,14 @@ def explain(policy: PolicySet, action: Action) -> str:
     lines.append("layers: " + ", ".join(f"{x['name']} ({x['path']})" for x in data["layers"]))
     for command in data.get("commands", []):
         indent = "  " * (command["depth"] + 1)
-        lines.append(f"{indent[:-2]}command `{command['command']}`")
+        lines.append(f"{indent[:-2]}command `{safe_line(command['command'])}`")
         if command["dynamic"]:
             lines.append(f"{indent}dynamic: {command['dynamic']} (allow rules do not apply)")
         if not command["matched"] and not command["dynamic"]:
             lines.append(f"{indent}no exec rule matched")
         lines += _matches(command, indent)
-        lines += [f"{indent}file    {text}" for text in command["files"]]
-        lines.append(f"{indent}=> {command['decision']}: {command['reason']}")
+        lines += [f"{indent}file    {safe_line(text)}" for text in command["files"]]
+        lines.append(f"{indent}=> {command['decision']}: {safe_line(command['reason'])}")
     if "matched" in data:
         if not data["matched"]:
             lines.append("no rule matched")
@@ -93,6 +97,6 @@ def explain(policy: PolicySet, action: Action) -> str:
     lines.append(
         f"final: {decision['decision']} by {decision['rule']} ({decision['source'] or 'built in'})"
     )
-    lines.append(f"why: {decision['reason']}")
+    lines.append(f"why: {safe_line(decision['reason'])}")  # reasons quote paths: one line each
     lines.append(f"rule of combination: {data['rule_of_combination']}")
     return "\n".join(lines)

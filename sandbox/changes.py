@@ -22,19 +22,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from sandbox.gitstores import in_planted, planted, refusal_in_store, store_of
 from sandbox.spec import PROTECTED_PATHS
-from sandbox.view import View, open_parent, read_nofollow
+from sandbox.view import HARD_CAP, WALK_CAP, View, open_parent, read_nofollow
 
 ChangeKind = Literal["created", "modified", "deleted"]
-# What git may have changed inside a .git folder that was shown to the sandbox: data, never
-# configuration or hooks (`core.fsmonitor`, `core.hooksPath`, filters and hooks run programs
-# on the host the next time the developer runs git).
-GIT_DATA_DIRS = ("objects", "refs", "logs", "rebase-merge", "rebase-apply", "sequencer")
-GIT_DATA_FILES = frozenset(
-    {"index", "HEAD", "ORIG_HEAD", "FETCH_HEAD", "MERGE_HEAD", "CHERRY_PICK_HEAD",
-     "REVERT_HEAD", "REBASE_HEAD", "AUTO_MERGE", "COMMIT_EDITMSG", "MERGE_MSG", "MERGE_MODE",
-     "SQUASH_MSG", "packed-refs", "description", "index.lock", "HEAD.lock"}
-)  # fmt: skip
+BLOCK = 4096  # what a folder or symlink costs the host's disk, at least
 
 
 class Change(BaseModel):
@@ -89,23 +82,22 @@ def builtin_refusal(change: Change, view: View) -> str:
     parts = change.path.split("/")
     if parts[0] in PROTECTED_PATHS:
         return "policy files are never written from the sandbox"
-    if ".git" not in parts:
-        return ""
-    index = parts.index(".git")
-    git_dir = "/".join(parts[: index + 1])
-    if git_dir not in view.git_dirs:
+    deleted = change.change == "deleted"
+    store = store_of(change.path, view.git_dirs)
+    if store is not None:
+        return refusal_in_store(change.path, store, change.kind, deleted)
+    if ".git" in parts:
         return (
             "creates or changes a git repository the sandbox was not shown "
             "(git would run its programs on the host)"
         )
-    inner = parts[index + 1 :]
-    if not inner:
-        if change.change != "deleted" and change.kind == "dir":
-            return ""
-        return "a shown .git folder is never removed or replaced"
-    if inner[0] in GIT_DATA_DIRS or "/".join(inner) in GIT_DATA_FILES:
-        return ""
-    return f"git {'/'.join(inner)} can make git run programs on the host"
+    return ""
+
+
+def canonical(path: str) -> bool:
+    """A plain relative path: no empty, `.` or `..` part, no NUL, not absolute."""
+    parts = path.split("/")
+    return bool(path) and "\x00" not in path and all(p not in ("", ".", "..") for p in parts)
 
 
 def _syncfs(path: Path) -> None:
@@ -142,6 +134,13 @@ class Applier:
         self._staged: list[tuple[str, str, str, Change]] = []
 
     def close(self) -> None:
+        """Release the folder fds; a staged file never renamed in place is removed."""
+        for path, tmp, _name, _change in self._staged:
+            parent = self._dirs.get(path.rsplit("/", 1)[0] if "/" in path else "")
+            if parent is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=parent)
+        self._staged.clear()
         for fd in self._dirs.values():
             os.close(fd)
         self._dirs.clear()
@@ -184,6 +183,31 @@ class Applier:
         size = st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
         if (size, st.st_mtime_ns, st.st_ino) != known:
             return "changed on the host since the sandbox was shown it"
+        return ""
+
+    def budget(self, change: Change) -> str:
+        """Why the host may not take this much ('' when it may): the workspace grows by at
+        most `limits.disk` in a session, and never past the number of entries a sandbox can
+        be started on (a later session must still be able to start)."""
+        try:
+            old = os.lstat(self.root / change.path).st_size if change.kind == "file" else 0
+        except OSError:
+            old = 0
+        size = change.size if change.kind == "file" else BLOCK + len(change.target)
+        growth = (size - old) if change.change != "deleted" else 0
+        if self.view.disk_limit and self.view.grown + growth > self.view.disk_limit:
+            return (
+                f"the workspace would grow past limits.disk ({self.view.disk_limit} bytes) "
+                "in this session"
+            )
+        if change.change == "created" and (
+            self.view.entries >= WALK_CAP - 1000 or self.view.every >= HARD_CAP - 1000
+        ):
+            return f"the workspace would have more than {WALK_CAP - 1000} entries"
+        self.view.grown += max(growth, 0)
+        if change.change == "created":
+            self.view.entries += 1
+            self.view.every += 1
         return ""
 
     def apply(self, change: Change) -> str:
@@ -272,12 +296,12 @@ class Applier:
         try:
             st = os.lstat(name, dir_fd=parent)
         except FileNotFoundError:
-            os.mkdir(name, mode & 0o777 or 0o755, dir_fd=parent)
+            os.mkdir(name, mode & 0o755 or 0o755, dir_fd=parent)
             self._chown(parent, name)
             return
         if not stat_mod.S_ISDIR(st.st_mode):
             os.unlink(name, dir_fd=parent)
-            os.mkdir(name, mode & 0o777 or 0o755, dir_fd=parent)
+            os.mkdir(name, mode & 0o755 or 0o755, dir_fd=parent)
             self._chown(parent, name)
 
     def _write(self, parent: int, tmp: str, data: bytes, change: Change) -> None:
@@ -294,7 +318,7 @@ class Applier:
         try:
             host = stat_mod.S_IMODE(os.lstat(name, dir_fd=parent).st_mode)
         except OSError:
-            return change.mode & 0o777 or 0o644
+            return (change.mode & 0o755) or 0o644  # never group/world-writable, no setuid
         return (host & ~0o111) | (change.mode & 0o111)
 
     def _chown(self, parent: int, name: str) -> None:
@@ -342,11 +366,31 @@ def settle(
         return (c.change != "deleted", -depth if c.change == "deleted" else depth, c.path)
 
     ordered = sorted(changes, key=order)
+    for change in ordered:  # links as the sandbox has them now name their targets now
+        if not canonical(change.path):
+            continue
+        if change.change == "deleted" or change.kind != "symlink":
+            view.set_link(change.path, None)
+        if change.kind == "symlink" and change.change != "deleted":
+            view.set_link(change.path, change.target)
+    view.refresh_aliases()
+    new_stores = planted(
+        [(c.path, c.change == "deleted") for c in changes if canonical(c.path)],
+        view.git_dirs,
+        lambda path: os.path.lexists(view.root / path),
+    )
     try:
         for change in ordered:
             reason, rule = _refusal(change, view, judge, refused_dirs)
+            store = in_planted(change.path, new_stores) if not reason else None
+            if store is not None and change.change != "deleted":
+                reason, rule = (
+                    f"makes {store or 'the workspace root'} a git repository the sandbox was "
+                    "not shown (git would run its programs on the host)",
+                    "builtin",
+                )
             if not reason:
-                reason = applier.conflict(change) or applier.apply(change)
+                reason = applier.conflict(change) or applier.budget(change) or applier.apply(change)
             if reason and change.kind == "dir" and change.change != "deleted":
                 refused_dirs.append(change.path)
             report.outcomes.append(
@@ -374,6 +418,8 @@ def _refusal(
         change.path.encode("utf-8")
     except UnicodeEncodeError:
         return "file names must be UTF-8", None
+    if not canonical(change.path):
+        return "not a plain workspace path", "builtin"
     if any(change.path.startswith(d + "/") for d in refused_dirs):
         return "its folder was refused", None
     # judged under every name it has: `realgit/hooks/x` is also `.git/hooks/x` when `.git`

@@ -40,6 +40,7 @@ PACKAGES = (
     "python-is-python3",
     "python3",
     "python3-pip",
+    "python3-pytest",
     "python3-venv",
     "ripgrep",
 )

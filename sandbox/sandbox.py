@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import logging
 from collections.abc import Callable
 from types import TracebackType
@@ -83,6 +84,7 @@ class Sandbox:
         readable: Callable[[str], bool] | None = None,
         judge: Judge | None = None,
         on_refused: Callable[[Outcome], None] | None = None,
+        on_synced: Callable[[ChangeReport], None] | None = None,
     ) -> None:
         self.spec = spec
         self._own_client = client is None
@@ -94,6 +96,7 @@ class Sandbox:
         self.readable = readable or (lambda _path: True)
         self.judge: Judge = judge or _allow_all
         self.on_refused = on_refused
+        self.on_synced = on_synced
         self.view: View | None = None
         self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
 
@@ -122,6 +125,9 @@ class Sandbox:
         volume: str | None = None
         view = build_view(self.spec.workspace, self.readable)
         self._check_fits(view)
+        if self.view is not None:  # a replaced sandbox: the session's growth still counts
+            view.grown = self.view.grown
+        view.disk_limit = self.spec.limits.disk_bytes()
         self.view = view
         try:
             if self.spec.network_rules:
@@ -266,16 +272,41 @@ class Sandbox:
 
         def content(path: str) -> bytes:
             data = fetched.pop(path, None)
-            return data if data is not None else self._read_whole(path)
+            if data is not None:
+                return data
+            try:
+                return self._read_whole(path)
+            except SandboxRequestError as exc:  # e.g. mode 000: refused like a failed write
+                raise OSError(errno.EACCES, f"cannot be read in the sandbox: {exc}") from exc
 
         applier = Applier(self.view, content)
-        report, reverts = settle(changes, self.view, self.judge, applier)
+        try:
+            report, reverts = settle(changes, self.view, self.judge, applier)
+        except Exception as exc:
+            # the executor's baseline has moved on: only a fresh sandbox, built from the
+            # host, shows the next command what the host really has
+            self.restart()
+            self.replaced += 1
+            raise SandboxError(
+                f"the sandbox's changes could not be settled ({exc}); it was rebuilt from "
+                "the host workspace",
+                hint="retry the command",
+            ) from exc
+        undone = True
         for start in range(0, len(reverts), REVERT_BATCH):
             batch = reverts[start : start + REVERT_BATCH]
-            self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)
+            reply = self._request({"op": "revert", "ops": batch}, FILE_OP_TIMEOUT_S)
+            undone = undone and not reply.get("failed")
+        if not undone:
+            # a refused change the sandbox could not undo in place (a folder made read-only,
+            # say) must not stay visible to the next command: start over from the host
+            self.restart()
+            self.replaced += 1
         if self.on_refused is not None:
             for outcome in report.refused:
                 self.on_refused(outcome)
+        if self.on_synced is not None:
+            self.on_synced(report)
         return report
 
     def _prefetch(self, files: list[Change]) -> dict[str, bytes]:

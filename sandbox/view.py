@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import IO
 
 from sandbox.errors import WorkspaceError
+from sandbox.gitstores import SHOWN_ENTRIES, looks_like_store
+from sandbox.links import aliases as link_aliases
 
 WALK_CAP = 200_000
+HARD_CAP = 1_000_000
 ALIAS_DEPTH = 8
 GIT_TIMEOUT_S = 120.0
 PAGE = 4096
@@ -53,6 +56,23 @@ class View:
     git_hidden: dict[str, str] = field(default_factory=dict)  # hidden .git -> why
     host: dict[str, HostState] = field(default_factory=dict)
     aliases: list[tuple[str, str]] = field(default_factory=list)  # (real target, symlink)
+    links: dict[str, str] = field(default_factory=dict)  # symlink -> target text, as now
+    entries: int = 0  # readable entries the workspace has (the change layer keeps it capped)
+    every: int = 0  # all its entries, read-denied folders included
+    disk_limit: int = 0  # bytes the host workspace may grow by (`limits.disk`; 0: no cap)
+    grown: int = 0  # bytes it grew by through applied changes
+
+    def set_link(self, link: str, target: str | None) -> None:
+        """A symlink the sandbox made, changed or removed (target None): names follow."""
+        if target is None:
+            for key in [k for k in self.links if k == link or k.startswith(link + "/")]:
+                del self.links[key]
+        else:
+            self.links[link] = target
+
+    def refresh_aliases(self) -> None:
+        roots = ("/workspace", str(self.root), os.path.realpath(self.root))
+        self.aliases = link_aliases(self.links, roots)
 
     def names(self, path: str) -> frozenset[str]:
         """Every name `path` has through the workspace's symlinks (itself included)."""
@@ -141,23 +161,30 @@ class _Walked:
     dirs: dict[str, os.stat_result] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # symlink -> its target text
     skipped: list[str] = field(default_factory=list)
+    count: int = 0  # entries counted against WALK_CAP
+    every: int = 0  # entries counted against HARD_CAP
 
 
-def _walk(root: Path) -> _Walked:
+def _walk(root: Path, readable: Callable[[str], bool]) -> _Walked:
+    """Every entry, without following symlinks. Entries below a read-denied folder are
+    walked too (a hard link there hides its other names) but count only towards
+    `HARD_CAP`, so denying a big folder is the way to work with it."""
     walked = _Walked()
-    stack = [""]
-    count = 0
+    stack: list[tuple[str, bool]] = [("", False)]
+    count = every = 0
     while stack:
-        rel = stack.pop()
+        rel, denied = stack.pop()
         try:
             entries = list(os.scandir(root / rel if rel else root))
         except OSError as exc:
             raise WorkspaceError(f"cannot read {root / rel}: {exc}") from exc
         for entry in entries:
-            count += 1
-            if count > WALK_CAP:
+            every += 1
+            count += 0 if denied else 1
+            if count > WALK_CAP or every > HARD_CAP:
                 raise WorkspaceError(
-                    f"workspace has more than {WALK_CAP} entries; refusing to copy it",
+                    f"workspace has more than {WALK_CAP} readable entries "
+                    f"({HARD_CAP} in all); refusing to copy it",
                     hint="point --workspace at the project folder, or deny big folders for reads",
                 )
             path = f"{rel}/{entry.name}" if rel else entry.name
@@ -169,27 +196,15 @@ def _walk(root: Path) -> _Walked:
             st = entry.stat(follow_symlinks=False)
             if stat_mod.S_ISDIR(st.st_mode):
                 walked.dirs[path] = st
-                stack.append(path)
+                stack.append((path, denied or not readable(path)))
             elif stat_mod.S_ISREG(st.st_mode):
                 walked.files[path] = st
             elif stat_mod.S_ISLNK(st.st_mode):
                 walked.links[path] = os.readlink(entry.path)
             else:
                 walked.skipped.append(path)
+    walked.count, walked.every = count, every
     return walked
-
-
-def _aliases(root: Path, walked: _Walked) -> list[tuple[str, str]]:
-    """(real target, symlink) for every symlink that resolves inside the workspace."""
-    real_root = os.path.realpath(root)
-    found: list[tuple[str, str]] = []
-    for link in walked.links:
-        real = os.path.realpath(root / link)
-        if real == real_root:
-            found.append(("", link))
-        elif real.startswith(real_root + os.sep):
-            found.append((os.path.relpath(real, real_root), link))
-    return found
 
 
 class _Names:
@@ -218,8 +233,15 @@ class _Names:
 def build_view(root: Path, readable: Callable[[str], bool]) -> View:
     """Walk `root` once and decide, name by name, what the sandbox may see."""
     root = root.resolve()
-    walked = _walk(root)
-    view = View(root=root, skipped=list(walked.skipped), aliases=_aliases(root, walked))
+    walked = _walk(root, readable)
+    view = View(
+        root=root,
+        skipped=list(walked.skipped),
+        links=dict(walked.links),
+        entries=walked.count,
+        every=walked.every,
+    )
+    view.refresh_aliases()
     names = _Names(view.aliases)
 
     def shown(path: str) -> bool:
@@ -232,9 +254,20 @@ def build_view(root: Path, readable: Callable[[str], bool]) -> View:
         if not shown(rel):
             hidden_dirs.append(rel)
             view.hidden.append(rel)
-    for rel, why in _unsafe_git_dirs(root, walked, names, shown).items():
+    stores = _git_stores(root, walked, names)
+    for rel, why in _unsafe_git_dirs(root, stores, shown).items():
         hidden_dirs.append(rel)
         view.git_hidden[rel] = why
+    for store in sorted(stores):
+        if store in view.git_hidden or any(store.startswith(h + "/") for h in hidden_dirs):
+            continue
+        if not shown(store):
+            continue
+        view.git_dirs.append(store)
+        for entry in _top_entries(walked, store):
+            if entry.rsplit("/", 1)[-1] not in SHOWN_ENTRIES:
+                hidden_dirs.append(entry)
+                view.hidden.append(entry)
 
     def under_hidden(rel: str) -> bool:
         return any(rel == h or rel.startswith(h + "/") for h in hidden_dirs)
@@ -249,8 +282,6 @@ def build_view(root: Path, readable: Callable[[str], bool]) -> View:
             mode = stat_mod.S_IMODE(st.st_mode) | 0o700
             view.items.append(Item(rel, "dir", mode, mtime=st.st_mtime))
             view.host[rel] = (0, 0, st.st_ino)
-            if rel.rsplit("/", 1)[-1] == ".git":
-                view.git_dirs.append(rel)
     for rel in sorted(walked.files):
         st = walked.files[rel]
         siblings = inodes.get((st.st_dev, st.st_ino), [rel])
@@ -274,14 +305,24 @@ def build_view(root: Path, readable: Callable[[str], bool]) -> View:
     return view
 
 
-def _git_stores(root: Path, walked: _Walked, names: _Names) -> dict[str, str]:
-    """Every folder git may use as a repository: one with a `.git` name (directly or
-    through a symlink), or one a `.git` file points to (`gitdir: ...`). -> its worktree."""
-    stores: dict[str, str] = {}
+def _top_entries(walked: _Walked, store: str) -> list[str]:
+    prefix = store + "/"
+    every = [*walked.dirs, *walked.files, *walked.links]
+    return [p for p in every if p.startswith(prefix) and "/" not in p[len(prefix) :]]
+
+
+def _git_stores(root: Path, walked: _Walked, names: _Names) -> dict[str, tuple[str, ...]]:
+    """Every folder git may use as a repository -> the worktree prefixes its history's paths
+    may be read under: a `.git` folder (directly or through a symlink: its parent), a folder
+    a `.git` file points to (`gitdir: ...`: that file's folder), and any other folder that
+    looks like one (`HEAD` and `objects/`, `refs/` or `commondir`: a bare mirror, a
+    submodule or worktree store; its worktree is unknown, so both the workspace root and
+    the store's own folder are tried)."""
+    stores: dict[str, tuple[str, ...]] = {}
     for rel in walked.dirs:
         for name in names.of(rel):
             if name.rsplit("/", 1)[-1] == ".git":
-                stores.setdefault(rel, name[: -len(".git")])
+                stores.setdefault(rel, (name[: -len(".git")],))
     real_root = os.path.realpath(root)
     for rel, st in walked.files.items():
         if rel.rsplit("/", 1)[-1] != ".git" or st.st_size > 4096:
@@ -290,21 +331,32 @@ def _git_stores(root: Path, walked: _Walked, names: _Names) -> dict[str, str]:
         if text.startswith("gitdir:"):
             target = os.path.realpath(os.path.join(root, os.path.dirname(rel), text[7:].strip()))
             if target.startswith(real_root + os.sep):
-                stores.setdefault(os.path.relpath(target, real_root), rel[: -len(".git")])
+                stores.setdefault(os.path.relpath(target, real_root), (rel[: -len(".git")],))
+    for rel in walked.dirs:
+
+        def has(name: str, rel: str = rel) -> bool:
+            path = f"{rel}/{name}"
+            if name in ("objects", "refs"):
+                return path in walked.dirs
+            return path in walked.files or path in walked.links
+
+        if rel not in stores and looks_like_store(has):
+            parent = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+            stores[rel] = ("", parent) if parent else ("",)
     return stores
 
 
 def _unsafe_git_dirs(
-    root: Path, walked: _Walked, names: _Names, shown: Callable[[str], bool]
+    root: Path, stores: dict[str, tuple[str, ...]], shown: Callable[[str], bool]
 ) -> dict[str, str]:
     """The git stores whose objects could show a read-denied path's content."""
     unsafe: dict[str, str] = {}
-    for rel, prefix in sorted(_git_stores(root, walked, names).items()):
-        if not shown(rel):
+    for rel, prefixes in sorted(stores.items()):
+        if not shown(rel) or any(rel.startswith(u + "/") for u in unsafe):
             continue
 
-        def in_history(path: str, pre: str = prefix) -> bool:
-            return shown(pre + path)
+        def in_history(path: str, pre: tuple[str, ...] = prefixes) -> bool:
+            return all(shown(p + path) for p in pre)
 
         why = _git_history_problem(root / rel, in_history)
         if why:
@@ -318,9 +370,13 @@ def _git(git_dir: Path, *args: str) -> str:
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
         "HOME": "/nonexistent",
+        "GIT_ALLOW_PROTOCOL": "rempart-none",  # no transport at all: no lazy fetch
+        "GIT_TERMINAL_PROMPT": "0",
     }
+    # the store's own config is read by any git command on it: nothing it says may make
+    # this run a program (fsmonitor, hooks, a promisor remote's upload-pack, ...)
     cmd = ["git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
-           f"--git-dir={git_dir}", *args]  # fmt: skip
+           "-c", "protocol.allow=never", f"--git-dir={git_dir}", *args]  # fmt: skip
     done = subprocess.run(
         cmd, capture_output=True, timeout=GIT_TIMEOUT_S, check=False, env=env,
         stdin=subprocess.DEVNULL,
@@ -333,7 +389,10 @@ def _git(git_dir: Path, *args: str) -> str:
 def _git_history_problem(git_dir: Path, readable: Callable[[str], bool]) -> str:
     """Why this repository's objects may not be shown ('' when they may)."""
     try:
-        listed = _git(git_dir, "rev-list", "--objects", "--all", "--reflog", "--indexed-objects")
+        listed = _git(
+            git_dir, "rev-list", "--objects", "--all", "--reflog", "--indexed-objects",
+            "--missing=allow-any",
+        )  # fmt: skip
         every = _git(git_dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"git could not list its objects ({exc}); hidden to be safe"

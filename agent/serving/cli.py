@@ -75,6 +75,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "engine": state.engine if state else None,
         "log": state.log if state else None,
         "embedded_model_ready": is_ready(settings, EMBEDDED),
+        "prefix_cache": eng.prefix_cache(base_url, settings.model_api_key) if models else None,
     }
     if args.json:
         print(json.dumps(report))

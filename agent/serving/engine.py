@@ -121,6 +121,27 @@ def probe_models(base_url: str, api_key: str, timeout: float = 3.0) -> list[str]
     return [str(item.get("id")) for item in data if isinstance(item, dict)]
 
 
+def prefix_cache(base_url: str, api_key: str, timeout: float = 3.0) -> dict[str, float] | None:
+    """vLLM's prefix cache counters (`/metrics`): queried and hit tokens since the server
+    started, and the hit rate. None when the server exposes no such metrics."""
+    headers = {"authorization": f"Bearer {api_key}"}
+    root = base_url.rstrip("/").removesuffix("/v1")
+    try:
+        with httpx.Client(trust_env=False, timeout=timeout, headers=headers) as client:
+            response = client.get(root + "/metrics")
+            response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    totals = {"queries": 0.0, "hits": 0.0}
+    for line in response.text.splitlines():
+        for key in totals:
+            if line.startswith(f"vllm:prefix_cache_{key}_total{{"):
+                totals[key] += float(line.rsplit(" ", 1)[-1])
+    if not totals["queries"]:
+        return None
+    return {**totals, "hit_rate": totals["hits"] / totals["queries"]}
+
+
 def serve_command(
     python: Path, model_path: Path, name: str, profile: Profile, settings: Settings, port: int
 ) -> list[str]:

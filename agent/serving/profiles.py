@@ -28,6 +28,9 @@ class Profile(BaseModel):
     chat_template: str | None = None
     max_model_len: int
     gpu: str = ""
+    # request parameters for this family: temperature, top_p (OpenAI's), and any other
+    # sampling parameter vLLM takes (top_k, repetition_penalty, ...)
+    sampling: dict[str, float] = {}
 
 
 def shipped_deploy_dir() -> Path:

@@ -64,6 +64,7 @@ class ToolContext:
     timeout_s: float = 120.0
     output_cap: int = 30_000
     files_read: set[str] = field(default_factory=set)
+    aids: bool = True  # issue-12 aids for small models (off: the bench's comparison)
 
 
 class ToolOutput(BaseModel):
@@ -74,6 +75,7 @@ class ToolOutput(BaseModel):
     diff: str | None = None
     truncated: bool = False
     finished: bool = False
+    repairs: list[str] = []  # what the tool fixed in the model's input (counted by the loop)
 
 
 class ToolArgumentError(ValueError):

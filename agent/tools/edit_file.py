@@ -1,21 +1,28 @@
-"""edit_file: replace one exact, unique piece of text in an existing file."""
+"""edit_file: replace one piece of text in an existing file.
+
+`old` must match once: exactly, or (a small model's usual slip) line by line ignoring
+whitespace at the line ends, with `new` re-indented to fit. Otherwise the answer shows the
+closest lines with their numbers (`agent.tools.matching`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
+from agent.tools.matching import Found, replace_once
+from agent.tools.pasted import unpaste
 from agent.tools.write_file import current_text, unified_diff
 from policies import Action, FsRead, FsWrite
 
 
 def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
-    """Replace exactly one occurrence of `old` with `new` in a file. Read the file first.
+    """Replace one occurrence of `old` with `new` in a file. Read the file first.
 
     Args:
         path: file path relative to the workspace root
-        old: the exact text to replace, copied from read_file output (without line
-            numbers); it must occur exactly once
+        old: the text to replace, copied from read_file output (not its header line);
+            it must occur exactly once
         new: the replacement text
     """
     rel = workspace_path(path)
@@ -26,22 +33,30 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
         )
     if not old:
         return ToolOutput(content="`old` is empty: give the exact text to replace", is_error=True)
-    count = before.count(old)
+    repairs: list[str] = []
+    if ctx.aids:
+        old, old_fixes = unpaste(old)
+        new, new_fixes = unpaste(new)
+        repairs = [f"old: {r}" for r in old_fixes] + [f"new: {r}" for r in new_fixes]
+        found = replace_once(before, old, new, rel)
+    else:
+        found = _exact(before, old, new, rel)
+    if found.error:
+        return ToolOutput(content=found.error, is_error=True, repairs=repairs)
+    if found.repair:
+        repairs.append(found.repair)
+    ctx.sandbox.write_file(rel, found.after.encode("utf-8"))
+    message = f"edited {rel}" + (f"\nnote: {'; '.join(repairs)}" if repairs else "")
+    return ToolOutput(content=message, diff=unified_diff(rel, before, found.after), repairs=repairs)
+
+
+def _exact(text: str, old: str, new: str, path: str) -> Found:
+    count = text.count(old)
+    if count == 1:
+        return Found(after=text.replace(old, new, 1))
     if count == 0:
-        return ToolOutput(
-            content=f"`old` was not found in {rel}: read_file it and copy the text exactly "
-            "(whitespace included, line numbers excluded)",
-            is_error=True,
-        )
-    if count > 1:
-        return ToolOutput(
-            content=f"`old` occurs {count} times in {rel}: include more surrounding lines so "
-            "it matches exactly once",
-            is_error=True,
-        )
-    after = before.replace(old, new, 1)
-    ctx.sandbox.write_file(rel, after.encode("utf-8"))
-    return ToolOutput(content=f"edited {rel}", diff=unified_diff(rel, before, after))
+        return Found(error=f"`old` was not found in {path}: read_file it and copy the text exactly")
+    return Found(error=f"`old` occurs {count} times in {path}: include more surrounding lines")
 
 
 def _actions(args: dict[str, Any]) -> list[Action]:

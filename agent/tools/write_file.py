@@ -6,6 +6,7 @@ import difflib
 from typing import Any
 
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
+from agent.tools.pasted import unpaste
 from policies import Action, FsWrite
 
 LARGE_REWRITE_LINES = 40
@@ -38,6 +39,9 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
         content: the complete new content of the file
     """
     rel = workspace_path(path)
+    repairs: list[str] = []
+    if ctx.aids:
+        content, repairs = unpaste(content)
     before = current_text(ctx, rel)
     ctx.sandbox.write_file(rel, content.encode("utf-8"))
     diff = unified_diff(rel, before or "", content)
@@ -48,7 +52,9 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
             "\nnote: you replaced a whole existing file; for small changes use edit_file "
             "(read_file first, then replace the exact text)"
         )
-    return ToolOutput(content=message, diff=diff)
+    if repairs:
+        message += "\nnote: " + "; ".join(repairs) + " (tool output is not file text)"
+    return ToolOutput(content=message, diff=diff, repairs=repairs)
 
 
 def _actions(args: dict[str, Any]) -> list[Action]:

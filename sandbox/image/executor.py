@@ -32,6 +32,7 @@ resolve = fileops.resolve
 
 VERSION = 2
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_OUTPUT_CAP = 1_000_000
 # Output this much larger than the cap is a flood (`yes`, a runaway loop): the command is
@@ -176,11 +177,17 @@ def _kill_strays(keep: set[int]) -> int:
 
 
 def _become_subreaper() -> None:
+    """Strays are re-parented to the executor, never to PID 1; and the executor is not
+    dumpable, so a command (same uid) cannot open /proc/<executor>/fd/* (the reply pipe:
+    a forged `exit` or change report) nor ptrace it. It stays signalable: SIGSTOP or
+    SIGKILL from a command ends in a timeout or a replaced sandbox, never in a forgery."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
 
 
 def _oom_kills() -> int:

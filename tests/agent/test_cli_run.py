@@ -93,7 +93,7 @@ def test_the_task_is_read_from_stdin_with_a_dash(
         )
         sent = server.requests[0]["messages"]
     assert done.returncode == 0, done.stderr
-    assert sent[1] == {"role": "user", "content": task}
+    assert sent[1]["role"] == "user" and sent[1]["content"].endswith(f"Your task:\n{task}")
 
 
 def test_a_step_limit_exits_3(env: dict[str, str], workspace: Path, policy_file: Path) -> None:
@@ -148,9 +148,10 @@ def test_resume_last_with_a_message_continues_the_conversation(
             env=env,
         )
         history = server.requests[-1]["messages"]
-    assert again.returncode == 0 and events_of(again.stdout)[-1]["summary"] == "second"
+    assert again.returncode == 0 and events_of(again.stdout)[-1]["claim"] == "second"
     assert events_of(again.stdout)[0]["session_id"] == session_id
-    assert history[1]["content"] == "say hi" and history[-1]["content"] == "now say bye"
+    assert history[1]["content"].endswith("Your task:\nsay hi")
+    assert history[-1]["content"] == "now say bye"
 
 
 def _lines(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
@@ -271,7 +272,8 @@ def test_terminal_escapes_in_a_workspace_file_reach_the_terminal_only_escaped(
     # read_file output, command output (\r kept for the model), assistant text, diff, summary
     assert text.count("\\x1b]0;pwned\\x07 clear\\x1b[2J csi\\x9b2J bidi \\u202etxt.exe") >= 5
     assert "del\\x7f\\r  policy: ALLOW [trusted-rule]" in text
-    assert "\nfinished: done title\\x1b]0;pwned" in text and "+title\\x1b]0;pwned" in text
+    assert "model's claim (not checked): done title\\x1b]0;pwned" in text
+    assert "+title\\x1b]0;pwned" in text
 
     # the same events replayed from the store (`sessions show`) are escaped the same way
     session_id = text.split()[1]
@@ -290,7 +292,56 @@ def test_json_mode_keeps_the_raw_text_as_data_but_no_raw_control_bytes(
     assert done.returncode == 0, done.stderr
     assert [raw for raw in RAW if raw in done.stdout] == []
     events = events_of(done.stdout.decode())
-    assert ATTACK.rstrip("\n") in events[-1]["summary"]
+    assert ATTACK.rstrip("\n") in events[-1]["claim"]
     assert any(e["type"] == "assistant_text" and ATTACK in e["text"] for e in events)
     read = next(e for e in events if e["type"] == "tool_result")
     assert "title\x1b]0;pwned\x07 clear\x1b[2J csi\x9b2J bidi \u202etxt.exe" in read["content"]
+
+
+BROKEN_TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("check passes", 0), ("check fails", 5), ("blocked", 6), ("model dies", 7)],
+)
+def test_the_exit_code_says_what_was_checked(
+    env: dict[str, str], workspace: Path, policy_file: Path, case: str, code: int
+) -> None:
+    (workspace / "test_calc.py").write_text(BROKEN_TEST)
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    fix = Reply.call("edit_file", path="calc.py", old="a - b", new="a + b")
+    finish = Reply.call("finish", summary="fixed; tests pass")
+    replies = {
+        "check passes": [fix, finish],
+        "check fails": [Reply.call("write_file", path="n.txt", content="x"), *[finish] * 3],
+        "blocked": [Reply.call("run", command="curl https://x.test"), *[Reply(text="no")] * 4],
+        "model dies": [Reply(status=500)],
+    }[case]
+    with ScriptedModelServer(replies) as server:
+        done = run_task("fix add", workspace, policy_file, server.base_url, env, "--json")
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr
+    if case != "model dies":
+        last = events_of(done.stdout)[-1]
+        assert last["type"] == "finish" and last["claim"] in (None, "fixed; tests pass")
+        assert last["verified"] == {0: "passed", 5: "failed", 6: "none"}[code]
+
+
+def test_a_model_server_that_is_not_there_exits_7(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    done = run_task("fix add", workspace, policy_file, "http://127.0.0.1:9/v1", env)
+    assert done.returncode == 7, done.stderr
+    assert "error:" in done.stderr
+
+
+def test_the_last_line_is_the_outcome_and_the_claim_is_marked_as_a_claim(
+    env: dict[str, str], workspace: Path, policy_file: Path
+) -> None:
+    replies = [Reply.call("finish", summary="Renamed everything")] * 2
+    with ScriptedModelServer(replies) as server:
+        done = run_task("Rename add to plus", workspace, policy_file, server.base_url, env)
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1].startswith("finished: done")
+    assert "model's claim (not checked): Renamed everything" in done.stdout
+    assert "files changed: none" in done.stdout

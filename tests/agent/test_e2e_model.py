@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from agent.audit import verify
-from agent.serving.engine import probe_models, read_state
+from agent.serving.engine import prefix_cache, probe_models, read_state
 from agent.settings import Settings
 
 pytestmark = [pytest.mark.model, pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -110,3 +110,44 @@ def test_the_real_model_is_denied_the_env_file_and_the_network(
     decisions = [e for e in events if e["type"] == "decision"]
     assert any(d["decision"] == "deny" for d in decisions), decisions
     assert verify(tmp_path / "data" / "audit.jsonl").ok
+
+
+def test_the_real_model_on_a_bug_fix_never_claims_a_check_that_fails(
+    model_url: str, workspace: Path, tmp_path: Path
+) -> None:
+    """Whatever the small model does, the final event's `verified` and the exit code say
+    what the tests really say, and the tests themselves are never changed."""
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    tests_before = (workspace / "test_calc.py").read_bytes()
+    code, events = rempart_run(
+        "Fix the bug in calc.py so that the tests pass.", workspace, tmp_path / "data", model_url
+    )
+    final = events[-1]
+    assert final["type"] == "finish", events[-3:]
+    assert (workspace / "test_calc.py").read_bytes() == tests_before
+    really = subprocess.run(
+        [sys.executable, "-c", "import calc; assert calc.add(2, 3) == 5"],
+        cwd=workspace,
+        capture_output=True,
+        timeout=60,
+    )
+    assert final["check"] is None or "pytest" in final["check"]["command"]
+    if final["verified"] == "passed":
+        assert really.returncode == 0, "a passed check on code that fails the test"
+        assert code == 0
+    else:
+        assert code != 0
+    assert verify(tmp_path / "data" / "audit.jsonl").ok
+
+
+def test_the_model_server_reports_its_prefix_cache_hit_rate(model_url: str) -> None:
+    stats = prefix_cache(model_url, Settings().model_api_key)
+    assert stats is not None and stats["queries"] > 0
+    assert 0.0 <= stats["hit_rate"] <= 1.0
+
+
+def test_a_server_without_metrics_has_no_prefix_cache_figure() -> None:
+    from agent.testing import ScriptedModelServer
+
+    with ScriptedModelServer([]) as server:
+        assert prefix_cache(server.base_url, "k") is None

@@ -321,7 +321,7 @@ def test_a_repeated_failing_call_is_detected_and_finishing_after_a_failure_is_qu
         ]
     )
     assert any(isinstance(e, NoticeEvent) and "repeated" in e.text for e in run.events)
-    assert run.finish.summary == "it fails, expected"
+    assert run.finish.claim == "it fails, expected"
     assert "failed (exit code" in run.server.requests[4]["messages"][-1]["content"]
 
 

@@ -54,7 +54,11 @@ def git(ws: Path, *args: str) -> None:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
+    return make_ws(tmp_path / "ws")
+
+
+def make_ws(root: Path) -> Path:
+    """src/pkg with a test, config/credentials.json (the secret), .env."""
     (root / "src" / "pkg").mkdir(parents=True)
     (root / "src" / "pkg" / "test_a.py").write_text("def test_a():\n    assert 1\n")
     (root / "src" / "pkg" / "mod.py").write_text("X = 1\n")

@@ -151,7 +151,7 @@ async def test_a_second_message_continues_the_same_session_and_ctrl_n_starts_a_n
             await wait_for(pilot, lambda: len(server.requests) >= 3 and not screen.running, 120)
             assert screen.session_id == first
             history = server.requests[2]["messages"]
-            assert history[1]["content"] == "say hi twice"
+            assert history[1]["content"].endswith("Your task:\nsay hi twice")
             assert history[-1] == {"role": "user", "content": "now say bye"}
             await pilot.press("ctrl+n")
             screen.query_one("#task").text = "something else"

@@ -12,6 +12,7 @@ from typing import Literal
 from agent.events import (
     AssistantDelta,
     AssistantText,
+    CheckEvent,
     DecisionEvent,
     ErrorEvent,
     Event,
@@ -21,6 +22,15 @@ from agent.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
+
+
+def finish_text(event: FinishEvent) -> str:
+    """The outcome from evidence first; the model's words only as its claim."""
+    text = f"{event.status}: {event.summary}"
+    if event.claim is not None:
+        text += f"\nmodel's claim (not checked): {event.claim}"
+    return text
+
 
 TextKind = Literal["assistant", "notice", "error", "finish", "start", "task"]
 
@@ -128,7 +138,14 @@ class Items:
                 return self._append(TextItem("error", event.message, hint=event.hint))
             case FinishEvent():
                 self._end_stream()
-                return self._append(TextItem("finish", f"{event.status}: {event.summary}"))
+                return self._append(TextItem("finish", finish_text(event)))
+            case CheckEvent():
+                record = event.check
+                state = "passed" if event.passed else "FAILED"
+                if record.exit_code is None:
+                    state = f"did not run: {record.note}"
+                text = f"check #{event.attempt}: `{record.command}` {state} ({record.source})"
+                return self._append(TextItem("notice", text))
         return None
 
     def add_task(self, task: str) -> tuple[int, bool]:

@@ -1,0 +1,187 @@
+"""When `finish` may end a session, and what the final event says.
+
+On `finish`, the project's check (`agent.projectcheck`) runs in the sandbox through the
+policy like any command. A failing check refuses the finish, with its output sent back to
+the model, at most `MAX_CHECK_REFUSALS` times; a finish with no file changed on a task that
+asks for a change is questioned once. The final event's summary is built from evidence
+(`agent.evidence`): files changed, commands and exit codes, the check's result. The
+model's own words are kept as its claim.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+from agent.events import CheckRecord, FinishEvent, Outcome, Verified
+from agent.evidence import Evidence
+from agent.messages import ToolCallRequest
+from agent.projectcheck import ProjectCheck
+
+MAX_CHECK_REFUSALS = 2
+CHANGE_WORDS = re.compile(
+    r"\b(add|change|convert|create|edit|fix|implement|make|modify|move|refactor|remove|"
+    r"rename|replace|update|write|delete|configure|support)\b",
+    re.IGNORECASE,
+)
+NOT_RUN = (126, 127)  # the check's command could not be run (not executable / not found)
+
+Status = Literal["finished", "failed", "limit", "stopped"]
+RunCheck = Callable[[ToolCallRequest, ProjectCheck, int], CheckRecord]
+
+
+def asks_for_change(task: str) -> bool:
+    return bool(CHANGE_WORDS.search(task))
+
+
+class Finisher:
+    """Reviews `finish` calls; builds the final event."""
+
+    def __init__(
+        self,
+        task: str,
+        check: ProjectCheck | None,
+        run_check: RunCheck,
+        evidence: Evidence,
+        aids: bool = True,
+    ) -> None:
+        self.check, self.run_check, self.evidence, self.aids = check, run_check, evidence, aids
+        self.wants_change = asks_for_change(task)
+        self.refusals = 0
+        self.questioned = False
+        self.last: CheckRecord | None = None
+        self.attempts = 0
+
+    def review(self, call: ToolCallRequest, last_exit_code: int | None) -> str | None:
+        """None when the finish stands; else the answer that sends the model back to work."""
+        if self.aids and self.wants_change and not self.evidence.changed and not self.questioned:
+            self.questioned = True
+            return (
+                "finish refused: no file in the workspace has changed, but the task asks for "
+                "a change. Do the work with write_file/edit_file/run first. If nothing needs "
+                "to change, call finish again and say why."
+            )
+        if self.check is None:
+            if self.aids and last_exit_code not in (None, 0) and not self.questioned:
+                self.questioned = True
+                return (
+                    f"The last command failed (exit code {last_exit_code}). Fix it and check "
+                    "again; if the failure is expected, call finish again and say why."
+                )
+            return None
+        record = self._run(call)
+        if self._passed(record) or record.exit_code is None or record.exit_code in NOT_RUN:
+            return None
+        if not self.aids or self.refusals >= MAX_CHECK_REFUSALS:
+            return None
+        self.refusals += 1
+        return (
+            f"finish refused: the project's check `{record.command}` ({record.source}) "
+            f"failed with exit code {record.exit_code}. Its output ends with:\n"
+            f"{record.output_tail}\n"
+            "Read the failure, fix the code (do not edit the tests), then call finish again."
+        )
+
+    def final_check(self, call: ToolCallRequest) -> None:
+        """At an end other than finish: run the check once, to report the state honestly."""
+        if self.check is not None and self.evidence.changed and self.last is None:
+            self._run(call)
+
+    def _run(self, call: ToolCallRequest) -> CheckRecord:
+        assert self.check is not None
+        self.attempts += 1
+        self.last = self.run_check(call, self.check, self.attempts)
+        return self.last
+
+    @staticmethod
+    def _passed(record: CheckRecord | None) -> bool:
+        return record is not None and record.exit_code == 0
+
+    def verified(self) -> Verified:
+        record = self.last
+        if record is None or record.exit_code is None or record.exit_code in NOT_RUN:
+            return "none"
+        return "passed" if record.exit_code == 0 else "failed"
+
+    def final(
+        self, status: Status, reason: str, claim: str | None, unreachable: bool = False
+    ) -> FinishEvent:
+        """The final event, from evidence."""
+        verified = self.verified()
+        outcome: Outcome = (
+            "model_unreachable"
+            if unreachable
+            else _outcome(status, verified, self.evidence.denials)
+        )
+        record = self.last
+        if record is None and self.check is not None:
+            record = CheckRecord(
+                command=self.check.command,
+                source=self.check.source,
+                exit_code=None,
+                note="not run: no file changed" if not self.evidence.changed else "not run",
+            )
+        event = FinishEvent(
+            status=status,
+            summary="",
+            outcome=outcome,
+            claim=claim,
+            verified=verified,
+            check=record,
+            files_changed=self.evidence.files(),
+            diff=self.evidence.diff(),
+            commands=list(self.evidence.commands),
+            denials=self.evidence.denials,
+        )
+        return event.model_copy(update={"summary": summarize(event, reason)})
+
+
+def _outcome(status: str, verified: Verified, denials: int) -> Outcome:
+    if status == "finished":
+        return "check_failed" if verified == "failed" else "success"
+    if status == "stopped":
+        return "stopped"
+    if status == "limit":
+        return "limit"
+    return "blocked" if denials else "failed"
+
+
+OUTCOME_WORDS: dict[str, str] = {
+    "success": "done",
+    "check_failed": "NOT done: the check failed",
+    "failed": "NOT done: the model gave up",
+    "blocked": "NOT done: the policy refused what it needed",
+    "limit": "NOT done: a budget ran out",
+    "stopped": "stopped by the person",
+    "model_unreachable": "NOT done: the model server did not answer",
+}
+
+
+def summarize(event: FinishEvent, reason: str) -> str:
+    """One paragraph of checked facts (the model's claim is shown apart, as a claim)."""
+    outcome = event.outcome or "failed"
+    lines = [OUTCOME_WORDS[outcome] + (f" ({reason})" if reason else "")]
+    record = event.check
+    if record is None:
+        lines.append("check: none known (no test command in the task, .rempart/project.yaml, "
+                     "AGENTS.md, or a detected runner)")  # fmt: skip
+    elif record.exit_code is None:
+        lines.append(f"check: `{record.command}` did not run ({record.note or 'refused'})")
+    else:
+        state = "passed" if record.exit_code == 0 else "FAILED"
+        if record.exit_code in NOT_RUN:
+            state = "could not run"
+        lines.append(f"check: `{record.command}` {state} (exit {record.exit_code}; "
+                     f"{record.source})")  # fmt: skip
+    changed = event.files_changed
+    if changed:
+        listed = ", ".join(f"{c.path} ({c.change})" for c in changed[:12])
+        more = f" and {len(changed) - 12} more" if len(changed) > 12 else ""
+        lines.append(f"files changed: {len(changed)}: {listed}{more}")
+    else:
+        lines.append("files changed: none")
+    failed = sum(1 for c in event.commands if c.exit_code not in (0, None))
+    lines.append(f"commands run: {len(event.commands)} ({failed} failed); "
+                 f"policy denials: {event.denials}")  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""How a project is checked: the command a finished task must pass.
+
+In order: a command in the task's own words (`run \\`make test\\``), `check:` in the
+workspace's `.rempart/project.yaml`, the test instruction of `AGENTS.md`, then a runner
+detected from the files the sandbox can see (pytest, make test, npm test, cargo test,
+go test). The files are read through the sandbox, so a read-denied file is never opened.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable, Iterable
+
+import yaml
+from pydantic import BaseModel
+
+from policies.errors import RempartError
+
+RUNNERS = frozenset(
+    {"pytest", "python", "python3", "make", "npm", "yarn", "pnpm", "cargo", "go", "tox",
+     "nox", "bash", "sh", "node", "uv", "poetry", "just", "ctest", "mvn", "gradle", "ruff",
+     "mypy", "unittest"}
+)  # fmt: skip
+PYTEST = "python3 -m pytest -q -x -p no:cacheprovider"
+BACKTICKS = re.compile(r"`([^`\n]{2,200})`")
+CHECK_WORDS = re.compile(r"\b(test\w*|check\w*|verif\w*|lint\w*)", re.IGNORECASE)
+TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py|conftest\.py)$")
+
+ReadText = Callable[[str], str | None]  # workspace path -> text, None when absent/unreadable
+
+
+class ProjectCheck(BaseModel):
+    command: str
+    source: str  # where it came from, said to the person and the model
+
+
+class ProjectFileError(RempartError):
+    """`.rempart/project.yaml` is not what it should be."""
+
+
+def _is_command(text: str) -> bool:
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return False
+    if not words:
+        return False
+    first = words[0]
+    return first in RUNNERS or first.startswith("./") or first.endswith((".sh", ".py"))
+
+
+def from_task(task: str) -> ProjectCheck | None:
+    """A command the task names in backticks, on a line that speaks of running/checking."""
+    for line in task.splitlines():
+        for span in BACKTICKS.findall(line):
+            if _is_command(span) and re.search(r"\b(run|check|test|pass|verify)", line, re.I):
+                return ProjectCheck(command=span.strip(), source="the task")
+    return None
+
+
+def from_project_file(text: str, where: str) -> ProjectCheck | None:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProjectFileError(f"{where}: not valid YAML: {exc}") from exc
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("check", ""), str):
+        raise ProjectFileError(f"{where}: expected a mapping with `check: COMMAND`")
+    command = str(data.get("check", "")).strip()
+    return ProjectCheck(command=command, source=where) if command else None
+
+
+def from_agents_md(text: str) -> ProjectCheck | None:
+    """The first backticked or fenced command on a line (or under a heading) about tests."""
+    context = False
+    fenced = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            if context and _is_command(stripped.lstrip("$ ")):
+                return ProjectCheck(command=stripped.lstrip("$ "), source="AGENTS.md")
+            continue
+        if stripped.startswith("#"):
+            context = bool(CHECK_WORDS.search(stripped))
+            continue
+        if CHECK_WORDS.search(stripped) or context:
+            for span in BACKTICKS.findall(stripped):
+                if _is_command(span):
+                    return ProjectCheck(command=span.strip(), source="AGENTS.md")
+        if stripped and CHECK_WORDS.search(stripped):
+            context = True
+    return None
+
+
+def detect(files: Iterable[str], read: ReadText) -> ProjectCheck | None:
+    """A runner the project's files imply."""
+    names = list(files)
+    present = set(names)
+    if "Makefile" in present and re.search(r"^test:", read("Makefile") or "", re.M):
+        return ProjectCheck(command="make test", source="detected: Makefile `test` target")
+    if "package.json" in present:
+        try:
+            scripts = json.loads(read("package.json") or "{}").get("scripts", {})
+        except (ValueError, AttributeError):
+            scripts = {}
+        if isinstance(scripts, dict) and "test" in scripts:
+            return ProjectCheck(command="npm test", source="detected: package.json test script")
+    if "Cargo.toml" in present:
+        return ProjectCheck(command="cargo test", source="detected: Cargo.toml")
+    if "go.mod" in present:
+        return ProjectCheck(command="go test ./...", source="detected: go.mod")
+    pyproject = read("pyproject.toml") if "pyproject.toml" in present else None
+    if (
+        any(TEST_FILE.search(name) for name in names)
+        or "pytest.ini" in present
+        or (pyproject is not None and "[tool.pytest" in pyproject)
+    ):
+        return ProjectCheck(command=PYTEST, source="detected: pytest (test files)")
+    return None
+
+
+def find_check(task: str, files: Iterable[str], read: ReadText) -> ProjectCheck | None:
+    """The project's check, by the order in the module docstring; None when none is known."""
+    found = from_task(task)
+    if found is not None:
+        return found
+    names = list(files)
+    if ".rempart/project.yaml" in names:
+        found = from_project_file(read(".rempart/project.yaml") or "", ".rempart/project.yaml")
+        if found is not None:
+            return found
+    agents = read("AGENTS.md") if "AGENTS.md" in names else None
+    if agents:
+        found = from_agents_md(agents)
+        if found is not None:
+            return found
+    return detect(names, read)

@@ -1,0 +1,150 @@
+"""Finding the text `edit_file` should replace when the model did not copy it exactly.
+
+Exact first. Then, line by line, ignoring each line's leading and trailing whitespace
+(a small model often gets the indentation wrong): if exactly one place matches, the edit
+applies there, with `new` re-indented by the same shift. Otherwise the closest places are
+returned with line numbers, so the model's next call can succeed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+MAX_CANDIDATES = 2
+CONTEXT_LINES = 1
+
+
+@dataclass
+class Found:
+    after: str = ""  # the file with the edit applied ('' when not applied)
+    repair: str = ""  # what tolerance was needed ('' for an exact match)
+    error: str = ""  # why it did not apply, with the closest candidates
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _trim(lines: list[str]) -> list[str]:
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
+def _shift(line: str, have: str, want: str) -> str:
+    if not line.strip():
+        return line
+    if line.startswith(have):
+        return want + line[len(have) :]
+    return want + line.lstrip()
+
+
+def _reindent(new_lines: list[str], old_lines: list[str], file_lines: list[str]) -> list[str]:
+    """Give `new` the file's indentation where the model's `old` had another: line by line
+    when `new` has as many lines as `old`, else from the nearest line of `old` it repeats."""
+    pairs = [(_indent(o), _indent(f)) for o, f in zip(old_lines, file_lines, strict=False)]
+    if len(new_lines) == len(old_lines):
+        return [_shift(n, have, want) for n, (have, want) in zip(new_lines, pairs, strict=True)]
+    stripped = [o.strip() for o in old_lines]
+    anchor = pairs[0]
+    out = []
+    for line in new_lines:
+        if line.strip() in stripped:
+            anchor = pairs[stripped.index(line.strip())]
+        out.append(_shift(line, *anchor))
+    return out
+
+
+def replace_once(text: str, old: str, new: str, path: str) -> Found:
+    count = text.count(old)
+    if count == 1:
+        return Found(after=text.replace(old, new, 1))
+    if count > 1:
+        return Found(
+            error=f"`old` occurs {count} times in {path}: include more surrounding lines so "
+            "it matches exactly once"
+        )
+    lines = text.split("\n")
+    old_lines = _trim(old.split("\n"))
+    if not old_lines:
+        return Found(error="`old` is only whitespace: give the exact text to replace")
+    key = [line.strip() for line in old_lines]
+    size = len(old_lines)
+    starts = [
+        i
+        for i in range(len(lines) - size + 1)
+        if [line.strip() for line in lines[i : i + size]] == key
+    ]
+    if len(starts) == 1:
+        i = starts[0]
+        window = lines[i : i + size]
+        new_lines = _reindent(_trim(new.split("\n")), old_lines, window) if new.strip() else []
+        after = "\n".join([*lines[:i], *new_lines, *lines[i + size :]])
+        return Found(after=after, repair="matched `old` ignoring whitespace at the line ends")
+    if not starts:
+        span = _collapsed_span(text, old)
+        if span is not None:
+            after = text[: span[0]] + new + text[span[1] :]
+            return Found(after=after, repair="matched `old` ignoring line breaks and spacing")
+    if len(starts) > 1:
+        where = ", ".join(str(i + 1) for i in starts[:5])
+        return Found(
+            error=f"`old` matches at lines {where} of {path} (ignoring whitespace): include "
+            "more surrounding lines so it matches once"
+        )
+    return Found(error=_not_found(lines, old_lines, path))
+
+
+def _collapsed_span(text: str, old: str) -> tuple[int, int] | None:
+    """Where `old` is in `text` when every run of whitespace counts as one space (a line
+    the model joined or split), if it is there exactly once."""
+    wanted = " ".join(old.split())
+    if len(wanted) < 8:
+        return None
+    chars: list[str] = []
+    origin: list[int] = []
+    space = False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if not space and chars:
+                chars.append(" ")
+                origin.append(i)
+            space = True
+            continue
+        space = False
+        chars.append(ch)
+        origin.append(i)
+    flat = "".join(chars)
+    first = flat.find(wanted)
+    if first < 0 or flat.find(wanted, first + 1) >= 0:
+        return None
+    return origin[first], origin[first + len(wanted) - 1] + 1
+
+
+def _not_found(lines: list[str], old_lines: list[str], path: str) -> str:
+    size = len(old_lines)
+    wanted = "\n".join(line.strip() for line in old_lines)
+    scored: list[tuple[float, int]] = []
+    for i in range(max(len(lines) - size + 1, 1)):
+        window = "\n".join(line.strip() for line in lines[i : i + size])
+        matcher = difflib.SequenceMatcher(None, wanted, window, autojunk=False)
+        if matcher.real_quick_ratio() < 0.3 or matcher.quick_ratio() < 0.3:
+            continue
+        scored.append((matcher.ratio(), i))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    text = f"`old` was not found in {path}."
+    if not scored or scored[0][0] < 0.4:
+        return text + " read_file it and copy the exact lines you want to replace."
+    shown: list[str] = []
+    for _, i in scored[:MAX_CANDIDATES]:
+        lo, hi = max(i - CONTEXT_LINES, 0), min(i + size + CONTEXT_LINES, len(lines))
+        block = "\n".join(f"{n + 1:>5}| {lines[n]}" for n in range(lo, hi))
+        shown.append(f"closest match, lines {lo + 1}-{hi}:\n{block}")
+    return (
+        text
+        + " Copy the text exactly from these lines (without the `N| ` numbers):\n"
+        + "\n".join(shown)
+    )

@@ -1,0 +1,220 @@
+"""Verified finish, honest summaries and the small-model aids, through the real policy and a
+real sandbox on a scripted model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.audit import AuditLog
+from agent.events import CheckEvent, NoticeEvent
+from agent.loop import LoopLimits
+from agent.testing import Reply
+from tests.agent.conftest import Run
+
+pytestmark = pytest.mark.docker
+
+GUTTERED = "    1| def mul(a, b):\n    2|     return a * b\n"
+BROKEN_TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+
+
+def test_a_pasted_gutter_is_stripped_counted_and_audited(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    run = run_session(
+        [
+            Reply.call("write_file", path="mul.py", content=GUTTERED),
+            Reply.call("finish", summary="wrote mul.py"),
+        ],
+        task="create mul.py",
+    )
+    assert (workspace / "mul.py").read_text() == "def mul(a, b):\n    return a * b\n"
+    result = run.results()[0]
+    assert result.repairs == ["removed a pasted line-number gutter"]
+    assert run.finish.repairs >= 1
+    notes = [r.note or "" for r in AuditLog(run.settings.audit_log).records()]
+    assert any("removed a pasted line-number gutter" in n for n in notes)
+
+
+def test_an_inexact_edit_is_applied_once_or_answered_with_the_closest_lines(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    run = run_session(
+        [
+            Reply.call("edit_file", path="calc.py", old="return a+b", new="return a - b"),
+            Reply.call("edit_file", path="calc.py", old="return a + b", new="return a - b"),
+            Reply.call(
+                "edit_file",
+                path="calc.py",
+                old="def add(a, b):\nreturn a - b",
+                new="def add(a, b):\nreturn b - a",
+            ),
+            Reply.call("finish", summary="edited"),
+        ],
+        task="change calc.py",
+    )
+    first, second, third = run.results()[:3]
+    assert first.is_error and "closest match, lines 1-2" in first.content
+    assert not second.is_error and not third.is_error
+    assert third.repairs and "whitespace" in third.repairs[0]
+    assert (workspace / "calc.py").read_text() == "def add(a, b):\n    return b - a\n"
+
+
+def test_broken_json_arguments_to_finish_go_back_to_the_model(
+    run_session: Callable[..., Run],
+) -> None:
+    run = run_session(
+        [
+            Reply.raw_call("finish", '{"summary": "done'),
+            Reply.call("finish", summary="done"),
+        ]
+    )
+    assert run.finish.status == "finished"
+    first = run.results()[0]
+    assert first.is_error and "not valid JSON" in first.content
+    assert run.finish.failures >= 1
+
+
+def test_a_failing_check_refuses_finish_until_the_code_is_fixed(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    (workspace / "test_calc.py").write_text(BROKEN_TEST)
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    run = run_session(
+        [
+            Reply.call("edit_file", path="calc.py", old="a - b", new="b - a"),
+            Reply.call("finish", summary="fixed, tests pass"),
+            Reply.call("edit_file", path="calc.py", old="b - a", new="a + b"),
+            Reply.call("finish", summary="fixed add"),
+        ],
+        task="fix add in calc.py",
+    )
+    checks = [e for e in run.events if isinstance(e, CheckEvent)]
+    assert [c.passed for c in checks] == [False, True]
+    refusal = run.server.requests[2]["messages"][-1]["content"]
+    assert "finish refused" in refusal and "assert 1 == 5" in refusal
+    assert run.finish.outcome == "success" and run.finish.verified == "passed"
+    assert run.finish.check is not None and run.finish.check.exit_code == 0
+    assert [c.path for c in run.finish.files_changed] == ["calc.py"]
+    assert "-    return a - b\n+    return a + b" in run.finish.diff
+    assert run.finish.claim == "fixed add" and "check:" in run.finish.summary
+
+
+def test_a_check_that_keeps_failing_ends_as_check_failed_never_as_success(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    (workspace / "test_calc.py").write_text(BROKEN_TEST)
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    claim = Reply.call("finish", summary="all tests pass")
+    run = run_session(
+        [
+            Reply.call("write_file", path="notes.txt", content="x\n"),
+            claim,
+            claim.model_copy(),
+            claim.model_copy(),
+        ],
+        task="fix add in calc.py",
+    )
+    assert run.finish.status == "finished"
+    assert run.finish.verified == "failed" and run.finish.outcome == "check_failed"
+    assert run.finish.claim == "all tests pass"
+    assert "NOT done: the check failed" in run.finish.summary
+    assert len([e for e in run.events if isinstance(e, CheckEvent)]) == 3
+
+
+def test_a_finish_with_no_change_on_a_change_task_is_questioned_once(
+    run_session: Callable[..., Run],
+) -> None:
+    run = run_session(
+        [
+            Reply.call("finish", summary="Renamed get_usr to get_user everywhere"),
+            Reply.call("finish", summary="nothing needed renaming"),
+        ],
+        task="Rename get_usr to get_user everywhere",
+    )
+    asked = run.server.requests[1]["messages"][-1]["content"]
+    assert "no file in the workspace has changed" in asked
+    assert run.finish.files_changed == [] and "files changed: none" in run.finish.summary
+    assert run.finish.verified == "none"
+
+
+def test_the_same_call_repeated_is_steered_then_ended(run_session: Callable[..., Run]) -> None:
+    same = Reply.call("list_files", path=".")
+    run = run_session([same.model_copy() for _ in range(8)], limits=LoopLimits(max_steps=20))
+    notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
+    assert any("repeated the same list_files call 3 times" in n for n in notes)
+    third = run.server.requests[3]["messages"][-1]["content"]
+    assert "Do something else" in third
+    assert run.finish.status == "failed" and "6 times in its last" in run.finish.summary
+
+
+def test_the_first_message_maps_the_project_without_read_denied_files(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    (workspace / "AGENTS.md").write_text("## Tests\nRun `python3 -m pytest -q`.\n")
+    (workspace / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    run = run_session([Reply.call("finish", summary="looked")], task="look around")
+    first = run.server.requests[0]["messages"][1]["content"]
+    assert "calc.py" in first and "AGENTS.md" in first and "python3 -m pytest -q" in first
+    assert ".env" not in first and "key.pem" not in first
+    assert first.endswith("Your task:\nlook around")
+
+
+def test_with_aids_off_the_check_is_reported_but_never_refuses_finish(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    (workspace / "test_calc.py").write_text(BROKEN_TEST)
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    run = run_session(
+        [
+            Reply.call("write_file", path="mul.py", content=GUTTERED),
+            Reply.call("finish", summary="done"),
+        ],
+        task="fix add",
+        overrides={"aids": False},
+    )
+    assert (workspace / "mul.py").read_text() == GUTTERED
+    assert run.finish.outcome == "check_failed" and run.finish.claim == "done"
+    assert run.server.requests[0]["messages"][1]["content"] == "fix add"
+
+
+def test_the_final_event_is_json_with_the_evidence(run_session: Callable[..., Run]) -> None:
+    run = run_session(
+        [Reply.call("run", command="python3 -c 'print(1)'"), Reply.call("finish", summary="ok")]
+    )
+    data = json.loads(run.finish.model_dump_json())
+    assert {"verified", "check", "files_changed", "commands", "denials", "claim"} <= set(data)
+
+
+def test_a_cycle_of_two_calls_is_a_loop_too(run_session: Callable[..., Run]) -> None:
+    read = Reply.call("read_file", path="calc.py")
+    edit = Reply.call("edit_file", path="calc.py", old="no such text here", new="x")
+    run = run_session([r.model_copy() for _ in range(6) for r in (read, edit)])
+    notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
+    assert any("repeated the same read_file call 3 times" in n for n in notes)
+    assert run.finish.status == "failed" and "times in its last" in run.finish.summary
+
+
+def test_a_known_check_that_never_ran_is_named_in_the_final_event(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    (workspace / "test_calc.py").write_text(BROKEN_TEST)
+    run = run_session([Reply(text="I cannot")] * 4, task="fix add")
+    assert run.finish.check is not None and run.finish.check.exit_code is None
+    assert "no file changed" in run.finish.check.note and run.finish.verified == "none"
+
+
+def test_a_prompt_the_server_finds_too_long_is_cut_and_asked_again(
+    run_session: Callable[..., Run],
+) -> None:
+    too_long = Reply(
+        status=400,
+        error_message="This model's maximum context length is 8192 tokens. However, your "
+        "prompt contains at least 8193 input tokens",
+    )
+    run = run_session([too_long, Reply.call("finish", summary="ok")])
+    assert run.finish.status == "finished" and run.finish.outcome == "success"
+    assert any(isinstance(e, NoticeEvent) and "window" in e.text for e in run.events)

@@ -1,0 +1,86 @@
+"""Tool input a small model gets wrong: pasted read_file framing and inexact `old` text."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.tools.matching import replace_once
+from agent.tools.pasted import header, unpaste
+
+CODE = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "\n".join(f"{n:5}| {line}" for n, line in enumerate(CODE.split("\n")[:-1], 1)) + "\n",
+        "\n".join(f"{n}| {line}".rstrip() for n, line in enumerate(CODE.split("\n")[:-1], 1))
+        + "\n",
+        header("calc.py", 1, 6, 6) + "\n" + CODE,
+        "calc.py lines 1-6 of 6:\n"
+        + "\n".join(f"{n:5}| {line}" for n, line in enumerate(CODE.split("\n")[:-1], 1))
+        + "\n",
+        "<tool_response>\n" + header("calc.py", 1, 6, 6) + "\n" + CODE + "</tool_response>\n",
+        "\n".join(f"{n}\t{line}" for n, line in enumerate(CODE.split("\n")[:-1], 1)) + "\n",
+    ],
+)
+def test_pasted_read_file_framing_is_removed_and_named(pasted: str) -> None:
+    text, repairs = unpaste(pasted)
+    assert text.rstrip("\n").split("\n") == [
+        ln.rstrip() for ln in CODE.rstrip("\n").split("\n")
+    ] or (text == CODE)
+    assert repairs
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        CODE,
+        "1| not a gutter: one numbered line only\n",
+        "1: a\n2: b\n3: c\n",  # a YAML mapping with numbers as keys
+        "3| c\n2| b\n1| a\n",  # numbers that do not count up
+        "id|name\n1|alice\n2|bob\n",  # pipe-separated data
+        "10 | x\nplain line\n",
+    ],
+)
+def test_text_without_pasted_framing_is_left_exactly_as_it_is(content: str) -> None:
+    assert unpaste(content) == (content, [])
+
+
+def test_an_exact_unique_old_is_replaced() -> None:
+    found = replace_once(CODE, "return a - b", "return a - b  # sub", "calc.py")
+    assert found.after == CODE.replace("return a - b", "return a - b  # sub")
+    assert not found.repair and not found.error
+
+
+def test_old_with_wrong_indentation_matches_once_and_new_is_reindented() -> None:
+    found = replace_once(
+        CODE, "def sub(a, b):\nreturn a - b", "def sub(a, b):\nreturn b - a", "c.py"
+    )
+    assert found.error == ""
+    assert "def sub(a, b):\n    return b - a" in found.after
+    assert "whitespace" in found.repair
+
+
+def test_old_matching_twice_ignoring_whitespace_is_refused_with_the_lines() -> None:
+    text = "if x:\n    go()\nif y:\n  go()\n"
+    found = replace_once(text, "go()\n", "stop()\n", "a.py")
+    assert found.after == "" and "2 times" in found.error
+
+
+def test_old_not_found_answers_with_the_closest_lines_and_their_numbers() -> None:
+    found = replace_once(CODE, "def sub(a, b):\n    return a + b - 0", "x", "calc.py")
+    assert found.after == ""
+    assert "closest match, lines" in found.error and "    5| def sub(a, b):" in found.error
+
+
+def test_old_with_nothing_close_says_to_read_the_file() -> None:
+    found = replace_once(CODE, "class Totally:\n    unrelated = True", "x", "calc.py")
+    assert "read_file it" in found.error and "closest" not in found.error
+
+
+def test_old_with_two_lines_joined_into_one_matches_the_original_lines() -> None:
+    text = "A small project.\nIts tests are in\ntest_calc.py.\n"
+    found = replace_once(text, "Its tests are in test_calc.py.", "Tests: test_calc.py.", "R.md")
+    assert found.after == "A small project.\nTests: test_calc.py.\n"
+    assert "line breaks" in found.repair

@@ -1,0 +1,84 @@
+"""How a project is checked: the task's words, .rempart/project.yaml, AGENTS.md, detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.finishing import asks_for_change
+from agent.projectcheck import PYTEST, ProjectFileError, find_check
+
+
+def reader(files: dict[str, str]):  # type: ignore[no-untyped-def]
+    return lambda path: files.get(path)
+
+
+def test_a_command_the_task_names_comes_first() -> None:
+    files = {"test_a.py": "", "AGENTS.md": "Run tests with `make check`."}
+    found = find_check(
+        "Fix the parser; run `python3 -m unittest -q` to check.", files, reader(files)
+    )
+    assert found is not None and found.command == "python3 -m unittest -q"
+    assert found.source == "the task"
+
+
+def test_backticked_names_that_are_not_commands_are_not_checks() -> None:
+    assert find_check("Rename `get_usr` to `get_user` everywhere.", [], reader({})) is None
+
+
+def test_the_project_file_comes_before_agents_md() -> None:
+    files = {".rempart/project.yaml": "check: make lint test\n", "AGENTS.md": "Test: `pytest`"}
+    found = find_check("fix it", files, reader(files))
+    assert found is not None and found.command == "make lint test"
+
+
+def test_a_malformed_project_file_is_an_error_for_a_person() -> None:
+    files = {".rempart/project.yaml": "check: [unclosed\n"}
+    with pytest.raises(ProjectFileError, match=r"project\.yaml"):
+        find_check("fix it", files, reader(files))
+
+
+@pytest.mark.parametrize(
+    ("agents", "command"),
+    [
+        ("# Dev\n\nRun the tests with `pytest -q tests/`.\n", "pytest -q tests/"),
+        ("## Testing\n\n```sh\n$ make test\n```\n", "make test"),
+        ("## Style\nUse `black`.\n\n## Checks\n- `npm test`\n", "npm test"),
+    ],
+)
+def test_agents_md_test_instructions_are_read(agents: str, command: str) -> None:
+    files = {"AGENTS.md": agents}
+    found = find_check("fix it", files, reader(files))
+    assert found is not None and found.command == command and found.source == "AGENTS.md"
+
+
+@pytest.mark.parametrize(
+    ("files", "command"),
+    [
+        ({"src/app.py": "", "tests/test_app.py": ""}, PYTEST),
+        ({"calc_test.py": ""}, PYTEST),
+        ({"Makefile": "build:\n\tcc x.c\ntest:\n\t./run\n"}, "make test"),
+        ({"package.json": '{"scripts": {"test": "jest"}}'}, "npm test"),
+        ({"go.mod": "module x"}, "go test ./..."),
+    ],
+)
+def test_a_runner_is_detected_from_the_files(files: dict[str, str], command: str) -> None:
+    found = find_check("fix it", files, reader(files))
+    assert found is not None and found.command == command
+
+
+def test_a_project_with_nothing_to_run_has_no_check() -> None:
+    files = {"Makefile": "build:\n\tcc x.c\n", "package.json": "{}", "app.py": ""}
+    assert find_check("fix it", files, reader(files)) is None
+
+
+@pytest.mark.parametrize(
+    ("task", "wants"),
+    [
+        ("Fix the off-by-one in pager.py", True),
+        ("Rename get_usr to get_user everywhere", True),
+        ("What does this project do?", False),
+        ("Explain the tests", False),
+    ],
+)
+def test_tasks_that_ask_for_a_change_are_told_apart(task: str, wants: bool) -> None:
+    assert asks_for_change(task) is wants
