@@ -1,7 +1,8 @@
 """The exit-code table of README.md and docs/cli.md is true: each code, driven for real.
 
-The table itself is `policies.exitcodes.Exit`. Codes 5 (check failed) and 6 (blocked by
-policy) come from how a session ends and are driven with the session-outcome work.
+The table itself is `policies.exitcodes.Exit`. The codes that come from how a session ends
+with a check (0 passed, 5 check failed, 6 blocked by policy, 7 model gone mid-session) are
+driven in tests/agent/test_cli_run.py::test_the_exit_code_says_what_was_checked.
 """
 
 from __future__ import annotations
