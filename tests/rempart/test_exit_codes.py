@@ -20,7 +20,7 @@ import pytest
 
 from agent.audit import AuditLog
 from agent.testing import Reply, ScriptedModelServer
-from policies.exitcodes import Exit
+from policies.exitcodes import MEANING, Exit
 from policies.shipped import examples_dir
 from tests.agent.conftest import POLICY
 
@@ -49,7 +49,7 @@ def where(workspace: Path, policy: Path) -> list[str]:
     return ["--workspace", str(workspace), "--policy", str(policy)]
 
 
-def test_the_table_has_the_documented_codes() -> None:
+def test_every_code_has_a_meaning_and_the_readme_shows_the_table() -> None:
     assert {code.name: int(code) for code in Exit} == {
         "OK": 0, "FAILED": 1, "USAGE": 2, "LIMIT": 3, "STOPPED": 4, "CHECK_FAILED": 5,
         "BLOCKED": 6, "MODEL_UNREACHABLE": 7, "ERROR": 8, "SANDBOX": 125,
@@ -60,6 +60,7 @@ def test_the_table_has_the_documented_codes() -> None:
         text = readme.read_text()
         for code in Exit:
             assert f"| {int(code)} |" in text, code
+    assert set(MEANING) == set(Exit)
 
 
 @pytest.mark.smoke
