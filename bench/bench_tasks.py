@@ -52,6 +52,7 @@ MINI_RUNNER = HERE / "mini_runner.py"
 SCRATCH = Path.home() / ".cache" / "rempart-bench"
 MINI_VERSION = "2.4.6"
 CHECK_TIMEOUT_S = 240
+REPLY_TOKENS = 1024  # mini-swe-agent's max_tokens per reply: Rempart's LoopLimits.reply_tokens
 INVALID_PREFIXES = ("error: there is no tool", "error: arguments are not valid JSON")
 SYSTEMS = ("rempart", "rempart-noaids", "mini-swe-agent")
 
@@ -128,29 +129,39 @@ def open_to_sandbox(root: Path) -> None:
 
 
 def run_process(
-    args: list[str], timeout_s: float, env: dict[str, str] | None = None, cwd: Path | None = None
+    args: list[str], timeout_s: float, env: dict[str, str] | None = None, log: Path | None = None
 ) -> tuple[int | None, str, str]:
-    """Run a process in its own session; on timeout end that session only (it is ours)."""
-    proc = subprocess.Popen(
-        args,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-        return proc.returncode, out, err
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-        return None, out, err
+    """Run a process in its own session; on timeout end that session only (it is ours).
+
+    stdout goes to `log` as it comes (to watch a long run), stderr to `log`.err.
+    """
+    with tempfile.TemporaryDirectory(prefix="rb-proc-") as tmp:
+        out_path = log or Path(tmp) / "stdout"
+        err_path = out_path.with_name(out_path.name + ".err")
+        with out_path.open("w") as out_file, err_path.open("w") as err_file:
+            proc = subprocess.Popen(
+                args,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out_file,
+                stderr=err_file,
+                text=True,
+                start_new_session=True,
+            )
+            code: int | None
+            try:
+                code = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                code = None
+                # Ctrl-C first (lets the system clean up its containers), then harder.
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+                    os.killpg(proc.pid, sig)
+                    try:
+                        proc.wait(timeout=30)
+                        break
+                    except subprocess.TimeoutExpired:
+                        continue
+        return code, out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
 
 
 def remove_labelled_containers(label: str) -> None:
@@ -232,7 +243,8 @@ def run_rempart(task: Task, ws: Path, run: Run, opts: Options, aids: bool) -> No
     args = [opts.rempart, "run", "--json", "--workspace", str(ws), "--policy", opts.policy]
     args += ["--max-steps", str(opts.max_steps), "--max-seconds", str(opts.max_seconds)]
     args.append(task.text)
-    code, out, err = run_process(args, opts.max_seconds + 300, env=env)
+    log = opts.keep / f"{run.system}-{run.task}-{run.index}.jsonl" if opts.keep else None
+    code, out, err = run_process(args, opts.max_seconds + 120, env=env, log=log)
     events = []
     for line in out.splitlines():
         try:
@@ -245,8 +257,6 @@ def run_rempart(task: Task, ws: Path, run: Run, opts: Options, aids: bool) -> No
         run.error = "killed after the bench's timeout"
     elif not events:
         run.error = (err.strip() or out.strip())[-300:]
-    if opts.keep:
-        (opts.keep / f"{run.system}-{run.task}-{run.index}.jsonl").write_text(out)
 
 
 def mini_python() -> Path:
@@ -305,8 +315,10 @@ def run_mini(task: Task, ws: Path, run: Run, opts: Options, tmp: Path) -> None:
     args += ["--image", opts.image, "--label", label, "--max-steps", str(opts.max_steps)]
     args += ["--max-seconds", str(opts.max_seconds), "--model", f"openai/{opts.model}"]
     args += ["--api-base", opts.api_base, "--api-key", opts.api_key]
+    args += ["--reply-tokens", str(REPLY_TOKENS)]
     try:
-        code, out, err = run_process(args, opts.max_seconds + 300, env=env)
+        log = opts.keep / f"{run.system}-{run.task}-{run.index}.log" if opts.keep else None
+        code, out, err = run_process(args, opts.max_seconds + 120, env=env, log=log)
     finally:
         remove_labelled_containers(label)
     run.extra["exit_code"] = code
@@ -507,7 +519,7 @@ def main() -> None:
     parser.add_argument("--rempart", default=shutil.which("rempart") or ".venv/bin/rempart")
     parser.add_argument("--policy", default=str(HERE.parent / "policies/examples/default.yaml"))
     parser.add_argument("--max-steps", type=int, default=20)
-    parser.add_argument("--max-seconds", type=int, default=900)
+    parser.add_argument("--max-seconds", type=int, default=600)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b-instruct")
     parser.add_argument("--api-base", default="http://127.0.0.1:8011/v1")
     parser.add_argument(

@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--max-steps", type=int, default=20)
     parser.add_argument("--temperature", type=float, default=0.2)
+    parser.add_argument("--reply-tokens", type=int, default=1024)
     parser.add_argument("--max-seconds", type=int, default=900)
     args = parser.parse_args()
 
@@ -41,6 +42,7 @@ def main() -> None:
             "api_base": args.api_base,
             "api_key": args.api_key,
             "temperature": args.temperature,
+            "max_tokens": args.reply_tokens,
         },
         observation_template=config["model"]["observation_template"],
         format_error_template=config["model"]["format_error_template"],
