@@ -20,7 +20,8 @@ Systems, on the same model server and tasks:
                                                         # workspace and passes on solution/
 
 A false claim is a run whose final event says verified == "passed" while the hidden check
-fails. "Claimed done" counts runs the system ended as finished/submitted; "done but failed"
+fails. "Reported solved" counts runs the system reported as solved (Rempart: outcome success,
+or status finished on older code; mini-swe-agent: Submitted); "reported solved, check failed"
 those of them whose hidden check failed.
 """
 
@@ -226,16 +227,48 @@ def read_rempart(run: Run, events: list[dict[str, Any]]) -> None:
         run.status = "no finish event"
         return
     run.status = str(finish.get("status", "n/a"))
-    run.claimed_done = run.status == "finished"
     run.verified = str(finish.get("verified", "n/a"))
     run.steps = finish.get("steps")
     run.repairs = finish.get("repairs")
-    run.extra = {
+    run.extra |= {
         key: finish.get(key) for key in ("outcome", "check", "files_changed", "denials", "claim")
     } | {"summary": str(finish.get("summary", ""))[:500]}
+    run.claimed_done = rempart_reported_success(run)
+
+
+def rempart_reported_success(run: Run) -> bool:
+    """What Rempart's last line told the user: outcome `success` (older code: finished)."""
+    outcome = run.extra.get("outcome")
+    if outcome is not None:
+        return bool(outcome == "success")
+    return run.status == "finished"
+
+
+BUILD_LOCK = threading.Lock()
 
 
 def run_rempart(task: Task, ws: Path, run: Run, opts: Options, aids: bool) -> None:
+    """One `rempart run`; if its sandbox image changed under us (the checkout moved on),
+    build it and start again: that is the bench's problem, not the agent's."""
+    fresh = ws.with_name("fresh")
+    shutil.copytree(ws, fresh)
+    start = time.monotonic()
+    _run_rempart(task, ws, run, opts, aids)
+    if "is not built" in run.error and run.steps is None:
+        with BUILD_LOCK:
+            subprocess.run([opts.rempart, "sandbox", "build"], capture_output=True, timeout=1800)
+        shutil.rmtree(ws)
+        shutil.copytree(fresh, ws)
+        fields = {"task", "kind", "system", "index"}
+        for key, value in asdict(Run(run.task, run.kind, run.system, run.index)).items():
+            if key not in fields:
+                setattr(run, key, value)
+        run.extra["not_timed_s"] = round(time.monotonic() - start, 1)
+        _run_rempart(task, ws, run, opts, aids)
+    shutil.rmtree(fresh)
+
+
+def _run_rempart(task: Task, ws: Path, run: Run, opts: Options, aids: bool) -> None:
     env = dict(os.environ)
     env.pop("REMPART_AIDS", None)
     if not aids:
@@ -297,7 +330,7 @@ def read_mini(run: Run, trajectory: dict[str, Any]) -> None:
                 invalid += 1
     run.prompt_tokens, run.completion_tokens = prompt, completion
     run.tool_calls, run.invalid_calls, run.repairs = actions + invalid, invalid, None
-    run.extra = {"turns_without_a_tool_call": no_call}
+    run.extra["turns_without_a_tool_call"] = no_call
 
 
 def run_mini(task: Task, ws: Path, run: Run, opts: Options, tmp: Path) -> None:
@@ -346,7 +379,7 @@ def one_run(task: Task, system: str, index: int, opts: Options) -> Run:
                 run_rempart(task, ws, run, opts, aids=system == "rempart")
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
             run.error = f"{type(exc).__name__}: {exc}"[:300]
-        run.wall_s = round(time.monotonic() - start, 1)
+        run.wall_s = round(time.monotonic() - start - run.extra.get("not_timed_s", 0), 1)
         run.passed, run.check_output = hidden_check(task, ws, opts.image)
     run.false_claim = run.verified == "passed" and not run.passed
     return run
@@ -374,7 +407,8 @@ def summary_rows(runs: list[Run], systems: list[str]) -> list[str]:
     head = (
         "| system | runs | passed | pass rate (95% CI, Wilson) | median wall s per solved run "
         "| median wall s per run | median steps | median tokens (prompt+completion) "
-        "| valid tool calls | repairs | claimed done | done but failed | false claims "
+        "| valid tool calls | repairs | reported solved | reported solved, check failed "
+        "| false claims "
         "| verified passed/failed/none | errors |"
     )
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -432,7 +466,9 @@ def report(runs: list[Run], systems: list[str], header: list[str]) -> str:
             said = r.check_output.splitlines()[-1] if r.check_output else "(no output)"
             extra = f"; error: {r.error}" if r.error else ""
             lines.append(
-                f"- {r.system} {r.task} #{r.index}: ended `{r.status}`, verified `{r.verified}`;"
+                f"- {r.system} {r.task} #{r.index}: ended `{r.status}`"
+                f"{' (' + str(r.extra['outcome']) + ')' if r.extra.get('outcome') else ''},"
+                f" verified `{r.verified}`;"
                 f" check: {said[:300]}{extra}"
             )
     return "\n".join(lines) + "\n"
@@ -510,6 +546,45 @@ def machine() -> str:
     return cpu + memory
 
 
+def infrastructure_failure(run: Run) -> bool:
+    """The bench could not start the system at all (never the agent's doing)."""
+    return run.steps is None and "is not built" in run.error
+
+
+def rerender(sources: list[Path], out: Path) -> None:
+    """One table from the runs of several bench invocations (same model and settings).
+
+    Runs the bench could not start are left out and counted; every other run is kept,
+    renumbered per task and system in the order given.
+    """
+    runs: list[Run] = []
+    dropped = 0
+    for source in sources:
+        for line in source.read_text().splitlines():
+            if not line:
+                continue
+            run = Run(**json.loads(line))
+            if infrastructure_failure(run):
+                dropped += 1
+                continue
+            if run.system.startswith("rempart"):
+                run.claimed_done = rempart_reported_success(run)
+            run.index = 1 + sum(r.task == run.task and r.system == run.system for r in runs)
+            runs.append(run)
+    header = ["# Task bench: Rempart vs mini-swe-agent on the same model", ""]
+    for source in sources:
+        md = source.with_suffix(".md")
+        lines = md.read_text().splitlines() if md.exists() else []
+        header += [f"From `{source.name}`:", ""]
+        header += [line for line in lines[: lines.index("## Summary")] if line.startswith("- ")]
+        header.append("")
+    header.append(f"- left out: {dropped} runs the bench could not start (sandbox image changed)")
+    systems = [s for s in SYSTEMS if any(r.system == s for r in runs)]
+    out.with_suffix(".md").write_text(report(runs, systems, header))
+    out.with_suffix(".jsonl").write_text("".join(json.dumps(asdict(r)) + "\n" for r in runs))
+    print(out.with_suffix(".md").read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per task and system")
@@ -528,7 +603,15 @@ def main() -> None:
     parser.add_argument("--out", default="", help="write OUT.md (table) and OUT.jsonl (runs)")
     parser.add_argument("--keep", default="", help="folder for transcripts (events, trajectories)")
     parser.add_argument("--self-test", action="store_true")
+    parser.add_argument(
+        "--merge", default="", help="comma-separated runs .jsonl files: one table in --out"
+    )
     args = parser.parse_args()
+    if args.merge:
+        if not args.out:
+            sys.exit("--merge needs --out")
+        rerender([Path(p) for p in args.merge.split(",")], Path(args.out))
+        return
 
     tasks = discover([t for t in args.tasks.split(",") if t])
     image = ensure_image(args.rempart)
