@@ -12,7 +12,10 @@ Systems, on the same model server and tasks:
   rempart          `rempart run --json --policy default.yaml --max-steps N TASK`
   rempart-noaids   the same with REMPART_AIDS=off (issue 12's aids switched off)
   mini-swe-agent   from PyPI in a scratch virtualenv (never a project dependency), its docker
-                   environment in the sandbox image with --network none
+                   environment in the sandbox image with --network none, its default `mini`
+                   config (native tool calls)
+  mini-swe-agent-text  the same with its text-based config (one ```mswea_bash_command block
+                   per reply), the form small models often follow better
 
     .venv/bin/python bench/bench_tasks.py [--runs 3] [--jobs 2] [--systems rempart,...]
         [--tasks fix_median,...] [--out bench/results/NAME]
@@ -55,7 +58,7 @@ MINI_VERSION = "2.4.6"
 CHECK_TIMEOUT_S = 240
 REPLY_TOKENS = 1024  # mini-swe-agent's max_tokens per reply: Rempart's LoopLimits.reply_tokens
 INVALID_PREFIXES = ("error: there is no tool", "error: arguments are not valid JSON")
-SYSTEMS = ("rempart", "rempart-noaids", "mini-swe-agent")
+SYSTEMS = ("rempart", "rempart-noaids", "mini-swe-agent", "mini-swe-agent-text")
 
 
 @dataclass
@@ -333,7 +336,7 @@ def read_mini(run: Run, trajectory: dict[str, Any]) -> None:
     run.extra["turns_without_a_tool_call"] = no_call
 
 
-def run_mini(task: Task, ws: Path, run: Run, opts: Options, tmp: Path) -> None:
+def run_mini(task: Task, ws: Path, run: Run, opts: Options, tmp: Path, actions: str) -> None:
     label = f"rempart-bench-run={uuid.uuid4().hex}"
     trajectory = tmp / "trajectory.json"
     config_dir = SCRATCH / "mini-config"
@@ -348,7 +351,7 @@ def run_mini(task: Task, ws: Path, run: Run, opts: Options, tmp: Path) -> None:
     args += ["--image", opts.image, "--label", label, "--max-steps", str(opts.max_steps)]
     args += ["--max-seconds", str(opts.max_seconds), "--model", f"openai/{opts.model}"]
     args += ["--api-base", opts.api_base, "--api-key", opts.api_key]
-    args += ["--reply-tokens", str(REPLY_TOKENS)]
+    args += ["--reply-tokens", str(REPLY_TOKENS), "--actions", actions]
     try:
         log = opts.keep / f"{run.system}-{run.task}-{run.index}.log" if opts.keep else None
         code, out, err = run_process(args, opts.max_seconds + 120, env=env, log=log)
@@ -373,8 +376,9 @@ def one_run(task: Task, system: str, index: int, opts: Options) -> Run:
         open_to_sandbox(ws)
         start = time.monotonic()
         try:
-            if system == "mini-swe-agent":
-                run_mini(task, ws, run, opts, Path(tmp))
+            if system.startswith("mini-swe-agent"):
+                actions = "text" if system.endswith("-text") else "tool"
+                run_mini(task, ws, run, opts, Path(tmp), actions)
             else:
                 run_rempart(task, ws, run, opts, aids=system == "rempart")
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
@@ -621,7 +625,7 @@ def main() -> None:
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         sys.exit(f"unknown systems: {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
-    if "mini-swe-agent" in systems:
+    if any(s.startswith("mini-swe-agent") for s in systems):
         mini_python()
     keep = Path(args.keep) if args.keep else None
     if keep:

@@ -20,6 +20,9 @@ from minisweagent.agents.default import DefaultAgent
 from minisweagent.config import builtin_config_dir
 from minisweagent.environments.docker import DockerEnvironment
 from minisweagent.models.litellm_model import LitellmModel
+from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel
+
+CONFIGS = {"tool": "mini.yaml", "text": "mini_textbased.yaml"}
 
 
 def main() -> None:
@@ -32,10 +35,17 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--reply-tokens", type=int, default=1024)
     parser.add_argument("--max-seconds", type=int, default=900)
+    parser.add_argument(
+        "--actions",
+        choices=sorted(CONFIGS),
+        default="tool",
+        help="tool: its default `mini` config (native tool calls); text: its text-based config",
+    )
     args = parser.parse_args()
 
-    config = yaml.safe_load((builtin_config_dir / "mini.yaml").read_text())
-    model = LitellmModel(
+    config = yaml.safe_load((builtin_config_dir / CONFIGS[args.actions]).read_text())
+    model_class = LitellmTextbasedModel if args.actions == "text" else LitellmModel
+    model = model_class(
         model_name=args.model,
         model_kwargs={
             **config["model"].get("model_kwargs", {}),
