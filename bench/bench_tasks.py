@@ -490,6 +490,9 @@ def self_test(tasks: list[Task], image: str) -> int:
             shutil.copytree(task.path / "workspace", solved)
             if solution.is_dir():
                 shutil.copytree(solution, solved, dirs_exist_ok=True)
+            if (solved / "tests").is_dir():  # what running the tests leaves behind is fine
+                (solved / "tests" / "__pycache__").mkdir(exist_ok=True)
+                (solved / "tests" / "__pycache__" / "test_x.cpython-311.pyc").write_bytes(b"")
             ok_solved, said_solved = hidden_check(task, solved, image)
             # A solved task whose tests were edited must fail (the tests stay unchanged).
             tampered_ok = False

@@ -45,10 +45,19 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _tracked(root: Path, pattern: str) -> dict[Path, str]:
+    """Files under root matching pattern, without interpreter caches (running tests makes them)."""
+    return {
+        p.relative_to(root): sha256(p)
+        for p in root.glob(pattern)
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+
+
 def require_unchanged(ws: Path, orig: Path, pattern: str) -> None:
     """Every file of ORIG matching `pattern` exists in WS byte for byte; none was added."""
-    before = {p.relative_to(orig): sha256(p) for p in orig.glob(pattern) if p.is_file()}
-    after = {p.relative_to(ws): sha256(p) for p in ws.glob(pattern) if p.is_file()}
+    before = _tracked(orig, pattern)
+    after = _tracked(ws, pattern)
     if not before:
         fail(f"check is broken: no original files match {pattern}")
     for name, digest in before.items():
