@@ -273,6 +273,11 @@ def run_rempart(task: Task, ws: Path, run: Run, opts: Options, aids: bool) -> No
 
 def _run_rempart(task: Task, ws: Path, run: Run, opts: Options, aids: bool) -> None:
     env = dict(os.environ)
+    # Sessions, audit log and approvals of each run in its own folder: runs in parallel
+    # (or one the bench had to stop) never share or break another run's audit chain.
+    env["REMPART_DATA_DIR"] = str(ws.with_name("rempart-data"))
+    env["REMPART_STATE_DIR"] = str(ws.with_name("rempart-state"))
+    env["REMPART_AUDIT_ANCHOR_FILE"] = str(ws.with_name("rempart-data") / "audit.head")
     env.pop("REMPART_AIDS", None)
     if not aids:
         env["REMPART_AIDS"] = "off"
@@ -431,6 +436,9 @@ def summary_rows(runs: list[Run], systems: list[str]) -> list[str]:
         calls = sum(_known([r.tool_calls for r in mine]))
         invalid = sum(_known([r.invalid_calls for r in mine]))
         valid = f"{(calls - invalid) / calls:.1%} ({calls - invalid}/{calls})" if calls else "n/a"
+        no_call = sum(int(r.extra.get("turns_without_a_tool_call") or 0) for r in mine)
+        if no_call:
+            valid += f"; {no_call} replies without a call"
         repairs = _known([r.repairs for r in mine])
         verified = [r.verified for r in mine]
         rows.append(
@@ -555,7 +563,7 @@ def machine() -> str:
 
 def infrastructure_failure(run: Run) -> bool:
     """The bench could not start the system at all (never the agent's doing)."""
-    return run.steps is None and "is not built" in run.error
+    return run.steps is None and ("is not built" in run.error or "the audit log" in run.error)
 
 
 def rerender(sources: list[Path], out: Path) -> None:
@@ -585,7 +593,10 @@ def rerender(sources: list[Path], out: Path) -> None:
         header += [f"From `{source.name}`:", ""]
         header += [line for line in lines[: lines.index("## Summary")] if line.startswith("- ")]
         header.append("")
-    header.append(f"- left out: {dropped} runs the bench could not start (sandbox image changed)")
+    header.append(
+        f"- left out: {dropped} runs the bench could not start (sandbox image changed under "
+        "it, or the shared audit log refused to start a session)"
+    )
     systems = [s for s in SYSTEMS if any(r.system == s for r in runs)]
     out.with_suffix(".md").write_text(report(runs, systems, header))
     out.with_suffix(".jsonl").write_text("".join(json.dumps(asdict(r)) + "\n" for r in runs))
