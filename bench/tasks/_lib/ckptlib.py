@@ -7,8 +7,11 @@ the other. Matrices here are [out][in] lists of lists.
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
+
+from checklib import fail, passed, paths, require_unchanged, rng, run, run_pytest
 
 Matrix = list[list[float]]
 
@@ -110,3 +113,24 @@ def first_difference(got: Any, want: Any, where: str = "") -> str | None:
     if isinstance(got, bool) or got != want:
         return f"{where}: expected {want!r}, got {got!r}"
     return None
+
+
+def check_conversion(source: Any, target: Any) -> None:
+    """The hidden check of a conversion task: tests and samples unchanged, the tests pass,
+    and `python3 convert_ckpt.py SRC DST` turns random `source` checkpoints into `target`."""
+    ws, orig = paths()
+    require_unchanged(ws, orig, "tests/**/*")
+    require_unchanged(ws, orig, "sample/*")
+    run_pytest(ws)
+    r = rng()
+    for i in range(4):
+        model = random_model(r)
+        (ws / f"unseen_{i}.json").write_text(json.dumps(source(model)))
+        proc = run(["python3", "convert_ckpt.py", f"unseen_{i}.json", f"unseen_{i}.out.json"], ws)
+        if proc.returncode != 0:
+            fail(f"convert_ckpt.py exited {proc.returncode}: {proc.stderr[-400:]}")
+        got = json.loads((ws / f"unseen_{i}.out.json").read_text())
+        difference = first_difference(got, target(model))
+        if difference:
+            fail(f"unseen checkpoint {i} (L={model['L']}, E={model['E']}): {difference}")
+    passed()
