@@ -1,4 +1,4 @@
-"""`rempart audit verify|export`."""
+"""`rempart audit verify|export|egress`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agent.audit import AuditLog, VerifyResult
 from agent.audit_verify import verify_settings
+from agent.egress_report import collect, render
 from agent.settings import Settings
 from policies.exitcodes import Exit
 from policies.termsafe import safe_line
@@ -63,6 +64,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def cmd_egress(args: argparse.Namespace) -> int:
+    log = _log(args, Settings())
+    found = collect(log.records(), args.session)
+    if args.session and not found:
+        print(f"error: no records of session {safe_line(args.session)} in {log.path}")
+        return Exit.ERROR
+    if args.json:
+        report = [{**s.model_dump(), "summary": s.summary()} for s in found]
+        print(json.dumps(report))
+        return Exit.OK
+    for line in render(found):
+        print(safe_line(line))
+    if not found:
+        print(f"no sessions in {log.path}")
+    return Exit.OK
+
+
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("audit", help="verify and export the audit log")
     verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -80,3 +98,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     export.add_argument("--session", help="only this session's records")
     export.add_argument("--log", help="audit file (default: the data dir's audit.jsonl)")
     export.set_defaults(func=cmd_export)
+    egress = verbs.add_parser(
+        "egress",
+        help="every connection attempt of a session (allowed, denied, failed), with bytes",
+    )
+    egress.add_argument("session", nargs="?", help="one session (default: every session)")
+    egress.add_argument("--log", help="audit file (default: the data dir's audit.jsonl)")
+    egress.add_argument("--json", action="store_true")
+    egress.set_defaults(func=cmd_egress)

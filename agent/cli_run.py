@@ -72,7 +72,7 @@ def run_session(settings: Settings, options: SessionOptions, json_mode: bool) ->
                 finish = session.run()
             finally:
                 signal.signal(signal.SIGTERM, previous)
-    except RempartError as exc:
+    except RempartError as exc:  # ModelUnavailable before the first step is 7 (its exit_code)
         if json_mode:
             print(json.dumps({"type": "error", "message": exc.message, "hint": exc.hint}))
             return exc.exit_code

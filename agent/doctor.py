@@ -11,6 +11,7 @@ from agent.about import about, version_line
 from agent.serving.engine import probe_models, read_state
 from agent.settings import Settings
 from policies.errors import RempartError
+from policies.exitcodes import Exit
 from policies.termsafe import safe
 from sandbox.checks import Check, run_checks
 
@@ -81,7 +82,12 @@ def run_all(settings: Settings) -> list[Check]:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    checks = run_all(Settings())
+    if args.airgap:
+        from agent.airgap import airgap_checks
+
+        checks = airgap_checks(Settings())
+    else:
+        checks = run_all(Settings())
     if args.json:
         report = {
             "ok": all(c.ok or not c.required for c in checks),
@@ -96,10 +102,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"{mark} {check.name:28} {safe(check.detail)}")
             if not check.ok and check.hint:
                 print(f"     {'':28} fix: {safe(check.hint)}")
-    return 0 if all(c.ok or not c.required for c in checks) else 1
+    return Exit.OK if all(c.ok or not c.required for c in checks) else Exit.FAILED
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = sub.add_parser("doctor", help="check that everything Rempart needs is in place")
     doctor.add_argument("--json", action="store_true", help="one JSON object for machines")
+    doctor.add_argument(
+        "--airgap",
+        action="store_true",
+        help="instead: check that nothing is configured to phone home (pip index, hub "
+        "downloads, vLLM usage stats, a remote model endpoint, external DNS)",
+    )
     doctor.set_defaults(func=cmd_doctor)

@@ -16,6 +16,11 @@ class ModelUnavailable(RempartError):
     exit_code = Exit.MODEL_UNREACHABLE
 
 
+class ContextOverflow(ModelUnavailable):
+    """The server refused the prompt as longer than its context window (HTTP 400): the
+    loop cuts the history further and asks again."""
+
+
 class UntrustedProjectPolicy(RempartError):
     """The workspace has a policy file the user has not trusted (or that changed since)."""
 

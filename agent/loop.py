@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from agent import textcalls
 from agent.context import CHARS_PER_TOKEN, fit
 from agent.energy import EnergyMeter, joules_per_1k, open_meter
+from agent.errors import ContextOverflow
 from agent.events import (
     AssistantDelta,
     AssistantText,
@@ -29,7 +30,7 @@ from agent.events import (
 from agent.evidence import Evidence
 from agent.finishing import Finisher
 from agent.messages import Message, ModelTurn, ToolCallRequest
-from agent.model_client import ContextOverflow, ModelClient, ToolChoice
+from agent.model_client import ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
 from agent.runner import CallRunner
 from agent.tools.base import ToolLike

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import httpx2
 import openai
 
-from agent.errors import ModelUnavailable
+from agent.errors import ContextOverflow, ModelUnavailable
 from agent.messages import Message, ModelTurn, ToolCallRequest
 
 ToolChoice = Literal["required", "auto", "none"]
@@ -33,11 +33,6 @@ log = logging.getLogger(__name__)
 BACKOFF_S = 0.5
 BACKOFF_MAX_S = 8.0
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-
-
-class ContextOverflow(ModelUnavailable):
-    """The server refused the prompt as longer than its context window (HTTP 400): the
-    loop cuts the history further and asks again."""
 
 
 class ModelClient(Protocol):

@@ -40,22 +40,42 @@ class ProjectFileError(RempartError):
     """`.rempart/project.yaml` is not what it should be."""
 
 
-def _is_command(text: str) -> bool:
+def _words(text: str) -> list[str]:
     try:
-        words = shlex.split(text)
+        return shlex.split(text)
     except ValueError:
-        return False
-    if not words:
-        return False
-    first = words[0]
-    return first in RUNNERS or first.startswith("./") or first.endswith((".sh", ".py"))
+        return []
+
+
+def _is_command(text: str) -> bool:
+    """A command line, not a file name: its first word is a known runner or `./x`."""
+    words = _words(text)
+    return bool(words) and (words[0] in RUNNERS or words[0].startswith("./"))
+
+
+def _is_test_runner(text: str) -> bool:
+    words = _words(text)
+    joined = " ".join(words)
+    return bool(words) and (
+        words[0] in ("pytest", "tox", "nox", "ctest")
+        or "-m pytest" in joined
+        or "-m unittest" in joined
+        or joined.startswith(("make test", "make check", "npm test", "npm run test"))
+        or joined.startswith(("cargo test", "go test", "yarn test", "pnpm test"))
+    )
 
 
 def from_task(task: str) -> ProjectCheck | None:
-    """A command the task names in backticks, on a line that speaks of running/checking."""
-    for line in task.splitlines():
-        for span in BACKTICKS.findall(line):
-            if _is_command(span) and re.search(r"\b(run|check|test|pass|verify)", line, re.I):
+    """A test command the task names in backticks; else a command it says to run."""
+    spans = [span.strip() for span in BACKTICKS.findall(task)]
+    for span in spans:
+        if _is_test_runner(span):
+            return ProjectCheck(command=span, source="the task")
+    for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", task):
+        if not re.search(r"\b(run|check|test|pass|verify)", sentence, re.I):
+            continue
+        for span in BACKTICKS.findall(sentence):
+            if _is_command(span.strip()):
                 return ProjectCheck(command=span.strip(), source="the task")
     return None
 

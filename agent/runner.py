@@ -160,9 +160,10 @@ class CallRunner:
         return self._result(tool.name, call, output)
 
     def _replaced(self, what: str) -> ToolOutput:
-        """A sandbox that died under a call: replaced now (the engine may be restarting)."""
+        """A sandbox that died under a call: replaced now (the engine may be restarting),
+        the old proxy's last connections recorded first."""
         try:
-            self.sandbox.replace()
+            self.replace_sandbox()
         except SandboxError as exc:
             return ToolOutput(
                 content=f"error: {what}; no new sandbox could be started ({exc.message}): "
@@ -325,16 +326,36 @@ class CallRunner:
         """A call that never reached a tool (bad JSON, unknown tool): recorded like any other."""
         return self._result(tool_name, call, ToolOutput(content=text, is_error=True))
 
-    def _record_egress(self) -> None:
-        """Every connection attempt the egress proxy saw since the last call, in order."""
+    def replace_sandbox(self) -> None:
+        """A fresh sandbox for a dead one, the old proxy's last connections recorded first."""
+        self.record_egress()
+        self.sandbox.replace()
+
+    def record_egress(self) -> None:
+        """Every connection attempt (and every end of an allowed one, with its bytes) the
+        egress proxy logged since the last call, in order. Called after every call, before a
+        sandbox is replaced and when the session closes."""
         if self.sandbox.restarts != self._egress_restarts:  # a new sandbox, a new proxy log
             self._egress_seen, self._egress_restarts = 0, self.sandbox.restarts
         events = self.sandbox.current.egress_events()
         for event in events[self._egress_seen :]:
+            action: dict[str, Any] = {"kind": "net.connect", "host": event.host, "port": event.port}
+            extra = {
+                "method": event.method,
+                "addr": event.addr,
+                "conn": event.conn,
+                "sandbox": event.sandbox,
+                "rule": event.rule,
+                "sni": event.sni,
+                "bytes_up": event.bytes_up,
+                "bytes_down": event.bytes_down,
+                "proxy_ts": event.ts,
+            }
+            action.update({k: v for k, v in extra.items() if v is not None and v != ""})
             self.audit.append(
                 self.session_id,
                 "egress",
-                action={"kind": "net.connect", "host": event.host, "port": event.port},
+                action=action,
                 decision=event.decision,
                 approver="egress-proxy",
                 note=event.reason or None,
@@ -342,7 +363,7 @@ class CallRunner:
         self._egress_seen = len(events)
 
     def _result(self, tool_name: str, call: ToolCallRequest, output: ToolOutput) -> ToolOutput:
-        self._record_egress()
+        self.record_egress()
         digest, size = output_digest(output.content)
         self.audit.append(
             self.session_id,

@@ -103,6 +103,7 @@ class Session:
         self._context = ""
         self._lock: WorkspaceLock | None = None
         self.checkpoints: Checkpoints | None = None
+        self._runner: CallRunner | None = None
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -122,6 +123,11 @@ class Session:
         if self._mcp is not None:
             self._mcp.close()
         if self._sandbox is not None:
+            try:
+                if self._runner is not None:  # the proxy's last lines, before it is removed
+                    self._runner.record_egress()
+            except RempartError as exc:  # an audit or engine failure: still close the sandbox
+                self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
             try:
                 self._sandbox.close()
             except SandboxError as exc:  # its keeper stops it; a later start prunes it
@@ -226,6 +232,13 @@ class Session:
         self.audit.append(
             self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}"
         )
+        self.audit.append(  # the host side's one destination (`rempart audit egress`)
+            self.id,
+            "egress",
+            action={"kind": "model.connect", "url": base_url},
+            decision="host",
+            approver="model-client",
+        )
         self.emit(
             SessionStarted(
                 task=opts.task,
@@ -259,6 +272,7 @@ class Session:
             ApprovedStore(settings.config_dir),
         )
         runner_ref.append(runner)
+        self._runner = runner
         tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
         self._know_project(workspace)
         finisher = Finisher(opts.task, self.check, runner.run_check, self.evidence, settings.aids)

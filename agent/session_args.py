@@ -153,5 +153,5 @@ def add_session_arguments(
         type=int,
         default=default(MAX_TOKENS),
         metavar="N",
-        help=f"stop after N prompt + completion tokens in all (default: {MAX_TOKENS}; exit 3)",
+        help=f"stop after N prompt + completion tokens in all (default: {MAX_TOKENS:,}; exit 3)",
     )

@@ -10,6 +10,7 @@ would split them. `rempart config show` prints what is in force and where each v
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -141,8 +142,8 @@ class Settings(BaseSettings):
     )
     audit_anchor_file: Path | None = Field(
         default=None,
-        description="Where the audit log's head is anchored. Empty: `audit.head` in the "
-        "config dir.",
+        description="Where the audit log's head is anchored. Empty: `audit-<hash of the log's "
+        "path>.head` in the config dir (one anchor per audit log).",
     )
     audit_sink: Path | None = Field(
         default=None,
@@ -164,7 +165,12 @@ class Settings(BaseSettings):
 
     @property
     def audit_anchor(self) -> Path:
-        return self.audit_anchor_file or self.config_dir / "audit.head"
+        """One anchor per log: two data dirs (a second `REMPART_DATA_DIR`) sharing the config
+        dir must not move each other's anchor (each would then look cut)."""
+        if self.audit_anchor_file is not None:
+            return self.audit_anchor_file
+        where = hashlib.sha256(str(self.audit_log.resolve()).encode()).hexdigest()[:12]
+        return self.config_dir / f"audit-{where}.head"
 
     @property
     def checkpoints_dir(self) -> Path:

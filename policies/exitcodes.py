@@ -24,3 +24,20 @@ class Exit(IntEnum):
     CANNOT_INVOKE = 126  # `sandbox exec`: the command cannot be invoked
     NOT_FOUND = 127  # `sandbox exec`: the command was not found
     INTERRUPTED = 130  # Ctrl+C
+
+
+MEANING: dict[Exit, str] = {
+    Exit.OK: "success: the task finished (its check passed, when one is known); a check said yes",
+    Exit.FAILED: "the task failed, or a check the command ran said no",
+    Exit.USAGE: "usage error (bad arguments)",
+    Exit.LIMIT: "a step, token or time limit ran out",
+    Exit.STOPPED: "stopped by you",
+    Exit.CHECK_FAILED: "the model finished, but the project's check failed",
+    Exit.BLOCKED: "the policy refused what the task needed, and the task did not finish",
+    Exit.MODEL_UNREACHABLE: "the model server did not answer",
+    Exit.ERROR: "a problem for you to fix: configuration, a policy file, the session store",
+    Exit.SANDBOX: "the sandbox could not run (engine, image, container), like docker run",
+    Exit.CANNOT_INVOKE: "sandbox exec: the command cannot be invoked",
+    Exit.NOT_FOUND: "sandbox exec: the command was not found",
+    Exit.INTERRUPTED: "interrupted (Ctrl+C)",
+}

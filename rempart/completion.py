@@ -13,6 +13,7 @@ import shtab
 from argparse_manpage.manpage import Manpage
 
 from agent.about import rempart_version
+from policies.exitcodes import MEANING, Exit
 
 SHELLS = ("bash", "zsh", "fish")
 INSTALL = {
@@ -20,15 +21,6 @@ INSTALL = {
     "zsh": "rempart completion zsh > ~/.zfunc/_rempart  (with fpath+=~/.zfunc before compinit)",
     "fish": "rempart completion fish > ~/.config/fish/completions/rempart.fish",
 }
-EXIT_CODES = """\
-0 success; 1 the task failed, or a check the command ran said no (policy check/test, audit
-verify, doctor); 2 usage error; 3 a step, token or time limit ran out; 4 stopped by you;
-5 the model finished but the project's check failed; 6 the policy refused what the task
-needed; 7 the model server did not answer; 8 a problem for you to fix (configuration, a
-policy file, the store); 125 the sandbox could not run; 126 (sandbox exec) the command cannot
-be invoked; 127 (sandbox exec) the command was not found; 130 interrupted (Ctrl+C).
-"""
-
 Parser = Callable[[], argparse.ArgumentParser]
 
 
@@ -47,7 +39,8 @@ def man_page(parser: argparse.ArgumentParser) -> str:
         "url": "",
     }
     page = str(Manpage(parser, _data=data))
-    return page + "\n.SH EXIT STATUS\n" + EXIT_CODES.replace("\n", " ").strip() + "\n"
+    codes = "".join(f".TP\n.B {int(code)}\n{MEANING[code]}\n" for code in Exit)
+    return page + "\n.SH EXIT STATUS\n" + codes.replace("-", "\\-")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], build: Parser) -> None:

@@ -37,7 +37,8 @@ RULES_ENV_LIMIT = 120_000  # one environment string may be at most 128 KiB (MAX_
 
 
 class EgressEvent(BaseModel):
-    """One connection attempt through the proxy (for the audit log)."""
+    """One connection attempt through the proxy (for the audit log), or, with decision
+    `closed`, the end of an allowed one (`conn` names it) with its byte counts."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -56,6 +57,10 @@ class EgressEvent(BaseModel):
     tls: bool | None = None  # whether the tunnel began with a TLS ClientHello
     sni: str | None = None  # the server name a TLS ClientHello in the tunnel asked for
     host_header: str = ""
+    conn: int = 0  # the proxy's number for the connection (per proxy)
+    bytes_up: int | None = None  # `closed` only: sandbox -> destination
+    bytes_down: int | None = None  # `closed` only: destination -> sandbox
+    sandbox: str = ""  # the sandbox session whose proxy logged it
 
 
 class Egress:
@@ -151,10 +156,21 @@ class Egress:
             try:
                 data = json.loads(line)
                 if isinstance(data, dict) and "decision" in data:
+                    data["sandbox"] = self._session
                     out.append(EgressEvent.model_validate(data))
             except (ValueError, ValidationError):
                 continue
         return out
+
+    def log_tail(self, lines: int = 5) -> str:
+        """The proxy's last log lines (stdout and stderr), for an error message."""
+        if self.proxy is None:
+            return ""
+        try:
+            raw = self.proxy.logs(tail=lines).decode(errors="replace")
+        except (NotFound, APIError):
+            return ""
+        return " | ".join(line for line in raw.splitlines() if line.strip())
 
     def close(self) -> None:
         if self.proxy is not None:

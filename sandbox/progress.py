@@ -59,6 +59,10 @@ def amount(value: float, unit: str) -> str:
     return decimal(int(value)) if unit == BYTES else f"{value:,.0f} {unit}"
 
 
+def speed(value: float, unit: str) -> str:
+    return f"{decimal(int(value))}/s" if unit == BYTES else f"{value:,.1f} {unit}/s"
+
+
 def _duration(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -91,15 +95,15 @@ class PlainTracker:
 
     def line(self) -> str:
         rate = self.rate()
-        speed = f"{amount(rate, self.unit)}/s"
+        per_s = speed(rate, self.unit)
         if not self.total:
-            return f"{self.description}: {amount(self.done, self.unit)}, {speed}"
+            return f"{self.description}: {amount(self.done, self.unit)}, {per_s}"
         left = (self.total - self.done) / rate if rate > 0 else None
         eta = f", ETA {_duration(left)}" if left is not None else ""
-        share = self.done / self.total
+        done = decimal(int(self.done)) if self.unit == BYTES else f"{self.done:,.0f}"
         return (
-            f"{self.description}: {amount(self.done, self.unit)} of "
-            f"{amount(self.total, self.unit)} ({share:.0%}), {speed}{eta}"
+            f"{self.description}: {done} of {amount(self.total, self.unit)} "
+            f"({self.done / self.total:.0%}), {per_s}{eta}"
         )
 
     def advance(self, amount_: float = 1) -> None:
@@ -118,7 +122,7 @@ class PlainTracker:
         elapsed = self.clock() - self.started
         self._print(
             f"{self.description}: done, {amount(self.done, self.unit)} in "
-            f"{_duration(elapsed)} ({amount(self.rate(), self.unit)}/s)"
+            f"{_duration(elapsed)} ({speed(self.rate(), self.unit)})"
         )
 
 

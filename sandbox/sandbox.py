@@ -27,7 +27,7 @@ from sandbox.container import (
     workspace_tmpfs_bytes,
 )
 from sandbox.egress import Egress, EgressEvent
-from sandbox.engine import ENGINE_ERRORS, KEEPER_EXIT_DETACHED, docker_client
+from sandbox.engine import ENGINE_ERRORS, FORWARDER_LISTEN, KEEPER_EXIT_DETACHED, docker_client
 from sandbox.errors import (
     DockerUnavailable,
     ExecutorError,
@@ -44,6 +44,7 @@ REPLY_MARGIN_S = 15.0
 FILE_OP_TIMEOUT_S = 60.0
 REVERT_BATCH = 256
 PREFETCH_BATCH = 6 * 1024 * 1024
+PROXY_READY_TIMEOUT_S = 20.0
 log = logging.getLogger(__name__)
 
 
@@ -111,6 +112,8 @@ class Sandbox:
         self.on_change_set = on_change_set
         self.view: View | None = None
         self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
+        self.proxy_wait_ms = 0.0  # how long the last start waited for its proxy path
+        self._egress_past: list[EgressEvent] = []  # proxies of replaced containers
 
     # lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -132,8 +135,9 @@ class Sandbox:
         return self._client
 
     def start(self) -> None:
-        """Create the container (and egress) and wait until the executor is ready. What
-        earlier owners left behind (their process died) is removed first."""
+        """Create the container (and egress) and wait until the executor is ready and, with
+        network, until the proxy path answers from inside. What earlier owners left behind
+        (their process died) is removed first."""
         try:
             self._start()
         except ENGINE_ERRORS as exc:  # the engine failed under us (stopped, restarting)
@@ -168,6 +172,8 @@ class Sandbox:
             self._executor = ExecutorClient(self.client, self.container.id or "", self.user)
             self._executor.start()
             self._request({"op": "snapshot"}, FILE_OP_TIMEOUT_S)
+            if self.egress is not None:
+                self._wait_proxy_path(PROXY_READY_TIMEOUT_S)
         except BaseException:
             log.warning("sandbox %s did not start", self.session, exc_info=True)
             self.close()
@@ -180,6 +186,23 @@ class Sandbox:
             len(view.hidden),
             "allowlist" if self.spec.network_rules else "none",
         )
+
+    def _wait_proxy_path(self, timeout_s: float) -> None:
+        """The first command's first connection must not be refused: probe, from inside the
+        sandbox, forwarder -> proxy socket -> proxy (which answers the probe itself, with
+        the forwarder's lease held), until it works or `timeout_s` passes."""
+        payload = {"op": "proxy_ready", "listen": FORWARDER_LISTEN, "timeout_s": timeout_s}
+        reply = self._request(payload, timeout_s + REPLY_MARGIN_S)
+        self.proxy_wait_ms = float(reply.get("waited_ms", 0.0))
+        if not reply.get("ready"):
+            proxy_log = self.egress.log_tail() if self.egress is not None else ""
+            raise SandboxError(
+                f"the sandbox's egress proxy path did not answer within {timeout_s:g}s "
+                f"({reply.get('attempts', 0)} probes; last: {reply.get('problem', '?')}); "
+                f"the proxy's last log lines: {proxy_log or '(none)'}",
+                hint="the host may be overloaded (retry), or the sandbox image is broken "
+                "(`rempart sandbox build`, `rempart doctor`)",
+            )
 
     def _prune_orphans(self) -> None:
         """Containers, volumes and networks whose owner is provably dead (see sandbox.owner)."""
@@ -216,6 +239,8 @@ class Sandbox:
         if self._executor is not None:
             self._executor.close()
             self._executor = None
+        if self.egress is not None:  # its log goes with its container: keep it
+            self._egress_past.extend(self.egress.events())
         if self._client is not None:
             log.info("sandbox %s closed", self.session)
             try:
@@ -434,8 +459,10 @@ class Sandbox:
         return int(self._request({"op": "ping"}, timeout)["pid"])
 
     def egress_events(self) -> list[EgressEvent]:
-        """Every connection attempt the egress proxy logged (empty without network)."""
-        return self.egress.events() if self.egress is not None else []
+        """Every connection attempt the egress proxies of this sandbox logged, in order, the
+        proxies of containers replaced by `restart()` included (empty without network)."""
+        current = self.egress.events() if self.egress is not None else []
+        return [*self._egress_past, *current]
 
     @property
     def container_id(self) -> str:

@@ -154,7 +154,7 @@ def serve_command(
     return [*cmd, *profile.vllm_args]
 
 
-def _server_env(engine: Engine) -> dict[str, str]:
+def server_env(engine: Engine) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_PROXY", "_proxy"))}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_NO_USAGE_STATS="1")
     env.update(DO_NOT_TRACK="1")
@@ -192,7 +192,7 @@ def start(
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=_server_env(engine),
+            env=server_env(engine),
             start_new_session=True,
         )
     state = ServerState(

@@ -43,6 +43,12 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
         found = _exact(before, old, new, rel)
     if found.error:
         return ToolOutput(content=found.error, is_error=True, repairs=repairs)
+    if found.after == before:
+        return ToolOutput(
+            content=f"nothing changed: `new` is the same as the text it replaces in {rel}",
+            is_error=True,
+            repairs=repairs,
+        )
     if found.repair:
         repairs.append(found.repair)
     ctx.sandbox.write_file(rel, found.after.encode("utf-8"))

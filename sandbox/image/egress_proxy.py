@@ -8,7 +8,8 @@ there to ask). Then further walls: IP literals are refused; names are resolved h
 every resolved address must be public (else refused), and the connection goes to an
 address that was checked, so a second DNS answer cannot rebind it. Inside a CONNECT
 tunnel a TLS ClientHello's server name (SNI), and a plain HTTP request's `Host:`, must
-name the CONNECT target. One JSON line per attempt on stdout. Standard library only.
+name the CONNECT target. One JSON line per attempt on stdout (`conn` numbers it), and one
+`closed` line with the bytes each way when an allowed connection ends. Standard library only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import itertools
 import json
 import os
 import re
@@ -46,7 +48,9 @@ NEVER_RESOLVES = (".invalid",)
 
 
 LEASE_HEAD = b"REMPART-LEASE\r\n\r\n"  # forwarder.py holds one while its sandbox lives
+PROBE_HEAD = b"REMPART-PROBE\r\n\r\n"  # the sandbox's readiness probe (forwarder.py)
 LEASE_STARTUP_S = 120.0
+CONNECTIONS = itertools.count(1)
 
 
 class Leases:
@@ -217,8 +221,10 @@ async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> in
     return total
 
 
-async def copy_exactly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-    """Forward a request body of `n` bytes, and nothing after it (no second request)."""
+async def copy_exactly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> int:
+    """Forward a request body of `n` bytes, and nothing after it (no second request);
+    returns how many were forwarded."""
+    wanted = n
     try:
         while n > 0:
             data = await asyncio.wait_for(reader.read(min(n, 65536)), IDLE_TIMEOUT_S)
@@ -229,6 +235,7 @@ async def copy_exactly(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             await writer.drain()
     except (OSError, TimeoutError):
         writer.close()
+    return wanted - n
 
 
 def parse_target(method: str, target: str) -> tuple[str, int, str]:
@@ -303,6 +310,7 @@ async def handle(
     peer = client_w.get_extra_info("peername")
     entry: dict[str, object] = {"client": str(peer[0]) if peer else "?"}
     tunnel = established = False
+    sent = 0  # bytes of the client's written upstream by this function
     up_w: asyncio.StreamWriter | None = None
     down: asyncio.Future[int] | None = None
     try:
@@ -311,6 +319,13 @@ async def handle(
             await leases.hold(client_r)
             client_w.close()
             return
+        if head == PROBE_HEAD:  # answered here, goes nowhere: not a connection attempt
+            held = leases.open if leases is not None else 1
+            client_w.write(f"REMPART-READY leases={held}\r\n".encode())
+            await client_w.drain()
+            client_w.close()
+            return
+        entry["conn"] = next(CONNECTIONS)
         lines = head_lines(head)
         parts = lines[0].split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -348,10 +363,13 @@ async def handle(
             down = asyncio.ensure_future(pipe(up_r, client_w))
             first = await inspect_tunnel(client_r, name, port, entry)
             writer.write(first)
+            sent = len(first)
         else:
             request = ["", *kept, "Connection: close", "", ""]
             line = f"{method} {path} {version}".encode()
-            writer.write(line + "\r\n".join(request).encode("latin-1"))
+            data = line + "\r\n".join(request).encode("latin-1")
+            writer.write(data)
+            sent = len(data)
     except Refused as exc:
         entry.update(decision="deny", reason=str(exc).replace("\r", " ").replace("\n", " "))
         log(**entry)
@@ -383,9 +401,13 @@ async def handle(
     log(**entry)
     assert up_w is not None
     if down is not None:
-        await asyncio.gather(pipe(client_r, up_w), down)
+        more, received = await asyncio.gather(pipe(client_r, up_w), down)
     else:
-        await asyncio.gather(copy_exactly(client_r, up_w, length), pipe(up_r, client_w))
+        more, received = await asyncio.gather(
+            copy_exactly(client_r, up_w, length), pipe(up_r, client_w)
+        )
+    closed = {k: entry[k] for k in ("conn", "host", "port", "addr") if k in entry}
+    log(decision="closed", **closed, bytes_up=sent + more, bytes_down=received)
 
 
 async def serve(listen: str, rules: Rules, lifetime_s: float | None = None) -> None:

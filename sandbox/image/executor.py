@@ -3,7 +3,7 @@
 Runs inside the sandbox as the unprivileged `agent` user, started once per sandbox with
 `docker exec -i`, and serves requests until stdin closes. Standard library only.
 
-Requests: {"id", "op": "run"|"read"|"write"|"list"|"stat"|"ping", ...}
+Requests: {"id", "op": "run"|"read"|"write"|"list"|"stat"|"ping"|"proxy_ready", ...}
 Replies:  {"id", "event": "exit"|"result"|"error"|"stdout"|"stderr", ...}
 Every path is resolved (symlinks included) and must stay under /workspace. When stdin
 closes (the owner closed the stream or died), every command still running is killed.
@@ -22,10 +22,11 @@ import time
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # on the host (mypy); in the container the files sit in /opt/rempart
-    from sandbox.image import changeset, fileops
+    from sandbox.image import changeset, fileops, forwarder
 else:
     import changeset
     import fileops
+    import forwarder
 
 RequestError = fileops.RequestError
 number = fileops.number
@@ -246,6 +247,9 @@ class Executor:
                 result = self.layer.revert(req)
             elif op == "read_many":
                 result = self.layer.read_many(req)
+            elif op == "proxy_ready":  # the egress path, probed from where commands run
+                listen = str(req.get("listen", "127.0.0.1:3128"))
+                result = forwarder.wait_ready(listen, number(req, "timeout_s", 20.0))
             else:
                 raise RequestError("bad_request", f"unknown op: {op!r}")
             self.writer.send({"id": rid, "event": "result", **result})

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
+import time
 from collections.abc import Sequence
 
 CHUNK = 65536
 # The first bytes of a lease connection (see egress_proxy.py): the proxy lives while one is
 # open, so when this container dies (its owner is gone), the proxy ends too.
 LEASE_HEAD = b"REMPART-LEASE\r\n\r\n"
+# A readiness probe (see egress_proxy.py): the proxy answers `REMPART-READY leases=N` and
+# closes; it goes nowhere else and is not a connection attempt.
+PROBE_HEAD = b"REMPART-PROBE\r\n\r\n"
+READY_PREFIX = b"REMPART-READY leases="
+LEASE_RETRY_S = 30.0
+PROBE_PAUSE_S = 0.01
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -40,9 +48,18 @@ async def handle(sock: str, client_r: asyncio.StreamReader, client_w: asyncio.St
 
 
 async def hold_lease(sock: str) -> None:
-    """Keep one lease connection to the proxy open for as long as this process lives."""
+    """Keep one lease connection to the proxy open for as long as this process lives (the
+    proxy's socket may appear a moment later: retried for a while)."""
+    deadline = time.monotonic() + LEASE_RETRY_S
+    while True:
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(PROBE_PAUSE_S)
     try:
-        reader, writer = await asyncio.open_unix_connection(sock)
         writer.write(LEASE_HEAD)
         await writer.drain()
         await reader.read()  # returns when the proxy goes away
@@ -58,6 +75,49 @@ async def serve(listen: str, sock: str, lease: bool = False) -> None:
         await server.serve_forever()
     if held is not None:
         held.cancel()
+
+
+def probe_once(listen: str, timeout_s: float) -> str:
+    """One probe through the forwarder at `listen`: "" when the proxy answered with a held
+    lease, else what went wrong."""
+    host, _, port = listen.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s) as conn:
+            conn.sendall(PROBE_HEAD)
+            reply = b""
+            while b"\r\n" not in reply and len(reply) < 256:
+                data = conn.recv(256)
+                if not data:
+                    break
+                reply += data
+    except OSError as exc:
+        return f"{listen}: {type(exc).__name__}: {exc}"
+    line = reply.split(b"\r\n", 1)[0]
+    if not line.startswith(READY_PREFIX):
+        return f"{listen}: the proxy did not answer the probe ({line[:80]!r})"
+    if line[len(READY_PREFIX) :] in (b"", b"0"):
+        return "the forwarder holds no lease on the proxy yet"
+    return ""
+
+
+def wait_ready(listen: str, timeout_s: float) -> dict[str, object]:
+    """Probe until the whole path (forwarder listening, proxy answering through its socket,
+    lease held) works, or `timeout_s` passes."""
+    started = time.monotonic()
+    attempts = 0
+    while True:
+        attempts += 1
+        left = timeout_s - (time.monotonic() - started)
+        problem = probe_once(listen, max(0.1, min(left, 5.0)))
+        waited_ms = round((time.monotonic() - started) * 1000.0, 1)
+        if not problem or time.monotonic() - started >= timeout_s:
+            return {
+                "ready": not problem,
+                "attempts": attempts,
+                "waited_ms": waited_ms,
+                "problem": problem,
+            }
+        time.sleep(PROBE_PAUSE_S)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """A private Docker engine for tests that restart it: its own dockerd (and containerd),
-data root, exec root, pid file and unix socket under a temporary folder, no bridge and no
-iptables changes, so the shared engine and what runs on it are never touched."""
+data root, exec root, pid file and unix socket under a temporary folder, a bridge of its
+own and no iptables changes, so the shared engine and what runs on it are never touched.
+(Never `--bridge=none`: dockerd then deletes the host's `docker0`, the shared engine's
+bridge, and every container start there fails until it is recreated.)"""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class PrivateEngine:
         self.socket = self.root / "docker.sock"
         self.host = f"unix://{self.socket}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.bridge = "rpd" + os.urandom(4).hex()  # at most 15 characters: an interface name
 
     def __enter__(self) -> PrivateEngine:
         self.start()
@@ -39,6 +42,7 @@ class PrivateEngine:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def argv(self) -> list[str]:
@@ -48,7 +52,7 @@ class PrivateEngine:
             f"--exec-root={self.root / 'exec'}",
             f"--pidfile={self.root / 'docker.pid'}",
             f"--host={self.host}",
-            "--bridge=none",
+            f"--bridge={self.bridge}",
             "--iptables=false",
             "--ip-masq=false",
             "--cgroup-parent=rempart-private-engine",
@@ -77,6 +81,7 @@ class PrivateEngine:
     def start(self) -> None:
         if shutil.which("dockerd") is None:
             raise EngineUnavailable("no dockerd binary on this host")
+        self._make_bridge()
         log = (self.root / "dockerd.log").open("ab")
         self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log)
         log.close()
@@ -89,6 +94,19 @@ class PrivateEngine:
             tail = (self.root / "dockerd.log").read_text(errors="replace")[-800:]
             self.stop()
             raise EngineUnavailable(f"a second dockerd did not start: {tail}")
+
+    def _make_bridge(self) -> None:
+        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode == 0:
+            return
+        subnet = 100 + int.from_bytes(os.urandom(1)) % 150
+        for cmd in (
+            ["ip", "link", "add", self.bridge, "type", "bridge"],
+            ["ip", "addr", "add", f"10.213.{subnet}.1/24", "dev", self.bridge],
+            ["ip", "link", "set", self.bridge, "up"],
+        ):
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise EngineUnavailable(f"cannot make a bridge for a second dockerd: {done.stderr}")
 
     def stop(self) -> None:
         """SIGTERM, as a service manager stops it (it stops its containers first)."""

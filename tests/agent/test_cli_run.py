@@ -51,7 +51,7 @@ def test_the_task_is_read_from_stdin_with_a_dash(
         )
         sent = server.requests[0]["messages"]
     assert done.returncode == 0, done.stderr
-    assert sent[1]["role"] == "user" and sent[1]["content"].endswith("Your task:\n" + task)
+    assert sent[1]["role"] == "user" and sent[1]["content"].endswith(f"Your task:\n{task}")
 
 
 def test_a_step_limit_exits_3(env: dict[str, str], workspace: Path, policy_file: Path) -> None:

@@ -280,8 +280,17 @@ def test_egress_attempts_through_the_proxy_are_in_the_audit_log(
     )
     assert "https://pypi.org/simple/ 200" in run.results()[1].content
     egress = [r for r in AuditLog.for_settings(run.settings).records() if r.kind == "egress"]
-    seen = {(r.action or {}).get("host"): r.decision for r in egress}
-    assert seen == {"pypi.org": "allow", "example.com": "deny"}
+    seen = [((r.action or {}).get("host"), r.decision) for r in egress]
+    assert seen == [
+        (None, "host"),
+        ("pypi.org", "allow"),
+        ("pypi.org", "closed"),
+        ("example.com", "deny"),
+    ]
+    model, allowed, closed, _denied = (r.action or {} for r in egress)
+    assert model == {"kind": "model.connect", "url": run.settings.model_base_url}
+    assert allowed["conn"] == closed["conn"] and allowed["sandbox"] == closed["sandbox"]
+    assert closed["bytes_up"] > 200 and closed["bytes_down"] > 1000  # a TLS handshake, a page
     assert verify_settings(run.settings).ok
 
 

@@ -82,3 +82,34 @@ def test_a_project_with_nothing_to_run_has_no_check() -> None:
 )
 def test_tasks_that_ask_for_a_change_are_told_apart(task: str, wants: bool) -> None:
     assert asks_for_change(task) is wants
+
+
+@pytest.mark.parametrize(
+    ("task", "command"),
+    [
+        (
+            "The test suite fails: `median` in `stats.py` returns wrong values. Fix the bug in\n"
+            "`stats.py` so that `python3 -m pytest -q tests` passes.",
+            "python3 -m pytest -q tests",
+        ),
+        (
+            "Implement it in `convert_ckpt.py`. The CLI is already written: `python3 convert_ckpt"
+            ".py a.json b.json`. The interface test\n`python3 -m pytest -q tests` must pass.",
+            "python3 -m pytest -q tests",
+        ),
+        (
+            "Create a script `summarize.py` that reads a CSV. Run it with\n"
+            "`python3 summarize.py sales.csv` and save its output to `summary.txt`.",
+            "python3 summarize.py sales.csv",
+        ),
+    ],
+)
+def test_a_test_command_in_the_task_wins_over_other_commands_and_file_names(
+    task: str, command: str
+) -> None:
+    found = find_check(task, [], reader({}))
+    assert found is not None and found.command == command
+
+
+def test_a_file_name_in_backticks_is_never_a_check() -> None:
+    assert find_check("Fix `stats.py`; check `median` there.", [], reader({})) is None

@@ -53,7 +53,7 @@ def test_the_man_page_documents_every_command_option_and_exit_code() -> None:
     assert page.startswith(".TH REMPART")
     for word in [*GROUPS, "\\-\\-endpoint", "\\-\\-ignore\\-project\\-policy", "resume"]:
         assert word in page, word
-    assert ".SH EXIT STATUS" in page and "125 the sandbox could not run" in page
+    assert ".SH EXIT STATUS" in page and ".B 125\nthe sandbox could not run" in page
 
 
 def test_man_renders_the_page_without_warnings(tmp_path: Path) -> None:

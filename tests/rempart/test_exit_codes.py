@@ -1,7 +1,8 @@
 """The exit-code table of README.md and docs/cli.md is true: each code, driven for real.
 
-The table itself is `policies.exitcodes.Exit`. Codes 5 (check failed) and 6 (blocked by
-policy) come from how a session ends and are driven with the session-outcome work.
+The table itself is `policies.exitcodes.Exit`. The codes that come from how a session ends
+with a check (0 passed, 5 check failed, 6 blocked by policy, 7 model gone mid-session) are
+driven in tests/agent/test_cli_run.py::test_the_exit_code_says_what_was_checked.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from agent.audit import AuditLog
 from agent.testing import Reply, ScriptedModelServer
-from policies.exitcodes import Exit
+from policies.exitcodes import MEANING, Exit
 from policies.shipped import examples_dir
 from tests.agent.conftest import POLICY
 
@@ -48,7 +49,7 @@ def where(workspace: Path, policy: Path) -> list[str]:
     return ["--workspace", str(workspace), "--policy", str(policy)]
 
 
-def test_the_table_has_the_documented_codes() -> None:
+def test_every_code_has_a_meaning_and_the_readme_shows_the_table() -> None:
     assert {code.name: int(code) for code in Exit} == {
         "OK": 0, "FAILED": 1, "USAGE": 2, "LIMIT": 3, "STOPPED": 4, "CHECK_FAILED": 5,
         "BLOCKED": 6, "MODEL_UNREACHABLE": 7, "ERROR": 8, "SANDBOX": 125,
@@ -59,6 +60,7 @@ def test_the_table_has_the_documented_codes() -> None:
         text = readme.read_text()
         for code in Exit:
             assert f"| {int(code)} |" in text, code
+    assert set(MEANING) == set(Exit)
 
 
 @pytest.mark.smoke

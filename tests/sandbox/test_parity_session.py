@@ -33,9 +33,12 @@ def snapshot(root: Path) -> tuple[dict[str, str], dict[str, list[str]], dict[str
     by_id: dict[str, list[str]] = {}
     digest: dict[str, str] = {}
     for name, ident in names.items():
+        try:
+            data = (root / name).read_bytes()
+        except OSError:  # a name through a link loop the session made (ELOOP): no new file
+            continue
         by_id.setdefault(ident, []).append(name)
-        if ident not in digest:
-            digest[ident] = hashlib.sha1((root / name).read_bytes()).hexdigest()
+        digest.setdefault(ident, hashlib.sha1(data).hexdigest())
     return names, by_id, digest
 
 

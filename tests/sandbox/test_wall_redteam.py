@@ -144,9 +144,7 @@ def test_secrets_in_git_stores_not_named_git_stay_out(
 def test_a_symlink_inside_a_git_store_never_reaches_the_host(
     ws: Path, image: str, make_sandbox: SandboxFactory, attack: str
 ) -> None:
-    git(ws, "init", "-q")
-    git(ws, "add", "src")
-    git(ws, "commit", "-qm", "code")
+    committed(ws)
     victim = ws.parent / "victim"
     victim.write_text("untouched\n")
     with make_sandbox(ws, image, policy=policy([".env", "config/**"], [])) as box:
@@ -161,9 +159,7 @@ def test_a_symlink_inside_a_git_store_never_reaches_the_host(
 def test_rebase_and_sequencer_todo_lists_never_reach_the_host(
     ws: Path, image: str, make_sandbox: SandboxFactory, todo: str, tmp_path: Path
 ) -> None:
-    git(ws, "init", "-q")
-    git(ws, "add", "src")
-    git(ws, "commit", "-qm", "code")
+    committed(ws)
     folder = todo.rsplit("/", 1)[0]
     with make_sandbox(ws, image, policy=policy([".env", "config/**"], [])) as box:
         out = run(
@@ -176,11 +172,7 @@ def test_rebase_and_sequencer_todo_lists_never_reach_the_host(
 def test_hard_links_and_sparse_files_cannot_grow_the_host_past_limits_disk(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
-    pol = PolicySet.from_texts(
-        [("org", "d.yaml", "version: 1\nname: d\ndefault: allow\n"
-          "files: {read: {allow: ['**']}, write: {allow: ['**']}}\n"
-          "limits: {memory: 512m, disk: 20m, timeout_s: 60}\n")]
-    )  # fmt: skip
+    pol = disk_policy("20m")
     before = sum(p.stat().st_size for p in ws.rglob("*") if p.is_file())
     with make_sandbox(ws, image, policy=pol) as box:
         out = run(box, "head -c 8M /dev/zero > big; for i in 1 2 3 4; do ln big h$i; done; "
@@ -238,6 +230,21 @@ def test_a_flood_of_files_leaves_a_workspace_a_later_sandbox_can_start_on(
     with make_sandbox(root, image, policy=pol) as box:  # a denied big folder does not count
         assert box.view is not None and box.view.entries < 100
     assert "gen" in tree(root)
+
+
+def disk_policy(disk: str) -> PolicySet:
+    text = (
+        "version: 1\nname: d\ndefault: allow\n"
+        "files: {read: {allow: ['**']}, write: {allow: ['**']}}\n"
+        f"limits: {{memory: 512m, disk: {disk}, timeout_s: 60}}\n"
+    )
+    return PolicySet.from_texts([("org", "d.yaml", text)])
+
+
+def committed(ws: Path, folder: str = "src") -> None:
+    git(ws, "init", "-q")
+    git(ws, "add", folder)
+    git(ws, "commit", "-qm", "code")
 
 
 # round 2 ------------------------------------------------------------------------------
@@ -318,11 +325,7 @@ def test_retargeting_an_intermediate_link_does_not_reach_a_write_denied_name(
 def test_folders_and_symlinks_count_against_limits_disk(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
-    pol = PolicySet.from_texts(
-        [("org", "d.yaml", "version: 1\nname: d\ndefault: allow\n"
-          "files: {read: {allow: ['**']}, write: {allow: ['**']}}\n"
-          "limits: {memory: 512m, disk: 1m, timeout_s: 60}\n")]
-    )  # fmt: skip
+    pol = disk_policy("1m")
     with make_sandbox(ws, image, policy=pol) as box:
         out = run(box, "mkdir -p d && cd d && seq 1 2000 | xargs mkdir")
     assert "limits.disk" in out
@@ -333,9 +336,7 @@ def test_folders_and_symlinks_count_against_limits_disk(
 def test_a_reflog_folder_is_not_taken_for_a_repository(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
-    git(ws, "init", "-q")
-    git(ws, "add", "src")
-    git(ws, "commit", "-qm", "code")
+    committed(ws)
     with make_sandbox(ws, image, policy=policy([".env", "config/**"], [])) as box:
         assert box.view is not None and ".git/logs" not in box.view.git_hidden
         assert "commit (initial): code" in run(box, "git reflog")

@@ -1,0 +1,3 @@
+from reports.builder import SummaryBuilder
+
+__all__ = ["SummaryBuilder"]

@@ -1,0 +1,3 @@
+from reports.builder import ReportBuilder
+
+__all__ = ["ReportBuilder"]

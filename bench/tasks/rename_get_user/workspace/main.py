@@ -1,0 +1,6 @@
+from accounts.emails import address_line
+from accounts.permissions import can_edit, is_admin
+from accounts.store import get_usr
+
+for uid in (1, 2, 3):
+    print(get_usr(uid)["name"], address_line(uid), is_admin(uid), can_edit(uid, 2))
