@@ -118,6 +118,12 @@ class CheckRecord(BaseModel):
     output_tail: str = ""
     note: str = ""
 
+    def state(self) -> str:
+        """How it went, in a few words, for the transcript."""
+        if self.exit_code is None:
+            return f"did not run: {self.note}"
+        return "passed" if self.exit_code == 0 else "FAILED"
+
 
 class CheckEvent(_Event):
     """The project's check ran (at `finish`, or at the end of the session)."""

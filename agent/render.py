@@ -87,9 +87,7 @@ class TextPrinter:
                 return f"  note: {safe(event.text)}"
             case CheckEvent():
                 record = event.check
-                state = "passed" if event.passed else "FAILED"
-                if record.exit_code is None:
-                    state = f"did not run: {record.note}"
+                state = safe_line(record.state())
                 return f"  check #{event.attempt}: `{safe_line(record.command)}` {state}" + (
                     f" (exit {record.exit_code})" if record.exit_code is not None else ""
                 )

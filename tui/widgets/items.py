@@ -141,10 +141,8 @@ class Items:
                 return self._append(TextItem("finish", finish_text(event)))
             case CheckEvent():
                 record = event.check
-                state = "passed" if event.passed else "FAILED"
-                if record.exit_code is None:
-                    state = f"did not run: {record.note}"
-                text = f"check #{event.attempt}: `{record.command}` {state} ({record.source})"
+                state, source = record.state(), record.source
+                text = f"check #{event.attempt}: `{record.command}` {state} ({source})"
                 return self._append(TextItem("notice", text))
         return None
 
