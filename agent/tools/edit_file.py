@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.tools import lint
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
 from agent.tools.matching import Found, replace_once
 from agent.tools.pasted import unpaste
@@ -53,6 +54,8 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
         repairs.append(found.repair)
     ctx.sandbox.write_file(rel, found.after.encode("utf-8"))
     message = f"edited {rel}" + (f"\nnote: {'; '.join(repairs)}" if repairs else "")
+    if ctx.aids:
+        message += lint.warning(lint.new_problems(rel, before, found.after))
     return ToolOutput(content=message, diff=unified_diff(rel, before, found.after), repairs=repairs)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from agent.tools import lint
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
 from agent.tools.pasted import unpaste
 from policies import Action, FsWrite
@@ -54,6 +55,8 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
         )
     if repairs:
         message += "\nnote: " + "; ".join(repairs) + " (tool output is not file text)"
+    if ctx.aids:
+        message += lint.warning(lint.new_problems(rel, before, content))
     return ToolOutput(content=message, diff=diff, repairs=repairs)
 
 

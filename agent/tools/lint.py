@@ -1,0 +1,74 @@
+"""What a write or an edit broke in a Python file, told at once.
+
+A small model's most common slip after a correct idea is a change that cannot run: a
+missing import (`os.getenv` without `import os`), a name misspelt, an indentation that no
+longer parses. The tool result says so right away, with line numbers, instead of the model
+finding out (or not) from a failed run several steps later. Only problems the change added
+are reported (a file that was already broken is not blamed on the edit), and only the kinds
+that make code fail when it runs; style (unused imports, ...) is not the model's task.
+The text is judged by pyflakes on the host: parsed, never run.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+from pyflakes import checker, messages
+
+FAILS_AT_RUN_TIME = (
+    messages.UndefinedName,
+    messages.UndefinedLocal,
+    messages.UndefinedExport,
+    messages.DuplicateArgument,
+    messages.ReturnOutsideFunction,
+    messages.YieldOutsideFunction,
+    messages.ContinueOutsideLoop,
+    messages.BreakOutsideLoop,
+    messages.TooManyExpressionsInStarredAssignment,
+    messages.TwoStarredExpressions,
+)
+MAX_SHOWN = 5
+
+
+def problems(text: str) -> list[tuple[int, str]]:
+    """(line, message) for each problem that makes this Python text fail when it runs."""
+    try:
+        tree = ast.parse(text)
+        found = checker.Checker(tree, filename="<edit>")
+    except SyntaxError as exc:
+        return [(exc.lineno or 0, f"syntax error: {exc.msg}")]
+    except (ValueError, RecursionError, MemoryError) as exc:  # a NUL byte, deep nesting
+        return [(0, f"cannot be parsed: {type(exc).__name__}")]
+    return sorted(
+        (m.lineno, m.message % m.message_args)
+        for m in found.messages
+        if isinstance(m, FAILS_AT_RUN_TIME)
+    )
+
+
+def new_problems(path: str, before: str | None, after: str) -> list[str]:
+    """The problems `after` has that `before` did not (matched by message, not by line,
+    since an edit moves lines), as `path:line: message`. Only for Python files."""
+    if not path.endswith(".py"):
+        return []
+    old = Counter(message for _, message in problems(before)) if before is not None else Counter()
+    out: list[str] = []
+    for line, message in problems(after):
+        if old[message] > 0:
+            old[message] -= 1
+            continue
+        out.append(f"{path}:{line}: {message}")
+    return out
+
+
+def warning(found: list[str]) -> str:
+    """The note the tool result carries, or "" when the change broke nothing we can see."""
+    if not found:
+        return ""
+    shown = "\n".join(f"  {item}" for item in found[:MAX_SHOWN])
+    more = f"\n  ... and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
+    return (
+        "\nwarning: the file was written, but this change makes it fail when it runs:\n"
+        f"{shown}{more}\nFix this next (for an undefined name: add the import or define it)."
+    )

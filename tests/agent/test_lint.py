@@ -1,0 +1,59 @@
+"""A write or an edit that breaks a Python file is told so at once, with line numbers;
+problems the file already had are not blamed on the change."""
+
+from __future__ import annotations
+
+from agent.testing import FakeSandbox
+from agent.tools.base import ToolContext
+from agent.tools.edit_file import edit_file
+from agent.tools.lint import new_problems, problems
+from agent.tools.write_file import write_file
+
+SERVER = "import sys\n\nPORT = 8080\n\n\ndef main():\n    print(PORT, sys.argv)\n"
+
+
+def test_an_edit_using_a_module_it_does_not_import_is_warned_with_the_line() -> None:
+    fake = FakeSandbox({"server.py": SERVER})
+    out = edit_file(
+        ToolContext(sandbox=fake), "server.py", "PORT = 8080", "PORT = int(os.getenv('P', 8080))"
+    )
+    assert not out.is_error
+    assert "server.py:3: undefined name 'os'" in out.content
+    assert "os.getenv" in fake.files["server.py"].decode()  # written all the same
+
+
+def test_a_write_that_does_not_parse_is_warned_with_the_line() -> None:
+    fake = FakeSandbox()
+    out = write_file(ToolContext(sandbox=fake), "calc.py", "def f(:\n    return 1\n")
+    assert "calc.py:1: syntax error" in out.content
+
+
+def test_a_clean_change_carries_no_warning() -> None:
+    fake = FakeSandbox({"server.py": SERVER})
+    out = edit_file(ToolContext(sandbox=fake), "server.py", "PORT = 8080", "PORT = 9090")
+    assert out.content == "edited server.py"
+
+
+def test_problems_the_file_had_before_are_not_blamed_on_the_edit() -> None:
+    before = "def f():\n    return missing\n"
+    after = "def f():\n    x = 1\n    return missing\n"
+    assert problems(before) == [(2, "undefined name 'missing'")]
+    assert new_problems("m.py", before, after) == []
+    assert new_problems("m.py", before, after + "y = other\n") == ["m.py:4: undefined name 'other'"]
+
+
+def test_style_and_other_languages_are_not_the_tools_business() -> None:
+    assert problems("import os\nimport sys\n") == []  # unused imports: style, not failure
+    assert new_problems("notes.md", None, "def f(:") == []
+
+
+def test_text_that_cannot_be_parsed_at_all_is_a_problem_not_a_crash() -> None:
+    assert problems("x = 1\0\n")[0][1].startswith(("syntax error", "cannot be parsed"))
+    assert problems("(" * 5000 + ")" * 5000)  # nesting deeper than the parser allows
+
+
+def test_without_aids_no_warning_is_given() -> None:
+    fake = FakeSandbox({"server.py": SERVER})
+    ctx = ToolContext(sandbox=fake, aids=False)
+    out = edit_file(ctx, "server.py", "PORT = 8080", "PORT = os.getenv('P')")
+    assert out.content == "edited server.py"
