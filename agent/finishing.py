@@ -18,6 +18,7 @@ from agent.events import CheckRecord, FinishEvent, Outcome, Verified
 from agent.evidence import Evidence
 from agent.messages import ToolCallRequest
 from agent.projectcheck import ProjectCheck
+from agent.tools.focus import focus
 
 MAX_CHECK_REFUSALS = 2
 CHANGE_WORDS = re.compile(
@@ -76,11 +77,12 @@ class Finisher:
         if not self.aids or self.refusals >= MAX_CHECK_REFUSALS:
             return None
         self.refusals += 1
+        where = focus(record.output_tail)
         return (
             f"finish refused: the project's check `{record.command}` ({record.source}) "
             f"failed with exit code {record.exit_code}. Its output ends with:\n"
-            f"{record.output_tail}\n"
-            "Read the failure, fix the code (do not edit the tests), then call finish again."
+            f"{record.output_tail}\n" + (f"{where}\n" if where else "") + "Read the failure, "
+            "fix the code (do not edit the tests), then call finish again."
         )
 
     def final_check(self, call: ToolCallRequest) -> None:

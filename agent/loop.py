@@ -7,6 +7,7 @@ the loop (only the `finish` tool, a limit, a stop request or a dead model server
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -33,9 +34,10 @@ from agent.messages import Message, ModelTurn, ToolCallRequest
 from agent.model_client import ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
 from agent.runner import CallRunner
-from agent.tools.base import ToolLike
+from agent.tools.base import ToolLike, ToolOutput
 
 MAX_NUDGES = 3
+REREAD_LIMIT = 2  # the same unchanged text read twice: the model is told reading cannot help
 REPEAT_LIMIT = 3  # the same call this many times lately: the model is told to change course
 STUCK_LIMIT = 6  # ... and this many times: the session ends, failed
 LOOP_WINDOW = 12  # calls looked at for a loop
@@ -236,7 +238,7 @@ class AgentLoop:
         if output.repairs:
             self.state.repairs += len(output.repairs)
             self.emit(NoticeEvent(text=f"repaired {call.name} input: {'; '.join(output.repairs)}"))
-        text = output.content + self._steer(call, arguments, output.is_error)
+        text = output.content + self._steer(call, arguments, output)
         self._reply(messages, call, text)
         if self.state.repeats >= STUCK_LIMIT:
             return FinishEvent(
@@ -256,18 +258,28 @@ class AgentLoop:
         self._reply(messages, call, refusal)
         return True
 
-    def _steer(self, call: ToolCallRequest, arguments: dict[str, object], failed: bool) -> str:
-        """A loop is the same call again and again, in a row or in a cycle (read, edit,
-        read, edit): after `REPEAT_LIMIT` times among the last `LOOP_WINDOW` calls the model
-        is told to do something else; at `STUCK_LIMIT` the session ends."""
-        key = f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
+    def _steer(
+        self, call: ToolCallRequest, arguments: dict[str, object], output: ToolOutput
+    ) -> str:
+        """A loop is the same call with the same result again and again, in a row or in a
+        cycle (read, edit, read, edit): after `REPEAT_LIMIT` times among the last
+        `LOOP_WINDOW` calls the model is told to do something else (a second read of
+        unchanged text already: reading cannot help); at `STUCK_LIMIT` the session ends."""
+        digest = hashlib.sha256(output.content.encode()).hexdigest()[:16]
+        key = f"{call.name}:{json.dumps(arguments, sort_keys=True)}:{digest}"
         recent = self.state.recent
         recent.append(key)
         del recent[:-LOOP_WINDOW]
         self.state.repeats = recent.count(key)
+        if call.name == "read_file" and self.state.repeats == REREAD_LIMIT and self.finisher.aids:
+            self.emit(NoticeEvent(text=f"the model read {arguments.get('path')} again, unchanged"))
+            return (
+                "\nnote: you read this before and it has not changed since. Reading it again "
+                "will not help: change it with edit_file, or run the code to see what fails."
+            )
         if self.state.repeats < REPEAT_LIMIT:
             return ""
-        what = "failed" if failed else "was made"
+        what = "failed" if output.is_error else "was made"
         self.emit(
             NoticeEvent(
                 text=f"the model repeated the same {call.name} call {self.state.repeats} times"
@@ -275,8 +287,8 @@ class AgentLoop:
         )
         return (
             f"\nnote: this exact call {what} {self.state.repeats} times in your last "
-            f"{len(recent)} calls and will not give a different result. Do something else: "
-            "read the error, look at another file, or change your approach."
+            f"{len(recent)} calls with the same result, and will not give a different one. "
+            "Do something else: read the error, look at another file, or change your approach."
         )
 
     def _account(self, prompt: int, completion: int, seconds: float, energy: float | None) -> None:

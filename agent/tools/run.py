@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.tools.base import Tool, ToolContext, ToolOutput
+from agent.tools.focus import focus
 from agent.tools.output import clean, head_tail
 from policies import Action, Exec
 
@@ -30,6 +31,9 @@ def run(ctx: ToolContext, command: str, timeout_s: float | None = None) -> ToolO
         parts.append(f"stderr:\n{stderr}")
     if not stdout and not stderr:
         parts.append("(no output)")
+    where = focus(f"{result.stdout}\n{result.stderr}") if ctx.aids and result.exit_code else ""
+    if where:
+        parts.append(where)
     return ToolOutput(
         content="\n".join(parts),
         is_error=result.exit_code != 0,

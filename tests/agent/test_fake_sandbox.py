@@ -9,7 +9,9 @@ from agent.approval import DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog
 from agent.audit_verify import verify_log
-from agent.events import DecisionEvent, Event, ToolResultEvent
+from agent.events import DecisionEvent, Event, NoticeEvent, ToolResultEvent
+from agent.evidence import Evidence
+from agent.finishing import Finisher
 from agent.loop import AgentLoop, LoopLimits
 from agent.messages import Message
 from agent.model_client import OpenAIModelClient
@@ -21,7 +23,9 @@ from policies import PolicySet
 from tests.agent.conftest import POLICY
 
 
-def run_loop(fake: FakeSandbox, replies: list[Reply], tmp_path: Path) -> list[Event]:
+def run_loop(
+    fake: FakeSandbox, replies: list[Reply], tmp_path: Path, aids: bool = False
+) -> list[Event]:
     events: list[Event] = []
     policy = PolicySet.from_texts([("project", "policy.yaml", POLICY)])
     audit = AuditLog(tmp_path / "audit.jsonl", tmp_path / "audit.key", tmp_path / "audit.head")
@@ -44,8 +48,10 @@ def run_loop(fake: FakeSandbox, replies: list[Reply], tmp_path: Path) -> list[Ev
     with ScriptedModelServer(replies) as server:
         client = OpenAIModelClient(server.base_url, "scripted-model", "k", 30.0, 0)
         try:
+            finisher = Finisher("do it", None, runner.run_check, Evidence(), aids=aids)
+            limits = LoopLimits(max_steps=10)
             loop = AgentLoop(
-                client, TOOLS, runner, emit, lambda m: None, "required", LoopLimits(max_steps=10)
+                client, TOOLS, runner, emit, lambda m: None, "required", limits, finisher=finisher
             )
             finish = loop.run([Message(role="user", content="do it")])
         finally:
@@ -90,3 +96,23 @@ def test_an_unscripted_command_is_exit_127_not_a_host_process(tmp_path: Path) ->
     )
     result = next(e for e in events if isinstance(e, ToolResultEvent))
     assert result.exit_code == 127 and "not scripted" in result.content
+
+
+def test_reading_the_same_unchanged_text_again_is_noted_and_a_changed_file_is_not(
+    tmp_path: Path,
+) -> None:
+    fake = FakeSandbox(files={"calc.py": "def add(a, b):\n    return a - b\n"})
+    events = run_loop(
+        fake,
+        [
+            Reply.call("read_file", path="calc.py"),
+            Reply.call("read_file", path="calc.py"),
+            Reply.call("edit_file", path="calc.py", old="a - b", new="a + b"),
+            Reply.call("read_file", path="calc.py"),
+            Reply.call("finish", summary="done"),
+        ],
+        tmp_path,
+        aids=True,
+    )
+    notes = [e.text for e in events if isinstance(e, NoticeEvent)]
+    assert notes == ["the model read calc.py again, unchanged"]

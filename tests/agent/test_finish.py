@@ -96,6 +96,7 @@ def test_a_failing_check_refuses_finish_until_the_code_is_fixed(
     assert [c.passed for c in checks] == [False, True]
     refusal = run.server.requests[2]["messages"][-1]["content"]
     assert "finish refused" in refusal and "assert 1 == 5" in refusal
+    assert "where to look: test_calc.py line 5 (assert 1 == 5)" in refusal
     assert run.finish.outcome == "success" and run.finish.verified == "passed"
     assert run.finish.check is not None and run.finish.check.exit_code == 0
     assert [c.path for c in run.finish.files_changed] == ["calc.py"]
