@@ -62,6 +62,32 @@ def new_problems(path: str, before: str | None, after: str) -> list[str]:
     return out
 
 
+def _top_level_names(text: str) -> list[str]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return [node.name for node in tree.body if isinstance(node, kinds)]
+
+
+def lost_definitions(path: str, before: str | None, after: str) -> str:
+    """The note for a whole-file rewrite that dropped functions or classes the file defined
+    (a small model rewriting one function often writes only that one), or ""."""
+    if not path.endswith(".py") or before is None:
+        return ""
+    kept = set(_top_level_names(after))
+    lost = [name for name in _top_level_names(before) if name not in kept]
+    if not lost:
+        return ""
+    names = ", ".join(lost[:10]) + (" ..." if len(lost) > 10 else "")
+    return (
+        f"\nwarning: {path} no longer defines {names} (it did before this write); code that "
+        "uses them will fail. To change one part of a file use edit_file; to undo this, "
+        "write the file again with everything it had."
+    )
+
+
 def warning(found: list[str]) -> str:
     """The note the tool result carries, or "" when the change broke nothing we can see."""
     if not found:

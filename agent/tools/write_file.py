@@ -57,6 +57,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
         message += "\nnote: " + "; ".join(repairs) + " (tool output is not file text)"
     if ctx.aids:
         message += lint.warning(lint.new_problems(rel, before, content))
+        message += lint.lost_definitions(rel, before, content)
     return ToolOutput(content=message, diff=diff, repairs=repairs)
 
 

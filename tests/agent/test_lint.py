@@ -57,3 +57,15 @@ def test_without_aids_no_warning_is_given() -> None:
     ctx = ToolContext(sandbox=fake, aids=False)
     out = edit_file(ctx, "server.py", "PORT = 8080", "PORT = os.getenv('P')")
     assert out.content == "edited server.py"
+
+
+def test_a_rewrite_that_drops_functions_the_file_defined_is_warned() -> None:
+    fake = FakeSandbox(
+        {"stats.py": "def mean(xs):\n    return 1\n\n\ndef median(xs):\n    return 2\n"}
+    )
+    out = write_file(ToolContext(sandbox=fake), "stats.py", "def median(xs):\n    return 3\n")
+    assert "stats.py no longer defines mean (it did before this write)" in out.content
+    kept = write_file(
+        ToolContext(sandbox=fake), "stats.py", "def median(xs):\n    return 4\n\n\ndef extra(): ..."
+    )
+    assert "no longer defines" not in kept.content
