@@ -117,11 +117,14 @@ class CheckRecord(BaseModel):
     exit_code: int | None  # None: it did not run (the policy refused it)
     output_tail: str = ""
     note: str = ""
+    kind: Literal["test", "run"] = "test"  # run: the program ran; its result is not tested
 
     def state(self) -> str:
         """How it went, in a few words, for the transcript."""
         if self.exit_code is None:
             return f"did not run: {self.note}"
+        if self.exit_code == 0 and self.kind == "run":
+            return "ran without error (runs the program, does not test its result)"
         return "passed" if self.exit_code == 0 else "FAILED"
 
 

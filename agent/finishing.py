@@ -104,7 +104,9 @@ class Finisher:
         record = self.last
         if record is None or record.exit_code is None or record.exit_code in NOT_RUN:
             return "none"
-        return "passed" if record.exit_code == 0 else "failed"
+        if record.exit_code == 0:
+            return "passed" if record.kind == "test" else "none"  # a run is not a test
+        return "failed"
 
     def final(
         self,
@@ -128,6 +130,7 @@ class Finisher:
             record = CheckRecord(
                 command=self.check.command,
                 source=self.check.source,
+                kind=self.check.kind,
                 exit_code=None,
                 note="not run: no file changed" if not self.evidence.changed else "not run",
             )
@@ -171,7 +174,10 @@ OUTCOME_WORDS: dict[str, str] = {
 def summarize(event: FinishEvent, reason: str) -> str:
     """One paragraph of checked facts (the model's claim is shown apart, as a claim)."""
     outcome = event.outcome or "failed"
-    lines = [OUTCOME_WORDS[outcome] + (f" ({reason})" if reason else "")]
+    words = OUTCOME_WORDS[outcome]
+    if outcome == "success" and event.verified != "passed":
+        words = "done, NOT verified: no test checked the result"
+    lines = [words + (f" ({reason})" if reason else "")]
     record = event.check
     if record is None:
         lines.append("check: none known (no test command in the task, .rempart/project.yaml, "
@@ -179,7 +185,7 @@ def summarize(event: FinishEvent, reason: str) -> str:
     elif record.exit_code is None:
         lines.append(f"check: `{record.command}` did not run ({record.note or 'refused'})")
     else:
-        state = "passed" if record.exit_code == 0 else "FAILED"
+        state = record.state()
         if record.exit_code in NOT_RUN:
             state = "could not run"
         lines.append(f"check: `{record.command}` {state} (exit {record.exit_code}; "

@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel
@@ -31,9 +32,15 @@ TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py|conftest\.py)$")
 ReadText = Callable[[str], str | None]  # workspace path -> text, None when absent/unreadable
 
 
+CheckKind = Literal["test", "run"]
+
+
 class ProjectCheck(BaseModel):
     command: str
     source: str  # where it came from, said to the person and the model
+    # "run": a command the task says to run that is not a test runner (`python3 app.py x`):
+    # its failure is a failure, but its success shows only that the program ran
+    kind: CheckKind = "test"
 
 
 class ProjectFileError(RempartError):
@@ -76,7 +83,8 @@ def from_task(task: str) -> ProjectCheck | None:
             continue
         for span in BACKTICKS.findall(sentence):
             if _is_command(span.strip()):
-                return ProjectCheck(command=span.strip(), source="the task")
+                kind: CheckKind = "test" if _is_test_runner(span) else "run"
+                return ProjectCheck(command=span.strip(), source="the task", kind=kind)
     return None
 
 

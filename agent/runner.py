@@ -181,7 +181,9 @@ class CallRunner:
         recorded as an event and in the audit log."""
         self._call, self._authorised, self._asked = ("check", call), set(), set()
         refusal = self.authorise("check", call, Exec(command=check.command))
-        record = CheckRecord(command=check.command, source=check.source, exit_code=None)
+        record = CheckRecord(
+            command=check.command, source=check.source, exit_code=None, kind=check.kind
+        )
         if refusal is not None:
             record.note = refusal.splitlines()[0]
         else:

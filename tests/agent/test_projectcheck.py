@@ -113,3 +113,12 @@ def test_a_test_command_in_the_task_wins_over_other_commands_and_file_names(
 
 def test_a_file_name_in_backticks_is_never_a_check() -> None:
     assert find_check("Fix `stats.py`; check `median` there.", [], reader({})) is None
+
+
+def test_a_command_the_task_says_to_run_that_is_no_test_runner_is_a_run_not_a_test() -> None:
+    task = "Create wordfreq.py. Then run it with `python3 wordfreq.py data/notes.txt`."
+    found = find_check(task, {}, reader({}))
+    assert found is not None and found.command == "python3 wordfreq.py data/notes.txt"
+    assert found.kind == "run"
+    tested = find_check("Fix it; run `python3 -m pytest -q` to check.", {}, reader({}))
+    assert tested is not None and tested.kind == "test"
