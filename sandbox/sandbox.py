@@ -45,6 +45,9 @@ FILE_OP_TIMEOUT_S = 60.0
 REVERT_BATCH = 256
 PREFETCH_BATCH = 6 * 1024 * 1024
 PROXY_READY_TIMEOUT_S = 20.0
+# Python and pytest leave no caches in the workspace (they would show as the session's
+# changes on the host); a policy's env passthrough can still set them
+QUIET_CACHES = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_ADDOPTS": "-p no:cacheprovider"}
 log = logging.getLogger(__name__)
 
 
@@ -148,7 +151,7 @@ class Sandbox:
 
     def _start(self) -> None:
         self._prune_orphans()
-        env = dict(self.spec.env)
+        env = {**QUIET_CACHES, **self.spec.env}
         volume: str | None = None
         view = build_view(self.spec.workspace, self.readable)
         remove_stale_temporaries(view)

@@ -145,3 +145,17 @@ def test_workspace_owned_by_the_host_user_is_writable(tmp_path: Path, image: str
     with Sandbox(SandboxSpec(workspace=ws, image=image)) as sb:
         assert sb.run("id -u && touch made-here").stdout == "1000\n"
     assert (ws / "made-here").stat().st_uid == 1234  # written by Rempart, as the owner
+
+
+def test_python_and_pytest_leave_no_caches_in_the_workspace(tmp_path: Path, image: str) -> None:
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (ws / "tests" / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    )
+    with Sandbox(SandboxSpec(workspace=ws, image=image)) as box:
+        done = box.run("PYTHONPATH=. python3 -m pytest -q tests")
+        assert done.exit_code == 0, done.stdout + done.stderr
+    left = sorted(str(p.relative_to(ws)) for p in ws.rglob("*"))
+    assert left == ["calc.py", "tests", "tests/test_calc.py"]
