@@ -56,6 +56,7 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
     message = f"edited {rel}" + (f"\nnote: {'; '.join(repairs)}" if repairs else "")
     if ctx.aids:
         message += lint.warning(lint.new_problems(rel, before, found.after))
+        message += lint.lost_definitions(rel, before, found.after, whole=False)
     return ToolOutput(content=message, diff=unified_diff(rel, before, found.after), repairs=repairs)
 
 

@@ -71,9 +71,10 @@ def _top_level_names(text: str) -> list[str]:
     return [node.name for node in tree.body if isinstance(node, kinds)]
 
 
-def lost_definitions(path: str, before: str | None, after: str) -> str:
-    """The note for a whole-file rewrite that dropped functions or classes the file defined
-    (a small model rewriting one function often writes only that one), or ""."""
+def lost_definitions(path: str, before: str | None, after: str, whole: bool = True) -> str:
+    """The note for a change that dropped functions or classes the file defined (a small
+    model rewriting one function often writes only that one; a rename leaves callers
+    behind), or "". `whole`: the change was a whole-file write."""
     if not path.endswith(".py") or before is None:
         return ""
     kept = set(_top_level_names(after))
@@ -81,10 +82,16 @@ def lost_definitions(path: str, before: str | None, after: str) -> str:
     if not lost:
         return ""
     names = ", ".join(lost[:10]) + (" ..." if len(lost) > 10 else "")
+    advice = (
+        "To change one part of a file use edit_file; to undo this, write the file again "
+        "with everything it had."
+        if whole
+        else "If that was meant (a rename), find the code that uses the old name with grep "
+        "and update it; if not, put the definition back."
+    )
     return (
-        f"\nwarning: {path} no longer defines {names} (it did before this write); code that "
-        "uses them will fail. To change one part of a file use edit_file; to undo this, "
-        "write the file again with everything it had."
+        f"\nwarning: {path} no longer defines {names} (it did before this change); code "
+        f"that uses them will fail. {advice}"
     )
 
 

@@ -64,8 +64,16 @@ def test_a_rewrite_that_drops_functions_the_file_defined_is_warned() -> None:
         {"stats.py": "def mean(xs):\n    return 1\n\n\ndef median(xs):\n    return 2\n"}
     )
     out = write_file(ToolContext(sandbox=fake), "stats.py", "def median(xs):\n    return 3\n")
-    assert "stats.py no longer defines mean (it did before this write)" in out.content
+    assert "stats.py no longer defines mean (it did before this change)" in out.content
+    assert "write the file again with everything it had" in out.content
     kept = write_file(
         ToolContext(sandbox=fake), "stats.py", "def median(xs):\n    return 4\n\n\ndef extra(): ..."
     )
     assert "no longer defines" not in kept.content
+
+
+def test_an_edit_that_renames_a_function_points_at_the_callers() -> None:
+    fake = FakeSandbox({"store.py": "def get_usr(uid):\n    return uid\n"})
+    out = edit_file(ToolContext(sandbox=fake), "store.py", "def get_usr(", "def get_user(")
+    assert "store.py no longer defines get_usr" in out.content
+    assert "find the code that uses the old name with grep" in out.content
