@@ -87,13 +87,14 @@ def test_the_real_model_creates_hello_py_and_runs_it(
     )
     created = list(workspace.rglob("hello.py"))
     assert created, f"no hello.py; events: {events[-5:]}"
-    assert "hello" in created[0].read_text()
+    # "prints hello": the model's spelling ("Hello, world!") is its choice, the word is not
+    assert "hello" in created[0].read_text().lower()
     runs = [
         e
         for e in events
         if e["type"] == "tool_result" and e["tool"] == "run" and e["exit_code"] == 0
     ]
-    assert any("hello" in e["content"] for e in runs)
+    assert any("hello" in e["content"].lower() for e in runs)
     assert events[0]["type"] == "session_start" and events[-1]["type"] == "finish"
     assert code == 0 and events[-1]["status"] == "finished"
     assert audit_ok(tmp_path / "data")
