@@ -66,11 +66,19 @@ def run_session(settings: Settings, options: SessionOptions, json_mode: bool) ->
 
             def on_signal(signum: int, frame: FrameType | None) -> None:
                 session.stop()
+                session.interrupt_model_turn()
+
+            def on_alarm(signum: int, frame: FrameType | None) -> None:
+                session.interrupt_model_turn(time_up=True)
 
             previous = signal.signal(signal.SIGTERM, on_signal)
+            previous_alarm = signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, options.limits.max_wall_s)
             try:
                 finish = session.run()
             finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous_alarm)
                 signal.signal(signal.SIGTERM, previous)
     except RempartError as exc:  # ModelUnavailable before the first step is 7 (its exit_code)
         if json_mode:

@@ -48,6 +48,10 @@ class Interrupted(Exception):
     """A person asked the session to stop."""
 
 
+class TimeUp(Interrupted):
+    """The session's time limit passed while the model was still answering."""
+
+
 @dataclass
 class LoopLimits:
     max_steps: int = 30
@@ -89,6 +93,7 @@ class AgentLoop:
         self.meter = meter or open_meter()
         self.finisher = finisher or Finisher("", None, _no_check, Evidence(), aids=False)
         self.stop_requested = threading.Event()
+        self.waiting_on_model = False  # a signal may cut a model turn, never a tool call
         self.state = LoopState()
         self._schemas = [tool.schema() for tool in tools.values()]
         self._schema_tokens = int(len(json.dumps(self._schemas)) / CHARS_PER_TOKEN) + 200
@@ -131,6 +136,9 @@ class AgentLoop:
             self.state.steps += 1
             try:
                 finished = self._step(messages)
+            except TimeUp:
+                limit = self.limits.max_wall_s
+                return FinishEvent(status="limit", summary=f"time limit ({limit:.0f} s) reached")
             except Interrupted:
                 return FinishEvent(status="stopped", summary="stopped by the user")
             if finished is not None:
@@ -142,6 +150,7 @@ class AgentLoop:
         tools = [] if self.mode is None else self._schemas
         budget = self.limits.context_tokens - self.limits.reply_tokens - self._schema_tokens
         for attempt in range(3):
+            self.waiting_on_model = True
             try:
                 return self.client.complete(
                     fit(messages, int(budget * (0.7**attempt))),
@@ -154,6 +163,8 @@ class AgentLoop:
                 if attempt == 2:
                     raise
                 self.emit(NoticeEvent(text="the prompt did not fit the model's window; cut more"))
+            finally:
+                self.waiting_on_model = False
         raise AssertionError("unreachable")
 
     def _step(self, messages: list[Message]) -> FinishEvent | None:

@@ -31,7 +31,7 @@ from agent.events import (
 )
 from agent.evidence import Evidence
 from agent.finishing import Finisher
-from agent.loop import AgentLoop, LoopLimits
+from agent.loop import AgentLoop, Interrupted, LoopLimits, TimeUp
 from agent.mcp_hub import McpHub
 from agent.mcp_hub import load_config as load_mcp_config
 from agent.messages import Message, ToolCallRequest
@@ -399,3 +399,10 @@ class Session:
     def stop(self) -> None:
         if self.loop is not None:
             self.loop.stop_requested.set()
+
+    def interrupt_model_turn(self, time_up: bool = False) -> None:
+        """From a signal handler in the main thread: a model turn that streams nothing
+        (a long prompt on a CPU, a hung server) is cut at once; a tool call never is (the
+        loop stops before the next step)."""
+        if self.loop is not None and self.loop.waiting_on_model:
+            raise TimeUp() if time_up else Interrupted()

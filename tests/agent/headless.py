@@ -64,9 +64,13 @@ def run_argv(workspace: Path, policy: Path, url: str, *extra: str) -> list[str]:
 
 
 def start_run(
-    workspace: Path, policy: Path, url: str, env: dict[str, str], stderr: int = subprocess.DEVNULL
+    workspace: Path,
+    policy: Path,
+    url: str,
+    env: dict[str, str],
+    *extra: str,
+    stderr: int = subprocess.DEVNULL,
 ) -> subprocess.Popen[str]:
     """`rempart run --json` as a running process: its events are `lines_of(proc)`."""
-    return subprocess.Popen(
-        run_argv(workspace, policy, url), stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
-    )
+    argv = run_argv(workspace, policy, url, *extra)
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)

@@ -219,6 +219,42 @@ def test_the_model_server_killed_mid_stream_is_retried_then_a_clear_error_and_re
     assert audit_ok(retries)
 
 
+@pytest.mark.parametrize("cut_by", ["sigterm", "time limit"])
+def test_a_model_turn_that_never_ends_is_cut_by_sigterm_or_the_time_limit(
+    cut_by: str, env: dict[str, str], workspace: Path, policy_file: Path, tmp_path: Path
+) -> None:
+    """A model that streams a few words and then nothing (a long prompt on a busy CPU, a
+    hung server): SIGTERM stops the session at once, and --max-seconds ends it on time,
+    both with the session recorded and its exit code, never minutes later."""
+    server = ModelServerProcess(
+        tmp_path,
+        [
+            Reply.call("write_file", path="a.txt", content="written before the hang\n"),
+            Reply(text="Let me think", hold_mid_stream=True),
+        ],
+        "hung",
+    )
+    limit = ["--max-seconds", "25"] if cut_by == "time limit" else []
+    try:
+        with start_run(workspace, policy_file, server.base_url, env, *limit) as proc:
+            assert server.holding.wait(120), "the second request never came"
+            if cut_by == "sigterm":
+                proc.terminate()
+            events = list(lines_of(proc))
+            proc.wait(timeout=60)  # the server holds for ever: only the cut ends this
+    finally:
+        server.kill()
+    final = events[-1]
+    assert final["type"] == "finish", events[-3:]
+    if cut_by == "sigterm":
+        assert final["status"] == "stopped" and proc.returncode == 4
+    else:
+        assert final["status"] == "limit" and "time limit (25 s)" in final["summary"]
+        assert proc.returncode == 3
+    assert (workspace / "a.txt").read_text() == "written before the hang\n"
+    assert audit_ok(env)
+
+
 def test_a_stream_cut_once_is_retried_and_the_session_goes_on(
     run_session: Callable[..., Run],
 ) -> None:
