@@ -34,6 +34,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
             "layers": [info.model_dump(mode="json") for info in policy.layers],
             "limits": limits.model_dump(mode="json"),
             "network_allow": list(policy.network_allow),
+            "sandbox_runtime": policy.runtime.model_dump(mode="json"),
         }
         print(json_safe(json.dumps(data)))
         return 0
@@ -44,6 +45,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
         f"timeout={limits.timeout_s}s output={limits.output_bytes}B"
     )
     print(f"network: {safe_line(', '.join(policy.network_allow)) or 'none'}")
+    print(f"sandbox runtime: {safe_line(policy.runtime.describe())}")
     return 0
 
 

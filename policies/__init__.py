@@ -16,7 +16,15 @@ from policies.actions import (
 )
 from policies.errors import PolicyInputError, PolicyLoadError, Problem, RempartError
 from policies.evaluator import PolicySet
-from policies.model import Decision, DecisionKind, LayerInfo, Limits, SegmentDecision
+from policies.model import (
+    Decision,
+    DecisionKind,
+    LayerInfo,
+    Limits,
+    RuntimeChoice,
+    RuntimeKind,
+    SegmentDecision,
+)
 from policies.snippets import allow_rule_yaml
 
 __all__ = [
@@ -36,6 +44,8 @@ __all__ = [
     "PolicySet",
     "Problem",
     "RempartError",
+    "RuntimeChoice",
+    "RuntimeKind",
     "SegmentDecision",
     "allow_rule_yaml",
     "parse_action",

@@ -19,9 +19,9 @@ from policies.judge import (
     judge_path,
     network_table,
 )
-from policies.layering import default_rule, dynamic_rule
+from policies.layering import default_rule, dynamic_rule, runtime_choice
 from policies.loader import compile_text
-from policies.model import RANK, Decision, DecisionKind, LayerInfo, Limits
+from policies.model import RANK, Decision, DecisionKind, LayerInfo, Limits, RuntimeChoice
 from policies.netrules import NetRules, NetTable
 from policies.rules import Layer, Rule
 from policies.yamlstrict import MAX_BYTES
@@ -61,6 +61,7 @@ class PolicySet:
         self.exec_dynamic: DecisionKind = self._exec.dynamic.decision
         self.limits = self._limits()
         self.env_passthrough = self._env()
+        self.runtime: RuntimeChoice = runtime_choice(layers)
         self.net = NetRules(self.network_table())
         self.network_allow = self._network_allow()
 

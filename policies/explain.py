@@ -55,6 +55,7 @@ def explanation(policy: PolicySet, action: Action) -> Json:
     carve = _MCP_CARVE if isinstance(action, McpCall) else ""
     data["decision"] = decision.model_dump(mode="json")
     data["rule_of_combination"] = f"{_ORDER}{carve}{_DEFAULT}"
+    data["sandbox_runtime"] = policy.runtime.model_dump(mode="json")
     return data
 
 
@@ -99,4 +100,6 @@ def explain(policy: PolicySet, action: Action) -> str:
     )
     lines.append(f"why: {safe_line(decision['reason'])}")  # reasons quote paths: one line each
     lines.append(f"rule of combination: {data['rule_of_combination']}")
+    if policy.runtime.layer is not None:  # only where a layer asks for a runtime
+        lines.append(f"sandbox runtime: {safe_line(policy.runtime.describe())}")
     return "\n".join(lines)

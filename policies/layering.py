@@ -6,6 +6,7 @@
 - An `allow` in a later layer counts only where no earlier layer says ask or deny (that is
   strictest-wins), and where no earlier *locked* layer (`lock: true`) fails to allow the
   action itself: a locked layer's own answer is its strictest hit, or its fallback.
+- `sandbox.runtime` takes the strictest any layer asks (`runc < gvisor`, `runtime_choice`).
 - With no hits at all, the fallback decides (the strictest `default:` across layers, or a
   built-in answer such as "network destinations not listed are denied").
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from policies.model import RUNTIME_RANK, RuntimeChoice
 from policies.rules import Layer, Rule
 
 
@@ -73,3 +75,24 @@ def dynamic_rule(layers: Sequence[Layer], builtin: Rule) -> Rule:
     if any(lay.lock and lay.exec_dynamic is None for lay in layers):
         rules.append(builtin)
     return strictest(rules) or builtin
+
+
+def runtime_choice(layers: Sequence[Layer]) -> RuntimeChoice:
+    """The strictest `sandbox.runtime` any layer asks (`runc < gvisor`), else runc.
+
+    No layer can relax another's choice: a later (or earlier) `runc` under a `gvisor`
+    is overruled, and the choice says by whom. On ties the earliest layer is named.
+    """
+    asked = [(lay, lay.runtime) for lay in layers if lay.runtime is not None]
+    if not asked:
+        return RuntimeChoice()
+    winner, (runtime, source) = asked[0]
+    for lay, (value, where) in asked[1:]:
+        if RUNTIME_RANK[value] > RUNTIME_RANK[runtime]:
+            winner, runtime, source = lay, value, where
+    overruled = [
+        f"{lay.name} layer ({where}) asks {value}: {runtime} is stricter"
+        for lay, (value, where) in asked
+        if value != runtime
+    ]
+    return RuntimeChoice(runtime=runtime, layer=winner.name, source=source, overruled=overruled)

@@ -7,6 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 DecisionKind = Literal["allow", "ask", "deny"]
+# The container runtime of the sandbox: `gvisor` (runsc, a user-space kernel between the
+# sandbox and the host's) is stricter than `runc`; layers merge to the strictest asked.
+RuntimeKind = Literal["runc", "gvisor"]
+RUNTIME_RANK: dict[str, int] = {"runc": 0, "gvisor": 1}
 
 RANK: dict[str, int] = {"allow": 0, "ask": 1, "deny": 2}
 
@@ -27,6 +31,24 @@ class Limits(BaseModel):
     timeout_s: float = 120
     output_bytes: int = 200_000
     disk: str = "1g"  # what the sandbox may add to its copy of the workspace
+
+
+class RuntimeChoice(BaseModel):
+    """The sandbox runtime the layers settle on, who asked for it, and who was overruled."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runtime: RuntimeKind = "runc"
+    layer: str | None = None  # None: no layer set it (built-in runc)
+    source: str | None = None  # file:line of the winning `sandbox.runtime`
+    overruled: list[str] = []  # lower asks, each with its layer and file:line
+
+    def describe(self) -> str:
+        where = f"{self.layer} layer, {self.source}" if self.layer else "built in"
+        text = f"{self.runtime} ({where})"
+        if self.overruled:
+            text += "; overruled: " + "; ".join(self.overruled)
+        return text
 
 
 class LayerInfo(BaseModel):

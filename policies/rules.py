@@ -24,7 +24,7 @@ from policies.execmatch import (
 )
 from policies.globs import GlobError, path_regex, token_regex
 from policies.interpreters import SHELL_BUILTINS
-from policies.model import RANK, DecisionKind, LayerInfo
+from policies.model import RANK, DecisionKind, LayerInfo, RuntimeKind
 from policies.paths import fold_text, normalise_pattern
 from policies.schema import HostEntry, PathEntry, PathRule, PolicyFile, RegexToken
 from policies.yamlstrict import Doc, Path
@@ -106,6 +106,7 @@ class Layer:
     mcp_tools: PatternSet = field(default_factory=PatternSet)
     limits: dict[str, float | int | str | None] = field(default_factory=dict)
     env: list[str] = field(default_factory=list)
+    runtime: tuple[RuntimeKind, str] | None = None  # (`sandbox.runtime`, its file:line)
 
     @property
     def info(self) -> LayerInfo:
@@ -174,6 +175,9 @@ class Compiler:
         pol, lay = self.policy, self.layer
         lay.limits = pol.limits.model_dump()
         lay.env = list(pol.sandbox.env)
+        if pol.sandbox.runtime is not None:
+            line = self.doc.where(("sandbox", "runtime"))[0]
+            lay.runtime = (pol.sandbox.runtime, f"{self.doc.source}:{line}")
         if pol.default is not None:
             lay.default = self.rule(("default",), "default", pol.default, None, "default")
         if pol.exec_dynamic is not None:

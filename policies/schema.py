@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.model import DecisionKind
+from policies.model import DecisionKind, RuntimeKind
 
 POLICY_FORMAT_VERSION = 1  # the `version:` every policy and tests file declares
 _CFG = ConfigDict(strict=True, extra="forbid", frozen=True)
@@ -131,6 +131,8 @@ class LimitsSpec(BaseModel):
 class SandboxSpec(BaseModel):
     model_config = _CFG
     env: list[str] = Field(default=[], max_length=256)
+    # unset: this layer does not take part; the strictest asked wins (runc < gvisor)
+    runtime: RuntimeKind | None = None
 
 
 class PolicyTest(BaseModel):

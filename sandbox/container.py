@@ -27,7 +27,7 @@ from sandbox.engine import (
     SOCKET_DIR,
     runtime_dir,
 )
-from sandbox.errors import ImageMissing, SandboxError, WorkspaceError
+from sandbox.errors import ImageMissing, RuntimeMissing, SandboxError, WorkspaceError
 from sandbox.owner import LABEL_OWNER_PID, owner_gone, owner_labels
 from sandbox.owner import pid_alive as pid_alive  # used by the model server's bookkeeping
 from sandbox.spec import SandboxSpec
@@ -93,6 +93,31 @@ def tmpfs_for(spec: SandboxSpec, workspace_bytes: int) -> dict[str, str]:
     }
 
 
+# what `sandbox.runtime` names, as registered with the engine (scripts/gvisor.sh)
+ENGINE_RUNTIMES = {"runc": "runc", "gvisor": "runsc"}
+
+
+def engine_runtimes(client: docker.DockerClient) -> set[str]:
+    """The runtimes the engine has registered (`docker info`)."""
+    return set((client.info().get("Runtimes") or {}).keys())
+
+
+def engine_runtime(client: docker.DockerClient, spec: SandboxSpec) -> str | None:
+    """The engine runtime for `spec`: None (the engine's default) for runc; for gvisor,
+    `runsc`, which must be registered: never a silent fallback to runc."""
+    if spec.runtime == "runc":
+        return None
+    name = ENGINE_RUNTIMES[spec.runtime]
+    if name not in engine_runtimes(client):
+        raise RuntimeMissing(
+            f"the policy asks sandbox.runtime: {spec.runtime}, and the Docker engine has no "
+            f"`{name}` runtime registered; refusing to run the sandbox without it",
+            hint="as root run `bash scripts/gvisor.sh` (installs runsc, registers it); "
+            "`rempart doctor` checks it",
+        )
+    return name
+
+
 def create_container(
     client: docker.DockerClient,
     spec: SandboxSpec,
@@ -119,11 +144,13 @@ def create_container(
         command += FORWARDER_ARGS
     limits = spec.limits
     size = workspace_bytes or workspace_tmpfs_bytes(spec, 0)
+    runtime = engine_runtime(client, spec)
     try:
         container = client.containers.run(
             spec.image,
             command,
             detach=True,
+            runtime=runtime,
             name=f"rempart-{session}",
             hostname="sandbox",
             user=INIT_USER,

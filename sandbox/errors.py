@@ -24,6 +24,10 @@ class ImageBuildError(SandboxError):
     """`rempart sandbox build` failed."""
 
 
+class RuntimeMissing(SandboxError):
+    """The policy asks for a container runtime (gVisor) the engine does not have."""
+
+
 class WorkspaceError(SandboxError):
     """The workspace cannot be mounted as the policy asks (too large, missing, ...)."""
 

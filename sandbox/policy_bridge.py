@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from policies import FsRead, FsWrite
+from policies import FsRead, FsWrite, RuntimeKind
 from policies.netrules import NetTable
 from sandbox.changes import Change, Judge, Verdict
 from sandbox.errors import WorkspaceError
@@ -45,6 +45,11 @@ class _Limits(Protocol):
     def disk(self) -> str: ...
 
 
+class _Runtime(Protocol):
+    @property
+    def runtime(self) -> RuntimeKind: ...
+
+
 class PolicyLike(Protocol):
     """What the bridge needs from `policies.PolicySet`."""
 
@@ -56,6 +61,8 @@ class PolicyLike(Protocol):
     def network_table(self) -> NetTable: ...
     @property
     def env_passthrough(self) -> list[str]: ...
+    @property
+    def runtime(self) -> _Runtime: ...
 
 
 def readable(policy: PolicyLike) -> Callable[[str], bool]:
@@ -121,6 +128,7 @@ def spec_from_policy(policy: PolicyLike, workspace: Path, image: str) -> Sandbox
             )
         ),
         env=env,
+        runtime=policy.runtime.runtime,
     )
 
 

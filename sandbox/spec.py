@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policies.model import RuntimeKind
 from policies.netrules import NetRules
 
 # RFC 5737 documentation ranges are never routed on the public internet, so they cannot
@@ -70,6 +71,9 @@ class SandboxSpec(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     # the container (and its egress proxy) stops after this long, whatever happens
     lifetime_s: float = Field(default=86400.0, gt=0)
+    # `gvisor`: the sandbox container runs under runsc (its own user-space kernel); the
+    # egress proxy stays runc (trusted code, it needs the network)
+    runtime: RuntimeKind = "runc"
 
     @field_validator("workspace")
     @classmethod

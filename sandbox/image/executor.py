@@ -12,6 +12,7 @@ closes (the owner closed the stream or died), every command still running is kil
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -157,18 +158,40 @@ def _descendants(root: int, parents: dict[int, int]) -> set[int]:
     return found
 
 
-def _kill_strays(keep: set[int]) -> int:
+def _orphans(parents: dict[int, int]) -> set[int]:
+    """Without a subreaper (gVisor): processes of this user re-parented to PID 1, with
+    their trees. PID 1 and the keeper run as `nobody`; exec'd processes have parent 0."""
+    uid = os.getuid()
+    found: set[int] = set()
+    for pid, ppid in parents.items():
+        if ppid != 1:
+            continue
+        try:
+            owner = os.stat(f"/proc/{pid}").st_uid
+        except OSError:
+            continue
+        if owner == uid:
+            found |= {pid} | _descendants(pid, parents)
+    return found
+
+
+def _kill_strays(keep: set[int], subreaper: bool = True) -> int:
     """SIGKILL (and reap) every descendant of this executor outside the trees in `keep`.
 
     The executor is a child subreaper: whatever a command leaves behind (`setsid`, double
     forks, `env -i`) is re-parented here, not to PID 1, so it cannot leave this tree.
+    Where the kernel allows no subreaper but PID 1 (gVisor), they are re-parented to PID 1
+    and found there (`_orphans`).
     """
     me = os.getpid()
     parents = _parents()
     spared: set[int] = set()
     for pid in keep:
         spared |= {pid} | _descendants(pid, parents)
-    strays = _descendants(me, parents) - spared
+    mine = _descendants(me, parents)
+    if not subreaper:
+        mine |= _orphans(parents) - {me}
+    strays = mine - spared
     for pid in strays:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
@@ -179,7 +202,7 @@ def _kill_strays(keep: set[int]) -> int:
     return len(strays)
 
 
-def _become_subreaper() -> None:
+def _become_subreaper() -> bool:
     """Strays are re-parented to the executor, never to PID 1; and the executor is not
     dumpable, so a command (same uid) cannot open /proc/<executor>/fd/* (the reply pipe:
     a forged `exit` or change report) nor ptrace it. It stays signalable: SIGSTOP or
@@ -188,9 +211,15 @@ def _become_subreaper() -> None:
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+        err = ctypes.get_errno()
+        if err != errno.EINVAL:  # gVisor: EINVAL, only PID 1 may be a subreaper there
+            raise OSError(err, "prctl(PR_SET_CHILD_SUBREAPER) failed")
+        subreaper = False
+    else:
+        subreaper = True
     if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+    return subreaper
 
 
 # Where the container's cgroup counts its OOM kills: cgroup v2 (`memory.events`, the
@@ -212,8 +241,9 @@ def _oom_kills(files: tuple[str, ...] = OOM_COUNTERS) -> int:
 
 
 class Executor:
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: Writer, subreaper: bool = True) -> None:
         self.writer = writer
+        self.subreaper = subreaper  # False: strays are found under PID 1 (gVisor)
         self.layer = changeset.ChangeLayer()
         self._active: set[int] = set()
         self._active_lock = threading.Lock()
@@ -272,7 +302,7 @@ class Executor:
         for pgid in groups:
             _kill_group(pgid, signal.SIGKILL)
         for _ in range(20):
-            if _kill_strays(set()) == 0:
+            if _kill_strays(set(), self.subreaper) == 0:
                 break
 
     def _run_safely(self, req: Json) -> None:
@@ -360,7 +390,7 @@ class Executor:
         for _ in range(20):
             _kill_group(proc.pid, signal.SIGKILL)
             with self._active_lock:
-                killed = _sweep(run_id) + _kill_strays(set(self._active))
+                killed = _sweep(run_id) + _kill_strays(set(self._active), self.subreaper)
             if killed == 0:
                 break
         for reader in readers:
@@ -441,10 +471,10 @@ class Executor:
 
 def main() -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    _become_subreaper()
+    subreaper = _become_subreaper()
     with contextlib.suppress(OSError), open(OWNER_MARK, "w") as mark:
         mark.write(f"{os.getpid()}\n")  # the keeper's sign that an owner attached
-    executor = Executor(Writer(sys.stdout.buffer))
+    executor = Executor(Writer(sys.stdout.buffer), subreaper)
     executor.writer.send({"id": None, "event": "ready", "pid": os.getpid(), "version": VERSION})
     for raw in sys.stdin.buffer:
         if raw.strip():
