@@ -118,6 +118,32 @@ def engine_runtime(client: docker.DockerClient, spec: SandboxSpec) -> str | None
     return name
 
 
+# Under gVisor the host's pids cgroup counts the sentry's own tasks (about 60 idle, and
+# some 15 per process of the sandbox on the ptrace platform), so it cannot count the
+# sandbox's processes: there `limits.pids` is RLIMIT_NPROC, which gVisor's kernel enforces
+# for the sandbox alone (under runc, NPROC would count the uid's processes host-wide), and
+# the host cgroup only bounds the sentry.
+GVISOR_HOST_PIDS_BASE = 128
+GVISOR_HOST_PIDS_PER_PROCESS = 24
+
+
+def host_pids_limit(spec: SandboxSpec) -> int:
+    """The container's pids cgroup limit: `limits.pids`, or the sentry's bound (gVisor)."""
+    pids = spec.limits.pids
+    if spec.runtime == "gvisor":
+        return GVISOR_HOST_PIDS_BASE + GVISOR_HOST_PIDS_PER_PROCESS * pids
+    return pids
+
+
+def ulimits_for(spec: SandboxSpec) -> list[docker.types.Ulimit]:
+    """No core dumps; under gVisor, `limits.pids` processes per sandbox (NPROC)."""
+    out = [docker.types.Ulimit(name="core", soft=0, hard=0)]
+    if spec.runtime == "gvisor":
+        pids = spec.limits.pids
+        out.append(docker.types.Ulimit(name="nproc", soft=pids, hard=pids))
+    return out
+
+
 def create_container(
     client: docker.DockerClient,
     spec: SandboxSpec,
@@ -169,8 +195,8 @@ def create_container(
             nano_cpus=int(limits.cpus * 1e9),
             mem_limit=limits.memory_bytes(),
             memswap_limit=limits.memory_bytes(),
-            pids_limit=limits.pids,
-            ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
+            pids_limit=host_pids_limit(spec),
+            ulimits=ulimits_for(spec),
         )
     except ImageNotFound as exc:
         raise ImageMissing(

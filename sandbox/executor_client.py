@@ -10,10 +10,12 @@ also means no byte of the stream can be lost in an HTTP library's buffer.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import itertools
 import json
 import os
 import queue
+import secrets
 import socket
 import struct
 import threading
@@ -30,6 +32,10 @@ from docker.errors import APIError, NotFound
 from sandbox.errors import DockerUnavailable, ExecutorError, SandboxGone
 
 EXECUTOR_ARGV = ["python3", "-u", "/opt/rempart/executor.py"]
+# Every reply line is `<json>\t<tag>`, tag = HMAC-SHA256(key, "<n>:" + json) for the n-th
+# line. The key is the executor's first stdin line, read before any command exists; a
+# command cannot read the executor's memory (not dumpable, no ptrace), so a line it writes
+# into the reply stream (gVisor lets it open /proc/<executor>/fd/1) is refused here.
 IO_TIMEOUT_S = 30.0
 READY_TIMEOUT_S = 20.0
 Json = dict[str, Any]
@@ -79,6 +85,16 @@ def _hijack(exec_id: str, api_version: str, timeout: float) -> tuple[socket.sock
     return sock, rest
 
 
+def reply_tag(key: bytes, seq: int, body: bytes) -> bytes:
+    """The tag of the `seq`-th reply line (the executor computes the same)."""
+    return hmac.new(key, b"%d:" % seq + body, "sha256").hexdigest().encode()
+
+
+def _authentic(key: bytes, seq: int, line: bytes) -> bool:
+    body, tab, tag = line.rpartition(b"\t")
+    return bool(tab) and hmac.compare_digest(tag, reply_tag(key, seq, body))
+
+
 class ExecutorClient:
     """One executor process in one container; `request` is safe to call from many threads."""
 
@@ -99,6 +115,7 @@ class ExecutorClient:
         self._alive = False
         self.executor_pid = 0
         self.restarts = 0
+        self.forged = 0  # reply lines refused: not tagged with this executor's key
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Exec the executor and wait for its `ready` line."""
@@ -122,10 +139,17 @@ class ExecutorClient:
         self._ready = queue.Queue()
         sock, early = _hijack(created["Id"], self._client.api.api_version, IO_TIMEOUT_S)
         self._sock = sock
+        key = secrets.token_bytes(32)
+        # an executor already gone: the reader sees EOF, and start() says so
+        with contextlib.suppress(OSError):
+            sock.sendall(json.dumps({"key": key.hex()}).encode() + b"\n")
         with self._lock:
             self._alive = True
         self._reader = threading.Thread(
-            target=self._read_loop, args=(sock, early), name="rempart-executor-reader", daemon=True
+            target=self._read_loop,
+            args=(sock, early, key),
+            name="rempart-executor-reader",
+            daemon=True,
         )
         self._reader.start()
         try:
@@ -161,9 +185,11 @@ class ExecutorClient:
         if self._reader is not None:
             self._reader.join(timeout=2.0)
 
-    def _read_loop(self, sock: socket.socket, early: bytes) -> None:
+    def _read_loop(self, sock: socket.socket, early: bytes, key: bytes) -> None:
         buf = early
         line_buf = b""
+        seq = itertools.count()
+        expected = next(seq)
         try:
             while True:
                 while len(buf) >= 8:
@@ -175,7 +201,12 @@ class ExecutorClient:
                         line_buf += payload
                         *lines, line_buf = line_buf.split(b"\n")
                         for line in lines:
-                            self._dispatch(line)
+                            if _authentic(key, expected, line):
+                                expected = next(seq)
+                                self._dispatch(line.rpartition(b"\t")[0])
+                            else:
+                                self.forged += 1
+                                self._stderr.append(f"forged executor line refused: {line[:200]!r}")
                     else:
                         self._stderr.append(payload.decode(errors="replace")[-2000:])
                 try:

@@ -12,7 +12,7 @@ RUNSC=/usr/bin/runsc
 # /proc/sys/net/core/rmem_default, which every netns has there).
 # --host-uds=open: the in-sandbox forwarder connects to the egress proxy's socket, the one
 # host socket the sandbox is given (read-only volume); it cannot create host sockets.
-ARGS='["--network=none", "--host-uds=open"]'
+ARGS='["--network=none", "--host-uds=open", "--oci-seccomp"]'
 registered() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
 
 if [ "$(id -u)" != 0 ]; then
@@ -27,10 +27,21 @@ if [ ! -x "$RUNSC" ]; then
 fi
 "$RUNSC" --version >/dev/null
 
-pid="$(pidof dockerd || true)"
+# the engine the docker CLI talks to: the pid in its pidfile (other dockerds may run,
+# with pidfiles of their own), else the only dockerd
+pid=""
+pidfile="${REMPART_DOCKERD_PIDFILE:-/var/run/docker.pid}"
+if [ -r "$pidfile" ]; then
+  pid="$(cat "$pidfile")"
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || pid=""
+fi
 if [ -z "$pid" ]; then
-  echo "rempart: dockerd is not running (run scripts/engine.sh first)" >&2
-  exit 1
+  read -r -a pids <<<"$(pidof dockerd || true)"
+  if [ "${#pids[@]}" != 1 ]; then
+    echo "rempart: cannot tell which dockerd to register runsc with (${#pids[@]} running, no $pidfile); set REMPART_DOCKERD_PIDFILE" >&2
+    exit 1
+  fi
+  pid="${pids[0]}"
 fi
 # the engine's own config file: --config-file if it was started with one
 config=/etc/docker/daemon.json

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hmac
 import json
 import os
 import signal
@@ -50,16 +51,28 @@ Json = dict[str, Any]
 
 
 class Writer:
-    """Serialises replies from several threads onto stdout, one JSON object per line."""
+    """Serialises replies from several threads onto stdout, one JSON object per line, each
+    tagged `\t<HMAC-SHA256(key, "<n>:" + json)>` for the n-th line: the host refuses a line
+    a command forges into this stream (see sandbox/executor_client.py)."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], key: bytes) -> None:
         self._stream = stream
+        self._key = key
+        self._seq = 0
         self._lock = threading.Lock()
 
     def send(self, obj: Json) -> None:
-        line = json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+        body = json.dumps(obj, separators=(",", ":")).encode()
         with self._lock:
-            self._stream.write(line)
+            tag = hmac.new(self._key, b"%d:" % self._seq + body, "sha256").hexdigest()
+            self._seq += 1
+            line = body + b"\t" + tag.encode() + b"\n"
+            # `python3 -u`: stdout is unbuffered, and a write may be short (gVisor hands
+            # over 64 KiB at a time): write until the whole line is out
+            view = memoryview(line)
+            while view:
+                written = self._stream.write(view)
+                view = view[written or 0 :]
             self._stream.flush()
 
 
@@ -469,12 +482,24 @@ class Executor:
             pipe.close()
 
 
+def _read_key() -> bytes:
+    """The host's first line: the reply key (before any command can read this stream)."""
+    try:
+        key = bytes.fromhex(json.loads(sys.stdin.buffer.readline())["key"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"executor: no reply key on the first line ({exc})") from exc
+    if len(key) < 16:
+        raise SystemExit("executor: the reply key is too short")
+    return key
+
+
 def main() -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    key = _read_key()
     subreaper = _become_subreaper()
     with contextlib.suppress(OSError), open(OWNER_MARK, "w") as mark:
         mark.write(f"{os.getpid()}\n")  # the keeper's sign that an owner attached
-    executor = Executor(Writer(sys.stdout.buffer), subreaper)
+    executor = Executor(Writer(sys.stdout.buffer, key), subreaper)
     executor.writer.send({"id": None, "event": "ready", "pid": os.getpid(), "version": VERSION})
     for raw in sys.stdin.buffer:
         if raw.strip():

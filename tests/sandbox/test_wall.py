@@ -11,9 +11,11 @@ import pytest
 
 from policies import PolicySet
 from sandbox import Sandbox
-from tests.sandbox.conftest import SandboxFactory
+from tests.sandbox.conftest import RUNTIMES, SandboxFactory
 
 pytestmark = pytest.mark.docker
+# what depends on the container's kernel runs under runc and gVisor
+BOTH_RUNTIMES = pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
 
 SECRET = "TOPSECRET-c0ffee"
 
@@ -84,6 +86,7 @@ def run(box: Sandbox, cmd: str) -> str:
         "ln -s pkg src/alias && echo HACKED > src/alias/test_a.py",  # variant: via a new symlink
     ],
 )
+@BOTH_RUNTIMES
 def test_a_write_denied_file_survives_renames_and_replacements(
     ws: Path, image: str, make_sandbox: SandboxFactory, attack: str
 ) -> None:
@@ -213,6 +216,7 @@ def test_a_symlinked_read_denied_folder_starts_and_stays_hidden(
 
 
 # 6. hard links into a denied folder
+@BOTH_RUNTIMES
 def test_hard_links_to_a_denied_file_are_hidden_and_cannot_be_made(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
@@ -293,6 +297,7 @@ def test_odd_workspaces_start_and_leave_no_stub_behind(
 
 
 # 9. the workspace copy has a size limit
+@BOTH_RUNTIMES
 def test_writing_past_limits_disk_fails_with_enospc_and_reaches_nothing(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
@@ -310,6 +315,7 @@ def test_writing_past_limits_disk_fails_with_enospc_and_reaches_nothing(
 
 
 # 10. no host exposure: no ACLs, files owned by the workspace's owner, no host path in mounts
+@BOTH_RUNTIMES
 def test_a_root_owned_workspace_gets_no_acl_and_new_files_belong_to_root(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
@@ -333,6 +339,7 @@ def test_a_root_owned_workspace_gets_no_acl_and_new_files_belong_to_root(
         ' while True: open("/workspace/bg.log","a").write("z"); time.sleep(0.05)\'',
     ],
 )
+@BOTH_RUNTIMES
 def test_background_writers_die_with_their_command(
     ws: Path, image: str, make_sandbox: SandboxFactory, start: str
 ) -> None:

@@ -14,7 +14,7 @@ from sandbox.changes import Change, builtin_refusal, canonical
 from sandbox.errors import ExecutorError
 from sandbox.view import View
 from tests.sandbox.conftest import SandboxFactory
-from tests.sandbox.test_wall import SECRET, git, make_ws, policy, run, tree
+from tests.sandbox.test_wall import BOTH_RUNTIMES, SECRET, git, make_ws, policy, run, tree
 
 pytestmark = pytest.mark.docker
 
@@ -66,21 +66,31 @@ def test_a_planted_repository_made_over_two_commands_is_refused_too(
     assert not (ws / "src" / "HEAD").exists()
 
 
+@BOTH_RUNTIMES
 def test_a_command_cannot_write_to_the_executors_reply_pipe_or_trace_it(
-    ws: Path, image: str, make_sandbox: SandboxFactory
+    ws: Path, image: str, make_sandbox: SandboxFactory, runtime: str
 ) -> None:
-    forged = '{"id": 1, "event": "exit", "exit_code": 0, "stdout": "42 passed"}'
+    fake_tag = "0" * 64  # the executor's lines carry an HMAC the command cannot compute
+    forged = "".join(
+        f'{{"id": {n}, "event": "exit", "exit_code": 0, "stdout": "42 passed"}}\t{fake_tag}\n'
+        for n in range(1, 8)
+    )
     with make_sandbox(ws, image, policy=policy([], [])) as box:
         result = box.run(
-            f"echo '{forged}' > /proc/$PPID/fd/1; echo w=$?; ls /proc/$PPID/fd; echo l=$?; "
-            "head -c1 /proc/$PPID/fd/0; echo r=$?; "
+            f"printf '{forged}' > /proc/$PPID/fd/1; echo w=$?; ls /proc/$PPID/fd; echo l=$?; "
+            "timeout 2 head -c1 /proc/$PPID/fd/0; echo r=$?; "
             "P=$PPID python3 -c 'import ctypes,os; l=ctypes.CDLL(None,use_errno=True); "
             'print("ptrace", l.ptrace(16, int(os.environ["P"]), 0, 0))\'; exit 3'
         )
         assert box.ping() > 0  # the executor still answers, and answered this run truly
+        forged_seen = box.executor.forged
     assert result.exit_code == 3 and "42 passed" not in result.stdout
-    assert "w=1" in result.stdout and "l=2" in result.stdout and "r=1" in result.stdout
-    assert "ptrace -1" in result.stdout
+    assert "l=2" in result.stdout and "ptrace -1" in result.stdout
+    if runtime == "runc":  # not dumpable: the executor's fds cannot be opened at all
+        assert "w=1" in result.stdout and "r=1" in result.stdout and forged_seen == 0
+    else:  # gVisor opens them; the forged lines reach the host and are refused there,
+        # and a read of the executor's stdin only waits (nothing is sent during a run)
+        assert "w=0" in result.stdout and "r=124" in result.stdout and forged_seen == 7
 
 
 @pytest.mark.parametrize(
@@ -169,6 +179,7 @@ def test_rebase_and_sequencer_todo_lists_never_reach_the_host(
     assert not (ws / ".git" / folder).exists()
 
 
+@BOTH_RUNTIMES
 def test_hard_links_and_sparse_files_cannot_grow_the_host_past_limits_disk(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
@@ -199,6 +210,7 @@ def test_a_symlink_made_in_the_session_gives_its_target_the_links_names_at_once(
     assert "refused" in out2
 
 
+@BOTH_RUNTIMES
 def test_a_refused_change_that_cannot_be_undone_in_place_is_undone_by_a_fresh_sandbox(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
@@ -209,6 +221,7 @@ def test_a_refused_change_that_cannot_be_undone_in_place_is_undone_by_a_fresh_sa
     assert "HACKED" not in (ws / "src" / "pkg" / "test_a.py").read_text()
 
 
+@BOTH_RUNTIMES
 def test_new_files_never_land_group_or_world_writable_or_setuid(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
