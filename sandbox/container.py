@@ -6,6 +6,7 @@ import contextlib
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -102,12 +103,14 @@ def engine_runtimes(client: docker.DockerClient) -> set[str]:
     return set((client.info().get("Runtimes") or {}).keys())
 
 
-def engine_runtime(client: docker.DockerClient, spec: SandboxSpec) -> str | None:
+def engine_runtime(
+    client: docker.DockerClient, spec: SandboxSpec, names: Mapping[str, str] = ENGINE_RUNTIMES
+) -> str | None:
     """The engine runtime for `spec`: None (the engine's default) for runc; for gvisor,
-    `runsc`, which must be registered: never a silent fallback to runc."""
+    `runsc` (`names`), which must be registered: never a silent fallback to runc."""
     if spec.runtime == "runc":
         return None
-    name = ENGINE_RUNTIMES[spec.runtime]
+    name = names[spec.runtime]
     if name not in engine_runtimes(client):
         raise RuntimeMissing(
             f"the policy asks sandbox.runtime: {spec.runtime}, and the Docker engine has no "
