@@ -56,7 +56,8 @@ def model_check(settings: Settings) -> Check:
     )
 
 
-def policy_check(settings: Settings) -> Check:
+def policy_check(settings: Settings) -> tuple[Check, bool]:
+    """The policy check, and whether the policy asks `sandbox.runtime: gvisor`."""
     from agent.discovery import discover_layers, load_policy_set
 
     try:
@@ -69,15 +70,19 @@ def policy_check(settings: Settings) -> Check:
             detail=str(exc),
             hint="fix the file named above; `rempart policy check FILE` shows every problem",
             required=True,
-        )
+        ), False
     names = ", ".join(f"{layer.name}={layer.path}" for layer in policy_set.layers)
-    return Check(name="policy", ok=True, detail=names, hint="", required=True)
+    gvisor = policy_set.runtime.runtime == "gvisor"
+    if gvisor:
+        names += f"; sandbox runtime {policy_set.runtime.describe()}"
+    return Check(name="policy", ok=True, detail=names, hint="", required=True), gvisor
 
 
 def run_all(settings: Settings) -> list[Check]:
     checks = [python_check(), disk_check(settings)]
-    checks += run_checks(settings.sandbox_image or None)
-    checks += [model_check(settings), policy_check(settings)]
+    policy, gvisor = policy_check(settings)
+    checks += run_checks(settings.sandbox_image or None, gvisor_required=gvisor)
+    checks += [model_check(settings), policy]
     return checks
 
 

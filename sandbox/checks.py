@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import os
 import socket
+import subprocess
 import uuid
 from typing import Any
 
@@ -160,7 +162,40 @@ def check_seccomp(client: docker.DockerClient, image: str) -> Check:
     )
 
 
-def run_checks(image: str | None = None) -> list[Check]:
+def check_gvisor(client: docker.DockerClient, image: str, required: bool = False) -> Check:
+    """runsc registered with the engine (scripts/gvisor.sh), its version, and a container
+    that really boots gVisor's kernel. Optional unless a policy asks `sandbox.runtime:
+    gvisor` (then `required`)."""
+    name = "gVisor runtime (runsc)"
+    hint = "as root: bash scripts/gvisor.sh (installs Debian's runsc, registers it)"
+    entry = (client.info().get("Runtimes") or {}).get("runsc")
+    if not isinstance(entry, dict):
+        detail = "not registered with the engine: policies asking sandbox.runtime: gvisor fail"
+        return Check(name=name, ok=False, detail=detail, hint=hint, required=required)
+    path = str(entry.get("path", "runsc"))
+    try:
+        version = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.splitlines()[:1]
+    except (OSError, subprocess.SubprocessError) as exc:
+        version = [f"cannot run {path}: {exc}"]
+    # gVisor's kernel answers `uname` itself (its seccomp filter keeps `dmesg` from PID 1)
+    code, out = _probe(client, image, ["uname", "-r"], network_mode="none", runtime="runsc")
+    host = os.uname().release
+    booted = code == 0 and bool(out.strip()) and out.strip() != host
+    args = " ".join(str(a) for a in entry.get("runtimeArgs") or [])
+    detail = f"{path} ({(version or ['?'])[0]}) {args}".strip()
+    detail += (
+        f", a container boots gVisor's kernel ({out.strip()}, host {host})"
+        if booted
+        else f", probe failed: {out[-200:]}"
+    )
+    return Check(
+        name=name, ok=booted, detail=detail, hint="" if booted else hint, required=required
+    )
+
+
+def run_checks(image: str | None = None, gvisor_required: bool = False) -> list[Check]:
     """Every sandbox check; never raises for a failing check, only reports it."""
     try:
         client = docker_client()
@@ -184,6 +219,13 @@ def run_checks(image: str | None = None) -> list[Check]:
             except DockerException as exc:
                 name = probe.__name__.removeprefix("check_").replace("_", " ")
                 checks.append(Check(name=name, ok=False, detail=f"probe failed: {exc}"))
+        try:
+            checks.append(check_gvisor(client, tag, gvisor_required))
+        except DockerException as exc:
+            checks.append(
+                Check(name="gVisor runtime (runsc)", ok=False, detail=f"probe failed: {exc}",
+                      required=gvisor_required)
+            )  # fmt: skip
     finally:
         client.close()
     return checks
