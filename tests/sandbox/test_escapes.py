@@ -71,8 +71,8 @@ def test_process_has_no_capabilities_and_no_new_privileges(sb: Sandbox, runtime:
     no_new_privs, seccomp = sb.run(["python3", "-c", PRCTL]).stdout.split()
     assert no_new_privs == "1"
     # runc: Docker's seccomp filter (mode 2). gVisor: every syscall is served by gVisor's
-    # own kernel (itself under runsc's host filter); runsc 2022 installs the OCI filter on
-    # PID 1 only, not on exec'd processes (docs/sandbox.md, gVisor)
+    # own kernel (itself under runsc's host filter); runsc 2022 would apply the OCI filter
+    # to PID 1 only, and breaks threads when it does (docs/sandbox.md, gVisor)
     assert seccomp == {"runc": "2", "gvisor": "0"}[runtime]
 
 
