@@ -94,6 +94,9 @@ def tmpfs_for(spec: SandboxSpec, workspace_bytes: int) -> dict[str, str]:
     }
 
 
+# built into the image where it has a C compiler (image/statx_compat.c); the executor
+# drops the variable for its commands when the file is missing
+GVISOR_PRELOAD = "/opt/rempart/statx_compat.so"
 # what `sandbox.runtime` names, as registered with the engine (scripts/gvisor.sh)
 ENGINE_RUNTIMES = {"runc": "runc", "gvisor": "runsc"}
 
@@ -174,6 +177,8 @@ def create_container(
     limits = spec.limits
     size = workspace_bytes or workspace_tmpfs_bytes(spec, 0)
     runtime = engine_runtime(client, spec)
+    if spec.runtime == "gvisor":  # coreutils' statx flag, which runsc 2022 refuses
+        environment = {**environment, "LD_PRELOAD": GVISOR_PRELOAD}
     try:
         container = client.containers.run(
             spec.image,

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +47,7 @@ PACKAGES = (
 )
 BUILD_FILES = (
     "Dockerfile", "executor.py", "fileops.py", "changeset.py", "egress_proxy.py",
-    "forwarder.py", "tlshello.py", "keeper.py",
+    "forwarder.py", "tlshello.py", "keeper.py", "statx_compat.c",
 )  # fmt: skip
 # the egress proxy evaluates the policy's network table with the policy engine's own code:
 # these stdlib-only modules go into the image as /opt/rempart/policies/ (empty __init__)
@@ -209,12 +210,30 @@ def build_image(
             for name in POLICY_FILES:
                 shutil.copy(_policy_dir() / name, Path(context) / "policies" / name)
             (Path(context) / "extra-ca.crt").write_bytes(_ca_bytes(ca_bundle))
+            _statx_compat(Path(context), progress)
             _docker_build(client, context, tag, base_ref, progress)
         client.images.get(tag).tag(repo, "latest")
         progress(f"built {tag} (+ {repo}:latest) in {time.monotonic() - started:.1f}s")
         return tag
     finally:
         client.close()
+
+
+def _statx_compat(context: Path, progress: Reporter) -> None:
+    """`statx_compat.so` for gVisor sandboxes (image/statx_compat.c), compiled with the
+    host's C compiler; an empty file (left out of the image) where there is none."""
+    out = context / "statx_compat.so"
+    out.write_bytes(b"")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        progress("no C compiler: the image gets no statx_compat.so (`ls -l` fails under gVisor)")
+        return
+    src = context / "statx_compat.c"
+    argv = [cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(src)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        out.write_bytes(b"")
+        progress(f"statx_compat.so not built ({done.stderr.strip()[-200:]})")
 
 
 def _docker_build(

@@ -496,6 +496,9 @@ def _read_key() -> bytes:
 def main() -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     key = _read_key()
+    preload = os.environ.get("LD_PRELOAD", "")
+    if preload and not os.path.exists(preload):  # the base image had no C compiler
+        del os.environ["LD_PRELOAD"]
     subreaper = _become_subreaper()
     with contextlib.suppress(OSError), open(OWNER_MARK, "w") as mark:
         mark.write(f"{os.getpid()}\n")  # the keeper's sign that an owner attached

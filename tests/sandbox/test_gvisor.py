@@ -120,3 +120,13 @@ def test_a_forged_reply_with_the_next_sequence_number_is_still_refused(
         assert box.ping() > 1  # a real pid from the real executor, not the forged pid 1
         forged = box.executor.forged
     assert forged == (39 if runtime == "gvisor" else 0)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
+def test_ls_l_and_stat_work_under_both_runtimes(sb: Sandbox) -> None:
+    # runsc 2022 refuses statx(AT_NO_AUTOMOUNT), which coreutils uses: the image's
+    # statx_compat.so (preloaded under gVisor) asks again without the flag
+    result = sb.run("ls -l README.md; stat -c '%s %U' README.md; ls -ld /etc")
+    assert result.exit_code == 0, result.stderr
+    assert "README.md" in result.stdout and "6 agent" in result.stdout
+    assert "Invalid argument" not in result.stderr
