@@ -88,3 +88,18 @@ def test_explain_says_nothing_of_the_runtime_when_no_layer_asks(tmp_path: Path) 
     proc = _policy_cli("explain", "--policy", str(tmp_path / "p.yaml"), "--action", action)
     assert proc.returncode == 0, proc.stderr
     assert "sandbox runtime" not in proc.stdout
+
+
+def test_policy_layers_shows_the_runtime_and_the_overruled_layer(tmp_path: Path) -> None:
+    (tmp_path / "org.yaml").write_text(GVISOR)
+    (tmp_path / "project.yaml").write_text(RUNC)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rempart", "policy", "layers", "--workspace", str(tmp_path),
+         "--ignore-project-policy", "--policy", str(tmp_path / "org.yaml"),
+         "--policy", str(tmp_path / "project.yaml"), "--json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    runtime = json.loads(proc.stdout)["sandbox_runtime"]
+    assert runtime["runtime"] == "gvisor" and runtime["source"].endswith("org.yaml:3")
+    assert runtime["overruled"][0].endswith("project.yaml:5) asks runc: gvisor is stricter")
