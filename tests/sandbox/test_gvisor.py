@@ -12,7 +12,7 @@ from policies import PolicySet
 from sandbox import Sandbox
 from sandbox.container import engine_runtime
 from sandbox.engine import docker_client
-from sandbox.errors import RuntimeMissing
+from sandbox.errors import RuntimeMissing, SandboxError
 from sandbox.spec import SandboxSpec
 from tests.sandbox.conftest import RUNTIMES, SandboxFactory, policy_sandbox
 
@@ -130,3 +130,25 @@ def test_ls_l_and_stat_work_under_both_runtimes(sb: Sandbox) -> None:
     assert result.exit_code == 0, result.stderr
     assert "README.md" in result.stdout and "6 agent" in result.stdout
     assert "Invalid argument" not in result.stderr
+
+
+@pytest.mark.parametrize("runtime", ["gvisor"], indirect=True)
+def test_a_memory_hog_under_gvisor_fails_its_sandbox_closed_and_nothing_else(
+    tmp_path: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    # the host sees gVisor's kernel as the container's process: past limits.memory the
+    # host OOM-kills or starves it, so the request fails with a sandbox error (gone, no
+    # answer, no thread), never with the allocation granted; the workspace is untouched
+    (tmp_path / "keep.txt").write_text("kept\n")
+    hog = ["python3", "-c", "x = b'x' * (1 << 30); print('GRANTED')"]
+    with make_sandbox(tmp_path, image) as box:
+        try:
+            result = box.run(hog, timeout_s=15)
+        except SandboxError:
+            pass  # the sandbox failed closed
+        else:
+            assert result.exit_code != 0 and "GRANTED" not in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+    assert (tmp_path / "keep.txt").read_text() == "kept\n"
+    with make_sandbox(tmp_path, image) as fresh:
+        assert fresh.run("cat keep.txt").stdout == "kept\n"
