@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Bootstrap of a Rempart offline bundle, run on the site with no network:
+#   sudo ./install.sh --pubkey KEY.pub [--prefix DIR] [other `rempart bundle install` options]
+# Checks SHA256SUMS and its signature with coreutils and ssh-keygen before any code from
+# the bundle runs, installs Rempart's wheel into DIR (default /opt/rempart) with
+# `pip --no-index` (every hash checked), then hands over to `rempart bundle install`,
+# which checks everything again and installs the rest (host packages, image, model, vLLM).
+set -euo pipefail
+bundle="$(cd "$(dirname "$0")" && pwd)"
+prefix=/opt/rempart pubkey="" insecure=0
+args=("$@")
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix="$2"; shift 2 ;;
+    --pubkey) pubkey="$2"; shift 2 ;;
+    --insecure) insecure=1; shift ;;
+    *) shift ;;
+  esac
+done
+if [ -n "$pubkey" ] && [ -f "$bundle/SHA256SUMS.sig" ]; then
+  key=($(cat "$pubkey"))
+  signers="$(mktemp)"
+  trap 'rm -f "$signers"' EXIT
+  echo "rempart-bundle namespaces=\"rempart-bundle\" ${key[0]} ${key[1]}" >"$signers"
+  ssh-keygen -Y verify -f "$signers" -I rempart-bundle -n rempart-bundle \
+    -s "$bundle/SHA256SUMS.sig" <"$bundle/SHA256SUMS" >&2
+elif [ "$insecure" = 1 ]; then
+  echo "install.sh: INSECURE: signature not checked" >&2
+else
+  echo "install.sh: pass --pubkey KEY.pub (signed bundle) or --insecure" >&2
+  exit 8
+fi
+(cd "$bundle" && sha256sum --quiet --strict -c SHA256SUMS)
+# pip takes the bundle as its only source: none of this host's pip settings
+for name in $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p'); do unset "$name"; done
+export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1
+python3 -m venv "$prefix"
+pip=("$prefix/bin/python" -m pip install --quiet --no-index --find-links "$bundle/wheels")
+"${pip[@]}" --require-hashes -r "$bundle/requirements/build.lock"
+"${pip[@]}" --require-hashes --no-build-isolation -r "$bundle/requirements/runtime.lock"
+"${pip[@]}" --no-deps "$bundle"/wheels/rempart-*.whl
+exec "$prefix/bin/rempart" bundle install "$bundle" "${args[@]}"
