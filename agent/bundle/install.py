@@ -58,6 +58,7 @@ def install(options: InstallOptions, settings: Settings, progress: Reporter) -> 
     python = install_rempart(root, options.prefix, progress)
     if info.image:
         load_image(root / layout.IMAGE, info.image, progress)
+        _image_hint(info.image, progress)
     if info.server_wheels:
         install_server(root, settings, progress)
     if info.model:
@@ -140,6 +141,18 @@ def load_image(tar: Path, tag: str, progress: Reporter) -> None:
         ) from exc
     finally:
         client.close()
+
+
+def _image_hint(loaded: str, progress: Reporter) -> None:
+    """The tag hashes the host's CA bundle too: on a site whose CAs differ, Rempart would
+    look for another tag than the one loaded."""
+    from sandbox.image_build import image_tag
+
+    if image_tag() != loaded:
+        progress(
+            f"note: this host's sandbox image tag is {image_tag()} (its CA bundle differs from "
+            f"the build machine's); use the loaded one: REMPART_SANDBOX_IMAGE={loaded}"
+        )
 
 
 def install_server(root: Path, settings: Settings, progress: Reporter) -> None:

@@ -164,6 +164,29 @@ def test_another_key_no_key_or_no_signature_is_refused_and_insecure_accepts_unsi
     assert "INSECURE: signature not checked" in insecure.stderr
 
 
+def test_a_rerun_after_a_cut_keeps_what_is_there_and_makes_a_bundle_that_verifies(
+    bundle: Path, keys: tuple[Path, Path]
+) -> None:
+    """A cut-off run: the manifest never written, one wheel lost, a half-written file left."""
+    image = bundle / "image" / "sandbox.tar"
+    kept = next((bundle / "wheels").glob("pydantic-*.whl"))
+    lost = next((bundle / "wheels").glob("rich-*.whl"))
+    before = image.stat().st_mtime_ns, kept.stat().st_mtime_ns
+    (bundle / manifest.SUMS).unlink()
+    (bundle / manifest.SIGNATURE).unlink()
+    lost.unlink()
+    (bundle / "debs" / "half.deb.partial").write_bytes(b"cut")
+    again = rempart(
+        "bundle", "create", str(bundle), "--key", str(keys[0]), "--source", str(SOURCE),
+        "--no-server", "--no-model", "--host-package", HOST_PACKAGE,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "image/sandbox.tar already holds rempart-sandbox:" in again.stderr
+    assert (image.stat().st_mtime_ns, kept.stat().st_mtime_ns) == before  # not redone
+    assert lost.is_file() and not (bundle / "debs" / "half.deb.partial").exists()
+    assert verify(bundle, "--pubkey", f"{keys[0]}.pub").returncode == 0
+
+
 def _same_versions_installed(debs: list[Path]) -> bool:
     """Whether this host has every bundled package at that exact version (then dpkg's
     --skip-same-version makes the real host-package install a no-op on a shared machine)."""

@@ -12,7 +12,7 @@ from rempart.cli import build_parser
 
 GROUPS = [
     "run", "tui", "policy", "sandbox", "model", "sessions", "undo", "audit", "doctor", "config",
-    "completion", "man",
+    "bundle", "completion", "man",
 ]  # fmt: skip
 
 
