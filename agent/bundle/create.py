@@ -127,7 +127,7 @@ def _pip(args: list[str], what: str, progress: Reporter) -> None:
     with progress.track(what, total=None, unit="files") as bar:
 
         def on_line(line: str) -> None:
-            if line.startswith(("Saved ", "File was already downloaded")):
+            if line.lstrip().startswith(("Saved ", "File was already", "Created wheel for")):
                 bar.advance(1)
 
         code, tail = follow(cmd, PIP_TIMEOUT_S, on_line)
