@@ -23,14 +23,19 @@ if [ -n "$pubkey" ] && [ -f "$bundle/SHA256SUMS.sig" ]; then
   trap 'rm -f "$signers"' EXIT
   echo "rempart-bundle namespaces=\"rempart-bundle\" ${key[0]} ${key[1]}" >"$signers"
   ssh-keygen -Y verify -f "$signers" -I rempart-bundle -n rempart-bundle \
-    -s "$bundle/SHA256SUMS.sig" <"$bundle/SHA256SUMS" >&2
+    -s "$bundle/SHA256SUMS.sig" <"$bundle/SHA256SUMS" >&2 ||
+    { echo "install.sh: SHA256SUMS.sig is not a valid signature by $pubkey: refusing" >&2; exit 8; }
 elif [ "$insecure" = 1 ]; then
   echo "install.sh: INSECURE: signature not checked" >&2
+elif [ -n "$pubkey" ]; then
+  echo "install.sh: the bundle is not signed (no SHA256SUMS.sig); --insecure installs it anyway" >&2
+  exit 8
 else
-  echo "install.sh: pass --pubkey KEY.pub (signed bundle) or --insecure" >&2
+  echo "install.sh: pass --pubkey KEY.pub (the bundle maker's public key)" >&2
   exit 8
 fi
-(cd "$bundle" && sha256sum --quiet --strict -c SHA256SUMS)
+(cd "$bundle" && sha256sum --quiet --strict -c SHA256SUMS) ||
+  { echo "install.sh: the files named above do not match SHA256SUMS: refusing" >&2; exit 8; }
 # pip takes the bundle as its only source: none of this host's pip settings
 for name in $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p'); do unset "$name"; done
 export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1

@@ -105,6 +105,20 @@ def test_one_flipped_byte_in_any_kind_of_file_is_refused_naming_the_file(
     assert "1 changed, 0 missing, 0 extra" in done.stderr
 
 
+@pytest.mark.parametrize("flipped", ["wheels/rempart-"], indirect=True)
+def test_the_bootstrap_script_refuses_a_changed_file_before_installing_anything(
+    bundle: Path, keys: tuple[Path, Path], flipped: str, tmp_path: Path
+) -> None:
+    prefix = tmp_path / "prefix"
+    done = subprocess.run(
+        ["bash", str(bundle / "install.sh"), "--pubkey", f"{keys[0]}.pub", "--prefix", str(prefix)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 8
+    assert f"{flipped}: FAILED" in done.stdout + done.stderr
+    assert not prefix.exists()
+
+
 def test_a_missing_file_and_an_extra_file_are_each_named(
     bundle: Path, keys: tuple[Path, Path]
 ) -> None:
