@@ -30,6 +30,8 @@ HOST_PACKAGES = (
     "openssh-client",
 )
 TIMEOUT_S = 1800.0
+# what is missing or older is installed; the same version is skipped, a newer one is kept
+DPKG_INSTALL = ("dpkg", "--install", "--skip-same-version", "--refuse-downgrade")
 
 
 def download_closure(packages: tuple[str, ...], dest: Path, progress: Reporter) -> list[Path]:
@@ -74,7 +76,7 @@ def install_debs(debs: list[Path], progress: Reporter) -> None:
             "installing the host packages needs root",
             hint="run it with sudo, or pass --no-host-packages if they are installed",
         )
-    cmd = ["dpkg", "--install", "--skip-same-version", "--refuse-downgrade"]
+    cmd = list(DPKG_INSTALL)
     progress(f"dpkg --install {len(debs)} packages (same or newer versions are kept)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     done = subprocess.run(

@@ -10,6 +10,7 @@ image, and root for `unshare --net`.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.bundle import manifest
+from agent.bundle import host, manifest
 from tests.agent.conftest import POLICY
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -199,6 +200,33 @@ def test_a_rerun_after_a_cut_keeps_what_is_there_and_makes_a_bundle_that_verifie
     assert (image.stat().st_mtime_ns, kept.stat().st_mtime_ns) == before  # not redone
     assert lost.is_file() and not (bundle / "debs" / "half.deb.partial").exists()
     assert verify(bundle, "--pubkey", f"{keys[0]}.pub").returncode == 0
+
+
+def test_the_host_package_closure_installs_on_a_bare_debian_with_no_network(
+    bundle: Path,
+) -> None:
+    """The bundle's .debs into a minimal Debian that lacks the package (the sandbox's
+    debootstrap rootfs, in a container with no network): the closure is complete."""
+    docker = pytest.importorskip("docker")
+    from sandbox.image_build import ROOTFS_REPOSITORY, rootfs_key
+
+    client = docker.from_env(timeout=120)
+    rootfs = f"{ROOTFS_REPOSITORY}:{rootfs_key()}"
+    try:
+        client.images.get(rootfs)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"{rootfs} is not here (rempart sandbox build imports it)")
+    command = [*host.DPKG_INSTALL, *(f"/debs/{d.name}" for d in sorted(bundle.glob("debs/*.deb")))]
+    script = f"! command -v setfacl && {shlex.join(command)} && setfacl --version"
+    try:
+        output = client.containers.run(
+            rootfs, ["sh", "-c", script], network_mode="none", remove=True,
+            volumes={str(bundle / "debs"): {"bind": "/debs", "mode": "ro"}},
+            labels={"rempart.kind": "test"}, stderr=True,
+        )  # fmt: skip
+    finally:
+        client.close()
+    assert b"Setting up acl" in output and b"setfacl 2." in output
 
 
 def _same_versions_installed(debs: list[Path]) -> bool:
