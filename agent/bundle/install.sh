@@ -36,6 +36,13 @@ else
 fi
 (cd "$bundle" && sha256sum --quiet --strict -c SHA256SUMS) ||
   { echo "install.sh: the files named above do not match SHA256SUMS: refusing" >&2; exit 8; }
+# and nothing more than it lists (an extra wheel must not reach pip)
+extra="$(cd "$bundle" && LC_ALL=C comm -13 <(sed 's/^[0-9a-f]*  //' SHA256SUMS | LC_ALL=C sort) \
+  <(find . ! -type d ! -name SHA256SUMS ! -name SHA256SUMS.sig -printf '%P\n' | LC_ALL=C sort))"
+if [ -n "$extra" ]; then
+  echo "install.sh: not in SHA256SUMS, refusing: $(echo $extra)" >&2
+  exit 8
+fi
 # pip takes the bundle as its only source: none of this host's pip settings
 for name in $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p'); do unset "$name"; done
 export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1

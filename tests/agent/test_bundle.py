@@ -120,6 +120,25 @@ def test_the_bootstrap_script_refuses_a_changed_file_before_installing_anything(
     assert not prefix.exists()
 
 
+def test_the_bootstrap_script_refuses_an_extra_wheel_before_pip_sees_it(
+    bundle: Path, keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    extra = bundle / "wheels" / "rempart-9.9-py3-none-any.whl"
+    extra.write_bytes(b"PK")
+    prefix = tmp_path / "prefix"
+    try:
+        done = subprocess.run(
+            ["bash", str(bundle / "install.sh"), "--pubkey", f"{keys[0]}.pub",
+             "--prefix", str(prefix)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        extra.unlink()
+    assert done.returncode == 8
+    assert "not in SHA256SUMS, refusing: wheels/rempart-9.9-py3-none-any.whl" in done.stderr
+    assert not prefix.exists()
+
+
 def test_a_missing_file_and_an_extra_file_are_each_named(
     bundle: Path, keys: tuple[Path, Path]
 ) -> None:
