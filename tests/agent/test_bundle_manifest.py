@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,19 @@ def test_a_file_that_is_not_a_public_key_is_refused(tmp_path: Path, key: Path) -
     root = make_bundle(tmp_path / "b", key)
     with pytest.raises(BundleError, match="not an SSH public key"):
         verify_bundle(root, key, insecure=False, progress=QUIET)  # the private key
+
+
+def test_create_refuses_a_folder_with_files_that_are_not_a_bundles(tmp_path: Path) -> None:
+    """Before any download: it would otherwise sign whatever the folder held."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    source = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "rempart", "bundle", "create", str(out), "--unsigned",
+         "--source", str(source)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 8
+    assert "not a bundle's: notes.txt" in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
