@@ -57,6 +57,8 @@ def download_closure(packages: tuple[str, ...], dest: Path, progress: Reporter) 
                     bar.advance(1)
 
             code, tail = follow(cmd, TIMEOUT_S, on_line)
+        if code == 0:  # the empty status file is still there for the simulation
+            _drop_stale(dest, _closure(cmd))
     shutil.rmtree(dest / "partial", ignore_errors=True)
     (dest / "lock").unlink(missing_ok=True)
     if code != 0:
@@ -65,6 +67,33 @@ def download_closure(packages: tuple[str, ...], dest: Path, progress: Reporter) 
             hint="run `apt-get update` first (a rerun keeps what was downloaded)",
         )
     return sorted(dest.glob("*.deb"))
+
+
+def _closure(download_cmd: list[str]) -> set[str]:
+    """`name_version_` of every package in the closure (apt's simulation of the same
+    install), as the .debs are named (an epoch's `:` is `%3a` there)."""
+    cmd = [word for word in download_cmd if word != "--download-only"]
+    done = subprocess.run(
+        [*cmd, "--simulate"], capture_output=True, text=True, timeout=300, check=False
+    )
+    if done.returncode != 0:
+        raise BundleError(f"apt-get could not resolve the host packages: {done.stderr[-600:]}")
+    names = set()
+    for line in done.stdout.splitlines():
+        if line.startswith("Inst "):
+            name, version = line.split()[1], line.split()[2].lstrip("(")
+            names.add(f"{name}_{version.replace(':', '%3a')}_")
+    if not names:  # never "nothing is needed": that would drop every .deb
+        raise BundleError(f"apt-get's simulation listed no package: {done.stdout[-400:]}")
+    return names
+
+
+def _drop_stale(dest: Path, closure: set[str]) -> None:
+    """.debs an earlier run left that this closure does not hold (another package list,
+    an older version): not carried."""
+    for deb in dest.glob("*.deb"):
+        if not any(deb.name.startswith(prefix) for prefix in closure):
+            deb.unlink()
 
 
 def install_debs(debs: list[Path], progress: Reporter) -> None:

@@ -210,6 +210,7 @@ def test_a_rerun_after_a_cut_keeps_what_is_there_and_makes_a_bundle_that_verifie
     (bundle / manifest.SIGNATURE).unlink()
     lost.unlink()
     (bundle / "debs" / "half.deb.partial").write_bytes(b"cut")
+    (bundle / "debs" / "acl_0.9-1_amd64.deb").write_bytes(b"an older run's")
     again = rempart(
         "bundle", "create", str(bundle), "--key", str(keys[0]), "--source", str(SOURCE),
         "--no-server", "--no-model", "--host-package", HOST_PACKAGE,
@@ -218,6 +219,7 @@ def test_a_rerun_after_a_cut_keeps_what_is_there_and_makes_a_bundle_that_verifie
     assert "image/sandbox.tar already holds rempart-sandbox:" in again.stderr
     assert (image.stat().st_mtime_ns, kept.stat().st_mtime_ns) == before  # not redone
     assert lost.is_file() and not (bundle / "debs" / "half.deb.partial").exists()
+    assert not (bundle / "debs" / "acl_0.9-1_amd64.deb").exists()
     assert verify(bundle, "--pubkey", f"{keys[0]}.pub").returncode == 0
 
 
