@@ -74,7 +74,12 @@ def _closure(download_cmd: list[str]) -> set[str]:
     install), as the .debs are named (an epoch's `:` is `%3a` there)."""
     cmd = [word for word in download_cmd if word != "--download-only"]
     done = subprocess.run(
-        [*cmd, "--simulate"], capture_output=True, text=True, timeout=300, check=False
+        [*cmd, "--simulate"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "LC_ALL": "C"},  # "Inst" lines, untranslated
     )
     if done.returncode != 0:
         raise BundleError(f"apt-get could not resolve the host packages: {done.stderr[-600:]}")
