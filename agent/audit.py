@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 GENESIS = "0" * 64
 _TAIL_BYTES = 1 << 16
-Kind = Literal["decision", "result", "session", "egress"]
+Kind = Literal["decision", "result", "session", "egress", "mcp"]
 
 
 class AuditWriteError(RempartError):

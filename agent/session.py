@@ -19,7 +19,7 @@ from agent import textcalls
 from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import AuditLog
-from agent.discovery import discover_layers, load_policy_set
+from agent.discovery import discover_layers, load_policy_set, trusted_files
 from agent.errors import McpError, ModelUnavailable, ProfileError, StoreError
 from agent.events import (
     AssistantDelta,
@@ -32,8 +32,9 @@ from agent.events import (
 from agent.evidence import Evidence
 from agent.finishing import Finisher
 from agent.loop import AgentLoop, Interrupted, LoopLimits, TimeUp
+from agent.mcp_boxes import server_sandbox
+from agent.mcp_config import load_all as load_mcp_config
 from agent.mcp_hub import McpHub
-from agent.mcp_hub import load_config as load_mcp_config
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
@@ -223,6 +224,7 @@ class Session:
             return sandbox
 
         self._sandbox = SandboxHandle(start_sandbox)
+        self._spec, self._judge, self._workspace = spec, judge, workspace
         self.id = (
             resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
         )
@@ -310,12 +312,17 @@ class Session:
             self._context = project_context(entries, read, self.check)
 
     def _start_mcp(self, runner: CallRunner) -> dict[str, McpTool]:
-        """Start the configured MCP servers the policy lets start, inside the sandbox."""
-        config = load_mcp_config(self.settings.config_dir / "mcp.yaml")
+        """Start the configured MCP servers the policy lets start, each in its own sandbox."""
+        settings = self.settings
+        config = load_mcp_config(
+            settings.org_policy_dir, settings.config_dir, self._workspace, trusted_files(settings)
+        )
+        for note in config.skipped:
+            self.emit(NoticeEvent(text=note))
+            self.audit.append(self.id, "mcp", note=note)
         if not config.servers or self._sandbox is None:
             return {}
-        sandbox = self._sandbox.current
-        self._mcp = McpHub(sandbox.container_id, sandbox.user)
+        self._mcp = McpHub()
         tools: dict[str, McpTool] = {}
         for name, server in config.servers.items():
             start = ToolCallRequest(id=f"mcp-start-{name}", name="mcp.start", arguments="{}")
@@ -323,16 +330,31 @@ class Session:
             if refusal is not None:
                 self.emit(NoticeEvent(text=f"MCP server {name} not started: {refusal}"))
                 continue
+            box = server_sandbox(self.policy, name, self._spec, self._judge)
+            writes = self.policy.mcp_workspace(name) == "rw"
             try:
-                infos = self._mcp.start(name, server)
-            except McpError as exc:
+                box.start()
+                infos = self._mcp.start(name, server, box, writes=writes)
+            except (McpError, SandboxError) as exc:
+                box.close()
                 self.emit(ErrorEvent(message=exc.message, hint=exc.hint))
+                self.audit.append(self.id, "mcp", note=f"server {name} failed: {exc.message}")
                 continue
             for info in infos:
                 tool = McpTool(info, self._mcp)
                 tools[tool.name] = tool
             listed = ", ".join(info.name for info in infos)
-            self.emit(NoticeEvent(text=f"MCP server {name} started in the sandbox: {listed}"))
+            network = ", ".join(box.spec.network_allow) or "none"
+            self.emit(
+                NoticeEvent(
+                    text=f"MCP server {name} started in the sandbox: {listed} "
+                    f"(own container; network: {network}; workspace: "
+                    f"{self.policy.mcp_workspace(name)})"
+                )
+            )
+            self.audit.append(
+                self.id, "mcp", note=f"server {name} started: {listed}; network: {network}"
+            )
         return tools
 
     # running -----------------------------------------------------------------------

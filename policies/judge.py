@@ -91,6 +91,36 @@ def network_table(layers: Sequence[Layer]) -> NetTable:
     return {"version": TABLE_VERSION, "layers": out}
 
 
+def mcp_network_table(layers: Sequence[Layer], server: str) -> NetTable | None:
+    """The network table of MCP server `server`'s own container: every layer's deny and
+    ask rules (they bind the server too) with, as the only allows, the hosts that layer's
+    `mcp.servers.SERVER.network` lists. None when no layer lists a host (no network)."""
+    if not any(lay.mcp_network.get(server) for lay in layers):
+        return None
+    out: list[LayerEntry] = []
+    for lay in layers:
+        rules: list[RuleEntry] = [
+            {"id": rule.id, "decision": rule.decision, "pattern": rule.pattern,
+             "source": rule.source, "reason": rule.reason}
+            for decision in ("ask", "deny")
+            for _rx, rule in lay.network.items[decision]
+        ]  # fmt: skip
+        rules += [
+            {"id": rule.id, "decision": "allow", "pattern": rule.pattern,
+             "source": rule.source, "reason": rule.reason}
+            for rule in lay.mcp_network.get(server, [])
+        ]  # fmt: skip
+        out.append({"name": lay.name, "lock": lay.lock, "rules": rules})
+    return {"version": TABLE_VERSION, "layers": out}
+
+
+def mcp_workspace(layers: Sequence[Layer], server: str) -> str:
+    """How the server sees the workspace: the strictest of the layers that list it."""
+    order = ["none", "ro", "rw"]
+    modes = [lay.mcp_workspace[server] for lay in layers if server in lay.mcp_workspace]
+    return min(modes, key=order.index) if modes else "none"
+
+
 def _as_rule(layers: Sequence[Layer], net: NetRule) -> Rule:
     if net.builtin:
         return builtin(net.id.removeprefix("builtin:"), net.decision, net.reason or "")

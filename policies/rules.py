@@ -104,6 +104,8 @@ class Layer:
     network: PatternSet = field(default_factory=PatternSet)
     mcp_servers: dict[str, Rule] = field(default_factory=dict)
     mcp_tools: PatternSet = field(default_factory=PatternSet)
+    mcp_network: dict[str, list[Rule]] = field(default_factory=dict)  # allow rules per server
+    mcp_workspace: dict[str, str] = field(default_factory=dict)  # none | ro | rw per server
     limits: dict[str, float | int | str | None] = field(default_factory=dict)
     env: list[str] = field(default_factory=list)
 
@@ -264,6 +266,17 @@ class Compiler:
             self.layer.mcp_servers[server] = self.rule(
                 path, rid, spec.decision, spec.reason, server
             )
+            self.layer.mcp_workspace[server] = spec.workspace
+            allowed = self.layer.mcp_network.setdefault(server, [])
+            for i, entry in enumerate(spec.network):
+                pattern, reason = _entry(entry)
+                where: Path = ("mcp", "servers", server, "network", i)
+                try:
+                    hosts.pattern_regex(pattern)
+                except ValueError as exc:
+                    self.doc.problem(where, f"bad host pattern `{pattern}`: {exc}")
+                    continue
+                allowed.append(self.rule(where, f"{rid}.network[{i}]", "allow", reason, pattern))
         for i, tool in enumerate(self.policy.mcp.tools):
             path = ("mcp", "tools", i)
             if "." not in tool.match:

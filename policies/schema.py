@@ -95,9 +95,15 @@ class Network(BaseModel):
 
 
 class McpServer(BaseModel):
+    """Whether the server may start, and its own container's walls: the hosts it may
+    reach (none by default; the policy's `network` is the agent's, not the server's) and
+    how it sees the workspace (`ro`: a copy whose changes never reach the host)."""
+
     model_config = _CFG
     decision: DecisionKind
     reason: str | None = None
+    network: list[HostEntry] = []
+    workspace: Literal["none", "ro", "rw"] = "ro"
 
 
 class McpToolRule(BaseModel):

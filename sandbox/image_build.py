@@ -46,8 +46,14 @@ PACKAGES = (
 )
 BUILD_FILES = (
     "Dockerfile", "executor.py", "fileops.py", "changeset.py", "egress_proxy.py",
-    "forwarder.py", "tlshello.py", "keeper.py",
+    "forwarder.py", "tlshello.py", "keeper.py", "mcp-servers.lock",
 )  # fmt: skip
+# the MCP reference servers (git, fetch, time) go into /opt/mcp from these wheels, downloaded
+# once on the host with the lock's hashes (the offline bundle carries the built image)
+MCP_LOCK = "mcp-servers.lock"
+MCP_PYTHON = "3.11"  # Debian bookworm's python3
+MCP_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+PIP_TIMEOUT_S = 900.0
 # the egress proxy evaluates the policy's network table with the policy engine's own code:
 # these stdlib-only modules go into the image as /opt/rempart/policies/ (empty __init__)
 POLICY_FILES = ("hosts.py", "netrules.py")
@@ -158,6 +164,28 @@ def _rootfs_tarball(mirror: str, progress: Reporter, force: bool) -> Path:
     return tarball
 
 
+def mcp_wheels(progress: Reporter) -> Path:
+    """The folder of wheels for the MCP servers (cached by the lock's hash; downloaded once
+    with `pip download --require-hashes`, so a tampered wheel fails the build)."""
+    lock = _image_dir() / MCP_LOCK
+    folder = cache_dir() / f"mcp-wheels-{_sha(lock.read_bytes())[:12]}"
+    if folder.is_dir():
+        progress(f"MCP server wheels: using cached {folder}")
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix="mcp-wheels-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--require-hashes", "--no-deps"]
+        cmd += ["--only-binary=:all:", "--python-version", MCP_PYTHON, "--implementation", "cp"]
+        for platform in MCP_PLATFORMS:
+            cmd += ["--platform", platform]
+        _run_logged(
+            [*cmd, "--dest", tmp, "-r", str(lock)], progress, PIP_TIMEOUT_S, "MCP server wheels"
+        )
+        Path(tmp).replace(folder)
+        Path(tmp).mkdir()  # the context manager removes it
+    return folder
+
+
 def _import_rootfs(client: docker.DockerClient, mirror: str, progress: Reporter) -> str:
     ref = f"{ROOTFS_REPOSITORY}:{rootfs_key()}"
     if _has_image(client, ref):
@@ -209,6 +237,7 @@ def build_image(
             for name in POLICY_FILES:
                 shutil.copy(_policy_dir() / name, Path(context) / "policies" / name)
             (Path(context) / "extra-ca.crt").write_bytes(_ca_bytes(ca_bundle))
+            shutil.copytree(mcp_wheels(progress), Path(context) / "mcp-wheels")
             _docker_build(client, context, tag, base_ref, progress)
         client.images.get(tag).tag(repo, "latest")
         progress(f"built {tag} (+ {repo}:latest) in {time.monotonic() - started:.1f}s")

@@ -55,12 +55,17 @@ class McpTool:
         return _Arguments.model_validate(arguments)
 
     def actions_for(self, args: BaseModel) -> list[Action]:
-        return [McpCall(server=self.info.server, tool=self.info.name, arguments=args.model_dump())]
+        return [mcp_call_action(self.info, args.model_dump())]
 
     def call(self, ctx: ToolContext, args: BaseModel) -> ToolOutput:
-        text, is_error = self.hub.call(
-            self.info.server, self.info.name, args.model_dump(), ctx.timeout_s
-        )
-        body, cut = head_tail(clean(text), ctx.output_cap)
+        result = self.hub.call(self.info.server, self.info.name, args.model_dump(), ctx.timeout_s)
+        body, cut = head_tail(clean(result.text), ctx.output_cap)
         marked = f"[untrusted output of MCP tool {self.info.server}.{self.info.name}]\n{body}"
-        return ToolOutput(content=marked, is_error=is_error, truncated=cut)
+        return ToolOutput(content=marked, is_error=result.is_error, truncated=cut or result.cut)
+
+
+def mcp_call_action(info: McpToolInfo, arguments: dict[str, Any]) -> McpCall:
+    """The one place an `mcp.call` action is built (the agent's tool and `rempart mcp call`).
+    Once `McpCall` has `annotations` (issue 16, argument rules), pass
+    `annotations=info.annotations` here."""
+    return McpCall(server=info.server, tool=info.name, arguments=arguments)

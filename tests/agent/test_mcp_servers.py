@@ -1,0 +1,168 @@
+"""The real PyPI reference servers (git, fetch, time), each in its own sandbox container."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import docker
+import pytest
+
+from agent.errors import McpError
+from agent.mcp_config import McpServerConfig
+from agent.mcp_probe import probe_server
+from policies import PolicySet
+
+pytestmark = pytest.mark.docker
+
+BASE = """\
+version: 1
+default: deny
+files:
+  read: {allow: ["**"], deny: [".env"]}
+  write: {allow: ["**"]}
+network: {allow: ["pypi.org:443"]}
+"""
+GIT = McpServerConfig(command=["mcp-server-git", "--repository", "/workspace"])
+TIME = McpServerConfig(command=["uvx", "mcp-server-time", "--local-timezone", "UTC"])
+FETCH = McpServerConfig(command=["mcp-server-fetch", "--ignore-robots-txt"])
+
+
+def policy(tmp_path: Path, servers: str) -> PolicySet:
+    path = tmp_path / "policy.yaml"
+    path.write_text(BASE + "mcp:\n  servers:\n" + servers)
+    return PolicySet.load([("user", path)])
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    ws = tmp_path / "repo"
+    ws.mkdir()
+    (ws / "notes.txt").write_text("first\n")
+    (ws / ".env").write_text("TOKEN=super-secret-value\n")
+    git = ["git", "-C", str(ws), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "notes.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "the first commit"], check=True)
+    (ws / "notes.txt").write_text("first\nsecond\n")
+    return ws
+
+
+def _inspect(container_id: str) -> dict[str, object]:
+    client = docker.from_env()
+    try:
+        attrs: dict[str, object] = client.api.inspect_container(container_id)
+        return attrs
+    finally:
+        client.close()
+
+
+def test_the_git_server_reads_the_workspace_repository_in_its_own_container(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    pol = policy(tmp_path, "    git: {decision: allow}\n")
+    with probe_server(pol, "git", GIT, repo, image) as probe:
+        names = {tool.name for tool in probe.tools}
+        assert {"git_log", "git_status", "git_diff_unstaged"} <= names
+        log = probe.hub.call("git", "git_log", {"repo_path": "/workspace"}, 60)
+        assert not log.is_error and "the first commit" in log.text
+        diff = probe.hub.call("git", "git_diff_unstaged", {"repo_path": "/workspace"}, 60)
+        assert "+second" in diff.text
+        state = _inspect(probe.box.container_id)
+        host = state["HostConfig"]
+        assert isinstance(host, dict)
+        assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
+        assert host["CapDrop"] == ["ALL"]
+        # the read-denied file is absent in the server's view too
+        shown = probe.box.run(["cat", "/workspace/.env"])
+        assert "super-secret-value" not in shown.stdout
+
+
+def test_a_read_only_server_cannot_change_the_host_workspace(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    pol = policy(tmp_path, "    git: {decision: allow, workspace: ro}\n")
+    with probe_server(pol, "git", GIT, repo, image) as probe:
+        added = probe.hub.call("git", "git_add", {"repo_path": "/workspace", "files": ["."]}, 60)
+        committed = probe.hub.call(
+            "git", "git_commit", {"repo_path": "/workspace", "message": "planted"}, 60
+        )
+        assert not added.is_error and not committed.is_error  # inside its own copy
+    log = subprocess.run(
+        ["git", "-C", str(repo), "log", "--format=%s"], capture_output=True, text=True, check=True
+    )
+    assert "planted" not in log.stdout  # nothing reached the host
+
+
+def test_a_server_with_no_workspace_sees_an_empty_folder(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    pol = policy(tmp_path, "    git: {decision: allow, workspace: none}\n")
+    anywhere = McpServerConfig(command=["mcp-server-git"])
+    with probe_server(pol, "git", anywhere, repo, image) as probe:
+        listing = probe.box.run(["ls", "-A", "/workspace"])
+        assert listing.stdout.strip() == ""
+        log = probe.hub.call("git", "git_log", {"repo_path": "/workspace"}, 60)
+        assert log.is_error or "the first commit" not in log.text
+
+
+def test_the_time_server_answers_with_no_network_at_all(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    pol = policy(tmp_path, "    time: {decision: allow}\n")
+    with probe_server(pol, "time", TIME, repo, image) as probe:
+        assert probe.box.egress is None and probe.box.spec.network_rules == ""
+        now = probe.hub.call("time", "get_current_time", {"timezone": "Europe/Paris"}, 60)
+        assert not now.is_error and "Europe/Paris" in now.text
+        state = _inspect(probe.box.container_id)
+        config = state["Config"]
+        assert isinstance(config, dict)
+        assert not any(v.startswith("HTTPS_PROXY=") for v in config["Env"])
+
+
+def test_the_fetch_server_without_a_network_rule_reaches_nothing(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    # the policy's own network allow (pypi.org) is the agent's, not the server's
+    pol = policy(tmp_path, "    fetch: {decision: allow}\n")
+    with probe_server(pol, "fetch", FETCH, repo, image) as probe:
+        assert probe.box.egress is None
+        page = probe.hub.call("fetch", "fetch", {"url": "https://pypi.org/simple/"}, 90)
+        assert page.is_error
+        assert "Simple index" not in page.text
+
+
+def test_the_fetch_server_reaches_only_its_allowed_host_through_the_egress_proxy(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    pol = policy(tmp_path, '    fetch: {decision: allow, network: ["pypi.org:443"]}\n')
+    with probe_server(pol, "fetch", FETCH, repo, image) as probe:
+        assert probe.box.egress is not None
+        assert probe.box.spec.network_allow == ("pypi.org:443",)
+        other = probe.hub.call("fetch", "fetch", {"url": "https://example.com/"}, 90)
+        assert other.is_error
+        small = {"url": "https://pypi.org/simple/mcp-server-time/", "raw": True}
+        allowed = probe.hub.call("fetch", "fetch", small, 90)
+        assert probe.box.egress is not None
+        events = probe.box.egress.events()
+    refused = [e for e in events if e.host == "example.com"]
+    assert refused and all(e.decision == "deny" for e in refused)
+    passed = [e for e in events if e.host == "pypi.org"]
+    assert passed and passed[0].decision == "allow"
+    assert passed[0].rule == "mcp.servers.fetch.network[0]"
+    try:
+        socket.getaddrinfo("pypi.org", 443)
+    except OSError:
+        return  # offline host: the proxy's decision is the claim; no page to compare
+    assert not allowed.is_error, allowed.text
+    assert "mcp_server_time" in allowed.text
+
+
+def test_a_server_the_policy_does_not_allow_is_not_started(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    pol = policy(tmp_path, "    time: {decision: ask}\n")
+    refused = pytest.raises(McpError, match="does not let MCP server 'time' start")
+    with refused, probe_server(pol, "time", TIME, repo, image):
+        pass
