@@ -68,6 +68,7 @@ class _Server:
         self.task: asyncio.Task[None] | None = None
         self.box = box
         self.writes = writes  # sync the box's changes to the host after each call (rw)
+        self.killed = False
 
 
 class McpHub:
@@ -159,7 +160,9 @@ class McpHub:
 
     def running(self, server: str) -> bool:
         entry = self._servers.get(server)
-        return entry is not None and entry.task is not None and not entry.task.done()
+        if entry is None or entry.killed or entry.task is None:
+            return False
+        return not entry.task.done()
 
     def call(
         self, server: str, tool: str, arguments: dict[str, Any], timeout_s: float
@@ -190,6 +193,7 @@ class McpHub:
         entry = self._servers.get(server)
         if entry is None:
             return
+        entry.killed = True
         if entry.box is not None:
             with contextlib.suppress(Exception):  # best effort: close() retries the rest
                 entry.box.close()

@@ -60,7 +60,7 @@ def scan(description: str, other_tools: list[str]) -> list[str]:
             found.append("tells the model to keep something from the user")
         if _SENSITIVE.search(text):
             found.append("mentions secrets or credential files")
-    lowered = visible.lower()
+    lowered = f"{visible}\n{decoded}".lower()
     for name in other_tools:
         if re.search(rf"(?<![\w.]){re.escape(name.lower())}(?![\w])", lowered):
             found.append(f"names another tool: {name}")

@@ -35,6 +35,7 @@ from agent.loop import AgentLoop, Interrupted, LoopLimits, TimeUp
 from agent.mcp_boxes import server_sandbox
 from agent.mcp_config import load_all as load_mcp_config
 from agent.mcp_hub import McpHub
+from agent.mcp_pins import Pins, Vetted
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
@@ -324,6 +325,8 @@ class Session:
             return {}
         self._mcp = McpHub()
         tools: dict[str, McpTool] = {}
+        pins = Pins(settings.config_dir)
+        taken = {name: f"built-in tool {name}" for name in TOOLS}
         for name, server in config.servers.items():
             start = ToolCallRequest(id=f"mcp-start-{name}", name="mcp.start", arguments="{}")
             refusal = runner.authorise("mcp.start", start, McpStart(server=name))
@@ -340,10 +343,13 @@ class Session:
                 self.emit(ErrorEvent(message=exc.message, hint=exc.hint))
                 self.audit.append(self.id, "mcp", note=f"server {name} failed: {exc.message}")
                 continue
-            for info in infos:
+            others = [*TOOLS, *(i.name for i in infos), *(t.info.name for t in tools.values())]
+            vetted = pins.vet(infos, taken, others)
+            self._report_vetting(name, vetted)
+            for info in vetted.usable:
                 tool = McpTool(info, self._mcp)
                 tools[tool.name] = tool
-            listed = ", ".join(info.name for info in infos)
+            listed = ", ".join(info.name for info in vetted.usable) or "no usable tools"
             network = ", ".join(box.spec.network_allow) or "none"
             self.emit(
                 NoticeEvent(
@@ -356,6 +362,26 @@ class Session:
                 self.id, "mcp", note=f"server {name} started: {listed}; network: {network}"
             )
         return tools
+
+    def _report_vetting(self, server: str, vetted: Vetted) -> None:
+        """Every tool left out (rug pull, shadowing, hidden instructions) is said and logged."""
+        notes = [f"MCP tool {key} disabled: {why}" for key, why in vetted.refused.items()]
+        notes += [
+            f"MCP tool {key} disabled: its definition changed since it was pinned "
+            f"(re-approve with `rempart mcp pin {server}`):\n{change}"
+            for key, change in vetted.changed.items()
+        ]
+        notes += [
+            f"MCP tool {key} disabled until a person pins it (`rempart mcp pin {server}`): "
+            + ("; ".join(flags) if flags else "not pinned yet")
+            for key, flags in vetted.waiting.items()
+        ]
+        if vetted.pinned_now:
+            listed = ", ".join(i.name for i in vetted.pinned_now)
+            notes.append(f"MCP server {server}: pinned on first approval: {listed}")
+        for note in notes:
+            self.emit(NoticeEvent(text=note))
+            self.audit.append(self.id, "mcp", note=note[:2000])
 
     # running -----------------------------------------------------------------------
     def _history(self) -> list[Message]:

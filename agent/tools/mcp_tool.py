@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from agent.mcp_hub import McpHub, McpToolInfo
+from agent.mcp_untrusted import strip
 from agent.tools.base import ToolArgumentError, ToolContext, ToolOutput
 from agent.tools.output import clean, head_tail
 from policies import Action, McpCall
@@ -40,7 +41,8 @@ class McpTool:
 
     def schema(self) -> dict[str, Any]:
         parameters = self.info.input_schema or {"type": "object", "properties": {}}
-        description = f"[MCP server {self.info.server}] {self.info.description}".strip()
+        text = strip(self.info.description)  # no invisible or tag characters reach the model
+        description = f"[MCP server {self.info.server}] {text}".strip()
         return {
             "type": "function",
             "function": {"name": self.name, "description": description, "parameters": parameters},

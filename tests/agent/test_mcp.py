@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from agent.discovery import trust_file
 from agent.events import DecisionEvent, NoticeEvent
 from agent.testing import Reply
 from tests.agent.conftest import POLICY, Run
@@ -91,3 +93,31 @@ def test_an_mcp_call_the_policy_asks_about_is_denied_headless(
     )
     assert decision.decision == "deny" and decision.approver == "headless"
     assert "return a + b" not in run.results()[0].content
+
+
+def test_a_project_mcp_json_is_used_only_once_trusted_and_untrusted_again_when_changed(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    (workspace / "tools").mkdir()
+    shutil.copy(SERVER, workspace / "tools" / "mcp_server.py")
+    server = {"command": "python3", "args": ["/workspace/tools/mcp_server.py"]}
+    checkout = workspace / ".mcp.json"
+    checkout.write_text(json.dumps({"mcpServers": {"demo": server}}))
+    script = [Reply.call("mcp__demo__echo", text="hi"), Reply.call("finish", summary="done")]
+
+    run = run_session(list(script), policy_text=MCP_POLICY)
+    assert any(isinstance(e, NoticeEvent) and "is not trusted" in e.text for e in run.events)
+    assert "no tool 'mcp__demo__echo'" in run.results()[0].content
+
+    trust_file(run.settings, checkout)
+    run = run_session(list(script), policy_text=MCP_POLICY)
+    assert "hi" in run.results()[0].content
+
+    server["env"] = {"PYTHONSTARTUP": "/workspace/evil.py"}  # type: ignore[assignment]
+    checkout.write_text(json.dumps({"mcpServers": {"demo": server}}))
+    run = run_session(list(script), policy_text=MCP_POLICY)
+    assert any(
+        isinstance(e, NoticeEvent) and "has changed since you trusted it" in e.text
+        for e in run.events
+    )
+    assert "no tool 'mcp__demo__echo'" in run.results()[0].content
