@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from agent.errors import McpError
 from agent.mcp_config import IMAGE_BIN, McpServerConfig, load_config
 from agent.mcp_untrusted import capped, structured_text
+from sandbox.egress import EgressEvent
 from sandbox.sandbox import Sandbox
 
 START_TIMEOUT_S = 60.0
@@ -80,6 +81,8 @@ class McpHub:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._servers: dict[str, _Server] = {}
+        # each stopped server's egress proxy log (connection attempts), for the audit log
+        self.egress: dict[str, list[EgressEvent]] = {}
 
     def __enter__(self) -> McpHub:
         return self
@@ -197,6 +200,7 @@ class McpHub:
         if entry.box is not None:
             with contextlib.suppress(Exception):  # best effort: close() retries the rest
                 entry.box.close()
+            self.egress[server] = entry.box.egress_events()  # kept by the closed sandbox
             entry.box = None
         if entry.task is not None:
             self._loop.call_soon_threadsafe(entry.task.cancel)

@@ -124,6 +124,10 @@ class Session:
     def close(self) -> None:
         if self._mcp is not None:
             self._mcp.close()
+            try:
+                self._record_mcp_egress(self._mcp)
+            except RempartError as exc:  # an audit failure: still close the sandbox
+                self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
         if self._sandbox is not None:
             try:
                 if self._runner is not None:  # the proxy's last lines, before it is removed
@@ -362,6 +366,23 @@ class Session:
                 self.id, "mcp", note=f"server {name} started: {listed}; network: {network}"
             )
         return tools
+
+    def _record_mcp_egress(self, hub: McpHub) -> None:
+        """Each MCP server's egress proxy log, as `egress` records naming the server."""
+        for server, events in hub.egress.items():
+            for event in events:
+                action: dict[str, object] = {
+                    "kind": "net.connect", "host": event.host, "port": event.port,
+                    "mcp_server": server, "rule": event.rule, "sandbox": event.sandbox,
+                }  # fmt: skip
+                self.audit.append(
+                    self.id,
+                    "egress",
+                    action=action,
+                    decision=event.decision,
+                    approver="egress-proxy",
+                    note=event.reason or None,
+                )
 
     def _report_vetting(self, server: str, vetted: Vetted) -> None:
         """Every tool left out (rug pull, shadowing, hidden instructions) is said and logged."""
