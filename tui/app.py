@@ -76,6 +76,7 @@ class RempartApp(App[None]):
         from tui.audit_screen import AuditScreen
         from tui.diff_screen import DiffScreen
         from tui.help_screen import HelpScreen
+        from tui.mcp_screen import McpScreen
         from tui.policy_screen import PolicyScreen
         from tui.sessions_screen import SessionsScreen
 
@@ -84,6 +85,7 @@ class RempartApp(App[None]):
             "sessions": SessionsScreen,
             "audit": lambda: AuditScreen(self.session_screen.session_id),
             "policy": PolicyScreen,
+            "mcp": McpScreen,
             "diff": lambda: DiffScreen(self.session_screen.session_id),
         }
         if name == "diff" and not self.session_screen.session_id:
@@ -125,6 +127,11 @@ class RempartApp(App[None]):
             "Diff / undo",
             "Everything this session changed; undo it (F5)",
             lambda: self.action_show("diff"),
+        )
+        yield SystemCommand(
+            "MCP",
+            "MCP servers, what the policy lets them do, pinned tools and flags",
+            lambda: self.action_show("mcp"),
         )
         yield SystemCommand("Help", "Every key binding (F1)", lambda: self.action_show("help"))
         yield SystemCommand(
