@@ -35,6 +35,8 @@ SERVER_PATH = f"{IMAGE_BIN}:/usr/local/bin:/usr/bin:/bin"
 # the image's trust store (it holds the host's CAs): Python clients in /opt/mcp would
 # otherwise use certifi's bundle and fail behind a TLS-inspecting gateway
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# a streamable HTTP server is reached from inside its sandbox, through its egress proxy
+BRIDGE = [f"{IMAGE_BIN}/python", "/opt/rempart/mcp_bridge.py"]
 SERVER_ENV = {"PATH": SERVER_PATH, "SSL_CERT_FILE": CA_BUNDLE, "REQUESTS_CA_BUNDLE": CA_BUNDLE}
 log = logging.getLogger(__name__)
 
@@ -96,20 +98,13 @@ class McpHub:
         args = ["exec", "-i", "-u", user, "-w", config.cwd]
         for key, value in {**SERVER_ENV, **config.env}.items():
             args += ["-e", f"{key}={value}"]
-        return StdioServerParameters(
-            command=self.docker_cli, args=[*args, container_id, *config.command]
-        )
+        argv = [*BRIDGE, config.url] if config.url else config.command
+        return StdioServerParameters(command=self.docker_cli, args=[*args, container_id, *argv])
 
     def start(
         self, name: str, config: McpServerConfig, box: Sandbox, writes: bool = False
     ) -> list[McpToolInfo]:
         """Start one server in `box` (started; the hub closes it); returns its tools."""
-        if config.url:
-            box.close()
-            raise McpError(
-                f"MCP server {name!r}: streamable HTTP servers are not supported yet",
-                hint="run the server as a stdio command in its sandbox instead",
-            )
         ready: Future[list[McpToolInfo]] = Future()
         server = _Server(box, writes)  # an asyncio.Queue binds to the loop on first use
         params = self._params(config, box.container_id, box.user)

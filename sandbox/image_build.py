@@ -46,7 +46,7 @@ PACKAGES = (
 )
 BUILD_FILES = (
     "Dockerfile", "executor.py", "fileops.py", "changeset.py", "egress_proxy.py",
-    "forwarder.py", "tlshello.py", "keeper.py", "mcp-servers.lock",
+    "forwarder.py", "tlshello.py", "keeper.py", "mcp-servers.lock", "mcp_bridge.py",
 )  # fmt: skip
 # the MCP reference servers (git, fetch, time) go into /opt/mcp from these wheels, downloaded
 # once on the host with the lock's hashes (the offline bundle carries the built image)

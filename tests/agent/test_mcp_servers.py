@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -10,11 +11,15 @@ import docker
 import pytest
 
 from agent.errors import McpError
+from agent.mcp_boxes import server_sandbox
 from agent.mcp_config import McpServerConfig
+from agent.mcp_hub import McpHub
 from agent.mcp_probe import probe_server
 from policies import PolicySet
+from sandbox.policy_bridge import spec_from_policy
 
 pytestmark = pytest.mark.docker
+HTTP_SERVER = Path(__file__).with_name("data") / "mcp_http_server.py"
 
 BASE = """\
 version: 1
@@ -166,3 +171,51 @@ def test_a_server_the_policy_does_not_allow_is_not_started(
     refused = pytest.raises(McpError, match="does not let MCP server 'time' start")
     with refused, probe_server(pol, "time", TIME, repo, image):
         pass
+
+
+WAIT_PORT = (
+    "import socket, sys, time\n"
+    "end = time.monotonic() + 30\n"
+    "while time.monotonic() < end:\n"
+    "    try:\n"
+    "        socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close(); print('UP')\n"
+    "        break\n"
+    "    except OSError:\n"
+    "        time.sleep(0.1)\n"
+)
+
+
+def test_a_streamable_http_server_is_reached_through_the_bridge_in_its_sandbox(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    (repo / "tools").mkdir()
+    shutil.copy(HTTP_SERVER, repo / "tools" / "mcp_http_server.py")
+    pol = policy(tmp_path, "    remote: {decision: allow}\n")
+    box = server_sandbox(pol, "remote", spec_from_policy(pol, repo, image))
+    box.start()
+    with McpHub() as hub:
+        client = docker.from_env()
+        try:
+            argv = ["/opt/mcp/bin/python", "/workspace/tools/mcp_http_server.py", "8765"]
+            client.containers.get(box.container_id).exec_run(argv, user=box.user, detach=True)
+        finally:
+            client.close()
+        assert box.run(["python3", "-c", WAIT_PORT, "8765"]).stdout.strip() == "UP"
+        remote = McpServerConfig(url="http://127.0.0.1:8765/mcp")
+        tools = hub.start("remote", remote, box)
+        assert [t.name for t in tools] == ["shout"]
+        answer = hub.call("remote", "shout", {"text": "quiet"}, 60)
+        assert not answer.is_error and "QUIET" in answer.text
+
+
+def test_a_streamable_http_server_on_a_host_the_policy_does_not_list_is_refused_by_the_proxy(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    pol = policy(tmp_path, '    remote: {decision: allow, network: ["pypi.org:443"]}\n')
+    box = server_sandbox(pol, "remote", spec_from_policy(pol, repo, image))
+    box.start()
+    with McpHub() as hub, pytest.raises(McpError, match="remote"):
+        hub.start("remote", McpServerConfig(url="https://mcp.example.com/mcp"), box)
+    events = hub.egress["remote"]
+    assert any(e.host == "mcp.example.com" and e.decision == "deny" for e in events)
+    assert not any(e.decision == "allow" for e in events)
