@@ -49,6 +49,7 @@ class McpToolInfo(BaseModel):
     description: str
     input_schema: dict[str, Any]
     annotations: dict[str, Any] | None = None  # MCP ToolAnnotations, as the server sent them
+    flags: list[str] = []  # what `agent.mcp_untrusted.scan` found in the description
 
     @property
     def qualified(self) -> str:

@@ -138,6 +138,7 @@ class Pins:
                 out.changed[key] = diff(self.pins[key].definition, definition(info))
                 continue
             flags = scan(info.description, [n for n in others if n != info.name])
+            info = info.model_copy(update={"flags": flags})
             if state == "new":
                 if flags or not auto_pin:
                     out.waiting[key] = flags

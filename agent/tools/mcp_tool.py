@@ -56,6 +56,17 @@ class McpTool:
             raise ToolArgumentError(f"arguments for {self.name} must be a JSON object")
         return _Arguments.model_validate(arguments)
 
+    def approval_note(self) -> str:
+        """What an approval prompt shows for a call: the server's own words about the tool,
+        escaped, and what the description scan found in them."""
+        lines = [f"MCP tool {self.info.server}.{self.info.name} (its server is untrusted)"]
+        if self.info.flags:
+            lines.append("FLAGGED description: " + "; ".join(self.info.flags))
+        lines.append("description: " + clean(strip(self.info.description))[:1000])
+        if self.info.annotations:
+            lines.append(f"annotations (the server's claims): {self.info.annotations}")
+        return "\n".join(lines)
+
     def actions_for(self, args: BaseModel) -> list[Action]:
         return [mcp_call_action(self.info, args.model_dump())]
 

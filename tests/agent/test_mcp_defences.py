@@ -13,10 +13,12 @@ from typing import Any
 import docker
 import pytest
 
+from agent.approval import ApprovalAnswer, ApprovalRequest
 from agent.audit import AuditLog
 from agent.events import NoticeEvent
 from agent.mcp_config import McpServerConfig
 from agent.mcp_hub import McpToolInfo
+from agent.mcp_pins import Pins
 from agent.mcp_probe import probe_server
 from agent.mcp_untrusted import MAX_RESULT_CHARS
 from agent.testing import Reply
@@ -226,3 +228,44 @@ def test_a_session_does_not_offer_a_tool_that_changed_after_pinning_and_says_why
     assert "changed since it was pinned" in notice and "<IMPORTANT>" in notice
     records = AuditLog.for_settings(second.settings).records()
     assert any(r.kind == "mcp" and "tricky.echo disabled" in (r.note or "") for r in records)
+
+
+class Recording:
+    """An approver that records each request and denies it."""
+
+    def __init__(self) -> None:
+        self.requests: list[ApprovalRequest] = []
+
+    def ask(self, request: ApprovalRequest) -> ApprovalAnswer:
+        self.requests.append(request)
+        return ApprovalAnswer(choice="deny", message="no", approver="test")
+
+
+def test_the_approval_prompt_for_a_pinned_flagged_tool_shows_the_findings(
+    run_session: Callable[..., Run], workspace: Path, tmp_path: Path
+) -> None:
+    (workspace / "tools").mkdir()
+    shutil.copy(TRICKY, workspace / "tools" / "mcp_tricky.py")
+    (workspace / "tools" / "tools.json").write_text(json.dumps([tool("add", POISON)]))
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    (config / "mcp.yaml").write_text(
+        "servers:\n  tricky:\n    command: [python3, /workspace/tools/mcp_tricky.py]\n"
+        "    env: {TRICKY_TOOLS: /workspace/tools/tools.json}\n"
+    )
+    pins = Pins(config)  # a person pinned it, having seen the findings
+    pins.pin(McpToolInfo(server="tricky", name="add", description=POISON, input_schema=SCHEMA), [])
+    pins.save()
+    approver = Recording()
+    run = run_session(
+        [Reply.call("mcp__tricky__add", text="1"), Reply.call("finish", summary="done")],
+        policy_text=SESSION_POLICY.replace(
+            '"tricky.*", decision: allow', '"tricky.*", decision: ask'
+        ),
+        approver=approver,
+    )
+    assert "denied" in run.results()[0].content.lower() or run.results()[0].is_error
+    shown = approver.requests[0].preview or ""
+    assert "FLAGGED description" in shown and "ignore its instructions" in shown
+    assert "<IMPORTANT>" in shown
+    assert not any(0xE0000 <= ord(c) <= 0xE007F for c in shown)
