@@ -111,7 +111,13 @@ def _has_image(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
-def _run_logged(cmd: list[str], progress: Reporter, timeout_s: float, what: str) -> None:
+def _run_logged(
+    cmd: list[str],
+    progress: Reporter,
+    timeout_s: float,
+    what: str,
+    hint: str = "check the Debian mirror is reachable (--mirror) and that you run as root",
+) -> None:
     """Run a step, its output counted as it comes (a line is a unit of work: debootstrap
     says one per package retrieved, unpacked, configured; there is no total to show)."""
     progress(f"$ {' '.join(cmd)}")
@@ -126,10 +132,7 @@ def _run_logged(cmd: list[str], progress: Reporter, timeout_s: float, what: str)
     if code is None:
         raise ImageBuildError(f"{cmd[0]} took longer than {timeout_s:.0f}s")
     if code != 0:
-        raise ImageBuildError(
-            f"{cmd[0]} failed with exit code {code}",
-            hint="check the Debian mirror is reachable (--mirror) and that you run as root",
-        )
+        raise ImageBuildError(f"{what} failed with exit code {code}", hint=hint)
 
 
 def _rootfs_tarball(mirror: str, progress: Reporter, force: bool) -> Path:
@@ -178,9 +181,12 @@ def mcp_wheels(progress: Reporter) -> Path:
         cmd += ["--only-binary=:all:", "--python-version", MCP_PYTHON, "--implementation", "cp"]
         for platform in MCP_PLATFORMS:
             cmd += ["--platform", platform]
-        _run_logged(
-            [*cmd, "--dest", tmp, "-r", str(lock)], progress, PIP_TIMEOUT_S, "MCP server wheels"
+        hint = (
+            "the MCP server wheels come from the package index (pip's configuration); "
+            f"offline, put them in {folder} (or load a built image: deploy/bundle.sh)"
         )
+        argv = [*cmd, "--dest", tmp, "-r", str(lock)]
+        _run_logged(argv, progress, PIP_TIMEOUT_S, "MCP server wheels", hint)
         Path(tmp).replace(folder)
         Path(tmp).mkdir()  # the context manager removes it
     return folder

@@ -124,3 +124,34 @@ def test_clean_descriptions_raise_no_flags_and_results_lose_hidden_characters() 
     for _ in range(20):
         nested = [nested]
     assert "nested deeper than" in json.dumps(bounded(nested))
+
+
+def test_mcp_list_shows_each_server_s_start_decision_network_and_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REMPART_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("REMPART_ORG_POLICY_DIR", str(tmp_path / "org"))
+    write(
+        tmp_path / "config" / "mcp.json",
+        {
+            "mcpServers": {
+                "fetch": {"command": "uvx", "args": ["mcp-server-fetch"]},
+                "x": {"command": "y"},
+            }
+        },
+    )
+    ws = tmp_path / "ws"
+    write(ws / ".mcp.json", {"mcpServers": {"planted": {"command": "sh"}}})
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "version: 1\nmcp:\n  servers:\n"
+        '    fetch: {decision: allow, network: ["docs.python.org:443"], workspace: none}\n'
+    )
+    code = main(["mcp", "list", "--json", "--workspace", str(ws), "--policy", str(policy)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    rows = {row["server"]: row for row in data["servers"]}
+    assert rows["fetch"]["start"] == "allow" and rows["fetch"]["workspace"] == "none"
+    assert rows["fetch"]["network"] == ["docs.python.org:443"]
+    assert rows["x"]["start"] == "deny" and "planted" not in rows
+    assert "is not trusted" in data["skipped"][0]
