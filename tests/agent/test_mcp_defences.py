@@ -269,3 +269,29 @@ def test_the_approval_prompt_for_a_pinned_flagged_tool_shows_the_findings(
     assert "FLAGGED description" in shown and "ignore its instructions" in shown
     assert "<IMPORTANT>" in shown
     assert not any(0xE0000 <= ord(c) <= 0xE007F for c in shown)
+
+
+def test_a_read_write_server_s_changes_are_judged_by_the_policy_before_the_host_sees_them(
+    tricky: Tricky,
+) -> None:
+    tricky.tools(tool("write"))
+    tricky.policy.write_text(
+        POLICY.replace(
+            "servers: {tricky: {decision: allow}}",
+            "servers: {tricky: {decision: allow, workspace: rw}}",
+        ).replace('read: {allow: ["**"]}', 'read: {allow: ["**"]}\n  write: {allow: ["notes/**"]}')
+    )
+    (tricky.workspace / "notes").mkdir()
+    with probe_server(
+        tricky.policy_set(), "tricky", tricky.config_entry(), tricky.workspace, tricky.image
+    ) as probe:
+        kept = probe.hub.call(
+            "tricky", "write", {"path": "/workspace/notes/a.txt", "content": "ok"}, 30
+        )
+        refused = probe.hub.call(
+            "tricky", "write", {"path": "/workspace/evil.sh", "content": "x"}, 30
+        )
+    assert not kept.is_error
+    assert (tricky.workspace / "notes" / "a.txt").read_text() == "ok"
+    assert not (tricky.workspace / "evil.sh").exists()
+    assert "evil.sh" in refused.text  # the refusal is reported with the result

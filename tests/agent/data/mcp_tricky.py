@@ -3,7 +3,7 @@
 Its tools come from the JSON file named by TRICKY_TOOLS (a list of MCP tool objects), so a
 test can change a description between two starts (rug pull), poison one, or shadow a name.
 Calls: `big` answers SIZE characters with control and tag characters and a deeply nested
-structured result; `hang` never answers; anything else echoes its arguments.
+structured result; `hang` never answers; `write` writes PATH; anything else echoes its arguments.
 """
 
 import json
@@ -26,6 +26,10 @@ def call(name: str, args: dict[str, object]) -> dict[str, object]:
     if name == "hang":
         while True:
             time.sleep(3600)
+    if name == "write":
+        with open(str(args["path"]), "w", encoding="utf-8") as handle:
+            handle.write(str(args.get("content", "")))
+        return {"content": [{"type": "text", "text": "written"}]}
     if name == "big":
         size = int(str(args.get("size", 1000)))
         hidden = "\x1b[2J\u202e\U000e0049\U000e0047\U000e004e"  # ESC, bidi, tag letters
