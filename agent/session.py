@@ -10,7 +10,7 @@ A policy that does not load, or a model server that does not answer, stops it be
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +57,8 @@ from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
 Listener = Callable[[Event], None]
+MAX_LOOKED_AT = 400  # files `finish` looks through for the task's named terms
+LOOK_LIMIT = 256 * 1024
 
 
 @dataclass
@@ -275,7 +277,14 @@ class Session:
         self._runner = runner
         tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
         self._know_project(workspace)
-        finisher = Finisher(opts.task, self.check, runner.run_check, self.evidence, settings.aids)
+        finisher = Finisher(
+            opts.task,
+            self.check,
+            runner.run_check,
+            self.evidence,
+            settings.aids,
+            files=self._workspace_texts,
+        )
         self.loop = AgentLoop(
             client,
             tools,
@@ -308,6 +317,19 @@ class Session:
         self.check = find_check(self.options.task, entries, read)
         if self.settings.aids:
             self._context = project_context(entries, read, self.check)
+
+    def _workspace_texts(self) -> Iterator[tuple[str, str]]:
+        """(path, text) of the files the sandbox can see (MAX_LOOKED_AT files, LOOK_LIMIT
+        bytes each): what `finish` looks through for the task's named terms."""
+        assert self._sandbox is not None
+        sandbox = self._sandbox.current
+        for path in sandbox.list_files(".", None, True)[:MAX_LOOKED_AT]:
+            try:
+                data = sandbox.read_file(path, limit=LOOK_LIMIT)
+            except SandboxRequestError:
+                continue
+            if b"\0" not in data[:4096]:
+                yield path, data.decode("utf-8", "replace")
 
     def _start_mcp(self, runner: CallRunner) -> dict[str, McpTool]:
         """Start the configured MCP servers the policy lets start, inside the sandbox."""
