@@ -105,9 +105,18 @@ class ArgCheck:
             self.high is None or number <= self.high
         )
 
+    def conditions(self) -> bool:
+        return self.required or any(
+            x is not None for x in (self.glob, self.regex, self.low, self.high)
+        )
+
     def mismatch(self, arguments: dict[str, Any], allow: bool, budget: RegexBudget) -> str | None:
+        """Why the value does not fit. An absent key fits an allow rule unless `required`,
+        and never a deny/ask rule (nothing reaches the server through it)."""
+        if not self.conditions():
+            return None  # only a path kind: not a match condition
         if self.name not in arguments:
-            return f"argument `{self.name}` is missing" if self.required else None
+            return f"argument `{self.name}` is absent" if self.required or not allow else None
         values = leaves(arguments[self.name])
         if isinstance(values, _Unknown):
             return f"argument `{self.name}` is nested too deep to check" if allow else None
