@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from policies.actions import McpCall
 from policies.execmatch import RegexBudget
 from policies.layering import Outcome, combine, default_rule, strictest
-from policies.mcpargs import ArgRule, Claim, hints, path_claims
+from policies.mcpargs import ArgRule, Claim, flagged, hints, path_claims, sniffed
 from policies.model import DecisionKind
 from policies.netrules import TABLE_VERSION, LayerEntry, NetRule, NetRules, NetTable, RuleEntry
 from policies.paths import PSEUDO_DEVICES, NormPath, fold_text, normalise
@@ -29,8 +29,6 @@ MCP_DESTRUCTIVE = builtin(
     "no tool rule matches and the tool may be destructive (its annotations do not say "
     "read-only or non-destructive)",
 )  # fmt: skip
-MCP_OPTION = builtin("mcp-option-argument", "deny", "a git option where a revision belongs")
-MCP_BAD_PATH = builtin("mcp-bad-path-argument", "deny", "a path argument that is not text")
 
 
 @dataclass(slots=True)
@@ -199,22 +197,37 @@ def judge_mcp_call(layers: Sequence[Layer], call: McpCall, everything: bool = Fa
     out.hits = [*start.outcome.hits, *out.hits]
     out.ignored = [*ignored, *out.ignored]
     judged = Judged(out, subject)
-    claims = path_claims(_arg_rules(layers, key, folded), call.arguments, tool_hints)
-    for claim in claims:
+    arg_rules = _arg_rules(layers, key, folded)
+    for claim in path_claims(arg_rules, call.arguments, tool_hints):
         _judge_claim(layers, claim, judged, everything)
+    for name, text in sniffed(call.arguments, flagged(arg_rules)):
+        _judge_sniffed(layers, name, text, judged)
     return judged
+
+
+def _judge_sniffed(layers: Sequence[Layer], name: str, text: str, judged: Judged) -> None:
+    """An unflagged string that names a path a files.read deny/ask rule protects."""
+    sub = judge_path(layers, "read", text)
+    rule = sub.rule
+    if rule.decision == "allow" or rule.layer == "builtin" or rule.id == "default":
+        return
+    sub.subject = f"argument `{name}` names a protected path, {sub.subject}"
+    _merge(judged, sub)
 
 
 def _judge_claim(layers: Sequence[Layer], claim: Claim, judged: Judged, everything: bool) -> None:
     """A file an argument names competes with the tool rules (only a non-allow counts)."""
     what = f"argument `{claim.argument}`"
     if claim.error is not None:
-        rule = MCP_OPTION if "git option" in claim.error else MCP_BAD_PATH
-        rule = builtin(rule.id.removeprefix("builtin:"), "deny", claim.error)
+        rule = builtin(claim.code, "deny", claim.error)
         sub = Judged(Outcome(rule, [rule]), what)
     else:
         sub = judge_path(layers, claim.op, claim.path, claim.cwd, everything)
         sub.subject = f"{what} means {sub.subject}"
+    _merge(judged, sub)
+
+
+def _merge(judged: Judged, sub: Judged) -> None:
     line = describe(sub.rule, sub.subject)
     if line not in judged.files:
         judged.files.append(line)

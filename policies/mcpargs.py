@@ -85,7 +85,7 @@ class ArgCheck:
     low: float | None = None
     high: float | None = None
     required: bool = False
-    path: str | None = None  # "read", "write", "both" or "revision"
+    path: str | None = None  # "read", "write", "both", "revision" or "none" (not a path)
 
     def _text_ok(self, p: PTok, leaf: Any, allow: bool, budget: RegexBudget) -> bool:
         if not isinstance(leaf, str):
@@ -193,6 +193,7 @@ class Claim:
     path: str = ""
     cwd: str = "."
     error: str | None = None
+    code: str = "mcp-bad-path-argument"  # the built-in rule an error is denied by
 
 
 def _revision_paths(text: str) -> list[str]:
@@ -212,7 +213,7 @@ def path_claims(
     kinds: dict[str, set[str]] = {}
     for rule in rules:
         for check in rule.checks:
-            if check.path is not None:
+            if check.path is not None and check.path != "none":
                 kinds.setdefault(check.name, set()).add(check.path)
     out: list[Claim] = []
     strings: dict[str, list[str]] = {}
@@ -249,10 +250,36 @@ def _claims(
         if kind != "revision":
             continue
         if value.startswith("-"):
-            out.append(Claim(name, error=f"argument `{name}` starts with `-`: a git option, "
-                                          "not a revision"))  # fmt: skip
+            why = f"argument `{name}` starts with `-`: a git option, not a revision"
+            out.append(Claim(name, error=why, code="mcp-option-argument"))
             continue
         out.append(Claim(name, "read", value))  # `git diff TARGET`: a non-revision is a path
         for path in _revision_paths(value):
             out.extend(Claim(name, "read", path, base) for base in bases)
+    return out
+
+
+def flagged(rules: Iterable[ArgRule]) -> set[str]:
+    """Arguments some rule gives a path kind (`path: false` included): not sniffed."""
+    return {c.name for rule in rules for c in rule.checks if c.path is not None}
+
+
+def sniffed(arguments: dict[str, Any], skip: set[str]) -> list[tuple[str, str]]:
+    """`(argument, candidate path)` for the strings of unflagged arguments (objects and
+    lists walked, at most `MAX_PATHS` strings): the whole string and what follows each `:`."""
+    out: list[tuple[str, str]] = []
+    seen = 0
+    for name in sorted(arguments):
+        if name in skip:
+            continue
+        todo: list[tuple[Any, int]] = [(arguments[name], 0)]
+        while todo and seen < MAX_PATHS:
+            item, depth = todo.pop()
+            if isinstance(item, str):
+                seen += 1
+                out.append((name, item))
+                out.extend((name, rest) for rest in _revision_paths(item) if rest != ".")
+            elif isinstance(item, list | dict) and depth < MAX_DEPTH:
+                values = item.values() if isinstance(item, dict) else item
+                todo.extend((v, depth + 1) for v in values)
     return out

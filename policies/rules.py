@@ -325,7 +325,8 @@ class Compiler:
                 self.doc.problem(where, f"required argument `{name}` is not in allowed_keys: "
                                         "this rule can never match")  # fmt: skip
                 ok = False
-            kind = "both" if spec.path is True else None if spec.path is False else spec.path
+            kinds = {True: "both", False: "none", None: None}
+            kind = spec.path if isinstance(spec.path, str) else kinds[spec.path]
             checks.append(ArgCheck(name, glob, regex, spec.min, spec.max, spec.required, kind))
         given = tool.when.model_dump() if tool.when else {}
         when = tuple((k, v) for k, v in given.items() if v is not None)

@@ -110,8 +110,9 @@ class ArgSpec(BaseModel):
     max: float | None = None
     required: bool = False
     # the value names files: judged as fs.read / fs.write (`true`: read, and write unless
-    # the tool is read-only), or as a git revision (`REV:PATH` reads PATH)
-    path: bool | Literal["read", "write", "revision"] = False
+    # the tool is read-only), or as a git revision (`REV:PATH` reads PATH); `false`: not a
+    # path (unflagged strings that name a read-protected path are judged as reads)
+    path: bool | Literal["read", "write", "revision"] | None = None
 
 
 class ToolHints(BaseModel):

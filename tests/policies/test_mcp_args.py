@@ -215,6 +215,40 @@ def test_path_kinds_of_any_layer_apply_even_when_another_layer_allows_the_tool_b
     assert policy.evaluate(call("git_show", repo_path=".", revision="HEAD")).decision == "allow"
 
 
+SNIFF = f"""version: 1
+default: ask
+{BASE_FILES}mcp:
+  servers: {{fs: {{decision: allow}}}}
+  tools:
+    - {{match: "fs.*", decision: allow}}
+    - {{match: fs.search, decision: allow, arguments: {{query: {{path: false}}}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("read_text", {"path": ".env"}, "deny"),  # no rule says `path` is a path
+        ("read_text", {"path": "/workspace/config/.ENV"}, "deny"),
+        ("read_text", {"options": {"files": ["a.py", "secrets/db"]}}, "deny"),
+        ("read_text", {"spec": "HEAD:deploy/tls.pem"}, "deny"),
+        ("read_text", {"path": "src/app.py"}, "allow"),
+        ("read_text", {"path": "/etc/passwd"}, "allow"),  # only files rules, not built-ins
+        ("commit", {"message": "stop reading .env at import time"}, "allow"),
+        ("search", {"query": ".env"}, "allow"),  # `path: false`: the rule says it is text
+        ("search", {"query": "x", "root": "secrets"}, "deny"),
+    ],
+)
+def test_an_unflagged_string_naming_a_read_protected_path_is_judged_as_a_read(
+    tool: str, arguments: dict[str, Any], expected: str
+) -> None:
+    decision = load(SNIFF).evaluate(McpCall(server="fs", tool=tool, arguments=arguments))
+    assert decision.decision == expected, decision.reason
+    if expected == "deny":
+        assert decision.rule is not None and decision.rule.startswith("files.read.deny")
+        assert "names a protected path" in decision.reason
+
+
 # 3. value constraints: allow rules fail closed, deny rules match closed
 
 CONSTRAINED = """version: 1
