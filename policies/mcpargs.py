@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies.execmatch import MAYBE, YES, PTok, RegexBudget, _tok_level
-from policies.paths import fold_text
+from policies.paths import MAX_PATH, fold_text
 
 MAX_DEPTH = 8  # nested lists in one argument
 MAX_LEAVES = 4096  # values of one argument
 MAX_PATHS = 256  # path values judged for one call
+MAX_BASES = 8  # directories a `REV:PATH` is also read from (repo_path...)
+MAX_COLONS = 16  # `:` in one revision
 
 HINT_KEYS = {
     "read_only": ("readOnlyHint", False),
@@ -197,13 +199,13 @@ class Claim:
 
 
 def _revision_paths(text: str) -> list[str]:
-    """The paths a git revision reads: after every `:` (`REV:PATH`, `:PATH`, `:N:PATH`)."""
-    out = []
-    for i, ch in enumerate(text):
-        if ch == ":":
-            rest = text[i + 1 :].lstrip("/")
-            out.append(rest or ".")
-    return out
+    """The paths a git revision may read: after each of the first `:` (`REV:PATH`, `:PATH`,
+    `:N:PATH`; git splits at the first ones). For text longer than a path can be
+    (its whole-value read is denied as a bad path): none."""
+    if len(text) > MAX_PATH:
+        return []
+    colons = [i for i, ch in enumerate(text) if ch == ":"][:MAX_COLONS]
+    return [(text[i + 1 :].lstrip("/") or ".") for i in colons]
 
 
 def path_claims(
@@ -230,11 +232,13 @@ def path_claims(
     bases = ["."] + [
         v for name, vs in strings.items() if kinds[name] & {"read", "write", "both"} for v in vs
     ]
+    if len(bases) > MAX_BASES:
+        return [Claim("*", error=f"the call names more than {MAX_BASES - 1} directories")]
     for name, values in strings.items():
         for kind in sorted(kinds[name]):
             out.extend(_claims(name, kind, values, bases, tool_hints))
-    if len(out) > MAX_PATHS:
-        return [Claim("*", error=f"the call names more than {MAX_PATHS} paths")]
+            if len(out) > MAX_PATHS:
+                return [Claim("*", error=f"the call names more than {MAX_PATHS} paths")]
     return out
 
 
@@ -256,6 +260,8 @@ def _claims(
         out.append(Claim(name, "read", value))  # `git diff TARGET`: a non-revision is a path
         for path in _revision_paths(value):
             out.extend(Claim(name, "read", path, base) for base in bases)
+        if len(out) > MAX_PATHS:
+            break
     return out
 
 

@@ -196,6 +196,22 @@ def test_a_path_argument_that_is_not_text_is_denied(files: Any) -> None:
     assert decision.rule == "builtin:mcp-bad-path-argument"
 
 
+def test_oversized_path_arguments_are_denied_and_oversized_text_is_still_judged() -> None:
+    policy = load(BARE)
+    many = [f"src/f{i}.py" for i in range(300)]
+    d = policy.evaluate(call("git_add", repo_path="/workspace", files=many))
+    assert (d.decision, d.rule) == ("deny", "builtin:mcp-bad-path-argument")
+    long_rev = "HEAD:" + ":" * 100_000 + ".env"
+    d = policy.evaluate(call("git_show", repo_path="/workspace", revision=long_rev))
+    assert (d.decision, d.rule) == ("deny", "builtin:bad-path")
+    colons = "HEAD:" + "x:" * 30 + ".env"  # git reads the path `x:x:...:.env`, not `.env`
+    d = policy.evaluate(call("git_show", repo_path="/workspace", revision=colons))
+    assert d.decision == "allow"
+    text = {"message": "a:" * 500_000, "nested": [[["x"] * 100] * 100]}
+    d = policy.evaluate(call("git_commit", **text))  # no rule: judged, default ask
+    assert d.decision == "ask"
+
+
 def test_path_true_is_judged_as_a_write_unless_the_tool_says_read_only() -> None:
     policy = load(BARE)
     # `git checkout .git/config` would overwrite it: .git/** is write-denied, read-allowed
