@@ -483,3 +483,17 @@ def test_policy_test_runs_the_shipped_git_layer_tests() -> None:
     proc = run("test", str(EXAMPLES / "mcp-git.tests.yaml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 failed" in proc.stdout
+
+
+def test_the_argument_rules_example_in_the_docs_loads_and_means_what_it_says() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
+    section = doc[doc.index("### Arguments (`policies/mcpargs.py`)") :]
+    block = section[section.index("```yaml\n") + 8 : section.index("```\n", 8)]
+    policy = load("version: 1\nfiles: {read: {allow: ['**']}}\n" + block)  # paths judged
+    show = {"repo_path": "/workspace", "revision": "HEAD~1"}
+    assert policy.evaluate(call("git_show", {"readOnlyHint": True}, **show)).decision == "allow"
+    diff = {"repo_path": "/workspace", "target": "--output=x"}
+    assert policy.evaluate(call("git_diff", {"readOnlyHint": True}, **diff)).decision == "deny"
+    assert policy.evaluate(call("git_commit", None, message="m")).decision == "ask"
