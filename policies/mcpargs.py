@@ -22,8 +22,9 @@ from policies.paths import MAX_PATH, fold_text
 
 MAX_DEPTH = 8  # nested lists in one argument
 MAX_LEAVES = 4096  # values of one argument
-MAX_PATHS = 256  # path values judged for one call
-MAX_BASES = 8  # directories a `REV:PATH` is also read from (repo_path...)
+MAX_PATHS = 1024  # path judgements for one call
+MAX_STRINGS = 256  # unflagged strings judged for one call
+MAX_BASES = 8  # directory arguments relative paths are also judged against (repo_path...)
 MAX_COLONS = 16  # `:` in one revision
 
 HINT_KEYS = {
@@ -219,6 +220,7 @@ def path_claims(
                 kinds.setdefault(check.name, set()).add(check.path)
     out: list[Claim] = []
     strings: dict[str, list[str]] = {}
+    bases: list[tuple[str, str]] = []  # single-string path arguments: `repo_path`, a root
     for name in sorted(kinds):
         value = arguments.get(name)
         if value is None:
@@ -229,37 +231,41 @@ def path_claims(
                                           "or a list of strings"))  # fmt: skip
             continue
         strings[name] = [v for v in values if isinstance(v, str)]
-    bases = ["."] + [
-        v for name, vs in strings.items() if kinds[name] & {"read", "write", "both"} for v in vs
-    ]
+        if isinstance(value, str) and kinds[name] & {"read", "write", "both"}:
+            bases.append((name, value))
     if len(bases) > MAX_BASES:
-        return [Claim("*", error=f"the call names more than {MAX_BASES - 1} directories")]
+        return [Claim("*", error=f"the call names more than {MAX_BASES} directories")]
     for name, values in strings.items():
+        dirs = ["."] + [base for owner, base in bases if owner != name]
         for kind in sorted(kinds[name]):
-            out.extend(_claims(name, kind, values, bases, tool_hints))
+            out.extend(_claims(name, kind, values, dirs, tool_hints))
             if len(out) > MAX_PATHS:
                 return [Claim("*", error=f"the call names more than {MAX_PATHS} paths")]
     return out
 
 
 def _claims(
-    name: str, kind: str, values: Sequence[str], bases: Sequence[str], tool_hints: dict[str, bool]
+    name: str, kind: str, values: Sequence[str], dirs: Sequence[str], tool_hints: dict[str, bool]
 ) -> list[Claim]:
+    """Each value relative to the workspace and to each other directory argument (git_add
+    `files` are relative to `repo_path`): only a non-allow result counts, so more is safe."""
     out: list[Claim] = []
     for value in values:
+        where = dirs if not value.startswith("/") else ["."]
         if kind in ("read", "both"):
-            out.append(Claim(name, "read", value))
+            out.extend(Claim(name, "read", value, d) for d in where)
         if kind == "write" or (kind == "both" and not tool_hints["read_only"]):
-            out.append(Claim(name, "write", value))
+            out.extend(Claim(name, "write", value, d) for d in where)
         if kind != "revision":
             continue
         if value.startswith("-"):
             why = f"argument `{name}` starts with `-`: a git option, not a revision"
             out.append(Claim(name, error=why, code="mcp-option-argument"))
             continue
-        out.append(Claim(name, "read", value))  # `git diff TARGET`: a non-revision is a path
+        # `git diff TARGET`: a non-revision is a path; `REV:PATH` reads PATH from the tree
+        out.extend(Claim(name, "read", value, d) for d in where)
         for path in _revision_paths(value):
-            out.extend(Claim(name, "read", path, base) for base in bases)
+            out.extend(Claim(name, "read", path, d) for d in dirs)
         if len(out) > MAX_PATHS:
             break
     return out
@@ -272,14 +278,14 @@ def flagged(rules: Iterable[ArgRule]) -> set[str]:
 
 def sniffed(arguments: dict[str, Any], skip: set[str]) -> list[tuple[str, str]]:
     """`(argument, candidate path)` for the strings of unflagged arguments (objects and
-    lists walked, at most `MAX_PATHS` strings): the whole string and what follows each `:`."""
+    lists walked, at most `MAX_STRINGS` strings): the whole string and what follows each `:`."""
     out: list[tuple[str, str]] = []
     seen = 0
     for name in sorted(arguments):
         if name in skip:
             continue
         todo: list[tuple[Any, int]] = [(arguments[name], 0)]
-        while todo and seen < MAX_PATHS:
+        while todo and seen < MAX_STRINGS:
             item, depth = todo.pop()
             if isinstance(item, str):
                 seen += 1

@@ -196,9 +196,23 @@ def test_a_path_argument_that_is_not_text_is_denied(files: Any) -> None:
     assert decision.rule == "builtin:mcp-bad-path-argument"
 
 
+def test_a_relative_path_argument_is_also_judged_from_the_repo_path() -> None:
+    # git_add `files` are relative to `repo_path`: `keys/id` in repo `deploy` is deploy/keys/id
+    pem = '      - "**/*.pem"\n'
+    anchored = BARE.replace(pem, pem + '      - "deploy/keys/**"\n')
+    policy = load(anchored)
+    for repo in ("/workspace/deploy", "deploy", "/workspace/x/../deploy/"):
+        d = policy.evaluate(call("git_add", repo_path=repo, files=["src/a.py", "keys/id"]))
+        assert (d.decision, d.rule) == ("deny", "files.read.deny[3]"), repo
+    fine = policy.evaluate(call("git_add", repo_path="deploy", files=["src/a.py", "docs/id"]))
+    assert fine.decision == "allow"
+    many = [f"src/f{i}.py" for i in range(300)]
+    assert policy.evaluate(call("git_add", repo_path=".", files=many)).decision == "allow"
+
+
 def test_oversized_path_arguments_are_denied_and_oversized_text_is_still_judged() -> None:
     policy = load(BARE)
-    many = [f"src/f{i}.py" for i in range(300)]
+    many = [f"src/f{i}.py" for i in range(600)]  # judged from 2 directories: over 1024
     d = policy.evaluate(call("git_add", repo_path="/workspace", files=many))
     assert (d.decision, d.rule) == ("deny", "builtin:mcp-bad-path-argument")
     long_rev = "HEAD:" + ":" * 100_000 + ".env"
