@@ -211,7 +211,7 @@ def _judge_sniffed(layers: Sequence[Layer], name: str, text: str, judged: Judged
     rule = sub.rule
     if rule.decision == "allow" or rule.layer == "builtin" or rule.id == "default":
         return
-    sub.subject = f"argument `{name}` names a protected path, {sub.subject}"
+    sub.subject = f"argument `{name[:80]}` names a protected path, {sub.subject}"
     _merge(judged, sub)
 
 
