@@ -126,9 +126,12 @@ def test_git_show_of_a_read_denied_path_is_denied_by_the_same_rule_as_read_file(
         "HEAD:/.env",  # a leading `/` is still tree-relative
         "HEAD:sub/../.env",
         ".env",  # git diff TARGET: a non-revision is a path
+        "HEAD:.env\u200b",  # invisible characters are dropped before deny rules match
+        "HEAD:./secrets//db",
+        ["HEAD", "HEAD:.env"],  # GitPython passes each element of a list as a word
     ],
 )
-def test_a_revision_naming_a_read_denied_path_is_denied(revision: str) -> None:
+def test_a_revision_naming_a_read_denied_path_is_denied(revision: str | list[str]) -> None:
     policy = load(BARE)
     for tool, key in (("git_show", "revision"), ("git_diff", "target")):
         decision = policy.evaluate(call(tool, repo_path="/workspace", **{key: revision}))
@@ -418,6 +421,9 @@ def test_without_default_allow_the_destructive_floor_changes_nothing() -> None:
          10, "matches this rule"),
         ("    - match: s.t\n      decision: allow\n      examples:\n        match:\n"
          "          - {tool: s.t, argumnts: {}}\n", 9, "did you mean `arguments`"),
+        ("    - match: s.t\n      decision: allow\n      when: {read_only: true}\n"
+         "      examples:\n        match:\n          - s.t\n", 10,
+         "does not match this rule"),  # no annotations: not read-only
     ],
 )  # fmt: skip
 def test_a_bad_argument_rule_is_a_load_error_at_its_line(
@@ -511,3 +517,23 @@ def test_the_argument_rules_example_in_the_docs_loads_and_means_what_it_says() -
     diff = {"repo_path": "/workspace", "target": "--output=x"}
     assert policy.evaluate(call("git_diff", {"readOnlyHint": True}, **diff)).decision == "deny"
     assert policy.evaluate(call("git_commit", None, message="m")).decision == "ask"
+
+
+def test_rule_examples_carry_annotations_and_arguments() -> None:
+    text = """version: 1
+mcp:
+  servers: {s: {decision: allow}}
+  tools:
+    - match: "s.*"
+      decision: ask
+      when: {destructive: true}
+      examples:
+        match: [s.any, {tool: s.any, annotations: {destructiveHint: true}}]
+        not_match:
+          - {tool: s.any, annotations: {readOnlyHint: true}}
+          - {tool: s.any, annotations: {destructiveHint: false}, arguments: {x: 1}}
+"""
+    policy = load(text)
+    assert policy.evaluate(McpCall(server="s", tool="t")).decision == "ask"
+    read_only = McpCall(server="s", tool="t", annotations={"readOnlyHint": True})
+    assert policy.evaluate(read_only).rule == "builtin:default"
