@@ -218,3 +218,17 @@ class Store:
             "SELECT body FROM messages WHERE session_id = ? ORDER BY idx", (session_id,)
         ).fetchall()
         return [Message.model_validate_json(body) for (body,) in rows]
+
+    def rows(self, table: str) -> builtins.list[tuple[object, ...]]:
+        """Every row of `table` in key order (`rempart store migrate` copies them)."""
+        order = {"sessions": "id", "events": "session_id, seq", "messages": "session_id, idx"}
+        if table not in order:
+            raise ValueError(f"no table {table!r} in the sessions store")
+        return self._db.execute(f"SELECT * FROM {table} ORDER BY {order[table]}").fetchall()
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        return {
+            table: int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            for table in ("sessions", "events", "messages")
+        }

@@ -140,7 +140,7 @@ class PgStore:
         self._db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         with self._lock:
             try:
                 with self._db.transaction():
@@ -164,7 +164,7 @@ class PgStore:
     def create(self, task: str, workspace: str, model: str) -> str:
         session_id = uuid.uuid4().hex[:12]
         now = time.time()
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute(
                 "INSERT INTO sessions VALUES (%s, %s, %s, %s, 'running', %s, %s)",
                 (session_id, task, workspace, model, now, now),
@@ -172,7 +172,7 @@ class PgStore:
         return session_id
 
     def set_status(self, session_id: str, status: str) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE sessions SET status = %s, updated = %s WHERE id = %s",
                 (status, time.time(), session_id),
@@ -180,7 +180,7 @@ class PgStore:
 
     def add_event(self, event: Event) -> Event:
         """Stores the event with the next sequence number; returns it numbered."""
-        with self._tx() as db:
+        with self.transaction() as db:
             # the session's row, locked: two writers of one session number in turn
             db.execute("SELECT id FROM sessions WHERE id = %s FOR UPDATE", (event.session_id,))
             row = db.execute(
@@ -198,7 +198,7 @@ class PgStore:
         return numbered
 
     def add_message(self, session_id: str, message: Message) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute("SELECT id FROM sessions WHERE id = %s FOR UPDATE", (session_id,))
             row = db.execute(
                 "SELECT COALESCE(MAX(idx), -1) FROM messages WHERE session_id = %s",
@@ -237,7 +237,7 @@ class PgStore:
         return _row(rows[0])
 
     def delete(self, session_id: str) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute("DELETE FROM events WHERE session_id = %s", (session_id,))
             db.execute("DELETE FROM messages WHERE session_id = %s", (session_id,))
             db.execute("DELETE FROM sessions WHERE id = %s", (session_id,))
