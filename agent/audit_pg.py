@@ -30,7 +30,7 @@ from agent.audit import (
     export,
 )
 from agent.audit_anchor import Anchor, AuditKey
-from agent.store_pg import Connection, connect, migrate_schema, redact
+from agent.store_pg import Connection, connect, first_line, migrate_schema, redact
 
 
 class PgAuditLog:
@@ -80,7 +80,7 @@ class PgAuditLog:
                 record = self._append_locked(conn, key, session, kind, fields)
         except psycopg.Error as exc:
             raise AuditWriteError(
-                f"cannot write the audit record ({redact(self.url)}: {exc})",
+                f"cannot write the audit record ({redact(self.url)}: {first_line(exc)})",
                 hint="check the PostgreSQL server; nothing was done without its record",
             ) from exc
         export(self.sink, record.seq, record.model_dump_json(exclude_none=True).encode() + b"\n")

@@ -66,7 +66,7 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
@@ -82,7 +82,7 @@ def connect(url: str) -> Connection:
         )
     except psycopg.Error as exc:
         raise StoreError(
-            f"cannot connect to the store {redact(url)}: {_first_line(exc)}",
+            f"cannot connect to the store {redact(url)}: {first_line(exc)}",
             hint="check REMPART_STORE_URL, that the server runs and accepts this user",
         ) from exc
 
@@ -110,7 +110,7 @@ def migrate_schema(conn: Connection, url: str) -> int:
                 conn.execute("INSERT INTO schema_version VALUES (%s, %s)", (version, time.time()))
     except psycopg.Error as exc:
         raise StoreError(
-            f"cannot prepare the store {redact(url)}: {_first_line(exc)}",
+            f"cannot prepare the store {redact(url)}: {first_line(exc)}",
             hint="the user in REMPART_STORE_URL must be allowed to create tables",
         ) from exc
     return SCHEMA_VERSION
@@ -147,7 +147,7 @@ class PgStore:
                     yield self._db
             except psycopg.Error as exc:
                 raise StoreError(
-                    f"cannot write the sessions store {redact(self.url)}: {_first_line(exc)}",
+                    f"cannot write the sessions store {redact(self.url)}: {first_line(exc)}",
                     hint="check the PostgreSQL server; the session can be resumed",
                 ) from exc
 
@@ -157,7 +157,7 @@ class PgStore:
                 return self._db.execute(query.encode(), params).fetchall()
             except psycopg.Error as exc:
                 raise StoreError(
-                    f"cannot read the sessions store {redact(self.url)}: {_first_line(exc)}",
+                    f"cannot read the sessions store {redact(self.url)}: {first_line(exc)}",
                     hint="check the PostgreSQL server",
                 ) from exc
 
