@@ -22,6 +22,8 @@ from agent.settings import Settings
 from agent.store import Store
 from agent.store_pg import PgStore, redact
 
+_NAMES = {"audit": "audit records"}
+
 
 class MigrateReport(BaseModel):
     source: str
@@ -94,7 +96,7 @@ def _source_records(source: Store, log: AuditLog) -> list[tuple[AuditRecord, str
 def _refuse_non_empty(target: PgStore, url: str) -> None:
     held = {name: count for name, count in target.counts().items() if count}
     if held:
-        what = ", ".join(f"{count} {name}" for name, count in sorted(held.items()))
+        what = ", ".join(f"{count} {_NAMES.get(name, name)}" for name, count in held.items())
         raise StoreError(
             f"the target {redact(url)} is not empty ({what})",
             hint="migrate into an empty database; nothing was copied",
