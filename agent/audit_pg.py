@@ -30,7 +30,8 @@ from agent.audit import (
     export,
 )
 from agent.audit_anchor import Anchor, AuditKey
-from agent.store_pg import Connection, connect, first_line, migrate_schema, redact
+from agent.store import redact
+from agent.store_pg import Connection, connect, first_line, migrate_schema
 
 
 class PgAuditLog:

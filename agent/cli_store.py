@@ -6,9 +6,9 @@ import argparse
 
 from agent.errors import ConfigError
 from agent.settings import load_settings
-from agent.store import Store
+from agent.store import Store, redact
 from agent.store_migrate import migrate
-from agent.store_pg import SCHEMA_VERSION, PgStore, redact
+from agent.store_pg import SCHEMA_VERSION, PgStore
 from policies.exitcodes import Exit
 from policies.termsafe import safe_line
 

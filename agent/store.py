@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
@@ -67,6 +68,16 @@ class SessionStore(Protocol):
     def event_counts(self, types: builtins.list[str]) -> dict[str, dict[str, int]]: ...
     def events(self, session_id: str) -> builtins.list[Event]: ...
     def messages(self, session_id: str) -> builtins.list[Message]: ...
+
+
+def redact(url: str) -> str:
+    """A store URL without its password (for messages and `config show`)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_store(settings: Settings) -> SessionStore:

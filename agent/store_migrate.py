@@ -19,8 +19,8 @@ from agent.audit_pg import PgAuditLog
 from agent.audit_verify import STORE_KINDS, verify_log
 from agent.errors import StoreError
 from agent.settings import Settings
-from agent.store import Store
-from agent.store_pg import PgStore, redact
+from agent.store import Store, redact
+from agent.store_pg import PgStore
 
 _NAMES = {"audit": "audit records"}
 

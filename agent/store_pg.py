@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -23,7 +22,7 @@ from agent.audit import GENESIS
 from agent.errors import SessionNotFound, StoreError
 from agent.events import EVENT_ADAPTER, Event
 from agent.messages import Message
-from agent.store import SessionRow
+from agent.store import SessionRow, redact
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -54,16 +53,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _MIGRATION_LOCK = 0x52454D50  # "REMP": one advisory lock id for schema changes
-
-
-def redact(url: str) -> str:
-    """The URL without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def first_line(exc: BaseException) -> str:

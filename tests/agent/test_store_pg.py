@@ -170,3 +170,16 @@ def test_sessions_list_and_audit_verify_read_the_postgresql_store(
         conn.execute("DELETE FROM audit WHERE seq = 3")
     broken = rempart("audit", "verify", env=env, timeout=120)
     assert broken.returncode == 1 and "BROKEN at record 3" in broken.stdout
+
+
+def test_config_show_does_not_print_the_store_password(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "REMPART_DATA_DIR": str(tmp_path / "data"),
+        "REMPART_CONFIG_DIR": str(tmp_path / "config"),
+        "REMPART_STORE_URL": "postgresql://rempart:hunter2@db.example:5432/rempart",
+    }
+    for args in (("config", "show"), ("config", "show", "--json")):
+        shown = rempart(*args, env=env, timeout=120)
+        assert shown.returncode == 0 and "hunter2" not in shown.stdout
+        assert "rempart:***@db.example:5432/rempart" in shown.stdout
