@@ -7,8 +7,6 @@ import argparse
 from agent.errors import ConfigError
 from agent.settings import load_settings
 from agent.store import Store, redact
-from agent.store_migrate import migrate
-from agent.store_pg import SCHEMA_VERSION, PgStore
 from policies.exitcodes import Exit
 from policies.termsafe import safe_line
 
@@ -16,6 +14,8 @@ from policies.termsafe import safe_line
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.store_url:
+        from agent.store_pg import SCHEMA_VERSION, PgStore  # psycopg only when it is used
+
         store = PgStore(settings.store_url)
         try:
             counts = store.counts()
@@ -42,6 +42,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             "`store migrate` needs a target: --to postgresql://user@host:port/db",
             hint="or set REMPART_STORE_URL; the source is the data dir's SQLite store",
         )
+    from agent.store_migrate import migrate  # psycopg only when it is used
+
     report = migrate(settings, url)
     if args.json:
         print(report.model_dump_json())

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -19,6 +22,8 @@ from agent.messages import Message
 from agent.settings import Settings, load_settings
 from agent.store import open_store
 from agent.store_pg import SCHEMA_VERSION, PgStore
+from agent.testing import Reply
+from tests.agent.conftest import Run
 from tests.agent.headless import rempart
 from tests.agent.store_work import session_work
 
@@ -183,3 +188,44 @@ def test_config_show_does_not_print_the_store_password(tmp_path: Path) -> None:
         shown = rempart(*args, env=env, timeout=120)
         assert shown.returncode == 0 and "hunter2" not in shown.stdout
         assert "rempart:***@db.example:5432/rempart" in shown.stdout
+
+
+@pytest.mark.docker
+def test_a_real_session_with_the_store_url_writes_its_events_and_records_to_postgresql(
+    run_session: Callable[..., Run], pg_url: str
+) -> None:
+    run = run_session(
+        [
+            Reply.call("write_file", path="w.py", content="print(6 * 7)\n"),
+            Reply.call("run", command="python3 w.py"),
+            Reply.call("finish", summary="done"),
+        ],
+        overrides={"store_url": pg_url},
+    )
+    assert "42" in run.results()[1].content
+    assert not run.settings.sessions_db.exists() and not run.settings.audit_log.exists()
+    store = PgStore(pg_url)
+    try:
+        stored = store.events(run.session_id)
+        assert [e.seq for e in stored] == list(range(1, len(stored) + 1))
+        assert {"session_start", "decision", "tool_result"} <= {e.type for e in stored}
+    finally:
+        store.close()
+    result = verify_settings(run.settings)
+    assert result.ok, result.problem
+    assert result.sessions == 1 and result.records == result.anchored and result.records >= 5
+
+
+def test_the_embedded_store_and_the_parser_do_not_import_psycopg() -> None:
+    code = (
+        "import sys\n"
+        "from rempart.cli import build_parser\n"
+        "from agent.store import open_store\n"
+        "from agent.audit import open_audit\n"
+        "build_parser()\n"
+        "print('psycopg' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
