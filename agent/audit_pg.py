@@ -30,6 +30,7 @@ from agent.audit import (
     export,
 )
 from agent.audit_anchor import Anchor, AuditKey
+from agent.errors import StoreError
 from agent.store import redact
 from agent.store_pg import Connection, connect, first_line, migrate_schema
 
@@ -121,6 +122,12 @@ class PgAuditLog:
             yield AuditRecord.model_validate_json(line)
 
     def raw_lines(self) -> Iterator[bytes]:
+        try:
+            yield from self._rows()
+        except psycopg.Error as exc:
+            raise _read_error(self.url, exc) from exc
+
+    def _rows(self) -> Iterator[bytes]:
         with (
             self._connect() as conn,
             conn.transaction(),
@@ -135,8 +142,12 @@ class PgAuditLog:
         return True
 
     def head(self) -> Anchor | None:
-        with self._connect() as conn:
-            row = conn.execute("SELECT seq, hash, key, mac FROM audit_head WHERE id = 1").fetchone()
+        try:
+            with self._connect() as conn:
+                query = "SELECT seq, hash, key, mac FROM audit_head WHERE id = 1"
+                row = conn.execute(query).fetchone()
+        except psycopg.Error as exc:
+            raise _read_error(self.url, exc) from exc
         if row is None:
             raise ValueError(f"the anchor {self.anchor_where} is missing (its row was deleted)")
         if row[2] is None:
@@ -147,6 +158,13 @@ class PgAuditLog:
         from agent.audit_verify import verify_log
 
         return verify_log(self, expected)
+
+
+def _read_error(url: str, exc: psycopg.Error) -> StoreError:
+    return StoreError(
+        f"cannot read the audit log in {redact(url)}: {first_line(exc)}",
+        hint="check the PostgreSQL server and REMPART_STORE_URL",
+    )
 
 
 def _check_head(

@@ -85,8 +85,10 @@ class PgServer:
         )  # fmt: skip
 
     def stop(self) -> None:
+        """Stop the server if it runs, and remove its folder."""
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+            if (self.data / "postmaster.pid").exists():
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -109,8 +111,8 @@ def pg_server() -> Iterator[PgServer]:
             "(scripts/install.sh does it as root)"
         )
     server = PgServer(bindir)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()

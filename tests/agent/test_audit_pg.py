@@ -13,6 +13,7 @@ import pytest
 
 from agent.audit import GENESIS, AuditTampered, AuditWriteError
 from agent.audit_pg import PgAuditLog
+from agent.errors import StoreError
 
 
 def make_log(root: Path, url: str) -> PgAuditLog:
@@ -178,3 +179,13 @@ def test_records_are_exported_to_the_sink_as_they_are_written(tmp_path: Path, pg
     log = PgAuditLog(pg_url, tmp_path / "k", sink=sink)
     _fill(log, 3)
     assert sink.read_bytes() == b"".join(log.raw_lines())
+
+
+def test_a_dropped_audit_table_fails_closed_with_a_clear_error(
+    log: PgAuditLog, pg_url: str
+) -> None:
+    _sql(pg_url, "DROP TABLE audit")
+    with pytest.raises(StoreError, match="cannot read the audit log in postgresql://"):
+        log.verify()
+    with pytest.raises(AuditWriteError):  # no record: the caller must not act
+        _fill(log, 1)
