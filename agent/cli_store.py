@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import argparse
+from typing import Literal
 
+from pydantic import BaseModel
+
+from agent.audit import AuditLog
 from agent.errors import ConfigError
-from agent.settings import load_settings
+from agent.settings import Settings, load_settings
 from agent.store import Store, redact
 from policies.exitcodes import Exit
-from policies.termsafe import safe_line
+from policies.termsafe import json_safe, safe_line
+
+_NAMES = {"audit": "audit records"}
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    settings = load_settings()
+class StoreStatus(BaseModel):
+    backend: Literal["sqlite", "postgresql"]
+    where: str  # the SQLite file, or the URL without its password
+    audit: str  # the audit log's place
+    schema_version: int | None = None  # PostgreSQL's migrations applied
+    counts: dict[str, int]  # table -> rows; audit -> records
+
+
+def store_status(settings: Settings) -> StoreStatus:
     if settings.store_url:
         from agent.store_pg import SCHEMA_VERSION, PgStore  # psycopg only when it is used
 
@@ -21,16 +34,34 @@ def cmd_status(args: argparse.Namespace) -> int:
             counts = store.counts()
         finally:
             store.close()
-        where = f"postgresql {redact(settings.store_url)} (schema version {SCHEMA_VERSION})"
-    else:
-        sqlite = Store(settings.sessions_db)
-        try:
-            counts = sqlite.counts()
-        finally:
-            sqlite.close()
-        where = f"sqlite {settings.sessions_db}, audit log {settings.audit_log}"
-    print(safe_line(where))
-    print(", ".join(f"{count} {table}" for table, count in counts.items()))
+        url = redact(settings.store_url)
+        return StoreStatus(
+            backend="postgresql",
+            where=url,
+            audit=f"{url} (table audit)",
+            schema_version=SCHEMA_VERSION,
+            counts=counts,
+        )
+    sqlite = Store(settings.sessions_db)
+    try:
+        counts = sqlite.counts()
+    finally:
+        sqlite.close()
+    log = AuditLog.for_settings(settings)
+    counts["audit"] = sum(1 for line in log.raw_lines() if line.endswith(b"\n"))
+    return StoreStatus(
+        backend="sqlite", where=str(settings.sessions_db), audit=log.where, counts=counts
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = store_status(load_settings())
+    if args.json:
+        print(json_safe(status.model_dump_json()))
+        return Exit.OK
+    version = f" (schema version {status.schema_version})" if status.schema_version else ""
+    print(safe_line(f"{status.backend} {status.where}{version}; audit log {status.audit}"))
+    print(", ".join(f"{count} {_NAMES.get(t, t)}" for t, count in status.counts.items()))
     return Exit.OK
 
 
@@ -68,6 +99,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
     status = verbs.add_parser("status", help="the configured store and how many rows it holds")
+    status.add_argument("--json", action="store_true", help="one JSON object")
     status.set_defaults(func=cmd_status)
     move = verbs.add_parser(
         "migrate",

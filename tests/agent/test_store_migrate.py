@@ -123,6 +123,10 @@ def test_migrate_without_a_target_says_how_to_name_one(embedded: Settings) -> No
 
 def test_store_status_names_the_backend_and_its_rows(embedded: Settings, pg_url: str) -> None:
     sqlite = rempart("store", "status", env=env_of(embedded))
-    assert sqlite.returncode == 0 and "sqlite" in sqlite.stdout and "3 sessions" in sqlite.stdout
-    pg = rempart("store", "status", env=env_of(embedded, pg_url))
-    assert pg.returncode == 0 and "postgresql" in pg.stdout and "0 sessions" in pg.stdout
+    assert sqlite.returncode == 0 and sqlite.stdout.startswith("sqlite ")
+    assert "3 sessions, 27 events, 12 messages, 27 audit records" in sqlite.stdout
+    pg = rempart("store", "status", "--json", env=env_of(embedded, pg_url))
+    status = json.loads(pg.stdout)
+    assert pg.returncode == 0 and status["backend"] == "postgresql"
+    assert status["counts"] == {"sessions": 0, "events": 0, "messages": 0, "audit": 0}
+    assert status["schema_version"] >= 1
