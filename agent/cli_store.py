@@ -79,7 +79,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if args.json:
         print(report.model_dump_json())
         return Exit.OK if report.ok else Exit.FAILED
-    copied = ", ".join(f"{count} {table}" for table, count in report.copied.items())
+    copied = ", ".join(f"{n} {_NAMES.get(t, t)}" for t, n in report.copied.items())
     print(safe_line(f"copied {copied} from {report.source} into {report.target}"))
     if report.ok:
         head = report.head if report.head is not None else "none"
