@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -189,3 +191,22 @@ def test_a_dropped_audit_table_fails_closed_with_a_clear_error(
         log.verify()
     with pytest.raises(AuditWriteError):  # no record: the caller must not act
         _fill(log, 1)
+
+
+def test_a_writer_killed_mid_append_leaves_no_record_and_frees_the_chain(
+    log: PgAuditLog, pg_url: str
+) -> None:
+    # a writer that holds the head's lock, has inserted record 6, and dies before commit
+    script = (
+        "import os, signal, psycopg\n"
+        f"conn = psycopg.connect({pg_url!r})\n"
+        "conn.execute('SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE')\n"
+        "conn.execute(\"INSERT INTO audit VALUES (6, 'p', 'h', 'dead', 'result', '{}')\")\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == -9
+    _fill(log, 3, session="alive")  # the lock was released with the dead connection
+    result = log.verify()
+    assert result.ok and result.records == 8 and result.anchored == 8
+    assert _sql(pg_url, "SELECT COUNT(*) FROM audit WHERE session = 'dead'")[0][0] == 0
