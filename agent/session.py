@@ -18,7 +18,7 @@ from types import TracebackType
 from agent import textcalls
 from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
-from agent.audit import AuditLog
+from agent.audit import open_audit
 from agent.discovery import discover_layers, load_policy_set
 from agent.errors import McpError, ModelUnavailable, ProfileError, StoreError
 from agent.events import (
@@ -42,7 +42,7 @@ from agent.projectmap import project_context
 from agent.runner import CallRunner, SandboxHandle
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
-from agent.store import Store
+from agent.store import open_store
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
@@ -92,8 +92,8 @@ class Session:
         self, settings: Settings, options: SessionOptions, listeners: list[Listener]
     ) -> None:
         self.settings, self.options, self.listeners = settings, options, listeners
-        self.store = Store(settings.sessions_db)
-        self.audit = AuditLog.for_settings(settings)
+        self.store = open_store(settings)
+        self.audit = open_audit(settings)
         self.id = ""
         self.loop: AgentLoop | None = None
         self._sandbox: SandboxHandle | None = None

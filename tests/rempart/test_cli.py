@@ -11,8 +11,8 @@ import pytest
 from rempart.cli import build_parser
 
 GROUPS = [
-    "run", "tui", "policy", "sandbox", "model", "sessions", "undo", "audit", "doctor", "config",
-    "completion", "man",
+    "run", "tui", "policy", "sandbox", "model", "sessions", "undo", "audit", "store", "doctor",
+    "config", "completion", "man",
 ]  # fmt: skip
 
 
