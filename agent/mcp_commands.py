@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.audit import AuditLog
+from agent.audit import open_audit
 from agent.discovery import discover_layers, load_policy_set, trusted_files
 from agent.errors import McpError
 from agent.mcp_config import McpConfig, McpServerConfig, load_all
@@ -43,7 +43,7 @@ class _Context:
             self.workspace,
             trusted_files(self.settings),
         )
-        self.audit = AuditLog.for_settings(self.settings)
+        self.audit = open_audit(self.settings)
 
     def server(self, name: str) -> McpServerConfig:
         config = self.config.servers.get(name)

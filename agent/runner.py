@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from agent.approval import ApprovalRequest, Approver, always_rule
 from agent.approved import ApprovedStore
-from agent.audit import AuditLog, output_digest
+from agent.audit import AuditTrail, output_digest
 from agent.events import (
     CheckEvent,
     CheckRecord,
@@ -112,7 +112,7 @@ class CallRunner:
         policy: PolicySet,
         approver: Approver,
         sandbox: SandboxHandle,
-        audit: AuditLog,
+        audit: AuditTrail,
         emit: Callable[[Event], Event],
         context: Callable[[], ToolContext],
         approved: ApprovedStore,

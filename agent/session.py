@@ -10,7 +10,7 @@ A policy that does not load, or a model server that does not answer, stops it be
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +18,7 @@ from types import TracebackType
 from agent import textcalls
 from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
-from agent.audit import AuditLog
+from agent.audit import open_audit
 from agent.discovery import discover_layers, load_policy_set, trusted_files
 from agent.errors import McpError, ModelUnavailable, ProfileError, StoreError
 from agent.events import (
@@ -44,7 +44,7 @@ from agent.projectmap import project_context
 from agent.runner import CallRunner, SandboxHandle
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
-from agent.store import Store
+from agent.store import open_store
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
@@ -59,6 +59,8 @@ from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
 Listener = Callable[[Event], None]
+MAX_LOOKED_AT = 400  # files `finish` looks through for the task's named terms
+LOOK_LIMIT = 256 * 1024
 
 
 @dataclass
@@ -92,8 +94,8 @@ class Session:
         self, settings: Settings, options: SessionOptions, listeners: list[Listener]
     ) -> None:
         self.settings, self.options, self.listeners = settings, options, listeners
-        self.store = Store(settings.sessions_db)
-        self.audit = AuditLog.for_settings(settings)
+        self.store = open_store(settings)
+        self.audit = open_audit(settings)
         self.id = ""
         self.loop: AgentLoop | None = None
         self._sandbox: SandboxHandle | None = None
@@ -282,7 +284,14 @@ class Session:
         self._runner = runner
         tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
         self._know_project(workspace)
-        finisher = Finisher(opts.task, self.check, runner.run_check, self.evidence, settings.aids)
+        finisher = Finisher(
+            opts.task,
+            self.check,
+            runner.run_check,
+            self.evidence,
+            settings.aids,
+            files=self._workspace_texts,
+        )
         self.loop = AgentLoop(
             client,
             tools,
@@ -315,6 +324,19 @@ class Session:
         self.check = find_check(self.options.task, entries, read)
         if self.settings.aids:
             self._context = project_context(entries, read, self.check)
+
+    def _workspace_texts(self) -> Iterator[tuple[str, str]]:
+        """(path, text) of the files the sandbox can see (MAX_LOOKED_AT files, LOOK_LIMIT
+        bytes each): what `finish` looks through for the task's named terms."""
+        assert self._sandbox is not None
+        sandbox = self._sandbox.current
+        for path in sandbox.list_files(".", None, True)[:MAX_LOOKED_AT]:
+            try:
+                data = sandbox.read_file(path, limit=LOOK_LIMIT)
+            except SandboxRequestError:
+                continue
+            if b"\0" not in data[:4096]:
+                yield path, data.decode("utf-8", "replace")
 
     def _start_mcp(self, runner: CallRunner) -> dict[str, McpTool]:
         """Start the configured MCP servers the policy lets start, each in its own sandbox."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -150,6 +150,20 @@ class Settings(BaseSettings):
         description="Also append every audit record to this file (opened O_APPEND), e.g. on "
         "another volume or an append-only mount.",
     )
+
+    store_url: str = Field(
+        default="",
+        description="Where sessions, events and the audit log live. Empty: SQLite and a JSONL "
+        "file in the data dir (embedded). `postgresql://user@host:port/db`: PostgreSQL, shared "
+        "by every Rempart that names it (docs/store.md).",
+    )
+
+    @field_validator("store_url")
+    @classmethod
+    def _postgresql_only(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be empty (SQLite) or a postgresql:// URL")
+        return value
 
     @property
     def sessions_db(self) -> Path:

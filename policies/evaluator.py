@@ -135,7 +135,7 @@ class PolicySet:
         if isinstance(action, McpStart):
             return judge_mcp_start(layers, action.server)
         if isinstance(action, McpCall):
-            return judge_mcp_call(layers, action.server, action.tool, everything)
+            return judge_mcp_call(layers, action, everything)
         raise TypeError(f"not a judged action: {action!r}")
 
     def network_table(self) -> NetTable:

@@ -21,6 +21,7 @@ from agent import (
     cli_policy,
     cli_run,
     cli_sessions,
+    cli_store,
     cli_undo,
     doctor,
 )
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_sessions.add_commands(sub)
     cli_undo.add_commands(sub)
     cli_audit.add_commands(sub)
+    cli_store.add_commands(sub)
     cli_mcp.add_commands(sub)
     doctor.add_commands(sub)
     cli_config.add_commands(sub)

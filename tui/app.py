@@ -22,9 +22,9 @@ from agent.session_args import SessionArgs
 from tui.session_screen import SessionScreen
 
 if TYPE_CHECKING:
-    from agent.audit import AuditLog
+    from agent.audit import AuditTrail
     from agent.settings import Settings
-    from agent.store import Store
+    from agent.store import SessionStore
     from policies import PolicySet
     from sandbox.checkpoints import Step, UndoReport
     from tui.factory import SessionFactory
@@ -144,19 +144,19 @@ class RempartApp(App[None]):
 
     # data for the screens -----------------------------------------------------------
     @contextmanager
-    def open_store(self) -> Iterator[Store]:
-        from agent.store import Store
+    def open_store(self) -> Iterator[SessionStore]:
+        from agent.store import open_store
 
-        store = Store(self.settings.sessions_db)
+        store = open_store(self.settings)
         try:
             yield store
         finally:
             store.close()
 
-    def audit_log(self) -> AuditLog:
-        from agent.audit import AuditLog
+    def audit_log(self) -> AuditTrail:
+        from agent.audit import open_audit
 
-        return AuditLog.for_settings(self.settings)
+        return open_audit(self.settings)
 
     def session_change(self, session_id: str) -> tuple[list[Step], str, str]:
         """A session's checkpoint steps, its whole diff, and its workspace."""

@@ -78,7 +78,8 @@ class McpTool:
 
 
 def mcp_call_action(info: McpToolInfo, arguments: dict[str, Any]) -> McpCall:
-    """The one place an `mcp.call` action is built (the agent's tool and `rempart mcp call`).
-    Once `McpCall` has `annotations` (issue 16, argument rules), pass
-    `annotations=info.annotations` here."""
-    return McpCall(server=info.server, tool=info.name, arguments=arguments)
+    """The one place an `mcp.call` action is built (the agent's tool and `rempart mcp call`):
+    the tool's annotations as its server listed them, for the policy's argument rules."""
+    return McpCall(
+        server=info.server, tool=info.name, arguments=arguments, annotations=info.annotations
+    )

@@ -21,7 +21,8 @@ MCP_POLICY = POLICY.replace(
     "mcp:\n  servers: {demo: {decision: allow}}\n  tools:\n"
     '    - {match: "demo.echo", decision: allow}\n'
     '    - {match: "demo.whoami", decision: allow}\n'
-    '    - {match: "demo.read", decision: allow}\n'
+    # `path: false`: the policy lets `demo.read .env` through, so the sandbox mask is tested
+    '    - {match: "demo.read", decision: allow, arguments: {path: {path: false}}}\n'
     '    - {match: "demo.*", decision: ask}\n'
     "limits:",
 )
@@ -83,7 +84,9 @@ def test_an_mcp_server_the_policy_does_not_list_is_never_started(
 def test_an_mcp_call_the_policy_asks_about_is_denied_headless(
     run_session: Callable[..., Run], mcp_workspace: Path
 ) -> None:
-    policy = MCP_POLICY.replace('    - {match: "demo.read", decision: allow}\n', "")
+    policy = MCP_POLICY.replace(
+        '    - {match: "demo.read", decision: allow, arguments: {path: {path: false}}}\n', ""
+    )
     run = run_session(
         [Reply.call("mcp__demo__read", path="calc.py"), Reply.call("finish", summary="done")],
         policy_text=policy,

@@ -11,7 +11,8 @@ import pytest
 from rempart.cli import build_parser
 
 GROUPS = [
-    "run", "tui", "policy", "sandbox", "model", "sessions", "undo", "audit", "mcp", "doctor",
+    "run", "tui", "policy", "sandbox", "model", "sessions", "undo", "audit", "store", "mcp",
+    "doctor",
     "config", "completion", "man",
 ]  # fmt: skip
 
