@@ -233,7 +233,10 @@ def _info(server: str, tool: Any) -> McpToolInfo:
         name=tool.name,
         description=tool.description or "",
         input_schema=dict(tool.input_schema),
-        annotations=annotations.model_dump(exclude_none=True) if annotations else None,
+        # as on the wire (readOnlyHint, destructiveHint, ...): the policy's names
+        annotations=annotations.model_dump(by_alias=True, exclude_none=True)
+        if annotations
+        else None,
     )
 
 

@@ -15,6 +15,7 @@ from agent.mcp_boxes import server_sandbox
 from agent.mcp_config import McpServerConfig
 from agent.mcp_hub import McpHub
 from agent.mcp_probe import probe_server
+from agent.tools.mcp_tool import mcp_call_action
 from policies import PolicySet
 from sandbox.policy_bridge import spec_from_policy
 
@@ -219,3 +220,21 @@ def test_a_streamable_http_server_on_a_host_the_policy_does_not_list_is_refused_
     events = hub.egress["remote"]
     assert any(e.host == "mcp.example.com" and e.decision == "deny" for e in events)
     assert not any(e.decision == "allow" for e in events)
+
+
+def test_the_git_server_s_annotations_reach_the_policy_as_the_server_sent_them(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    pol = policy(
+        tmp_path,
+        "    git: {decision: allow}\n  tools:\n"
+        '    - {match: "git.*", decision: allow, when: {read_only: true}}\n'
+        '    - {match: "git.*", decision: deny, when: {destructive: true}}\n',
+    )
+    with probe_server(pol, "git", GIT, repo, image) as probe:
+        tools = {tool.name: tool for tool in probe.tools}
+    assert tools["git_log"].annotations is not None
+    assert tools["git_log"].annotations["readOnlyHint"] is True
+    log = pol.evaluate(mcp_call_action(tools["git_log"], {"repo_path": "/workspace"}))
+    reset = pol.evaluate(mcp_call_action(tools["git_reset"], {"repo_path": "/workspace"}))
+    assert log.decision == "allow" and reset.decision == "deny"
