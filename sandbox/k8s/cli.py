@@ -14,7 +14,7 @@ import yaml
 
 from policies.shipped import policy_argument
 from sandbox.container import workspace_tmpfs_bytes
-from sandbox.k8s.manifests import K8sOptions, session_manifests
+from sandbox.k8s.manifests import K8sOptions, session_manifests, setup_manifests
 from sandbox.policy_bridge import readable, spec_from_policy
 from sandbox.view import build_view
 
@@ -32,6 +32,8 @@ def render(args: argparse.Namespace) -> str:
     options = K8sOptions(namespace=args.namespace, runtime_class=args.runtime_class)
     size = workspace_tmpfs_bytes(spec, view.pages())
     objects = session_manifests(spec, EXAMPLE_SESSION, options, workspace_bytes=size)
+    if args.setup:
+        objects = [*setup_manifests(options), *objects]
     return yaml.safe_dump_all(objects, sort_keys=False)
 
 
@@ -58,5 +60,10 @@ def add_manifest_command(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--runtime-class", default=None, help="e.g. gvisor (RuntimeClass name)")
     p.add_argument(
         "--image", default="rempart-sandbox:latest", help="the sandbox image in your registry"
+    )
+    p.add_argument(
+        "--setup",
+        action="store_true",
+        help="also print the one-time objects: namespace (restricted), default deny, RBAC",
     )
     p.set_defaults(func=cmd_manifest)

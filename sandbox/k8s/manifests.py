@@ -356,3 +356,86 @@ def session_manifests(
         out += [proxy_network_policy(spec, session, options), proxy_pod(spec, session, options)]
     out.append(sandbox_pod(spec, session, options, env, workspace_bytes))
     return out
+
+
+def rbac_manifests(options: K8sOptions, account: str = "rempart") -> list[Manifest]:
+    """What Rempart's own service account may do in the sessions' namespace, and no more:
+    pods (create, read, delete), pods/exec, pods/log, NetworkPolicies (create, delete)."""
+    meta = {"namespace": options.namespace, "labels": {MANAGED_BY: "rempart"}}
+    rules = [
+        {
+            "apiGroups": [""],
+            "resources": ["pods"],
+            "verbs": ["create", "get", "list", "delete", "deletecollection"],
+        },
+        {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+        {
+            "apiGroups": ["networking.k8s.io"],
+            "resources": ["networkpolicies"],
+            "verbs": ["create", "delete", "deletecollection"],
+        },
+    ]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": account, **meta},
+            "automountServiceAccountToken": True,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "rempart-sandboxes", **meta},
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "rempart-sandboxes", **meta},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "rempart-sandboxes",
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": account, "namespace": options.namespace}
+            ],
+        },
+    ]
+
+
+def namespace_manifest(options: K8sOptions) -> Manifest:
+    """The sessions' namespace, held to the `restricted` Pod Security Standard (the API
+    server then refuses any pod there that is less hardened than ours)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": options.namespace,
+            "labels": {
+                MANAGED_BY: "rempart",
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def default_deny(options: K8sOptions) -> Manifest:
+    """Namespace-wide: no traffic in or out unless a session's own policy allows it."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": "default-deny",
+            "namespace": options.namespace,
+            "labels": {MANAGED_BY: "rempart"},
+        },
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+
+
+def setup_manifests(options: K8sOptions) -> list[Manifest]:
+    """Once per cluster, by an administrator: the namespace, its default deny, the RBAC."""
+    return [namespace_manifest(options), default_deny(options), *rbac_manifests(options)]

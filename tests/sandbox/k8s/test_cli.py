@@ -60,3 +60,14 @@ def test_manifest_with_an_unknown_policy_is_a_usage_error(tmp_path: Path) -> Non
     done = manifest(tmp_path, "--policy", "no-such-policy")
     assert done.returncode == 2
     assert "no-such-policy" in done.stderr
+
+
+def test_manifest_with_setup_also_prints_the_namespace_deny_and_rbac(tmp_path: Path) -> None:
+    done = manifest(tmp_path, "--policy", "strict", "--setup", "--namespace", "agents")
+    assert done.returncode == 0, done.stderr
+    objects = list(yaml.safe_load_all(done.stdout))
+    kinds = [o["kind"] for o in objects]
+    assert kinds[:5] == ["Namespace", "NetworkPolicy", "ServiceAccount", "Role", "RoleBinding"]
+    for obj in objects:
+        kubernetes_validate.validate(obj, "1.33.0", strict=True)
+        assert obj["metadata"].get("namespace", "agents") == "agents"

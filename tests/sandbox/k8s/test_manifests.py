@@ -18,6 +18,7 @@ from sandbox.k8s.manifests import (
     PROXY_PORT,
     K8sOptions,
     session_manifests,
+    setup_manifests,
 )
 from sandbox.policy_bridge import spec_from_policy
 from sandbox.spec import SandboxSpec
@@ -196,3 +197,18 @@ def test_labels_are_valid_and_paths_are_annotations(tmp_path: Path) -> None:
             assert len(value) <= 63 and "/" not in value and ":" not in value
     pod = of_kind(objects(tmp_path, "allowlist"), "Pod", "sandbox")
     assert pod["metadata"]["annotations"]["rempart.workspace"] == str(tmp_path.resolve())
+
+
+def test_the_one_time_setup_validates_and_grants_only_what_the_backend_uses() -> None:
+    found = setup_manifests(K8sOptions(namespace="agents"))
+    for manifest in found:
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+    [namespace] = [m for m in found if m["kind"] == "Namespace"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    [deny] = [m for m in found if m["kind"] == "NetworkPolicy"]
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    [role] = [m for m in found if m["kind"] == "Role"]
+    granted = {(res, verb) for r in role["rules"] for res in r["resources"] for verb in r["verbs"]}
+    assert ("pods/exec", "create") in granted and ("pods/log", "get") in granted
+    assert not any(res in ("secrets", "configmaps", "serviceaccounts") for res, _ in granted)
+    assert not any(verb in ("*", "update", "patch", "escalate", "bind") for _, verb in granted)
