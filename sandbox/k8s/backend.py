@@ -75,10 +75,13 @@ def api_error(what: str, exc: ApiException) -> SandboxError:
         409: "a pod of that name exists: `kubectl delete pods -l rempart.session=...`",
         422: "the cluster refused the manifest: check it with `rempart sandbox manifest`",
     }
-    return SandboxError(
-        f"cannot {what}: {exc.status} {detail}".strip(),
-        hint=hints.get(exc.status or 0, "check the API server and the namespace's quota"),
-    )
+    hint = hints.get(exc.status or 0, "check the API server and the namespace's quota")
+    if "RuntimeClass" in detail:
+        hint = "the policy asks for gVisor: install runsc on the nodes and create its "
+        hint += "RuntimeClass (docs/scale.md), or name yours in K8sOptions.gvisor_class"
+    elif "exceeded quota" in detail:
+        hint = "the namespace's ResourceQuota is spent: wait for sessions to end, or raise it"
+    return SandboxError(f"cannot {what}: {exc.status} {detail}".strip(), hint=hint)
 
 
 class K8sSandbox(Sandbox):

@@ -72,13 +72,26 @@ class K8sOptions(BaseModel):
     namespace: str = Field(
         default="rempart-sandboxes", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63
     )
-    # the RuntimeClass to run sandboxes under (e.g. "gvisor", handler runsc); None = the
-    # cluster's default runtime
+    # the RuntimeClass (handler runsc) of sandboxes whose policy asks for `runtime: gvisor`
+    gvisor_class: str = Field(default="gvisor", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    # a RuntimeClass for every sandbox, whatever the policy says (None: the policy decides)
     runtime_class: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     image_pull_policy: str = Field(default="IfNotPresent", pattern=r"^(Always|IfNotPresent|Never)$")
     # how the proxy resolves names: the cluster DNS (labels of its pods, in kube-system)
     dns_namespace: str = "kube-system"
     dns_labels: dict[str, str] = Field(default_factory=lambda: {"k8s-app": "kube-dns"})
+
+
+def runtime_class(spec: SandboxSpec, options: K8sOptions) -> str | None:
+    """The sandbox pod's RuntimeClass: the deployment's override, else gVisor's class when
+    the policy asks for it (`sandbox.runtime`), else the cluster's default. A cluster
+    without that RuntimeClass refuses the pod: never a silent fallback to runc."""
+    if options.runtime_class:
+        return options.runtime_class
+    # `runtime` is read from the dump: specs from before `sandbox.runtime` have none
+    if spec.model_dump().get("runtime", "runc") == "gvisor":
+        return options.gvisor_class
+    return None
 
 
 def pod_name(session: str) -> str:
@@ -213,8 +226,9 @@ def sandbox_pod(
         "volumes": volumes,
         **_dns_nowhere(),
     }
-    if options.runtime_class:
-        pod["runtimeClassName"] = options.runtime_class
+    runtime = runtime_class(spec, options)
+    if runtime:
+        pod["runtimeClassName"] = runtime
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -230,7 +244,9 @@ def sandbox_pod(
 
 def proxy_pod(spec: SandboxSpec, session: str, options: K8sOptions) -> Manifest:
     """The session's egress proxy: the same image and program as with Docker, listening on
-    TCP (the NetworkPolicy lets only its sandbox in), with the policy's network table."""
+    TCP (the NetworkPolicy lets only its sandbox in), with the policy's network table.
+    Under the default runtime, as with Docker: it is trusted code and never runs what the
+    sandbox sends it."""
     if not spec.network_rules:
         raise SandboxError("a proxy pod is only made for a policy that allows hosts")
     rules = encode_table(json.loads(spec.network_rules))
@@ -258,8 +274,6 @@ def proxy_pod(spec: SandboxSpec, session: str, options: K8sOptions) -> Manifest:
         "containers": [container],
         "dnsPolicy": "ClusterFirst",
     }
-    if options.runtime_class:
-        pod["runtimeClassName"] = options.runtime_class
     return {
         "apiVersion": "v1",
         "kind": "Pod",

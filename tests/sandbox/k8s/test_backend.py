@@ -106,7 +106,7 @@ def test_what_the_backend_sends_validates_and_routes_the_sandbox_through_its_pro
     proxy_ip = api.ips[proxy_name(sb.session)]
     env = {e["name"]: e["value"] for e in sent[-1]["spec"]["containers"][0]["env"]}
     assert env["HTTPS_PROXY"] == f"http://{proxy_ip}:3128"
-    assert all(b["spec"]["runtimeClassName"] == "gvisor" for b in sent if b["kind"] == "Pod")
+    assert sent[-1]["spec"]["runtimeClassName"] == "gvisor"
 
 
 def test_the_proxy_pods_log_becomes_the_sessions_egress_events(workspace: Path) -> None:
@@ -136,12 +136,26 @@ def test_a_forbidden_create_names_the_missing_permission_and_cleans_up(
     assert deleted_by_session(api, sb.session) == {"pods", "networkpolicies"}
 
 
+def test_a_cluster_without_the_gvisor_runtime_class_refuses_and_nothing_falls_back(
+    workspace: Path,
+) -> None:
+    api = RecordedApi(NAMESPACE)
+    api.refuse[("POST", "pods")] = (403, "status-runtimeclass-missing.json")
+    sb = sandbox_for(api, workspace)
+    with pytest.raises(SandboxError, match='RuntimeClass "gvisor" not found') as caught:
+        sb.start()
+    assert "runsc" in (caught.value.hint or "")
+    pods = [b for b in api.bodies("POST") if b["kind"] == "Pod"]
+    assert [p["spec"]["runtimeClassName"] for p in pods] == ["gvisor"]  # one try, no runc retry
+
+
 def test_a_quota_refusal_is_reported_with_the_api_servers_message(workspace: Path) -> None:
     api = RecordedApi(NAMESPACE)
     api.refuse[("POST", "pods")] = (403, "status-quota.json")
     sb = sandbox_for(api, workspace)
-    with pytest.raises(SandboxError, match="exceeded quota"):
+    with pytest.raises(SandboxError, match="exceeded quota") as caught:
         sb.start()
+    assert "ResourceQuota" in (caught.value.hint or "")
 
 
 def test_a_pod_that_never_runs_times_out_with_its_last_waiting_reason(workspace: Path) -> None:

@@ -131,12 +131,35 @@ def test_the_sandbox_pod_takes_its_limits_and_scratch_sizes_from_the_policy(
     assert "--lifetime" in container["command"]
 
 
-def test_gvisor_is_asked_for_by_runtime_class_only_when_configured(tmp_path: Path) -> None:
+def test_a_forced_runtime_class_goes_on_the_sandbox_pod_only(tmp_path: Path) -> None:
     for case in ("gvisor", "gvisor, no network"):
-        for pod in (o for o in objects(tmp_path, case) if o["kind"] == "Pod"):
-            assert pod["spec"]["runtimeClassName"] == "gvisor"
+        found = objects(tmp_path, case)
+        assert of_kind(found, "Pod", "sandbox")["spec"]["runtimeClassName"] == "gvisor"
+        for proxy in (o for o in found if o["metadata"]["labels"]["rempart.kind"] != "sandbox"):
+            assert "runtimeClassName" not in proxy.get("spec", {})
     for pod in (o for o in objects(tmp_path, "allowlist") if o["kind"] == "Pod"):
         assert "runtimeClassName" not in pod["spec"]
+
+
+@pytest.mark.skipif(
+    "runtime" not in SandboxSpec.model_fields,
+    reason="needs the policy's sandbox.runtime (issue 15, branch h-gvisor) merged",
+)
+def test_a_policy_asking_for_gvisor_gets_the_gvisor_runtime_class(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nname: gv\n"
+        'files: {read: {allow: ["**"]}, write: {allow: ["**"]}}\n'
+        'network: {allow: ["pypi.org"]}\nsandbox: {runtime: gvisor}\n'
+    )
+    pol = PolicySet.from_texts([("org", "gv.yaml", text)])
+    spec = spec_from_policy(pol, tmp_path, "registry.local/rempart:1")
+    options = K8sOptions(gvisor_class="gvisor-systrap")
+    found = session_manifests(spec, "0123456789ab", options)
+    assert of_kind(found, "Pod", "sandbox")["spec"]["runtimeClassName"] == "gvisor-systrap"
+    assert "runtimeClassName" not in of_kind(found, "Pod", "egress-proxy")["spec"]
+    plain = spec_for(tmp_path, ("pypi.org",))
+    pod = of_kind(session_manifests(plain, "0123456789ab", options), "Pod", "sandbox")
+    assert "runtimeClassName" not in pod["spec"]
 
 
 def test_without_network_the_sandbox_may_reach_nothing_and_no_proxy_is_made(
