@@ -255,7 +255,10 @@ def proxy_pod(spec: SandboxSpec, session: str, options: K8sOptions) -> Manifest:
             f"the policy's network rules are too large for the proxy ({len(rules)} bytes)",
             hint="use fewer network rules (wildcards such as `*.example.com`)",
         )
-    argv = [*PROXY_ARGV, "--listen", f"0.0.0.0:{PROXY_PORT}", "--lifetime", f"{spec.lifetime_s:g}"]
+    # no `--lifetime`: with it the proxy waits for the forwarder's lease (the Docker
+    # backend's unix-socket path) and ends without one; the pod's activeDeadlineSeconds and
+    # the session's delete end it here
+    argv = [*PROXY_ARGV, "--listen", f"0.0.0.0:{PROXY_PORT}"]
     for cidr in spec.egress_allow_cidrs:
         argv += ["--allow-cidr", cidr]
     resources = {"cpu": PROXY_CPU, "memory": PROXY_MEMORY}
