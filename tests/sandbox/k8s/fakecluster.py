@@ -114,13 +114,19 @@ class Kubelet:
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self._threads: list[threading.Thread] = []
-        threading.Thread(target=self._accept, name="fake-kubelet", daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, name="fake-kubelet", daemon=True)
+        self._acceptor.start()
 
     @property
     def host(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
+        # shutdown wakes the blocked accept(): a bare close would leave it waiting on a
+        # file descriptor number that the next test's server may be given
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._acceptor.join(timeout=10)
         self._server.close()
         for thread in self._threads:
             thread.join(timeout=10)

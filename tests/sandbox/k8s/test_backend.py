@@ -196,9 +196,12 @@ def _container_for(spec: SandboxSpec, image: str) -> tuple[docker.DockerClient, 
 
 
 @pytest.mark.docker
+@pytest.mark.parametrize("protocol", ["v5.channel.k8s.io", "v4.channel.k8s.io"])
 def test_a_session_runs_commands_and_syncs_allowed_writes_over_the_exec_stream(
-    workspace: Path, kubelet: Kubelet, image: str
+    workspace: Path, kubelet: Kubelet, image: str, protocol: str
 ) -> None:
+    """Under v4 (API servers before 1.30) stdin cannot be closed alone: it still works."""
+    kubelet.protocol = protocol
     api = RecordedApi(NAMESPACE)
     sb = sandbox_for(api, workspace, host=kubelet.host)
     client, container = _container_for(sb.spec, image)
