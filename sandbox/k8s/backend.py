@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+import urllib3
 from kubernetes.client import ApiClient, CoreV1Api, NetworkingV1Api
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
@@ -47,6 +48,8 @@ from sandbox.spec import SandboxSpec
 from sandbox.view import build_view, remove_stale_temporaries, spool_tar
 
 API_TIMEOUT_S = 30.0
+# what the client raises: the API server's refusals, and its absence (refused, timed out)
+API_ERRORS: tuple[type[Exception], ...] = (ApiException, urllib3.exceptions.HTTPError)
 POD_READY_TIMEOUT_S = 120.0  # an image pull on a cold node is the slow part
 POLL_S = 0.5
 log = logging.getLogger(__name__)
@@ -64,8 +67,14 @@ def _proxy_env(address: str) -> dict[str, str]:
     }
 
 
-def api_error(what: str, exc: ApiException) -> SandboxError:
-    """An API server refusal as a person-facing error (RBAC, quota, admission)."""
+def api_error(what: str, exc: Exception) -> SandboxError:
+    """An API server refusal (RBAC, quota, admission) or its absence, for a person."""
+    if not isinstance(exc, ApiException):
+        return SandboxError(
+            f"cannot {what}: the Kubernetes API server did not answer ({exc})",
+            hint="check the kubeconfig or in-cluster service account, and the network to "
+            "the API server",
+        )
     detail = exc.reason or ""
     with contextlib.suppress(ValueError, AttributeError):  # not a Status object: keep reason
         detail = str(json.loads(exc.body or "{}").get("message") or detail)
@@ -125,7 +134,7 @@ class K8sSandbox(Sandbox):
         workspace, start the executor; anything left half-made is deleted on failure."""
         try:
             self._start()
-        except ApiException as exc:
+        except API_ERRORS as exc:
             raise api_error(f"start sandbox pod {pod_name(self.session)}", exc) from exc
 
     def _start(self) -> None:
@@ -159,7 +168,10 @@ class K8sSandbox(Sandbox):
                 self._wait_proxy_path(PROXY_READY_TIMEOUT_S)
         except BaseException:
             log.warning("sandbox pod %s did not start", name, exc_info=True)
-            self.close()
+            try:
+                self.close()
+            except SandboxError:  # the first failure is the one to report
+                log.warning("sandbox %s: cleanup failed too", self.session, exc_info=True)
             raise
         log.info("sandbox pod %s started in %s", name, self.namespace)
 
@@ -270,14 +282,14 @@ class K8sSandbox(Sandbox):
             self.net.delete_collection_namespaced_network_policy(
                 self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT_S
             )
-        except ApiException as exc:
+        except API_ERRORS as exc:
             raise api_error(f"delete sandbox {self.session}", exc) from exc
         log.info("sandbox pod %s deleted", pod_name(self.session))
 
     def _proxy_events(self) -> list[EgressEvent]:
         try:
             raw = self._pod_log(proxy_name(self.session))
-        except ApiException:  # gone already: nothing more can be read
+        except API_ERRORS:  # gone, or no API: nothing more to read
             return []
         out: list[EgressEvent] = []
         for line in raw.splitlines():
@@ -299,7 +311,7 @@ class K8sSandbox(Sandbox):
             pod = self.core.read_namespaced_pod(
                 pod_name(self.session), self.namespace, _request_timeout=API_TIMEOUT_S
             )
-        except ApiException:
+        except API_ERRORS:  # gone, or no API: not known to be the keeper
             return False
         for cs in (pod.status.container_statuses if pod.status is not None else None) or []:
             ended = cs.state.terminated if cs.state is not None else None

@@ -18,6 +18,7 @@ import struct
 import threading
 from typing import IO, Any
 
+import urllib3
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream.stream import _websocket_request
@@ -196,6 +197,10 @@ def pod_running(api: CoreV1Api, namespace: str, pod: str) -> bool:
         if exc.status == 404:
             return False
         raise SandboxError(f"cannot read pod {pod}: {exc.status} {exc.reason}") from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise SandboxError(
+            f"cannot read pod {pod}: the Kubernetes API server did not answer ({exc})"
+        ) from exc
     if found.status is None or found.status.phase != "Running":
         return False
     states = found.status.container_statuses or []

@@ -52,6 +52,7 @@ class RecordedApi:
         self.ips: dict[str, str] = {}
         self.refuse: dict[tuple[str, str], tuple[int, str]] = {}  # (method, kind) -> answer
         self.proxy_log = (DATA / "proxy-log.txt").read_text()
+        self.unreachable = False  # every call fails as a refused connection does
 
     def client(self, host: str = "http://127.0.0.1:9") -> ApiClient:
         config = Configuration()
@@ -72,6 +73,12 @@ class RecordedApi:
         self.calls.append((method, parsed.path, query, sent))
         parts = parsed.path.strip("/").split("/")
         kind = "networkpolicies" if "networkpolicies" in parts else "pods"
+        if self.unreachable:
+            raise urllib3.exceptions.MaxRetryError(
+                None,  # type: ignore[arg-type]
+                url,
+                urllib3.exceptions.NewConnectionError(None, "Connection refused"),  # type: ignore[arg-type]
+            )
         if (method, kind) in self.refuse:
             status, name = self.refuse[(method, kind)]
             return self._answer(status, recording(name))

@@ -149,6 +149,15 @@ def test_a_cluster_without_the_gvisor_runtime_class_refuses_and_nothing_falls_ba
     assert [p["spec"]["runtimeClassName"] for p in pods] == ["gvisor"]  # one try, no runc retry
 
 
+def test_an_unreachable_api_server_is_a_clear_error_not_a_traceback(workspace: Path) -> None:
+    api = RecordedApi(NAMESPACE)
+    api.unreachable = True
+    sb = sandbox_for(api, workspace)
+    with pytest.raises(SandboxError, match="API server did not answer") as caught:
+        sb.start()
+    assert "kubeconfig" in (caught.value.hint or "")
+
+
 def test_a_quota_refusal_is_reported_with_the_api_servers_message(workspace: Path) -> None:
     api = RecordedApi(NAMESPACE)
     api.refuse[("POST", "pods")] = (403, "status-quota.json")
