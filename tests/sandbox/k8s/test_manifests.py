@@ -24,6 +24,8 @@ from sandbox.policy_bridge import spec_from_policy
 from sandbox.spec import SandboxSpec
 
 K8S_VERSION = "1.33.0"  # pinned: the oldest minor still supported upstream at writing
+# every minor kubernetes-validate 1.37 ships schemas for that a cluster may still run
+K8S_VERSIONS = ["1.28.0", "1.30.0", "1.33.0", "1.35.0", "1.37.0"]
 
 
 def policy(network_allow: tuple[str, ...] = (), memory: str = "512m") -> PolicySet:
@@ -69,6 +71,14 @@ def test_every_manifest_validates_strictly_against_the_pinned_kubernetes_schema(
         # a round trip through YAML: what `rempart sandbox manifest` prints is what is checked
         again = yaml.safe_load(yaml.safe_dump(manifest))
         kubernetes_validate.validate(again, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_the_allowlist_session_and_setup_validate_on_older_and_newer_clusters(
+    tmp_path: Path, version: str
+) -> None:
+    for manifest in [*objects(tmp_path, "gvisor"), *setup_manifests(K8sOptions())]:
+        kubernetes_validate.validate(manifest, version, strict=True)
 
 
 def test_a_manifest_with_a_wrong_field_fails_validation(tmp_path: Path) -> None:
