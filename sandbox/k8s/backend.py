@@ -43,6 +43,7 @@ from sandbox.k8s.manifests import (
     sandbox_network_policy,
     sandbox_pod,
 )
+from sandbox.k8s.prune import prune_finished
 from sandbox.sandbox import FILE_OP_TIMEOUT_S, PROXY_READY_TIMEOUT_S, REPLY_MARGIN_S, Sandbox
 from sandbox.spec import SandboxSpec
 from sandbox.view import build_view, remove_stale_temporaries, spool_tar
@@ -138,6 +139,7 @@ class K8sSandbox(Sandbox):
             raise api_error(f"start sandbox pod {pod_name(self.session)}", exc) from exc
 
     def _start(self) -> None:
+        self._prune_orphans()
         view = build_view(self.spec.workspace, self.readable)
         remove_stale_temporaries(view)
         self._check_fits(view)
@@ -260,8 +262,10 @@ class K8sSandbox(Sandbox):
             )
 
     def _prune_orphans(self) -> None:
-        """Nothing to prove here: a pod outlives a dead owner only until its keeper sees
-        no executor (seconds) or `activeDeadlineSeconds`; `close` deletes the rest."""
+        """What finished sessions left in the namespace (`sandbox.k8s.prune`)."""
+        gone = prune_finished(self.core, self.net, self.namespace)
+        if gone:
+            log.info("removed the objects of %d finished session(s): %s", len(gone), gone)
 
     def close(self, keep_client: bool = False) -> None:
         """Stop the executor, keep the proxy's log, delete every object of the session."""

@@ -377,7 +377,8 @@ def session_manifests(
 
 def rbac_manifests(options: K8sOptions, account: str = "rempart") -> list[Manifest]:
     """What Rempart's own service account may do in the sessions' namespace, and no more:
-    pods (create, read, delete), pods/exec, pods/log, NetworkPolicies (create, delete)."""
+    pods (create, read, list, delete), pods/exec, pods/log, NetworkPolicies (create, list,
+    delete)."""
     meta = {"namespace": options.namespace, "labels": {MANAGED_BY: "rempart"}}
     rules = [
         {
@@ -390,7 +391,7 @@ def rbac_manifests(options: K8sOptions, account: str = "rempart") -> list[Manife
         {
             "apiGroups": ["networking.k8s.io"],
             "resources": ["networkpolicies"],
-            "verbs": ["create", "delete", "deletecollection"],
+            "verbs": ["create", "list", "delete", "deletecollection"],
         },
     ]
     return [

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import threading
 from collections import deque
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -53,6 +54,8 @@ class RecordedApi:
         self.refuse: dict[tuple[str, str], tuple[int, str]] = {}  # (method, kind) -> answer
         self.proxy_log = (DATA / "proxy-log.txt").read_text()
         self.unreachable = False  # every call fails as a refused connection does
+        self.pod_list = "podlist-empty.json"  # what listing the namespace's pods returns
+        self.policy_list = "networkpolicylist-empty.json"
 
     def client(self, host: str = "http://127.0.0.1:9") -> ApiClient:
         config = Configuration()
@@ -92,6 +95,10 @@ class RecordedApi:
             return self._answer(200, recording("status-success.json"))
         if method == "GET" and parts[-1] == "log":
             return self._answer(200, self.proxy_log, text=True)
+        if method == "GET" and parts[-1] in ("pods", "networkpolicies"):  # a list
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            listing = self.pod_list if kind == "pods" else self.policy_list
+            return self._answer(200, recording(listing, namespace=self.namespace, now=now))
         if method == "GET" and kind == "pods":
             name = parts[-1]
             queue = self.reads.setdefault(name, deque(self.default_reads))

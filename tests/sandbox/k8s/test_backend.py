@@ -18,7 +18,7 @@ from policies import PolicySet
 from sandbox.container import create_container, new_session_id, workspace_tmpfs_bytes
 from sandbox.errors import SandboxError, SandboxGone, SandboxRequestError
 from sandbox.k8s.backend import K8sSandbox
-from sandbox.k8s.manifests import K8sOptions, pod_name, proxy_name
+from sandbox.k8s.manifests import K8sOptions, pod_name, proxy_name, setup_manifests
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 from sandbox.spec import SandboxSpec
 from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi
@@ -122,6 +122,51 @@ def test_the_proxy_pods_log_becomes_the_sessions_egress_events(workspace: Path) 
         ("closed", "pypi.org"),
     ]
     assert {e.sandbox for e in events} == {sb.session}
+
+
+def test_a_start_first_deletes_what_finished_sessions_left(workspace: Path) -> None:
+    api = RecordedApi(NAMESPACE)
+    api.pod_list = "podlist-leftovers.json"
+    api.policy_list = "networkpolicylist-leftovers.json"
+    sb = sandbox_for(api, workspace)
+    api.reads[pod_name(sb.session)] = deque(["pod-image-pull.json"])
+    with pytest.raises(SandboxError):
+        sb.start()
+    first_create = next(i for i, c in enumerate(api.calls) if c[0] == "POST")
+    pruned = {c[2]["labelSelector"][0] for c in api.calls[:first_create] if c[0] == "DELETE"}
+    assert pruned == {
+        f"rempart.session={s}" for s in ("aaaaaaaaaaaa", "cccccccccccc", "eeeeeeeeeeee")
+    }
+
+
+def verbs_used(api: RecordedApi) -> set[tuple[str, str]]:
+    """(resource, RBAC verb) of every REST call the backend made."""
+    used = set()
+    for method, path, _query, _body in api.calls:
+        parts = path.strip("/").split("/")
+        at = max(i for i, p in enumerate(parts) if p in ("pods", "networkpolicies"))
+        resource = "/".join(parts[at : at + 3 : 2]) if len(parts) > at + 2 else parts[at]
+        whole = len(parts) == at + 1
+        verb = {"POST": "create", "DELETE": "deletecollection" if whole else "delete"}.get(
+            method, "list" if whole else "get"
+        )
+        used.add((resource, verb))
+    return used
+
+
+def test_the_setup_role_allows_every_call_the_backend_makes(workspace: Path) -> None:
+    api = RecordedApi(NAMESPACE)
+    api.pod_list = "podlist-leftovers.json"
+    api.policy_list = "networkpolicylist-leftovers.json"
+    sb = sandbox_for(api, workspace, network=("pypi.org",))
+    api.reads[pod_name(sb.session)] = deque(["pod-image-pull.json"])
+    with pytest.raises(SandboxError):
+        sb.start()
+    [role] = [m for m in setup_manifests(OPTIONS) if m["kind"] == "Role"]
+    granted = {(res, verb) for r in role["rules"] for res in r["resources"] for verb in r["verbs"]}
+    used = verbs_used(api) | {("pods/exec", "create"), ("pods/exec", "get")}  # the websocket
+    assert {("pods/log", "get"), ("pods", "list"), ("networkpolicies", "list")} <= used
+    assert used <= granted, used - granted
 
 
 def test_a_forbidden_create_names_the_missing_permission_and_cleans_up(
