@@ -20,11 +20,13 @@ import socket
 import subprocess
 import threading
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import docker
 import urllib3
 from kubernetes.client import ApiClient, Configuration
 from websocket import ABNF
@@ -117,12 +119,69 @@ class RecordedApi:
         )
 
 
+def quantity_bytes(text: str) -> int:
+    units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+    for suffix, unit in units.items():
+        if text.endswith(suffix):
+            return int(text[: -len(suffix)]) * unit
+    return int(text)
+
+
+def run_pod(client: docker.DockerClient, pod: dict[str, Any], image: str) -> str:
+    """Start what a kubelet would for this sandbox pod, on the local engine, from its
+    manifest alone: its command as PID 1 (no docker-init: a pod has none), env, user and
+    fsGroup, read-only root, no capabilities, no escalation, its emptyDirs (medium Memory)
+    as tmpfs owned as the kubelet leaves them (root:fsGroup, mode 2777), cpu and memory
+    limits; no network (its NetworkPolicy allows no egress). Returns the container id."""
+    spec = pod["spec"]
+    [box] = spec["containers"]
+    ctx, pod_ctx = box["securityContext"], spec["securityContext"]
+    volumes = {v["name"]: v["emptyDir"] for v in spec["volumes"]}
+    tmpfs = {}
+    for mount in box["volumeMounts"]:
+        empty = volumes[mount["name"]]
+        assert empty["medium"] == "Memory"
+        size = quantity_bytes(empty["sizeLimit"])
+        tmpfs[mount["mountPath"]] = (
+            f"rw,nosuid,nodev,size={size},gid={pod_ctx['fsGroup']},mode=2777"
+        )
+    limits = box["resources"]["limits"]
+    container = client.containers.run(
+        image,
+        entrypoint=box["command"],
+        command=[],
+        detach=True,
+        hostname=spec["hostname"],
+        working_dir=box["workingDir"],
+        environment={e["name"]: e["value"] for e in box["env"]},
+        user=f"{ctx['runAsUser']}:{ctx['runAsGroup']}",
+        group_add=[str(pod_ctx["fsGroup"])],
+        read_only=ctx["readOnlyRootFilesystem"],
+        cap_drop=ctx["capabilities"]["drop"],
+        security_opt=[] if ctx["allowPrivilegeEscalation"] else ["no-new-privileges"],
+        privileged=ctx["privileged"],
+        network_mode="none",
+        tmpfs=tmpfs,
+        mem_limit=quantity_bytes(limits["memory"]),
+        memswap_limit=quantity_bytes(limits["memory"]),
+        nano_cpus=int(limits["cpu"].removesuffix("m")) * 1_000_000,
+        labels={"rempart.test": "k8s-pod"},
+    )
+    # Docker copies the image folder's mode onto a tmpfs (its `mode=` is lost): set it as
+    # the kubelet sets an emptyDir's, from outside the pod's user
+    done = container.exec_run(["chmod", "2777", *tmpfs], user="0:0")
+    assert done.exit_code == 0, done.output
+    return str(container.id)
+
+
 class Kubelet:
-    """`pods/exec` over a websocket; `containers` maps pod names to local containers."""
+    """`pods/exec` over a websocket. `containers` maps pod names to local containers; a pod
+    without one is started from its manifest by `start_pod` (when given) on first exec."""
 
     def __init__(self, user: str = "1000:1000") -> None:
         self.user = user
         self.containers: dict[str, str] = {}
+        self.start_pod: Callable[[str], str | None] | None = None
         self.execs: list[tuple[str, list[str]]] = []
         self.protocol = "v5.channel.k8s.io"
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -171,6 +230,10 @@ class Kubelet:
             argv = parse_qs(url.query)["command"]
             key = headers["sec-websocket-key"]
             accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+            if pod not in self.containers and self.start_pod is not None:
+                started = self.start_pod(pod)
+                if started is not None:
+                    self.containers[pod] = started
             container = self.containers.get(pod)
             if container is None:
                 conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")

@@ -21,7 +21,7 @@ from sandbox.k8s.backend import K8sSandbox
 from sandbox.k8s.manifests import K8sOptions, pod_name, proxy_name, setup_manifests
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 from sandbox.spec import SandboxSpec
-from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi
+from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi, run_pod
 
 NAMESPACE = "agents"
 OPTIONS = K8sOptions(namespace=NAMESPACE, runtime_class="gvisor")
@@ -283,6 +283,51 @@ def test_a_session_runs_commands_and_syncs_allowed_writes_over_the_exec_stream(
         assert deleted_by_session(api, sb.session) == {"pods", "networkpolicies"}
     finally:
         client.containers.get(container).remove(force=True)
+        client.close()
+
+
+@pytest.mark.docker
+def test_the_sandbox_pod_as_its_manifest_says_runs_a_session(
+    workspace: Path, kubelet: Kubelet, image: str
+) -> None:
+    """Not the Docker backend's container: one made from the pod manifest the backend sent
+    (keeper as PID 1, emptyDirs as the kubelet leaves them, the pod's user and groups)."""
+    api = RecordedApi(NAMESPACE)
+    pol = policy()
+    spec = spec_from_policy(pol, workspace, image)
+    sb = K8sSandbox(
+        spec, api.client(kubelet.host), OPTIONS, readable=readable(pol), judge=policy_judge(pol)
+    )
+    client = docker.from_env(timeout=60)
+    started: list[str] = []
+
+    def start_pod(name: str) -> str | None:
+        sent = [
+            b for b in api.bodies("POST") if (b["kind"], b["metadata"]["name"]) == ("Pod", name)
+        ]
+        if not sent:
+            return None
+        started.append(run_pod(client, sent[0], image))
+        return started[-1]
+
+    kubelet.start_pod = start_pod
+    try:
+        with sb:
+            result = sb.run("cat README.md; id -u; ps -o pid=,comm= -p 1; touch /x || echo ro")
+            assert result.exit_code == 0, result.stderr
+            lines = result.stdout.splitlines()
+            assert lines[:2] == ["hello from the host", "1000"]
+            assert "keeper" in lines[2] or "python3" in lines[2]  # no docker-init: the keeper
+            assert lines[3] == "ro"
+            sb.write_file("from-pod.txt", b"ok\n")
+            assert (workspace / "from-pod.txt").read_text() == "ok\n"
+            with pytest.raises(SandboxRequestError):
+                sb.write_file(".env", b"API_KEY=stolen\n")
+        assert (workspace / ".env").read_text() == "API_KEY=topsecret\n"
+        assert len(started) == 1
+    finally:
+        for container in started:
+            client.containers.get(container).remove(force=True)
         client.close()
 
 

@@ -61,6 +61,18 @@ def proxy(tmp_path: Path, image: str) -> Iterator[tuple[Container, str]]:
         client.close()
 
 
+def decisions(container: Container, count: int, timeout_s: float = 10.0) -> list[dict[str, str]]:
+    """The proxy's decision lines, once `count` are there (it logs after it answers)."""
+    deadline = time.monotonic() + timeout_s
+    pause = threading.Event()
+    while True:
+        raw = container.logs(stdout=True, stderr=False).decode()
+        found = [json.loads(line) for line in raw.splitlines() if '"decision"' in line]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        pause.wait(0.05)
+
+
 def ask(address: str, payload: bytes) -> bytes:
     with socket.create_connection((address, PROXY_PORT), timeout=10) as conn:
         conn.sendall(payload)
@@ -83,11 +95,7 @@ def test_the_proxy_pod_refuses_a_denied_host_and_a_private_address(
     # invented variant: a literal cluster-internal address (the API server's usual range)
     inside = ask(address, b"CONNECT 10.96.0.1:443 HTTP/1.1\r\nHost: 10.96.0.1\r\n\r\n")
     assert inside.startswith(b"HTTP/1.1 403")
-    logged = [
-        json.loads(line)
-        for line in container.logs(stdout=True, stderr=False).decode().splitlines()
-        if '"decision"' in line
-    ]
+    logged = decisions(container, 2)
     assert [(e["decision"], e["host"]) for e in logged] == [
         ("deny", "evil.example"),
         ("deny", "10.96.0.1"),
