@@ -18,6 +18,7 @@ from policies.termsafe import safe_line
 from sandbox.container import list_resources, prune
 from sandbox.engine import docker_client
 from sandbox.image_build import DEFAULT_MIRROR, build_image, ensure_image
+from sandbox.k8s.cli import add_manifest_command
 from sandbox.policy_bridge import confined
 from sandbox.progress import reporter_for
 from sandbox.sandbox import Sandbox
@@ -146,6 +147,7 @@ def _add_subcommands(parser: argparse.ArgumentParser) -> None:
     s = sub.add_parser("shell", help="interactive bash in the same confinement")
     _confinement_args(s)
     s.set_defaults(func=cmd_shell)
+    add_manifest_command(sub)
     for name, func, text in (
         ("ls", cmd_ls, "list sandboxes, proxies, volumes and networks"),
         ("prune", cmd_prune, "remove what a dead Rempart process left behind"),
