@@ -76,7 +76,7 @@ def policy_check(settings: Settings) -> Check:
 
 def run_all(settings: Settings) -> list[Check]:
     checks = [python_check(), disk_check(settings)]
-    checks += run_checks(settings.sandbox_image or None)
+    checks += run_checks(settings.sandbox_image or None, settings.engines())
     checks += [model_check(settings), policy_check(settings)]
     return checks
 

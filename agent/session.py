@@ -104,6 +104,7 @@ class Session:
         self._lock: WorkspaceLock | None = None
         self.checkpoints: Checkpoints | None = None
         self._runner: CallRunner | None = None
+        self._pending: list[Event] = []  # told once the session exists
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -208,6 +209,8 @@ class Session:
             label = runner_ref[0].step_label() if runner_ref else "session start"
             self.checkpoints.record(changes, label)
 
+        engines = settings.engines()
+
         def start_sandbox() -> Sandbox:
             sandbox = Sandbox(
                 spec,
@@ -216,8 +219,10 @@ class Session:
                 on_refused=refused,
                 on_synced=evidence.on_sync,
                 on_change_set=checkpoint,
+                engines=engines,
             )
             sandbox.start()
+            self._engine_notices(sandbox)
             if sandbox.view is not None:
                 evidence.take_baseline(sandbox.view)
             return sandbox
@@ -253,6 +258,9 @@ class Session:
                 resumed=resumed is not None,
             )
         )
+        for event in self._pending:
+            self.emit(event)
+        self._pending.clear()
         limits = replace(opts.limits, context_tokens=self.capabilities.context_tokens)
         policy_limits = self.policy.limits
         handle = self._sandbox
@@ -286,6 +294,19 @@ class Session:
             limits,
             finisher=finisher,
         )
+
+    def _engine_notices(self, sandbox: Sandbox) -> None:
+        """Say which engines were passed over (dead, or without the image), and where the
+        sandbox went; before the session exists they wait for its first event."""
+        for state in sandbox.skipped:
+            text = (
+                f"Docker engine {state.url} skipped: {state.problem}; "
+                f"the sandbox runs on {sandbox.engine}"
+            )
+            if self.id:
+                self.emit(NoticeEvent(text=text))
+            else:
+                self._pending.append(NoticeEvent(text=text))
 
     def _know_project(self, workspace: Path) -> None:
         """The project's check and the map a small model gets at start, from what the

@@ -1,0 +1,151 @@
+"""Two real Docker engines (two dockerd, each with its own socket, data root, exec root and
+bridge: tests/agent/private_engine.py): sandboxes are placed by load, an engine that is
+down or lacks the image is skipped and said so, a session's sandbox moves to the live
+engine when its own dies, and prune walks every engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from agent.runner import SandboxHandle
+from sandbox import Sandbox, SandboxSpec
+from sandbox.engine import LABEL_KIND, LABEL_SESSION
+from sandbox.engines import Engines
+from tests.agent.private_engine import EngineUnavailable, PrivateEngine
+from tests.sandbox.conftest import make_workspace, policy_spec
+from tests.sandbox.test_orphans import dead_owner
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def two_engines(image: str) -> Iterator[tuple[PrivateEngine, PrivateEngine]]:
+    if os.geteuid() != 0:
+        pytest.skip("a second dockerd needs root")
+    try:
+        with PrivateEngine() as first, PrivateEngine() as second:
+            first.load(image)
+            second.load(image)
+            yield first, second
+    except EngineUnavailable as exc:
+        pytest.skip(f"no private Docker engines here: {exc}")
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory, image: str) -> SandboxSpec:
+    return policy_spec(make_workspace(tmp_path_factory.mktemp("engines")), image)
+
+
+def on_engine(engine: PrivateEngine, container_id: str) -> bool:
+    client = engine.client()
+    try:
+        client.containers.get(container_id)
+    except docker.errors.NotFound:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def test_each_new_sandbox_goes_to_the_engine_with_the_fewest_running_sandboxes(
+    two_engines: tuple[PrivateEngine, PrivateEngine], spec: SandboxSpec
+) -> None:
+    first, second = two_engines
+    engines = Engines([first.host, second.host])
+    with Sandbox(spec, engines=engines) as one:
+        assert one.engine == first.host  # both empty: the first listed
+        with Sandbox(spec, engines=engines) as two:
+            assert two.engine == second.host  # the first runs one already
+            assert on_engine(second, two.container_id)
+            assert not on_engine(first, two.container_id)
+            assert two.run("cat README.md").stdout == "hello\n"  # a working sandbox there
+            assert one.skipped == two.skipped == []
+        with Sandbox(spec, engines=engines) as three:  # the second is empty again
+            assert three.engine == second.host
+
+
+def test_an_engine_without_the_sandbox_image_is_skipped_and_the_reason_kept(
+    two_engines: tuple[PrivateEngine, PrivateEngine], spec: SandboxSpec
+) -> None:
+    first, second = two_engines
+    only_there = f"rempart-engines-test:{os.getpid()}"
+    client = second.client()
+    client.images.get(spec.image).tag(only_there)
+    try:
+        engines = Engines([first.host, second.host])
+        with Sandbox(spec.model_copy(update={"image": only_there}), engines=engines) as sb:
+            assert sb.engine == second.host  # the first is emptier but cannot run it
+            [skipped] = sb.skipped
+            assert skipped.url == first.host
+            assert f"no sandbox image {only_there}" in skipped.problem
+            assert f"docker -H {first.host} load" in skipped.problem
+    finally:
+        client.images.remove(only_there)
+        client.close()
+
+
+def test_prune_walks_every_engine_and_reports_the_one_that_is_down(
+    two_engines: tuple[PrivateEngine, PrivateEngine], image: str, tmp_path: Path
+) -> None:
+    first, second = two_engines
+    name = f"orphan-engines-{os.getpid()}"
+    for engine in two_engines:
+        client = engine.client()
+        labels = {LABEL_KIND: "sandbox", LABEL_SESSION: name, **dead_owner()}
+        client.containers.create(image, ["true"], name=name, labels=labels)
+        client.close()
+    dead = f"unix://{tmp_path}/gone.sock"
+    env = {**os.environ, "REMPART_DOCKER_HOSTS": f"{first.host},{dead},{second.host}"}
+    cli = [sys.executable, "-m", "rempart", "sandbox"]
+    listed = subprocess.run(
+        [*cli, "ls", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert listed.returncode == 125, listed.stderr  # one engine was not walked
+    mine = [r for r in json.loads(listed.stdout) if r["name"] == name]
+    assert sorted(r["engine"] for r in mine) == sorted([first.host, second.host])
+    assert all(r["orphan"] for r in mine)
+    pruned = subprocess.run([*cli, "prune"], env=env, capture_output=True, text=True, timeout=120)
+    assert pruned.returncode == 125
+    assert f"engine {dead} skipped: unreachable: No such file or directory" in pruned.stderr
+    assert f"removed container {name} (session {name}, sandbox) on {first.host}" in pruned.stdout
+    assert f"removed container {name} (session {name}, sandbox) on {second.host}" in pruned.stdout
+    assert not on_engine(first, name) and not on_engine(second, name)
+
+
+def test_a_session_whose_engine_dies_gets_its_next_sandbox_on_the_live_engine(
+    two_engines: tuple[PrivateEngine, PrivateEngine], spec: SandboxSpec
+) -> None:
+    first, second = two_engines
+    engines = Engines([first.host, second.host])
+    placed: list[Sandbox] = []
+
+    def start() -> Sandbox:
+        sandbox = Sandbox(spec, engines=engines)
+        sandbox.start()
+        placed.append(sandbox)
+        return sandbox
+
+    handle = SandboxHandle(start, engine_wait_s=30.0)
+    try:
+        assert placed[0].engine == first.host
+        first.stop()  # SIGTERM, as a service manager: its containers stop with it
+        handle.replace()  # what the runner does when the sandbox's engine failed
+        moved = placed[-1]
+        assert moved.engine == second.host
+        [skipped] = moved.skipped
+        assert skipped.url == first.host and skipped.problem.startswith("unreachable")
+        assert moved.run("cat README.md").stdout == "hello\n"
+        assert handle.leftovers == [placed[0]]  # could not be removed: its engine is down
+    finally:
+        for sandbox in placed[1:]:
+            sandbox.close()
+        first.start()  # back, for the fixture's orderly stop
+        placed[0].close()  # now removable
