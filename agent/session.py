@@ -39,6 +39,7 @@ from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
 from agent.projectcheck import ProjectCheck, find_check
 from agent.projectmap import project_context
+from agent.replicas import ReplicatedModelClient
 from agent.runner import CallRunner, SandboxHandle
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
@@ -95,7 +96,7 @@ class Session:
         self.id = ""
         self.loop: AgentLoop | None = None
         self._sandbox: SandboxHandle | None = None
-        self._client: OpenAIModelClient | None = None
+        self._client: OpenAIModelClient | ReplicatedModelClient | None = None
         self.capabilities: Capabilities | None = None
         self._mcp: McpHub | None = None
         self.evidence = Evidence()
@@ -174,15 +175,26 @@ class Session:
             settings, workspace, opts.policy_files, ignore_project=opts.ignore_project_policy
         )
         self.policy = load_policy_set(layers)
-        base_url = opts.model_url or settings.model_base_url
+        urls = [opts.model_url] if opts.model_url else settings.model_replicas
         model_name = opts.model or settings.model_name
-        client = OpenAIModelClient(
-            base_url,
-            model_name,
-            settings.model_api_key,
-            settings.model_timeout_s,
-            settings.model_retries,
-        )
+        client: OpenAIModelClient | ReplicatedModelClient
+        if len(urls) > 1:
+            client = ReplicatedModelClient(
+                urls,
+                model_name,
+                settings.model_api_key,
+                settings.model_timeout_s,
+                settings.model_retries,
+                on_failover=self._failed_over,
+            )
+        else:
+            client = OpenAIModelClient(
+                urls[0],
+                model_name,
+                settings.model_api_key,
+                settings.model_timeout_s,
+                settings.model_retries,
+            )
         self._client = client
         client.model = model_name or pick_model(client)
         client.sampling = _sampling(settings, client.model)
@@ -237,19 +249,22 @@ class Session:
         self.audit.append(
             self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}"
         )
-        self.audit.append(  # the host side's one destination (`rempart audit egress`)
-            self.id,
-            "egress",
-            action={"kind": "model.connect", "url": base_url},
-            decision="host",
-            approver="model-client",
-        )
+        if isinstance(client, ReplicatedModelClient):  # the session's replica, from now on
+            client.bind(self.id)
+        for url in urls:  # the host side's destinations (`rempart audit egress`)
+            self.audit.append(
+                self.id,
+                "egress",
+                action={"kind": "model.connect", "url": url},
+                decision="host",
+                approver="model-client",
+            )
         self.emit(
             SessionStarted(
                 task=opts.task,
                 workspace=str(workspace),
                 model=client.model,
-                base_url=base_url,
+                base_url=client.base_url,
                 tool_call_mode=self.capabilities.mode or "text",
                 policy_layers=[f"{layer.name}: {layer.path}" for layer in layers],
                 network="allowlist: " + ", ".join(spec.network_allow)
@@ -294,6 +309,14 @@ class Session:
             limits,
             finisher=finisher,
         )
+
+    def _failed_over(self, failed: str, now: str, why: str) -> None:
+        """A model replica died mid-session: the session goes on on another one."""
+        text = f"model replica {failed} failed ({why}); the session continues on {now}"
+        if self.id:
+            self._tell(NoticeEvent(text=text))
+        else:
+            self._pending.append(NoticeEvent(text=text))
 
     def _engine_notices(self, sandbox: Sandbox) -> None:
         """Say which engines were passed over (dead, or without the image), and where the
