@@ -21,6 +21,13 @@ from sandbox.engines import (
     tls_config,
 )
 from sandbox.errors import DockerUnavailable
+from sandbox.owner import (
+    LABEL_OWNER_BOOT,
+    LABEL_OWNER_MACHINE,
+    LABEL_OWNER_PID,
+    owner_gone,
+    owner_labels,
+)
 
 
 @pytest.mark.parametrize(
@@ -126,3 +133,13 @@ def test_engines_cannot_be_set_in_the_config_file_which_the_sandbox_commands_do_
     (tmp_path / "config.toml").write_text('docker_hosts = ["unix:///a.sock"]\n')
     with pytest.raises(ConfigError, match="docker_hosts cannot be set in the config file"):
         load_settings()
+
+
+def test_a_container_of_another_host_sharing_an_engine_is_never_judged_an_orphan_here() -> None:
+    mine = owner_labels()
+    rebooted = {**mine, LABEL_OWNER_BOOT: "00000000-0000-0000-0000-000000000000"}
+    assert owner_gone(rebooted)  # this machine, another boot: its owner cannot be alive
+    # another host: another boot id, and the same (initial) pid namespace as ours
+    elsewhere = {**rebooted, LABEL_OWNER_MACHINE: "0123456789abcdef0123456789abcdef"}
+    assert not owner_gone(elsewhere)
+    assert not owner_gone({**elsewhere, LABEL_OWNER_PID: "999999999"})
