@@ -53,6 +53,7 @@ from policies.errors import RempartError
 from sandbox import Sandbox, SandboxError
 from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
+from sandbox.engines import cli_args
 from sandbox.errors import SandboxRequestError
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
@@ -106,6 +107,7 @@ class Session:
         self.checkpoints: Checkpoints | None = None
         self._runner: CallRunner | None = None
         self._pending: list[Event] = []  # told once the session exists
+        self._engine_args: list[str] = []  # the docker CLI's way to the sandbox's engine
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -234,6 +236,7 @@ class Session:
                 engines=engines,
             )
             sandbox.start()
+            self._engine_args = cli_args(sandbox.engine)
             self._engine_notices(sandbox)
             if sandbox.view is not None:
                 evidence.take_baseline(sandbox.view)
@@ -359,7 +362,7 @@ class Session:
         if not config.servers or self._sandbox is None:
             return {}
         sandbox = self._sandbox.current
-        self._mcp = McpHub(sandbox.container_id, sandbox.user)
+        self._mcp = McpHub(sandbox.container_id, sandbox.user, engine_args=tuple(self._engine_args))
         tools: dict[str, McpTool] = {}
         for name, server in config.servers.items():
             start = ToolCallRequest(id=f"mcp-start-{name}", name="mcp.start", arguments="{}")

@@ -16,7 +16,7 @@ from policies.errors import RempartError
 from policies.exitcodes import Exit
 from policies.shipped import policy_argument
 from policies.termsafe import safe_line
-from sandbox.engines import Engines, EngineSweep, sweep
+from sandbox.engines import Engines, EngineSweep, cli_args, sweep
 from sandbox.errors import DockerUnavailable
 from sandbox.image_build import DEFAULT_MIRROR, build_image, ensure_image
 from sandbox.policy_bridge import confined
@@ -75,7 +75,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_shell(args: argparse.Namespace) -> int:
     with _sandbox(args) as sb:
         flags = "-it" if sys.stdin.isatty() else "-i"
-        argv = ["docker", "exec", flags, "-u", sb.user, "-w", "/workspace"]
+        argv = ["docker", *cli_args(sb.engine), "exec", flags, "-u", sb.user, "-w", "/workspace"]
         # interactive: no timeout on purpose; the container is removed when the shell exits
         code = subprocess.run([*argv, sb.container_id, "bash", "-l"], check=False).returncode
         report = sb.sync()  # what the shell changed reaches the host only if allowed

@@ -167,6 +167,11 @@ def socket_answers(url: str, timeout: float = PING_TIMEOUT_S) -> bool:
     return True
 
 
+def cli_args(url: str) -> list[str]:
+    """The `docker` CLI's arguments that reach the engine at `url` (none: the local one)."""
+    return [] if url in ("", LOCAL) else ["-H", url]
+
+
 @dataclass
 class Placement:
     """Where a sandbox goes: the engine, a client for it, and the engines passed over."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,12 +16,19 @@ from pathlib import Path
 import docker
 import pytest
 
+from agent.events import Event, NoticeEvent, ToolResultEvent
+from agent.loop import LoopLimits
 from agent.runner import SandboxHandle
+from agent.session import Session, SessionOptions
+from agent.settings import Settings
+from agent.testing import Reply, ScriptedModelServer, isolated_env
 from sandbox import Sandbox, SandboxSpec
 from sandbox.engine import LABEL_KIND, LABEL_SESSION
 from sandbox.engines import Engines
 from sandbox.owner import LABEL_OWNER_PID, LABEL_OWNER_START, owner_labels
 from tests.agent.private_engine import EngineUnavailable, PrivateEngine
+from tests.agent.test_mcp import MCP_POLICY
+from tests.agent.test_mcp import SERVER as MCP_SERVER
 from tests.sandbox.conftest import make_workspace, policy_spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -131,6 +139,80 @@ def test_prune_walks_every_engine_and_reports_the_one_that_is_down(
     assert f"removed container {name} (session {name}, sandbox) on {first.host}" in pruned.stdout
     assert f"removed container {name} (session {name}, sandbox) on {second.host}" in pruned.stdout
     assert not on_engine(first, name) and not on_engine(second, name)
+
+
+def test_a_session_says_which_engine_it_skipped_and_its_mcp_servers_run_on_the_one_it_got(
+    two_engines: tuple[PrivateEngine, PrivateEngine], image: str, tmp_path: Path
+) -> None:
+    first, _second = two_engines
+    workspace = tmp_path / "ws"
+    (workspace / "tools").mkdir(parents=True)
+    shutil.copy(MCP_SERVER, workspace / "tools" / "mcp_server.py")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "mcp.yaml").write_text(
+        'servers:\n  demo:\n    command: ["python3", "/workspace/tools/mcp_server.py"]\n'
+    )
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(MCP_POLICY)
+    dead = f"unix://{tmp_path}/gone.sock"
+    events: list[Event] = []
+    replies = [Reply.call("mcp__demo__whoami"), Reply.call("finish", summary="done")]
+    with ScriptedModelServer(replies) as server:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            config_dir=tmp_path / "config",
+            org_policy_dir=tmp_path / "org",
+            sandbox_image=image,
+            tool_call_mode="required",
+            model_retries=0,
+            model_base_url=server.base_url,
+            docker_hosts=[dead, first.host],
+        )
+        options = SessionOptions(task="who runs the tools", workspace=workspace,
+                                 policy_files=[policy], limits=LoopLimits(max_steps=4))  # fmt: skip
+        with Session(settings, options, [events.append]) as session:
+            session.run()
+    notices = [e.text for e in events if isinstance(e, NoticeEvent)]
+    assert (
+        f"Docker engine {dead} skipped: unreachable: No such file or directory; "
+        + (f"the sandbox runs on {first.host}")
+        in notices
+    )
+    # the MCP server runs through `docker -H <that engine> exec`: the shared engine has no
+    # such container, so without the engine's address the server would not start at all
+    [whoami] = [e for e in events if isinstance(e, ToolResultEvent)][:1]
+    assert not whoami.is_error and whoami.content.splitlines()[-1].split()[0] == "sandbox"
+
+
+def test_doctor_lists_each_engine_and_replica_and_a_dead_one_is_a_warning_while_another_works(
+    two_engines: tuple[PrivateEngine, PrivateEngine], image: str, tmp_path: Path
+) -> None:
+    first, _second = two_engines
+    dead_engine = f"unix://{tmp_path}/gone.sock"
+    with ScriptedModelServer([]) as live:
+        dead_model = "http://127.0.0.1:9/v1"  # the discard port: nothing answers
+        env = {
+            **os.environ,
+            **isolated_env(tmp_path),
+            "REMPART_SANDBOX_IMAGE": image,
+            "REMPART_DOCKER_HOSTS": f"{dead_engine},{first.host}",
+            "REMPART_MODEL_URLS": f"{live.base_url},{dead_model}",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "rempart", "doctor", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks[f"engine {first.host}"]["ok"]
+    gone = checks[f"engine {dead_engine}"]
+    assert not gone["ok"] and not gone["required"] and "No such file" in gone["detail"]
+    assert checks[f"model replica {live.base_url}"]["ok"]
+    down = checks[f"model replica {dead_model}"]
+    assert not down["ok"] and not down["required"]
+    assert checks["sandbox image present"]["ok"]  # probed on the engine that works
 
 
 def test_a_session_whose_engine_dies_gets_its_next_sandbox_on_the_live_engine(
