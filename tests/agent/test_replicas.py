@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.airgap import airgap_checks
 from agent.errors import ContextOverflow, ModelUnavailable
 from agent.events import Event, FinishEvent, NoticeEvent, SessionStarted
 from agent.loop import LoopLimits
@@ -245,3 +246,18 @@ def test_a_session_whose_replica_dies_mid_turn_finishes_on_the_other_and_says_so
     assert text.endswith(f"); the session continues on {second_url}")
     assert isinstance(finish, FinishEvent) and finish.status == "finished", finish
     assert (workspace / "notes.txt").read_text() == "written on the first\n"
+
+
+def test_airgap_doctor_checks_every_replica_and_fails_on_one_on_another_host(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        config_dir=tmp_path / "config",
+        model_urls=["http://127.0.0.1:8000/v1", "http://gpu-2.corp.example:8000/v1"],
+    )
+    checks = [c for c in airgap_checks(settings, {}) if c.name == "airgap: model endpoint"]
+    assert [(c.ok, c.detail.split()[0]) for c in checks] == [
+        (True, "http://127.0.0.1:8000/v1"),
+        (False, "http://gpu-2.corp.example:8000/v1"),
+    ]
