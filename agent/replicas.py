@@ -31,7 +31,7 @@ from agent.model_client import (
     OpenAIModelClient,
     T,
     ToolChoice,
-    _retryable,
+    retryable,
 )
 
 HEALTH_TIMEOUT_S = 3.0
@@ -166,7 +166,7 @@ class ReplicatedModelClient:
             except ModelUnavailable as exc:
                 cause = exc.__cause__
                 if isinstance(exc, ContextOverflow) or not (
-                    isinstance(cause, Exception) and _retryable(cause)
+                    isinstance(cause, Exception) and retryable(cause)
                 ):
                     raise
                 why = exc.message
