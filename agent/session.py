@@ -330,7 +330,7 @@ class Session:
                 f"the sandbox runs on {sandbox.engine}"
             )
             if self.id:
-                self.emit(NoticeEvent(text=text))
+                self._tell(NoticeEvent(text=text))
             else:
                 self._pending.append(NoticeEvent(text=text))
 
