@@ -74,8 +74,15 @@ class _Server:
 class McpHub:
     """Starts servers in one container and calls their tools; use as a context manager."""
 
-    def __init__(self, container_id: str, user: str, docker_cli: str = "docker") -> None:
+    def __init__(
+        self,
+        container_id: str,
+        user: str,
+        docker_cli: str = "docker",
+        engine_args: tuple[str, ...] = (),  # `-H URL`: the sandbox's engine (sandbox.engines)
+    ) -> None:
         self.container_id, self.user, self.docker_cli = container_id, user, docker_cli
+        self.engine_args = engine_args
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -88,7 +95,7 @@ class McpHub:
         self.close()
 
     def _params(self, config: McpServerConfig) -> StdioServerParameters:
-        args = ["exec", "-i", "-u", self.user, "-w", config.cwd]
+        args = [*self.engine_args, "exec", "-i", "-u", self.user, "-w", config.cwd]
         for key, value in config.env.items():
             args += ["-e", f"{key}={value}"]
         return StdioServerParameters(

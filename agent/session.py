@@ -39,6 +39,7 @@ from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
 from agent.projectcheck import ProjectCheck, find_check
 from agent.projectmap import project_context
+from agent.replicas import ReplicatedModelClient
 from agent.runner import CallRunner, SandboxHandle
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
@@ -52,6 +53,7 @@ from policies.errors import RempartError
 from sandbox import Sandbox, SandboxError
 from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
+from sandbox.engines import cli_args
 from sandbox.errors import SandboxRequestError
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
@@ -97,7 +99,7 @@ class Session:
         self.id = ""
         self.loop: AgentLoop | None = None
         self._sandbox: SandboxHandle | None = None
-        self._client: OpenAIModelClient | None = None
+        self._client: OpenAIModelClient | ReplicatedModelClient | None = None
         self.capabilities: Capabilities | None = None
         self._mcp: McpHub | None = None
         self.evidence = Evidence()
@@ -106,6 +108,8 @@ class Session:
         self._lock: WorkspaceLock | None = None
         self.checkpoints: Checkpoints | None = None
         self._runner: CallRunner | None = None
+        self._pending: list[Event] = []  # told once the session exists
+        self._engine_args: list[str] = []  # the docker CLI's way to the sandbox's engine
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -175,15 +179,26 @@ class Session:
             settings, workspace, opts.policy_files, ignore_project=opts.ignore_project_policy
         )
         self.policy = load_policy_set(layers)
-        base_url = opts.model_url or settings.model_base_url
+        urls = [opts.model_url] if opts.model_url else settings.model_replicas
         model_name = opts.model or settings.model_name
-        client = OpenAIModelClient(
-            base_url,
-            model_name,
-            settings.model_api_key,
-            settings.model_timeout_s,
-            settings.model_retries,
-        )
+        client: OpenAIModelClient | ReplicatedModelClient
+        if len(urls) > 1:
+            client = ReplicatedModelClient(
+                urls,
+                model_name,
+                settings.model_api_key,
+                settings.model_timeout_s,
+                settings.model_retries,
+                on_failover=self._failed_over,
+            )
+        else:
+            client = OpenAIModelClient(
+                urls[0],
+                model_name,
+                settings.model_api_key,
+                settings.model_timeout_s,
+                settings.model_retries,
+            )
         self._client = client
         client.model = model_name or pick_model(client)
         client.sampling = _sampling(settings, client.model)
@@ -210,6 +225,8 @@ class Session:
             label = runner_ref[0].step_label() if runner_ref else "session start"
             self.checkpoints.record(changes, label)
 
+        engines = settings.engines()
+
         def start_sandbox() -> Sandbox:
             sandbox = Sandbox(
                 spec,
@@ -218,8 +235,11 @@ class Session:
                 on_refused=refused,
                 on_synced=evidence.on_sync,
                 on_change_set=checkpoint,
+                engines=engines,
             )
             sandbox.start()
+            self._engine_args = cli_args(sandbox.engine)
+            self._engine_notices(sandbox)
             if sandbox.view is not None:
                 evidence.take_baseline(sandbox.view)
             return sandbox
@@ -234,19 +254,22 @@ class Session:
         self.audit.append(
             self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}"
         )
-        self.audit.append(  # the host side's one destination (`rempart audit egress`)
-            self.id,
-            "egress",
-            action={"kind": "model.connect", "url": base_url},
-            decision="host",
-            approver="model-client",
-        )
+        if isinstance(client, ReplicatedModelClient):  # the session's replica, from now on
+            client.bind(self.id)
+        for url in urls:  # the host side's destinations (`rempart audit egress`)
+            self.audit.append(
+                self.id,
+                "egress",
+                action={"kind": "model.connect", "url": url},
+                decision="host",
+                approver="model-client",
+            )
         self.emit(
             SessionStarted(
                 task=opts.task,
                 workspace=str(workspace),
                 model=client.model,
-                base_url=base_url,
+                base_url=client.base_url,
                 tool_call_mode=self.capabilities.mode or "text",
                 policy_layers=[f"{layer.name}: {layer.path}" for layer in layers],
                 network="allowlist: " + ", ".join(spec.network_allow)
@@ -255,6 +278,9 @@ class Session:
                 resumed=resumed is not None,
             )
         )
+        for event in self._pending:
+            self.emit(event)
+        self._pending.clear()
         limits = replace(opts.limits, context_tokens=self.capabilities.context_tokens)
         policy_limits = self.policy.limits
         handle = self._sandbox
@@ -295,6 +321,27 @@ class Session:
             limits,
             finisher=finisher,
         )
+
+    def _failed_over(self, failed: str, now: str, why: str) -> None:
+        """A model replica died mid-session: the session goes on on another one."""
+        text = f"model replica {failed} failed ({why}); the session continues on {now}"
+        if self.id:
+            self._tell(NoticeEvent(text=text))
+        else:
+            self._pending.append(NoticeEvent(text=text))
+
+    def _engine_notices(self, sandbox: Sandbox) -> None:
+        """Say which engines were passed over (dead, or without the image), and where the
+        sandbox went; before the session exists they wait for its first event."""
+        for state in sandbox.skipped:
+            text = (
+                f"Docker engine {state.url} skipped: {state.problem}; "
+                f"the sandbox runs on {sandbox.engine}"
+            )
+            if self.id:
+                self._tell(NoticeEvent(text=text))
+            else:
+                self._pending.append(NoticeEvent(text=text))
 
     def _know_project(self, workspace: Path) -> None:
         """The project's check and the map a small model gets at start, from what the
@@ -337,7 +384,7 @@ class Session:
         if not config.servers or self._sandbox is None:
             return {}
         sandbox = self._sandbox.current
-        self._mcp = McpHub(sandbox.container_id, sandbox.user)
+        self._mcp = McpHub(sandbox.container_id, sandbox.user, engine_args=tuple(self._engine_args))
         tools: dict[str, McpTool] = {}
         for name, server in config.servers.items():
             start = ToolCallRequest(id=f"mcp-start-{name}", name="mcp.start", arguments="{}")
