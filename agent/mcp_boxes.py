@@ -17,6 +17,7 @@ from typing import Protocol
 from policies import FsRead
 from policies.netrules import NetTable
 from sandbox.changes import Change, Judge, Verdict
+from sandbox.engines import Engines
 from sandbox.policy_bridge import readable
 from sandbox.sandbox import Sandbox
 from sandbox.spec import SandboxSpec
@@ -66,10 +67,16 @@ def server_spec(policy: McpPolicy, server: str, base: SandboxSpec) -> SandboxSpe
 
 
 def server_sandbox(
-    policy: McpPolicy, server: str, base: SandboxSpec, judge: Judge | None = None
+    policy: McpPolicy,
+    server: str,
+    base: SandboxSpec,
+    judge: Judge | None = None,
+    engines: Engines | None = None,
 ) -> Sandbox:
-    """A (not started) sandbox for `server`; `judge` decides an `rw` server's changes."""
+    """A (not started) sandbox for `server`, placed like the agent's (`engines`); `judge`
+    decides an `rw` server's changes."""
     mode = policy.mcp_workspace(server)
     shown: Callable[[str], bool] = _nothing if mode == "none" else readable(policy)  # type: ignore[arg-type]
     decide: Judge = judge if (mode == "rw" and judge is not None) else _read_only
-    return Sandbox(server_spec(policy, server, base), readable=shown, judge=decide)
+    spec = server_spec(policy, server, base)
+    return Sandbox(spec, readable=shown, judge=decide, engines=engines)

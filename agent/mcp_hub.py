@@ -28,6 +28,7 @@ from agent.errors import McpError
 from agent.mcp_config import IMAGE_BIN, McpServerConfig, load_config
 from agent.mcp_untrusted import capped, structured_text
 from sandbox.egress import EgressEvent
+from sandbox.engines import cli_args
 from sandbox.sandbox import Sandbox
 
 START_TIMEOUT_S = 60.0
@@ -94,9 +95,9 @@ class McpHub:
         self.close()
 
     def _params(
-        self, config: McpServerConfig, container_id: str, user: str
+        self, config: McpServerConfig, container_id: str, user: str, engine_args: list[str]
     ) -> StdioServerParameters:
-        args = ["exec", "-i", "-u", user, "-w", config.cwd]
+        args = [*engine_args, "exec", "-i", "-u", user, "-w", config.cwd]
         for key, value in {**SERVER_ENV, **config.env}.items():
             args += ["-e", f"{key}={value}"]
         argv = [*BRIDGE, config.url] if config.url else config.command
@@ -108,7 +109,8 @@ class McpHub:
         """Start one server in `box` (started; the hub closes it); returns its tools."""
         ready: Future[list[McpToolInfo]] = Future()
         server = _Server(box, writes)  # an asyncio.Queue binds to the loop on first use
-        params = self._params(config, box.container_id, box.user)
+        # the docker CLI's way to the engine the box was placed on (sandbox.engines)
+        params = self._params(config, box.container_id, box.user, cli_args(box.engine))
 
         async def create() -> None:
             server.task = asyncio.ensure_future(self._serve(name, params, server, ready))

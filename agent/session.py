@@ -41,6 +41,7 @@ from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
 from agent.projectcheck import ProjectCheck, find_check
 from agent.projectmap import project_context
+from agent.replicas import ReplicatedModelClient
 from agent.runner import CallRunner, SandboxHandle
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
@@ -54,6 +55,7 @@ from policies.errors import RempartError
 from sandbox import Sandbox, SandboxError
 from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
+from sandbox.engines import cli_args
 from sandbox.errors import SandboxRequestError
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
@@ -99,7 +101,7 @@ class Session:
         self.id = ""
         self.loop: AgentLoop | None = None
         self._sandbox: SandboxHandle | None = None
-        self._client: OpenAIModelClient | None = None
+        self._client: OpenAIModelClient | ReplicatedModelClient | None = None
         self.capabilities: Capabilities | None = None
         self._mcp: McpHub | None = None
         self.evidence = Evidence()
@@ -108,6 +110,8 @@ class Session:
         self._lock: WorkspaceLock | None = None
         self.checkpoints: Checkpoints | None = None
         self._runner: CallRunner | None = None
+        self._pending: list[Event] = []  # told once the session exists
+        self._engine_args: list[str] = []  # the docker CLI's way to the sandbox's engine
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -181,15 +185,26 @@ class Session:
             settings, workspace, opts.policy_files, ignore_project=opts.ignore_project_policy
         )
         self.policy = load_policy_set(layers)
-        base_url = opts.model_url or settings.model_base_url
+        urls = [opts.model_url] if opts.model_url else settings.model_replicas
         model_name = opts.model or settings.model_name
-        client = OpenAIModelClient(
-            base_url,
-            model_name,
-            settings.model_api_key,
-            settings.model_timeout_s,
-            settings.model_retries,
-        )
+        client: OpenAIModelClient | ReplicatedModelClient
+        if len(urls) > 1:
+            client = ReplicatedModelClient(
+                urls,
+                model_name,
+                settings.model_api_key,
+                settings.model_timeout_s,
+                settings.model_retries,
+                on_failover=self._failed_over,
+            )
+        else:
+            client = OpenAIModelClient(
+                urls[0],
+                model_name,
+                settings.model_api_key,
+                settings.model_timeout_s,
+                settings.model_retries,
+            )
         self._client = client
         client.model = model_name or pick_model(client)
         client.sampling = _sampling(settings, client.model)
@@ -216,6 +231,8 @@ class Session:
             label = runner_ref[0].step_label() if runner_ref else "session start"
             self.checkpoints.record(changes, label)
 
+        engines = settings.engines()
+
         def start_sandbox() -> Sandbox:
             sandbox = Sandbox(
                 spec,
@@ -224,14 +241,18 @@ class Session:
                 on_refused=refused,
                 on_synced=evidence.on_sync,
                 on_change_set=checkpoint,
+                engines=engines,
             )
             sandbox.start()
+            self._engine_args = cli_args(sandbox.engine)
+            self._engine_notices(sandbox)
             if sandbox.view is not None:
                 evidence.take_baseline(sandbox.view)
             return sandbox
 
         self._sandbox = SandboxHandle(start_sandbox)
         self._spec, self._judge, self._workspace = spec, judge, workspace
+        self._engines = engines
         self.id = (
             resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
         )
@@ -241,19 +262,22 @@ class Session:
         self.audit.append(
             self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}"
         )
-        self.audit.append(  # the host side's one destination (`rempart audit egress`)
-            self.id,
-            "egress",
-            action={"kind": "model.connect", "url": base_url},
-            decision="host",
-            approver="model-client",
-        )
+        if isinstance(client, ReplicatedModelClient):  # the session's replica, from now on
+            client.bind(self.id)
+        for url in urls:  # the host side's destinations (`rempart audit egress`)
+            self.audit.append(
+                self.id,
+                "egress",
+                action={"kind": "model.connect", "url": url},
+                decision="host",
+                approver="model-client",
+            )
         self.emit(
             SessionStarted(
                 task=opts.task,
                 workspace=str(workspace),
                 model=client.model,
-                base_url=base_url,
+                base_url=client.base_url,
                 tool_call_mode=self.capabilities.mode or "text",
                 policy_layers=[f"{layer.name}: {layer.path}" for layer in layers],
                 network="allowlist: " + ", ".join(spec.network_allow)
@@ -262,6 +286,9 @@ class Session:
                 resumed=resumed is not None,
             )
         )
+        for event in self._pending:
+            self.emit(event)
+        self._pending.clear()
         limits = replace(opts.limits, context_tokens=self.capabilities.context_tokens)
         policy_limits = self.policy.limits
         handle = self._sandbox
@@ -302,6 +329,27 @@ class Session:
             limits,
             finisher=finisher,
         )
+
+    def _failed_over(self, failed: str, now: str, why: str) -> None:
+        """A model replica died mid-session: the session goes on on another one."""
+        text = f"model replica {failed} failed ({why}); the session continues on {now}"
+        if self.id:
+            self._tell(NoticeEvent(text=text))
+        else:
+            self._pending.append(NoticeEvent(text=text))
+
+    def _engine_notices(self, sandbox: Sandbox) -> None:
+        """Say which engines were passed over (dead, or without the image), and where the
+        sandbox went; before the session exists they wait for its first event."""
+        for state in sandbox.skipped:
+            text = (
+                f"Docker engine {state.url} skipped: {state.problem}; "
+                f"the sandbox runs on {sandbox.engine}"
+            )
+            if self.id:
+                self._tell(NoticeEvent(text=text))
+            else:
+                self._pending.append(NoticeEvent(text=text))
 
     def _know_project(self, workspace: Path) -> None:
         """The project's check and the map a small model gets at start, from what the
@@ -359,7 +407,7 @@ class Session:
             if refusal is not None:
                 self.emit(NoticeEvent(text=f"MCP server {name} not started: {refusal}"))
                 continue
-            box = server_sandbox(self.policy, name, self._spec, self._judge)
+            box = server_sandbox(self.policy, name, self._spec, self._judge, self._engines)
             writes = self.policy.mcp_workspace(name) == "rw"
             try:
                 box.start()
