@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.audit import open_audit
 from agent.discovery import trust_file
 from agent.events import DecisionEvent, NoticeEvent
 from agent.testing import Reply
@@ -124,3 +125,30 @@ def test_a_project_mcp_json_is_used_only_once_trusted_and_untrusted_again_when_c
         for e in run.events
     )
     assert "no tool 'mcp__demo__echo'" in run.results()[0].content
+
+
+def test_an_mcp_server_s_connection_attempts_are_in_the_session_s_audit_log(
+    run_session: Callable[..., Run], workspace: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    fetch = {"command": "uvx", "args": ["mcp-server-fetch", "--ignore-robots-txt"]}
+    (config / "mcp.json").write_text(json.dumps({"mcpServers": {"fetch": fetch}}))
+    policy = POLICY.replace(
+        "limits:",
+        "mcp:\n  servers: {fetch: {decision: allow, network: [pypi.org:443]}}\n"
+        '  tools:\n    - {match: "fetch.fetch", decision: allow}\nlimits:',
+    )
+    run = run_session(
+        [
+            Reply.call("mcp__fetch__fetch", url="https://example.com/"),
+            Reply.call("finish", summary="done"),
+        ],
+        policy_text=policy,
+    )
+    assert run.results()[0].is_error  # the server's proxy refused the host
+    records = [r for r in open_audit(run.settings).records() if r.session == run.session_id]
+    egress = [r for r in records if r.kind == "egress" and (r.action or {}).get("mcp_server")]
+    assert egress and egress[0].action is not None
+    assert egress[0].action["host"] == "example.com" and egress[0].decision == "deny"
+    assert any(r.kind == "mcp" and "server fetch started" in (r.note or "") for r in records)
