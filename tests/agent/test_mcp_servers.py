@@ -238,3 +238,30 @@ def test_the_git_server_s_annotations_reach_the_policy_as_the_server_sent_them(
     log = pol.evaluate(mcp_call_action(tools["git_log"], {"repo_path": "/workspace"}))
     reset = pol.evaluate(mcp_call_action(tools["git_reset"], {"repo_path": "/workspace"}))
     assert log.decision == "allow" and reset.decision == "deny"
+
+
+def test_a_secret_in_git_history_is_not_shown_by_the_git_server(
+    tmp_path: Path, repo: Path, image: str
+) -> None:
+    """The argument rules judge only what a call names: `git_show HEAD~1` names no path. The
+    server's own read view is the second wall: a store with a read-denied path in its
+    history is hidden, so no revision reaches the secret."""
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "add", "-f", ".env"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "oops"], check=True)
+    subprocess.run([*git, "rm", "-q", "--cached", ".env"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "remove the secret"], check=True)
+    pol = policy(tmp_path, "    git: {decision: allow}\n")
+    with pytest.raises(McpError):  # pinned to /workspace, the server finds no repository
+        with probe_server(pol, "git", GIT, repo, image):
+            pass
+    unpinned = McpServerConfig(command=["mcp-server-git"])
+    with probe_server(pol, "git", unpinned, repo, image) as probe:
+        for tool, args in [
+            ("git_show", {"repo_path": "/workspace", "revision": "HEAD~1"}),
+            ("git_log", {"repo_path": "/workspace"}),
+            ("git_diff", {"repo_path": "/workspace", "target": "HEAD~2"}),
+        ]:
+            result = probe.hub.call("git", tool, args, 60)
+            assert "super-secret-value" not in result.text
+            assert "oops" not in result.text  # the store itself is hidden
