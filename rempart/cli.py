@@ -18,9 +18,11 @@ from agent import (
     cli_audit,
     cli_bundle,
     cli_config,
+    cli_mcp,
     cli_policy,
     cli_run,
     cli_sessions,
+    cli_store,
     cli_undo,
     doctor,
 )
@@ -75,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_sessions.add_commands(sub)
     cli_undo.add_commands(sub)
     cli_audit.add_commands(sub)
+    cli_store.add_commands(sub)
+    cli_mcp.add_commands(sub)
     doctor.add_commands(sub)
     cli_config.add_commands(sub)
     cli_bundle.add_commands(sub)
