@@ -252,9 +252,9 @@ def test_a_secret_in_git_history_is_not_shown_by_the_git_server(
     subprocess.run([*git, "rm", "-q", "--cached", ".env"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "remove the secret"], check=True)
     pol = policy(tmp_path, "    git: {decision: allow}\n")
-    with pytest.raises(McpError):  # pinned to /workspace, the server finds no repository
-        with probe_server(pol, "git", GIT, repo, image):
-            pass
+    # pinned to /workspace, the server finds no repository and does not start
+    with pytest.raises(McpError), probe_server(pol, "git", GIT, repo, image):
+        pass
     unpinned = McpServerConfig(command=["mcp-server-git"])
     with probe_server(pol, "git", unpinned, repo, image) as probe:
         for tool, args in [
