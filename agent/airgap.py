@@ -222,11 +222,13 @@ def airgap_checks(settings: Settings, env: Mapping[str, str] | None = None) -> l
     running = running_server_env(settings)
     state = read_state(settings)
     base_url = state.base_url if state else settings.model_base_url
+    # every replica gets the prompts of the sessions placed on it
+    endpoints = [endpoint_check(url) for url in settings.model_urls or [base_url]]
     return [
         pip_check(env),
         flags_check("airgap: hub downloads", HUB_FLAGS, env, served, running),
         hub_endpoint_check(env),
         flags_check("airgap: vLLM usage stats", USAGE_FLAGS, env, served, running),
-        endpoint_check(base_url),
+        *endpoints,
         dns_check(),
     ]

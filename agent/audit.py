@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 GENESIS = "0" * 64
 _TAIL_BYTES = 1 << 16
-Kind = Literal["decision", "result", "session", "egress"]
+Kind = Literal["decision", "result", "session", "egress", "mcp"]
 
 
 class AuditWriteError(RempartError):
@@ -81,6 +81,52 @@ def output_digest(text: str) -> tuple[str, int]:
     return hashlib.sha256(data).hexdigest(), len(data)
 
 
+def build_record(
+    key: AuditKey, seq: int, prev: str, session: str, kind: Kind, fields: dict[str, Any]
+) -> AuditRecord:
+    """Record `seq`, linked to `prev` and MAC'd with `key` (both back ends build it here)."""
+    body: dict[str, Any] = {"seq": seq, "ts": time.time(), "session": session}
+    body["kind"] = kind
+    body.update({k: v for k, v in fields.items() if v is not None})
+    body.update(key=key.id, prev=prev)
+    return AuditRecord(**body, hash=digest(body, key))
+
+
+class AuditTrail(Protocol):
+    """Where records go: the JSON-lines file (`AuditLog`, the embedded default) or PostgreSQL
+    (`agent.audit_pg.PgAuditLog`). `rempart audit verify` reads both the same way: every
+    record as a JSON line (`raw_lines`), then the anchored head (`head`)."""
+
+    @property
+    def where(self) -> str: ...
+    @property
+    def anchor_where(self) -> str: ...
+    @property
+    def key_where(self) -> str: ...
+    def key(self, create: bool = False) -> AuditKey | None: ...
+    def append(self, session: str, kind: Kind, **fields: Any) -> AuditRecord: ...
+    def records(self) -> Iterator[AuditRecord]: ...
+    def raw_lines(self) -> Iterator[bytes]:
+        """Each record as written, with its newline (a last line without one: a cut write)."""
+        ...
+
+    def exists(self) -> bool: ...
+    def head(self) -> Anchor | None:
+        """The anchored head, None when there is none; ValueError/OSError when unreadable."""
+        ...
+
+    def verify(self, expected: dict[str, dict[str, int]] | None = None) -> VerifyResult: ...
+
+
+def open_audit(settings: Settings) -> AuditTrail:
+    """The configured audit log: PostgreSQL when `store_url` is set, else the JSONL file."""
+    if settings.store_url:
+        from agent.audit_pg import PgAuditLog
+
+        return PgAuditLog(settings.store_url, settings.audit_key, settings.audit_sink)
+    return AuditLog.for_settings(settings)
+
+
 class AuditLog:
     """The log at `path`, keyed by the key in `key_file`, its head anchored in `anchor_file`;
     each record is also appended to `sink` when given (e.g. a file on another volume)."""
@@ -100,10 +146,34 @@ class AuditLog:
             settings.audit_log, settings.audit_key, settings.audit_anchor, settings.audit_sink
         )
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    @property
+    def anchor_where(self) -> str:
+        return str(self.anchor_file)
+
+    @property
+    def key_where(self) -> str:
+        return str(self.key_file)
+
     def key(self, create: bool = False) -> AuditKey | None:
         if self._key is None:
             self._key = AuditKey.load(self.key_file, create=create)
         return self._key
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def head(self) -> Anchor | None:
+        return read_anchor(self.anchor_file)
+
+    def raw_lines(self) -> Iterator[bytes]:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as handle:
+            yield from handle
 
     def append(self, session: str, kind: Kind, **fields: Any) -> AuditRecord:
         key = self.key(create=True)
@@ -132,11 +202,7 @@ class AuditLog:
         except OSError as exc:
             raise _write_error(self.anchor_file, exc) from exc
         _check_head(anchor, seq, prev, self)
-        body: dict[str, Any] = {"seq": seq + 1, "ts": time.time(), "session": session}
-        body["kind"] = kind
-        body.update({k: v for k, v in fields.items() if v is not None})
-        body.update(key=key.id, prev=prev)
-        record = AuditRecord(**body, hash=digest(body, key))
+        record = build_record(key, seq + 1, prev, session, kind, fields)
         line = record.model_dump_json(exclude_none=True).encode() + b"\n"
         head = Anchor(seq=record.seq, hash=record.hash, key=key.id).signed(key)
         try:
@@ -147,14 +213,7 @@ class AuditLog:
             os.ftruncate(handle.fileno(), size)  # no record: the caller must not act
             os.fsync(handle.fileno())
             raise _write_error(self.path, exc) from exc
-        if self.sink is not None:
-            try:  # the record stands (log and anchor agree); the caller must still not act
-                _export(self.sink, line)
-            except OSError as exc:
-                raise AuditWriteError(
-                    f"cannot export record {record.seq} to {self.sink}: {exc.strerror or exc}",
-                    hint="the record is in the log; fix the sink (REMPART_AUDIT_SINK)",
-                ) from exc
+        export(self.sink, record.seq, line)
         return record
 
     def records(self) -> Iterator[AuditRecord]:
@@ -230,13 +289,22 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[done:]
 
 
-def _export(sink: Path, line: bytes) -> None:
-    fd = os.open(sink, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        _write_all(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def export(sink: Path | None, seq: int, line: bytes) -> None:
+    """Append the record's line to the sink, when there is one."""
+    if sink is None:
+        return
+    try:  # the record stands (log and anchor agree); the caller must still not act
+        fd = os.open(sink, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            _write_all(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise AuditWriteError(
+            f"cannot export record {seq} to {sink}: {exc.strerror or exc}",
+            hint="the record is in the log; fix the sink (REMPART_AUDIT_SINK)",
+        ) from exc
 
 
 class VerifyResult(BaseModel):

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from agent.audit import GENESIS, AuditLog, AuditRecord, VerifyResult, digest
-from agent.audit_anchor import Anchor, AuditKey, read_anchor
+from agent.audit import GENESIS, AuditRecord, AuditTrail, VerifyResult, digest, open_audit
+from agent.audit_anchor import Anchor, AuditKey
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -30,17 +30,18 @@ Expected = dict[str, dict[str, int]]
 
 
 def verify_settings(settings: Settings) -> VerifyResult:
-    """The configured log, checked against its anchor and the sessions store."""
-    from agent.store import Store
+    """The configured log (JSONL or PostgreSQL), checked against its anchor and the sessions
+    store."""
+    from agent.store import open_store
 
     expected: Expected = {}
-    if settings.sessions_db.exists():
-        store = Store(settings.sessions_db)
+    if settings.store_url or settings.sessions_db.exists():
+        store = open_store(settings)
         try:
             expected = store.event_counts(list(STORE_KINDS))
         finally:
             store.close()
-    return verify_log(AuditLog.for_settings(settings), expected)
+    return verify_log(open_audit(settings), expected)
 
 
 class _Walk:
@@ -80,24 +81,23 @@ class _Walk:
         return ""
 
 
-def verify_log(log: AuditLog, expected: Expected | None = None) -> VerifyResult:
+def verify_log(log: AuditTrail, expected: Expected | None = None) -> VerifyResult:
+    """One code path for both back ends: the JSONL file and PostgreSQL's audit table."""
     key = log.key()
     walk = _Walk(key)
     notes: list[str] = []
-    if log.path.exists():
-        with log.path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.endswith(b"\n"):
-                    notes.append(f"line {number} is an unfinished write (a crash); ignored")
-                    break
-                try:
-                    record = AuditRecord.model_validate_json(line)
-                except ValidationError as exc:
-                    problem = f"not a valid record: {exc.errors()[0]['msg']}"
-                    return VerifyResult(ok=False, records=walk.count, line=number, problem=problem)
-                problem = walk.check(record)
-                if problem:
-                    return VerifyResult(ok=False, records=walk.count, line=number, problem=problem)
+    for number, line in enumerate(log.raw_lines(), start=1):
+        if not line.endswith(b"\n"):
+            notes.append(f"line {number} is an unfinished write (a crash); ignored")
+            break
+        try:
+            record = AuditRecord.model_validate_json(line)
+        except ValidationError as exc:
+            problem = f"not a valid record: {exc.errors()[0]['msg']}"
+            return VerifyResult(ok=False, records=walk.count, line=number, problem=problem)
+        problem = walk.check(record)
+        if problem:
+            return VerifyResult(ok=False, records=walk.count, line=number, problem=problem)
     result = VerifyResult(ok=True, records=walk.count, notes=notes)
     problem = _against_anchor(log, key, walk, result)
     if not problem and expected:
@@ -107,25 +107,25 @@ def verify_log(log: AuditLog, expected: Expected | None = None) -> VerifyResult:
     return result
 
 
-def _against_anchor(log: AuditLog, key: AuditKey | None, walk: _Walk, out: VerifyResult) -> str:
+def _against_anchor(log: AuditTrail, key: AuditKey | None, walk: _Walk, out: VerifyResult) -> str:
     try:
-        anchor = read_anchor(log.anchor_file)
+        anchor = log.head()
     except ValueError as exc:
         return str(exc)
     except OSError as exc:
-        return f"cannot read the anchor {log.anchor_file}: {exc.strerror}"
+        return f"cannot read the anchor {log.anchor_where}: {exc.strerror}"
     if anchor is None:
         if walk.keyed:
-            return f"no anchor at {log.anchor_file}: the log's tail cannot be checked"
+            return f"no anchor at {log.anchor_where}: the log's tail cannot be checked"
         if walk.count:
             out.notes.append("no anchor: written by an older Rempart; the tail is unchecked")
         return ""
     out.anchored = anchor.seq
     if key is None:
-        return f"the audit key {log.key_file} is missing: the anchor cannot be checked"
+        return f"the audit key {log.key_where} is missing: the anchor cannot be checked"
     if not isinstance(anchor, Anchor) or not anchor.valid(key):
-        return f"the anchor {log.anchor_file} does not match its MAC (edited)"
-    where = "missing" if not log.path.exists() else ("empty" if walk.count == 0 else "")
+        return f"the anchor {log.anchor_where} does not match its MAC (edited)"
+    where = "missing" if not log.exists() else ("empty" if walk.count == 0 else "")
     if anchor.seq > walk.count:
         out.line = walk.count + 1
         state = f"the log is {where}" if where else f"the log ends at record {walk.count}"

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from agent.audit import AuditLog, VerifyResult
+from agent.audit import AuditLog, AuditTrail, VerifyResult, open_audit
 from agent.audit_verify import verify_settings
 from agent.egress_report import collect, render
 from agent.settings import Settings
@@ -15,18 +15,18 @@ from policies.exitcodes import Exit
 from policies.termsafe import safe_line
 
 
-def _log(args: argparse.Namespace, settings: Settings) -> AuditLog:
+def _log(args: argparse.Namespace, settings: Settings) -> AuditTrail:
     if not args.log:
-        return AuditLog.for_settings(settings)
+        return open_audit(settings)
     key = Path(args.key) if getattr(args, "key", None) else settings.audit_key
     anchor = Path(args.anchor) if getattr(args, "anchor", None) else settings.audit_anchor
     return AuditLog(Path(args.log), key, anchor)
 
 
-def _verify(args: argparse.Namespace) -> tuple[AuditLog, VerifyResult]:
+def _verify(args: argparse.Namespace) -> tuple[AuditTrail, VerifyResult]:
     settings = Settings()
     if not args.log:  # the configured log: its anchor and the sessions store too
-        return AuditLog.for_settings(settings), verify_settings(settings)
+        return open_audit(settings), verify_settings(settings)
     log = _log(args, settings)
     return log, log.verify()
 
@@ -42,14 +42,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if result.anchored is not None
             else "no anchor"
         )
-        print(f"ok: {result.records} records, chain and keys intact, {head} ({log.path})")
+        print(f"ok: {result.records} records, chain and keys intact, {head} ({log.where})")
         if result.sessions:
             print(f"ok: record counts match the sessions store ({result.sessions} sessions)")
     else:
         where = f" at record {result.line}" if result.line is not None else ""
         print(
             f"BROKEN{where}: {safe_line(result.problem)} "
-            f"({result.records} records verified before it; {log.path})"
+            f"({result.records} records verified before it; {log.where})"
         )
     for note in result.notes:
         print(f"note: {safe_line(note)}")
@@ -68,7 +68,7 @@ def cmd_egress(args: argparse.Namespace) -> int:
     log = _log(args, Settings())
     found = collect(log.records(), args.session)
     if args.session and not found:
-        print(f"error: no records of session {safe_line(args.session)} in {log.path}")
+        print(f"error: no records of session {safe_line(args.session)} in {log.where}")
         return Exit.ERROR
     if args.json:
         report = [{**s.model_dump(), "summary": s.summary()} for s in found]
@@ -77,7 +77,7 @@ def cmd_egress(args: argparse.Namespace) -> int:
     for line in render(found):
         print(safe_line(line))
     if not found:
-        print(f"no sessions in {log.path}")
+        print(f"no sessions in {log.where}")
     return Exit.OK
 
 

@@ -9,6 +9,7 @@ import tomllib
 from typing import Any
 
 from agent.settings import Settings, load_settings
+from agent.store import redact
 from policies.termsafe import json_safe, safe_line
 
 SECRET = "model_api_key"
@@ -37,6 +38,8 @@ def report(settings: Settings) -> dict[str, Any]:
     values = settings.model_dump(mode="json")
     if values.get(SECRET):
         values[SECRET] = "***"
+    if values.get("store_url"):
+        values["store_url"] = redact(values["store_url"])
     return {
         "config_file": str(settings.config_file),
         "config_file_exists": settings.config_file.exists(),

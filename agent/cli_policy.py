@@ -11,8 +11,11 @@ from agent.discovery import (
     Layer,
     discover_layers,
     load_policy_set,
+    trust_file,
     trust_project_policy,
 )
+from agent.mcp_config import load_file as load_mcp_file
+from agent.mcp_config import project_files as mcp_project_files
 from agent.settings import Settings
 from policies.errors import RempartError
 from policies.shipped import policy_argument
@@ -49,15 +52,25 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return 0
 
 
+AGAIN = "; a changed file must be trusted again"
+
+
 def cmd_trust(args: argparse.Namespace) -> int:
     settings = Settings()
     workspace = Path(args.workspace).resolve()
     path = workspace / PROJECT_POLICY
-    if not path.exists():
+    mcp_files = mcp_project_files(workspace)
+    if not path.exists() and not mcp_files:
         raise RempartError(f"{path} does not exist", hint="nothing to trust")
-    load_policy_set([*discover_layers(settings, None, []), Layer(name="project", path=path)])
-    digest = trust_project_policy(settings, workspace)
-    print(f"trusted {safe_line(str(path))} (sha256 {digest}); a changed file must be trusted again")
+    for config in mcp_files:  # the project's MCP servers (.mcp.json, .rempart/mcp.yaml)
+        load_mcp_file(config)  # a file that does not load is not trusted
+    if path.exists():
+        load_policy_set([*discover_layers(settings, None, []), Layer(name="project", path=path)])
+        digest = trust_project_policy(settings, workspace)
+        print(f"trusted {safe_line(str(path))} (sha256 {digest}){AGAIN}")
+    for config in mcp_files:
+        digest = trust_file(settings, config)
+        print(f"trusted {safe_line(str(config))} (sha256 {digest}){AGAIN}")
     return 0
 
 
@@ -80,7 +93,9 @@ def extend(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     layers.add_argument("--json", action="store_true", help="one JSON object")
     layers.set_defaults(func=cmd_layers)
     trust = verbs.add_parser(
-        "trust", help="trust the workspace's .rempart/policy.yaml as it is now"
+        "trust",
+        help="trust the workspace's .rempart/policy.yaml, .mcp.json and .rempart/mcp.yaml "
+        "as they are now",
     )
     trust.add_argument("--workspace", default=".", metavar="DIR")
     trust.set_defaults(func=cmd_trust)

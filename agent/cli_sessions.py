@@ -10,13 +10,13 @@ from agent.cli_run import approver_from, run_session
 from agent.render import JsonPrinter, TextPrinter
 from agent.session_args import SessionArgs, add_session_arguments
 from agent.settings import Settings
-from agent.store import SessionRow, Store
+from agent.store import SessionRow, open_store
 from agent.undo import checkpoints_of
 from policies.termsafe import json_safe, safe, safe_line
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    store = Store(Settings().sessions_db)
+    store = open_store(Settings())
     try:
         rows = store.list(args.limit)
     finally:
@@ -35,7 +35,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    store = Store(Settings().sessions_db)
+    store = open_store(Settings())
     try:
         row = store.get(args.id)
         events = store.events(row.id)
@@ -48,7 +48,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _row(settings: Settings, session_id: str) -> SessionRow:
-    store = Store(settings.sessions_db)
+    store = open_store(settings)
     try:
         return store.get(session_id)
     finally:
@@ -57,7 +57,7 @@ def _row(settings: Settings, session_id: str) -> SessionRow:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     settings = Settings()
-    store = Store(settings.sessions_db)
+    store = open_store(settings)
     try:
         row = store.last() if args.last else store.get(args.id)
     finally:
@@ -87,7 +87,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    store = Store(Settings().sessions_db)
+    store = open_store(Settings())
     try:
         store.delete(store.get(args.id).id)
     finally:

@@ -47,6 +47,22 @@ def _trusted(settings: Settings) -> dict[str, str]:
     return {str(key): str(value) for key, value in data.items()}
 
 
+def trusted_files(settings: Settings) -> dict[str, str]:
+    """Every trusted project file (resolved path -> the sha256 that was trusted)."""
+    return _trusted(settings)
+
+
+def trust_file(settings: Settings, path: Path) -> str:
+    """Record one project file (a policy, an MCP configuration) as trusted; its sha256."""
+    path = path.resolve()
+    digest = _sha256(path)
+    trusted = _trusted(settings)
+    trusted[str(path)] = digest
+    _trust_store(settings).parent.mkdir(parents=True, exist_ok=True)
+    _trust_store(settings).write_text(json.dumps(trusted, indent=2, sort_keys=True))
+    return digest
+
+
 def trust_project_policy(settings: Settings, workspace: Path) -> str:
     """Record the current project policy file as trusted; returns its sha256."""
     path = (workspace / PROJECT_POLICY).resolve()

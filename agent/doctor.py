@@ -46,6 +46,8 @@ def disk_check(settings: Settings) -> Check:
 def model_check(settings: Settings) -> Check:
     state = read_state(settings)
     base_url = state.base_url if state else settings.model_base_url
+    if settings.model_urls:  # one replica listed: what sessions use
+        base_url = settings.model_urls[0]
     models = probe_models(base_url, settings.model_api_key)
     return Check(
         name="model endpoint",
@@ -54,6 +56,23 @@ def model_check(settings: Settings) -> Check:
         hint="start the embedded model with `rempart model serve`, or set REMPART_MODEL_BASE_URL",
         required=True,
     )
+
+
+def replica_checks(settings: Settings) -> list[Check]:
+    """With several model replicas, one line each: a dead one is a warning while another
+    answers (sessions fail over to it), else a failure."""
+    found = {url: probe_models(url, settings.model_api_key) for url in settings.model_urls}
+    usable = any(models for models in found.values())
+    return [
+        Check(
+            name=f"model replica {url}",
+            ok=bool(models),
+            detail=f"serves {', '.join(models)}" if models else "unreachable",
+            hint="start it (or drop it from REMPART_MODEL_URLS); sessions use the others",
+            required=not usable,
+        )
+        for url, models in found.items()
+    ]
 
 
 def policy_check(settings: Settings) -> tuple[Check, bool]:
@@ -81,8 +100,12 @@ def policy_check(settings: Settings) -> tuple[Check, bool]:
 def run_all(settings: Settings) -> list[Check]:
     checks = [python_check(), disk_check(settings)]
     policy, gvisor = policy_check(settings)
-    checks += run_checks(settings.sandbox_image or None, gvisor_required=gvisor)
-    checks += [model_check(settings), policy]
+    checks += run_checks(settings.sandbox_image or None, settings.engines(), gvisor)
+    if len(settings.model_urls) > 1:
+        checks += replica_checks(settings)
+    else:
+        checks.append(model_check(settings))
+    checks.append(policy)
     return checks
 
 

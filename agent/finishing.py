@@ -3,7 +3,8 @@
 On `finish`, the project's check (`agent.projectcheck`) runs in the sandbox through the
 policy like any command. A failing check refuses the finish, with its output sent back to
 the model, at most `MAX_CHECK_REFUSALS` times; a finish with no file changed on a task that
-asks for a change is questioned once. The final event's summary is built from evidence
+asks for a change is questioned once, and so is one that leaves a name the task asks for
+missing (`agent.taskterms`). The final event's summary is built from evidence
 (`agent.evidence`): files changed, commands and exit codes, the check's result. The
 model's own words are kept as its claim.
 """
@@ -18,6 +19,7 @@ from agent.events import CheckRecord, FinishEvent, Outcome, Verified
 from agent.evidence import Evidence
 from agent.messages import ToolCallRequest
 from agent.projectcheck import ProjectCheck
+from agent.taskterms import Files, question, terms_of
 from agent.tools.focus import focus
 
 MAX_CHECK_REFUSALS = 2
@@ -46,8 +48,12 @@ class Finisher:
         run_check: RunCheck,
         evidence: Evidence,
         aids: bool = True,
+        files: Files | None = None,
     ) -> None:
         self.check, self.run_check, self.evidence, self.aids = check, run_check, evidence, aids
+        self.files = files  # the workspace's texts, for the task's named terms
+        self.terms = terms_of(task)
+        self.terms_questioned = False
         self.wants_change = asks_for_change(task)
         self.refusals = 0
         self.questioned = False
@@ -63,6 +69,11 @@ class Finisher:
                 "a change. Do the work with write_file/edit_file/run first. If nothing needs "
                 "to change, call finish again and say why."
             )
+        if self.aids and self.files is not None and not self.terms_questioned:
+            self.terms_questioned = True
+            asked = question(self.terms, self.files)
+            if asked:
+                return asked
         if self.check is None:
             if self.aids and last_exit_code not in (None, 0) and not self.questioned:
                 self.questioned = True

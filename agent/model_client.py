@@ -86,7 +86,7 @@ class OpenAIModelClient:
             try:
                 return request()
             except TRANSPORT_ERRORS as exc:
-                if attempt >= self.retries or not _retryable(exc):
+                if attempt >= self.retries or not retryable(exc):
                     log.warning("model call to %s failed: %r", self.base_url, exc)
                     raise _unavailable(self.base_url, exc, attempt + 1) from exc
                 log.info("model call to %s failed (%r); retrying", self.base_url, exc)
@@ -163,7 +163,7 @@ class OpenAIModelClient:
         )
 
 
-def _retryable(exc: Exception) -> bool:
+def retryable(exc: Exception) -> bool:
     """Could the same request succeed later (not a refusal of the request itself)?"""
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in RETRYABLE_STATUS

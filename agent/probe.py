@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from agent.errors import ModelUnavailable
 from agent.messages import Message
 from agent.model_client import OpenAIModelClient, ToolChoice
+from agent.replicas import ReplicatedModelClient
 
 _PING_TOOL: dict[str, Any] = {
     "type": "function",
@@ -44,7 +45,9 @@ def context_length(models: list[dict[str, Any]], model: str) -> int:
     return DEFAULT_CONTEXT
 
 
-def _answers_with_call(client: OpenAIModelClient, choice: ToolChoice) -> bool:
+def _answers_with_call(
+    client: OpenAIModelClient | ReplicatedModelClient, choice: ToolChoice
+) -> bool:
     try:
         turn = client.complete(
             [Message(role="user", content="Call the ping tool with ok=true.")],
@@ -59,7 +62,7 @@ def _answers_with_call(client: OpenAIModelClient, choice: ToolChoice) -> bool:
     return any(call.name == "ping" for call in turn.tool_calls)
 
 
-def probe(client: OpenAIModelClient, forced: str) -> Capabilities:
+def probe(client: OpenAIModelClient | ReplicatedModelClient, forced: str) -> Capabilities:
     models = client.list_models()
     context = context_length(models, client.model)
     if forced == "text":
@@ -76,7 +79,7 @@ def probe(client: OpenAIModelClient, forced: str) -> Capabilities:
     return Capabilities(mode=None, context_tokens=context, model=client.model, probed=True)
 
 
-def pick_model(client: OpenAIModelClient) -> str:
+def pick_model(client: OpenAIModelClient | ReplicatedModelClient) -> str:
     models = client.list_models()
     if not models:
         raise ModelUnavailable(

@@ -47,6 +47,12 @@ class ProjectFileError(RempartError):
     """`.rempart/project.yaml` is not what it should be."""
 
 
+# sentence ends, but not inside "e.g." or "i.e."
+SENTENCES = re.compile(r"(?<=[.!?])(?<!e\.g\.)(?<!i\.e\.)\s+|\n\s*\n")
+ASKS_TO_RUN = re.compile(r"\b(run|check|test|pass|verify|try|must|should)", re.I)
+FORBIDS = re.compile(r"\b(do not|don't|never|must not|should not)\b", re.I)
+
+
 def _words(text: str) -> list[str]:
     try:
         return shlex.split(text)
@@ -73,18 +79,25 @@ def _is_test_runner(text: str) -> bool:
 
 
 def from_task(task: str) -> ProjectCheck | None:
-    """A test command the task names in backticks; else a command it says to run."""
+    """A test command the task names in backticks; else a command it says to run.
+
+    "Run/try/check ..." sentences name the command, or point back at the one in the
+    sentence before ("..., e.g. `python3 tool.py app.log --limit 3`. Try it on app.log.").
+    A bare interpreter (`python3`) checks nothing and is never the check.
+    """
     spans = [span.strip() for span in BACKTICKS.findall(task)]
     for span in spans:
         if _is_test_runner(span):
             return ProjectCheck(command=span, source="the task")
-    for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", task):
-        if not re.search(r"\b(run|check|test|pass|verify)", sentence, re.I):
-            continue
-        for span in BACKTICKS.findall(sentence):
-            if _is_command(span.strip()):
-                kind: CheckKind = "test" if _is_test_runner(span) else "run"
-                return ProjectCheck(command=span.strip(), source="the task", kind=kind)
+    previous: list[str] = []
+    for sentence in SENTENCES.split(task):
+        commands = [s.strip() for s in BACKTICKS.findall(sentence) if _is_command(s.strip())]
+        commands = [c for c in commands if len(_words(c)) > 1 or c.startswith("./")]
+        if ASKS_TO_RUN.search(sentence) and not FORBIDS.search(sentence):
+            for command in commands or previous:
+                kind: CheckKind = "test" if _is_test_runner(command) else "run"
+                return ProjectCheck(command=command, source="the task", kind=kind)
+        previous = commands
     return None
 
 

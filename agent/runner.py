@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from agent.approval import ApprovalRequest, Approver, always_rule
 from agent.approved import ApprovedStore
-from agent.audit import AuditLog, output_digest
+from agent.audit import AuditTrail, output_digest
 from agent.events import (
     CheckEvent,
     CheckRecord,
@@ -29,7 +29,7 @@ from agent.preview import preview
 from agent.projectcheck import ProjectCheck
 from agent.tools.base import SandboxLike, ToolArgumentError, ToolContext, ToolLike, ToolOutput
 from agent.tools.output import clean
-from policies import Action, Decision, DecisionKind, Exec, FsWrite, PolicySet
+from policies import Action, Decision, DecisionKind, Exec, FsWrite, McpCall, PolicySet
 from policies.errors import RempartError
 from sandbox.changes import Change, Outcome, Verdict
 from sandbox.errors import (
@@ -112,7 +112,7 @@ class CallRunner:
         policy: PolicySet,
         approver: Approver,
         sandbox: SandboxHandle,
-        audit: AuditLog,
+        audit: AuditTrail,
         emit: Callable[[Event], Event],
         context: Callable[[], ToolContext],
         approved: ApprovedStore,
@@ -139,7 +139,8 @@ class CallRunner:
             self.bad_arguments += 1
             return self._result(tool.name, call, ToolOutput(content=f"error: {exc}", is_error=True))
         self._call, self._authorised, self._asked = (tool.name, call), set(), set()
-        self._preview = lambda: preview(tool.name, args, self.context())
+        note = getattr(tool, "approval_note", None)  # an MCP tool: its description and flags
+        self._preview = note if callable(note) else lambda: preview(tool.name, args, self.context())
         for action in actions:
             refusal = self.authorise(tool.name, call, action)
             if refusal is not None:
@@ -284,7 +285,7 @@ class CallRunner:
                     decision=decision,
                     always_rule=rule,
                     always_file=str(self.approved.path),
-                    preview=self._preview() if isinstance(action, FsWrite) else None,
+                    preview=self._preview() if isinstance(action, FsWrite | McpCall) else None,
                 )
             )
             approver, note = answer.approver, answer.message

@@ -10,7 +10,7 @@ A policy that does not load, or a model server that does not answer, stops it be
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -18,8 +18,8 @@ from types import TracebackType
 from agent import textcalls
 from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
-from agent.audit import AuditLog
-from agent.discovery import discover_layers, load_policy_set
+from agent.audit import open_audit
+from agent.discovery import discover_layers, load_policy_set, trusted_files
 from agent.errors import McpError, ModelUnavailable, ProfileError, StoreError
 from agent.events import (
     AssistantDelta,
@@ -32,17 +32,20 @@ from agent.events import (
 from agent.evidence import Evidence
 from agent.finishing import Finisher
 from agent.loop import AgentLoop, Interrupted, LoopLimits, TimeUp
+from agent.mcp_boxes import server_sandbox
+from agent.mcp_config import load_all as load_mcp_config
 from agent.mcp_hub import McpHub
-from agent.mcp_hub import load_config as load_mcp_config
+from agent.mcp_pins import Pins, Vetted
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import OpenAIModelClient
 from agent.probe import Capabilities, pick_model, probe
 from agent.projectcheck import ProjectCheck, find_check
 from agent.projectmap import project_context
+from agent.replicas import ReplicatedModelClient
 from agent.runner import CallRunner, SandboxHandle
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
-from agent.store import Store
+from agent.store import open_store
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
@@ -52,11 +55,14 @@ from policies.errors import RempartError
 from sandbox import Sandbox, SandboxError
 from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
+from sandbox.engines import cli_args
 from sandbox.errors import SandboxRequestError
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
 Listener = Callable[[Event], None]
+MAX_LOOKED_AT = 400  # files `finish` looks through for the task's named terms
+LOOK_LIMIT = 256 * 1024
 
 
 @dataclass
@@ -90,12 +96,12 @@ class Session:
         self, settings: Settings, options: SessionOptions, listeners: list[Listener]
     ) -> None:
         self.settings, self.options, self.listeners = settings, options, listeners
-        self.store = Store(settings.sessions_db)
-        self.audit = AuditLog.for_settings(settings)
+        self.store = open_store(settings)
+        self.audit = open_audit(settings)
         self.id = ""
         self.loop: AgentLoop | None = None
         self._sandbox: SandboxHandle | None = None
-        self._client: OpenAIModelClient | None = None
+        self._client: OpenAIModelClient | ReplicatedModelClient | None = None
         self.capabilities: Capabilities | None = None
         self._mcp: McpHub | None = None
         self.evidence = Evidence()
@@ -104,6 +110,8 @@ class Session:
         self._lock: WorkspaceLock | None = None
         self.checkpoints: Checkpoints | None = None
         self._runner: CallRunner | None = None
+        self._pending: list[Event] = []  # told once the session exists
+        self._engine_args: list[str] = []  # the docker CLI's way to the sandbox's engine
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -122,6 +130,10 @@ class Session:
     def close(self) -> None:
         if self._mcp is not None:
             self._mcp.close()
+            try:
+                self._record_mcp_egress(self._mcp)
+            except RempartError as exc:  # an audit failure: still close the sandbox
+                self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
         if self._sandbox is not None:
             try:
                 if self._runner is not None:  # the proxy's last lines, before it is removed
@@ -173,15 +185,26 @@ class Session:
             settings, workspace, opts.policy_files, ignore_project=opts.ignore_project_policy
         )
         self.policy = load_policy_set(layers)
-        base_url = opts.model_url or settings.model_base_url
+        urls = [opts.model_url] if opts.model_url else settings.model_replicas
         model_name = opts.model or settings.model_name
-        client = OpenAIModelClient(
-            base_url,
-            model_name,
-            settings.model_api_key,
-            settings.model_timeout_s,
-            settings.model_retries,
-        )
+        client: OpenAIModelClient | ReplicatedModelClient
+        if len(urls) > 1:
+            client = ReplicatedModelClient(
+                urls,
+                model_name,
+                settings.model_api_key,
+                settings.model_timeout_s,
+                settings.model_retries,
+                on_failover=self._failed_over,
+            )
+        else:
+            client = OpenAIModelClient(
+                urls[0],
+                model_name,
+                settings.model_api_key,
+                settings.model_timeout_s,
+                settings.model_retries,
+            )
         self._client = client
         client.model = model_name or pick_model(client)
         client.sampling = _sampling(settings, client.model)
@@ -208,6 +231,8 @@ class Session:
             label = runner_ref[0].step_label() if runner_ref else "session start"
             self.checkpoints.record(changes, label)
 
+        engines = settings.engines()
+
         def start_sandbox() -> Sandbox:
             sandbox = Sandbox(
                 spec,
@@ -216,13 +241,18 @@ class Session:
                 on_refused=refused,
                 on_synced=evidence.on_sync,
                 on_change_set=checkpoint,
+                engines=engines,
             )
             sandbox.start()
+            self._engine_args = cli_args(sandbox.engine)
+            self._engine_notices(sandbox)
             if sandbox.view is not None:
                 evidence.take_baseline(sandbox.view)
             return sandbox
 
         self._sandbox = SandboxHandle(start_sandbox)
+        self._spec, self._judge, self._workspace = spec, judge, workspace
+        self._engines = engines
         self.id = (
             resumed.id if resumed else self.store.create(opts.task, str(workspace), client.model)
         )
@@ -232,19 +262,22 @@ class Session:
         self.audit.append(
             self.id, "session", note=f"{'resume' if resumed else 'start'}: {opts.task[:300]}"
         )
-        self.audit.append(  # the host side's one destination (`rempart audit egress`)
-            self.id,
-            "egress",
-            action={"kind": "model.connect", "url": base_url},
-            decision="host",
-            approver="model-client",
-        )
+        if isinstance(client, ReplicatedModelClient):  # the session's replica, from now on
+            client.bind(self.id)
+        for url in urls:  # the host side's destinations (`rempart audit egress`)
+            self.audit.append(
+                self.id,
+                "egress",
+                action={"kind": "model.connect", "url": url},
+                decision="host",
+                approver="model-client",
+            )
         self.emit(
             SessionStarted(
                 task=opts.task,
                 workspace=str(workspace),
                 model=client.model,
-                base_url=base_url,
+                base_url=client.base_url,
                 tool_call_mode=self.capabilities.mode or "text",
                 policy_layers=[f"{layer.name}: {layer.path}" for layer in layers],
                 network="allowlist: " + ", ".join(spec.network_allow)
@@ -253,6 +286,9 @@ class Session:
                 resumed=resumed is not None,
             )
         )
+        for event in self._pending:
+            self.emit(event)
+        self._pending.clear()
         limits = replace(opts.limits, context_tokens=self.capabilities.context_tokens)
         policy_limits = self.policy.limits
         handle = self._sandbox
@@ -275,7 +311,14 @@ class Session:
         self._runner = runner
         tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
         self._know_project(workspace)
-        finisher = Finisher(opts.task, self.check, runner.run_check, self.evidence, settings.aids)
+        finisher = Finisher(
+            opts.task,
+            self.check,
+            runner.run_check,
+            self.evidence,
+            settings.aids,
+            files=self._workspace_texts,
+        )
         self.loop = AgentLoop(
             client,
             tools,
@@ -286,6 +329,27 @@ class Session:
             limits,
             finisher=finisher,
         )
+
+    def _failed_over(self, failed: str, now: str, why: str) -> None:
+        """A model replica died mid-session: the session goes on on another one."""
+        text = f"model replica {failed} failed ({why}); the session continues on {now}"
+        if self.id:
+            self._tell(NoticeEvent(text=text))
+        else:
+            self._pending.append(NoticeEvent(text=text))
+
+    def _engine_notices(self, sandbox: Sandbox) -> None:
+        """Say which engines were passed over (dead, or without the image), and where the
+        sandbox went; before the session exists they wait for its first event."""
+        for state in sandbox.skipped:
+            text = (
+                f"Docker engine {state.url} skipped: {state.problem}; "
+                f"the sandbox runs on {sandbox.engine}"
+            )
+            if self.id:
+                self._tell(NoticeEvent(text=text))
+            else:
+                self._pending.append(NoticeEvent(text=text))
 
     def _know_project(self, workspace: Path) -> None:
         """The project's check and the map a small model gets at start, from what the
@@ -309,31 +373,106 @@ class Session:
         if self.settings.aids:
             self._context = project_context(entries, read, self.check)
 
+    def _workspace_texts(self) -> Iterator[tuple[str, str]]:
+        """(path, text) of the files the sandbox can see (MAX_LOOKED_AT files, LOOK_LIMIT
+        bytes each): what `finish` looks through for the task's named terms."""
+        assert self._sandbox is not None
+        sandbox = self._sandbox.current
+        for path in sandbox.list_files(".", None, True)[:MAX_LOOKED_AT]:
+            try:
+                data = sandbox.read_file(path, limit=LOOK_LIMIT)
+            except SandboxRequestError:
+                continue
+            if b"\0" not in data[:4096]:
+                yield path, data.decode("utf-8", "replace")
+
     def _start_mcp(self, runner: CallRunner) -> dict[str, McpTool]:
-        """Start the configured MCP servers the policy lets start, inside the sandbox."""
-        config = load_mcp_config(self.settings.config_dir / "mcp.yaml")
+        """Start the configured MCP servers the policy lets start, each in its own sandbox."""
+        settings = self.settings
+        config = load_mcp_config(
+            settings.org_policy_dir, settings.config_dir, self._workspace, trusted_files(settings)
+        )
+        for note in config.skipped:
+            self.emit(NoticeEvent(text=note))
+            self.audit.append(self.id, "mcp", note=note)
         if not config.servers or self._sandbox is None:
             return {}
-        sandbox = self._sandbox.current
-        self._mcp = McpHub(sandbox.container_id, sandbox.user)
+        self._mcp = McpHub()
         tools: dict[str, McpTool] = {}
+        pins = Pins(settings.config_dir)
+        taken = {name: f"built-in tool {name}" for name in TOOLS}
         for name, server in config.servers.items():
             start = ToolCallRequest(id=f"mcp-start-{name}", name="mcp.start", arguments="{}")
             refusal = runner.authorise("mcp.start", start, McpStart(server=name))
             if refusal is not None:
                 self.emit(NoticeEvent(text=f"MCP server {name} not started: {refusal}"))
                 continue
+            box = server_sandbox(self.policy, name, self._spec, self._judge, self._engines)
+            writes = self.policy.mcp_workspace(name) == "rw"
             try:
-                infos = self._mcp.start(name, server)
-            except McpError as exc:
+                box.start()
+                infos = self._mcp.start(name, server, box, writes=writes)
+            except (McpError, SandboxError) as exc:
+                box.close()
                 self.emit(ErrorEvent(message=exc.message, hint=exc.hint))
+                self.audit.append(self.id, "mcp", note=f"server {name} failed: {exc.message}")
                 continue
-            for info in infos:
+            others = [*TOOLS, *(i.name for i in infos), *(t.info.name for t in tools.values())]
+            vetted = pins.vet(infos, taken, others)
+            self._report_vetting(name, vetted)
+            for info in vetted.usable:
                 tool = McpTool(info, self._mcp)
                 tools[tool.name] = tool
-            listed = ", ".join(info.name for info in infos)
-            self.emit(NoticeEvent(text=f"MCP server {name} started in the sandbox: {listed}"))
+            listed = ", ".join(info.name for info in vetted.usable) or "no usable tools"
+            network = ", ".join(box.spec.network_allow) or "none"
+            self.emit(
+                NoticeEvent(
+                    text=f"MCP server {name} started in the sandbox: {listed} "
+                    f"(own container; network: {network}; workspace: "
+                    f"{self.policy.mcp_workspace(name)})"
+                )
+            )
+            self.audit.append(
+                self.id, "mcp", note=f"server {name} started: {listed}; network: {network}"
+            )
         return tools
+
+    def _record_mcp_egress(self, hub: McpHub) -> None:
+        """Each MCP server's egress proxy log, as `egress` records naming the server."""
+        for server, events in hub.egress.items():
+            for event in events:
+                action: dict[str, object] = {
+                    "kind": "net.connect", "host": event.host, "port": event.port,
+                    "mcp_server": server, "rule": event.rule, "sandbox": event.sandbox,
+                }  # fmt: skip
+                self.audit.append(
+                    self.id,
+                    "egress",
+                    action=action,
+                    decision=event.decision,
+                    approver="egress-proxy",
+                    note=event.reason or None,
+                )
+
+    def _report_vetting(self, server: str, vetted: Vetted) -> None:
+        """Every tool left out (rug pull, shadowing, hidden instructions) is said and logged."""
+        notes = [f"MCP tool {key} disabled: {why}" for key, why in vetted.refused.items()]
+        notes += [
+            f"MCP tool {key} disabled: its definition changed since it was pinned "
+            f"(re-approve with `rempart mcp pin {server}`):\n{change}"
+            for key, change in vetted.changed.items()
+        ]
+        notes += [
+            f"MCP tool {key} disabled until a person pins it (`rempart mcp pin {server}`): "
+            + ("; ".join(flags) if flags else "not pinned yet")
+            for key, flags in vetted.waiting.items()
+        ]
+        if vetted.pinned_now:
+            listed = ", ".join(i.name for i in vetted.pinned_now)
+            notes.append(f"MCP server {server}: pinned on first approval: {listed}")
+        for note in notes:
+            self.emit(NoticeEvent(text=note))
+            self.audit.append(self.id, "mcp", note=note[:2000])
 
     # running -----------------------------------------------------------------------
     def _history(self) -> list[Message]:

@@ -14,12 +14,13 @@ import hashlib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -27,11 +28,15 @@ from pydantic_settings import (
 
 from agent.errors import ConfigError
 from sandbox import engine as dirs
+from sandbox.engines import Engines, parse_hosts
+from sandbox.errors import SandboxError
 
 ToolCallMode = Literal["auto", "required", "native", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 CONFIG_FILE = "config.toml"
 FOLDERS = ("data_dir", "config_dir", "cache_dir", "state_dir", "runtime_dir")
+# read by the sandbox package too (it cannot import the settings): environment only
+ENGINE_FIELDS = ("docker_hosts", "docker_cert_path")
 
 
 def default_config_dir() -> Path:
@@ -44,6 +49,13 @@ class _ConfigFile(TomlConfigSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values = super().__call__()
+        engines = sorted(set(values) & set(ENGINE_FIELDS))
+        if engines:
+            raise ConfigError(
+                f"{self.path}: {', '.join(engines)} cannot be set in the config file",
+                hint="set Docker engines with REMPART_DOCKER_HOSTS and REMPART_DOCKER_CERT_PATH "
+                "(`rempart sandbox ls/prune` read them too)",
+            )
         folders = sorted(set(values) & set(FOLDERS))
         if folders:
             raise ConfigError(
@@ -94,6 +106,23 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8011/v1",
         description="OpenAI-compatible endpoint (vLLM, llama.cpp server...).",
     )
+    model_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Several OpenAI-compatible replicas of one model, comma-separated: a "
+        "session stays on one (vLLM's prefix cache) and fails over to another when it dies. "
+        "Empty: model_base_url alone.",
+    )
+    docker_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Docker engines, comma-separated (unix:///..., tcp://host:2376 with TLS, "
+        "ssh://user@host); a sandbox goes to the healthy one with the fewest running. "
+        "Empty: the local engine (DOCKER_HOST). Environment only (REMPART_DOCKER_HOSTS).",
+    )
+    docker_cert_path: Path | None = Field(
+        default=None,
+        description="Folder with ca.pem, cert.pem, key.pem for tcp:// engines (mutual TLS). "
+        "Environment only (REMPART_DOCKER_CERT_PATH).",
+    )
     model_name: str = Field(
         default="", description="Model id on the server; empty: the first one it lists."
     )
@@ -117,6 +146,31 @@ class Settings(BaseSettings):
     log_level: LogLevel = Field(
         default="warning", description="What goes to state_dir/rempart.log (--log-level wins)."
     )
+
+    @field_validator("model_urls", "docker_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("docker_hosts")
+    @classmethod
+    def _engine_addresses(cls, value: list[str]) -> list[str]:
+        try:  # an address that cannot work is an error now, not at first use
+            parse_hosts(value)
+        except SandboxError as exc:
+            raise ValueError(exc.message) from exc
+        return value
+
+    def engines(self) -> Engines:
+        """The Docker engines sandboxes are placed on (`sandbox.engines`)."""
+        return Engines(self.docker_hosts, self.docker_cert_path)
+
+    @property
+    def model_replicas(self) -> list[str]:
+        """The model's base URLs: `model_urls`, else `model_base_url` alone."""
+        return list(self.model_urls) or [self.model_base_url]
 
     @classmethod
     def settings_customise_sources(
@@ -150,6 +204,20 @@ class Settings(BaseSettings):
         description="Also append every audit record to this file (opened O_APPEND), e.g. on "
         "another volume or an append-only mount.",
     )
+
+    store_url: str = Field(
+        default="",
+        description="Where sessions, events and the audit log live. Empty: SQLite and a JSONL "
+        "file in the data dir (embedded). `postgresql://user@host:port/db`: PostgreSQL, shared "
+        "by every Rempart that names it (docs/store.md).",
+    )
+
+    @field_validator("store_url")
+    @classmethod
+    def _postgresql_only(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be empty (SQLite) or a postgresql:// URL")
+        return value
 
     @property
     def sessions_db(self) -> Path:

@@ -1,7 +1,9 @@
 """Sessions in SQLite: every event and every chat message, written as it happens.
 
 WAL mode and one commit per write, so `kill -9` loses nothing that was already shown.
-One file under the data dir; many processes may share it.
+One file under the data dir; many processes may share it. `SessionStore` is the seam:
+`open_store` gives this one (the embedded default) or PostgreSQL (`agent.store_pg`) when
+`REMPART_STORE_URL` names a server.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
 from agent.errors import SessionNotFound, StoreError
 from agent.events import EVENT_ADAPTER, Event
 from agent.messages import Message
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -46,7 +53,45 @@ class SessionRow(BaseModel):
     updated: float
 
 
+class SessionStore(Protocol):
+    """Sessions, their events and chat messages; SQLite (`Store`) or PostgreSQL."""
+
+    def close(self) -> None: ...
+    def create(self, task: str, workspace: str, model: str) -> str: ...
+    def set_status(self, session_id: str, status: str) -> None: ...
+    def add_event(self, event: Event) -> Event: ...
+    def add_message(self, session_id: str, message: Message) -> None: ...
+    def get(self, session_id: str) -> SessionRow: ...
+    def list(self, limit: int = 50) -> builtins.list[SessionRow]: ...
+    def last(self) -> SessionRow: ...
+    def delete(self, session_id: str) -> None: ...
+    def event_counts(self, types: builtins.list[str]) -> dict[str, dict[str, int]]: ...
+    def events(self, session_id: str) -> builtins.list[Event]: ...
+    def messages(self, session_id: str) -> builtins.list[Message]: ...
+
+
+def redact(url: str) -> str:
+    """A store URL without its password (for messages and `config show`)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_store(settings: Settings) -> SessionStore:
+    """The configured store: PostgreSQL when `store_url` is set, else the SQLite file."""
+    if settings.store_url:
+        from agent.store_pg import PgStore
+
+        return PgStore(settings.store_url)
+    return Store(settings.sessions_db)
+
+
 class Store:
+    """The SQLite store (one file, the embedded default)."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -184,3 +229,17 @@ class Store:
             "SELECT body FROM messages WHERE session_id = ? ORDER BY idx", (session_id,)
         ).fetchall()
         return [Message.model_validate_json(body) for (body,) in rows]
+
+    def rows(self, table: str) -> builtins.list[tuple[object, ...]]:
+        """Every row of `table` in key order (`rempart store migrate` copies them)."""
+        order = {"sessions": "id", "events": "session_id, seq", "messages": "session_id, idx"}
+        if table not in order:
+            raise ValueError(f"no table {table!r} in the sessions store")
+        return self._db.execute(f"SELECT * FROM {table} ORDER BY {order[table]}").fetchall()
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        return {
+            table: int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            for table in ("sessions", "events", "messages")
+        }

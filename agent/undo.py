@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.audit import AuditLog
+from agent.audit import open_audit
 from agent.errors import SessionNotFound
 from agent.settings import Settings
-from agent.store import SessionRow, Store
+from agent.store import SessionRow, open_store
 from agent.workspace_lock import WorkspaceLock
 from sandbox.checkpoints import Checkpoints, UndoRefused, UndoReport
 
@@ -21,7 +21,7 @@ def checkpoints_of(settings: Settings, row: SessionRow) -> Checkpoints:
 def find_session(settings: Settings, session_id: str | None, workspace: Path) -> SessionRow:
     """The session named, or the latest one in `workspace`."""
     real = os.path.realpath(workspace)
-    store = Store(settings.sessions_db)
+    store = open_store(settings)
     try:
         if session_id:
             return store.get(session_id)
@@ -36,7 +36,7 @@ def find_session(settings: Settings, session_id: str | None, workspace: Path) ->
 def undo_session(settings: Settings, row: SessionRow, to: int = 0) -> UndoReport:
     """Put the workspace back as it was after step `to` of the session (0: before it).
     Takes the workspace lock (no session may run meanwhile); audited before and after."""
-    audit = AuditLog.for_settings(settings)
+    audit = open_audit(settings)
     with WorkspaceLock(settings.locks_dir, Path(row.workspace)).acquire(f"undo of {row.id}"):
         checkpoints = checkpoints_of(settings, row)
         audit.append(row.id, "session", note=f"undo to step {to} requested")

@@ -52,6 +52,7 @@ class McpCall(BaseModel):
     server: str
     tool: str
     arguments: dict[str, Any] = {}
+    annotations: dict[str, Any] | None = None  # MCP ToolAnnotations as listed; None: none
 
 
 Action = Annotated[

@@ -17,6 +17,8 @@ from policies.judge import (
     judge_mcp_start,
     judge_net,
     judge_path,
+    mcp_network_table,
+    mcp_workspace,
     network_table,
 )
 from policies.layering import default_rule, dynamic_rule, runtime_choice
@@ -134,13 +136,21 @@ class PolicySet:
         if isinstance(action, McpStart):
             return judge_mcp_start(layers, action.server)
         if isinstance(action, McpCall):
-            return judge_mcp_call(layers, action.server, action.tool, everything)
+            return judge_mcp_call(layers, action, everything)
         raise TypeError(f"not a judged action: {action!r}")
 
     def network_table(self) -> NetTable:
         """Every layer's network rules and locks, JSON-serialisable: what the egress proxy
         evaluates with `policies.netrules`, the same code `evaluate(NetConnect)` runs."""
         return network_table(self._layers)
+
+    def mcp_network_table(self, server: str) -> NetTable | None:
+        """The network table of MCP server `server`'s own container (None: no network)."""
+        return mcp_network_table(self._layers, server)
+
+    def mcp_workspace(self, server: str) -> str:
+        """`none`, `ro` or `rw`: how MCP server `server` sees the workspace."""
+        return mcp_workspace(self._layers, server)
 
     def explain(self, action: Action) -> str:
         from policies.explain import explain

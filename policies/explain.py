@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from policies.actions import Action, Exec, McpCall
+from policies.mcpargs import ArgRule
 from policies.rules import Rule
 from policies.termsafe import safe_line
 
@@ -49,9 +50,16 @@ def explanation(policy: PolicySet, action: Action) -> Json:
             for trace in policy.exec_traces(action)
         ]
     else:
-        outcome = policy.judge(action, everything=True).outcome
+        judged = policy.judge(action, everything=True)
+        outcome = judged.outcome
         data["matched"] = [_rule(r) for r in outcome.hits]
         data["ignored"] = [_rule(r, why) for r, why in outcome.ignored]
+        if isinstance(action, McpCall):
+            for rule in (*data["matched"], *data["ignored"]):
+                args = _arg_rule(policy, rule)
+                if args is not None:
+                    rule["constraints"] = args.summary()
+            data["files"] = judged.files
     carve = _MCP_CARVE if isinstance(action, McpCall) else ""
     data["decision"] = decision.model_dump(mode="json")
     data["rule_of_combination"] = f"{_ORDER}{carve}{_DEFAULT}"
@@ -59,12 +67,22 @@ def explanation(policy: PolicySet, action: Action) -> Json:
     return data
 
 
+def _arg_rule(policy: PolicySet, rule: Json) -> ArgRule | None:
+    """The argument constraints of an mcp.tools rule (None for other rules)."""
+    if not str(rule["id"]).startswith("mcp.tools[") or not 0 <= rule["index"] < len(
+        policy.compiled
+    ):
+        return None
+    return policy.compiled[rule["index"]].mcp_args.get(rule["id"])
+
+
 def _rule_line(rule: Json) -> str:
     if rule["layer"] == "builtin":
         return f"{rule['decision']:<5} {rule['id']} (built in): {rule['reason']}"
     why = f" — {rule['reason']}" if rule["reason"] else ""
     where = f"[{rule['layer']} layer, {rule['source']}]"
-    return f"{rule['decision']:<5} {rule['id']} `{rule['pattern']}` {where}{why}"
+    extra = f" {{{rule['constraints']}}}" if rule.get("constraints") else ""
+    return f"{rule['decision']:<5} {rule['id']} `{rule['pattern']}`{extra} {where}{why}"
 
 
 def _matches(data: Json, indent: str) -> list[str]:
@@ -94,6 +112,7 @@ def explain(policy: PolicySet, action: Action) -> str:
         if not data["matched"]:
             lines.append("no rule matched")
         lines += _matches(data, "")
+        lines += [f"file    {safe_line(text)}" for text in data.get("files", [])]
     decision = data["decision"]
     lines.append(
         f"final: {decision['decision']} by {decision['rule']} ({decision['source'] or 'built in'})"

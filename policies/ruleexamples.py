@@ -7,15 +7,17 @@ matches when it matches any simple command in it, wrapped commands included.
 
 from __future__ import annotations
 
+import json
 import re
 
-from policies.execmatch import MAYBE, YES, match_level
+from policies.execmatch import MAYBE, YES, RegexBudget, match_level
 from policies.gitargs import without_globals
 from policies.hosts import parse_host
 from policies.interpreters import code_reason
+from policies.mcpargs import ArgRule, hints
 from policies.paths import fold_text, normalise
 from policies.rules import ExecPattern, Layer, PatternSet
-from policies.schema import Examples, PathEntry, PolicyFile
+from policies.schema import Examples, McpExample, McpExampleEntry, PathEntry, PolicyFile
 from policies.shell import LIT, MAX_COMMAND, Tok, parse_command
 from policies.wrappers import MAX_UNWRAP, analyse, command_name
 from policies.yamlstrict import Doc, Path
@@ -119,7 +121,27 @@ def check_examples(layer: Layer, policy: PolicyFile, doc: Doc) -> None:
             _check(doc, ("network", decision, i), entry.examples, _net_matcher(rx))
     for i, tool in enumerate(policy.mcp.tools):
         rx = _rx(layer.mcp_tools, f"mcp.tools[{i}]")
-        if rx is not None:
-            fold = tool.decision != "allow"
-            _check(doc, ("mcp", "tools", i), tool.examples,
-                   lambda e, rx=rx, f=fold: rx.fullmatch(fold_text(e) if f else e) is not None)  # fmt: skip  # noqa: E501
+        if rx is not None and tool.examples is not None:
+            args = layer.mcp_args.get(f"mcp.tools[{i}]")
+            for field, want in (("match", True), ("not_match", False)):
+                for k, example in enumerate(getattr(tool.examples, field)):
+                    if _mcp_matches(rx, args, tool.decision, example) != want:
+                        verb = "does not match" if want else "matches"
+                        shown = example if isinstance(example, str) else json.dumps(
+                            example.model_dump(exclude_none=True), ensure_ascii=False)  # fmt: skip
+                        doc.problem(("mcp", "tools", i, "examples", field, k),
+                                    f"example `{shown[:200]}` {verb} this rule")  # fmt: skip
+
+
+def _mcp_matches(
+    rx: re.Pattern[str], args: ArgRule | None, decision: str, example: McpExampleEntry
+) -> bool:
+    """Whether the rule itself (tool glob, `when`, arguments, allowed_keys) fits the call."""
+    call = McpExample(tool=example) if isinstance(example, str) else example
+    fold = decision != "allow"
+    if rx.fullmatch(fold_text(call.tool) if fold else call.tool) is None:
+        return False
+    if args is None:
+        return True
+    why = args.mismatch(call.arguments, hints(call.annotations), not fold, RegexBudget())
+    return why is None

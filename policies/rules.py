@@ -24,9 +24,18 @@ from policies.execmatch import (
 )
 from policies.globs import GlobError, path_regex, token_regex
 from policies.interpreters import SHELL_BUILTINS
+from policies.mcpargs import ArgCheck, ArgRule
 from policies.model import RANK, DecisionKind, LayerInfo, RuntimeKind
 from policies.paths import fold_text, normalise_pattern
-from policies.schema import HostEntry, PathEntry, PathRule, PolicyFile, RegexToken
+from policies.schema import (
+    GlobToken,
+    HostEntry,
+    McpToolRule,
+    PathEntry,
+    PathRule,
+    PolicyFile,
+    RegexToken,
+)
 from policies.yamlstrict import Doc, Path
 
 DECISIONS: tuple[DecisionKind, ...] = ("deny", "ask", "allow")
@@ -104,6 +113,9 @@ class Layer:
     network: PatternSet = field(default_factory=PatternSet)
     mcp_servers: dict[str, Rule] = field(default_factory=dict)
     mcp_tools: PatternSet = field(default_factory=PatternSet)
+    mcp_args: dict[str, ArgRule] = field(default_factory=dict)  # by rule id
+    mcp_network: dict[str, list[Rule]] = field(default_factory=dict)  # allow rules per server
+    mcp_workspace: dict[str, str] = field(default_factory=dict)  # none | ro | rw per server
     limits: dict[str, float | int | str | None] = field(default_factory=dict)
     env: list[str] = field(default_factory=list)
     runtime: tuple[RuntimeKind, str] | None = None  # (`sandbox.runtime`, its file:line)
@@ -268,6 +280,17 @@ class Compiler:
             self.layer.mcp_servers[server] = self.rule(
                 path, rid, spec.decision, spec.reason, server
             )
+            self.layer.mcp_workspace[server] = spec.workspace
+            allowed = self.layer.mcp_network.setdefault(server, [])
+            for i, entry in enumerate(spec.network):
+                pattern, reason = _entry(entry)
+                where: Path = ("mcp", "servers", server, "network", i)
+                try:
+                    hosts.pattern_regex(pattern)
+                except ValueError as exc:
+                    self.doc.problem(where, f"bad host pattern `{pattern}`: {exc}")
+                    continue
+                allowed.append(self.rule(where, f"{rid}.network[{i}]", "allow", reason, pattern))
         for i, tool in enumerate(self.policy.mcp.tools):
             path = ("mcp", "tools", i)
             if "." not in tool.match:
@@ -281,6 +304,11 @@ class Compiler:
                 self.doc.problem(path, f"bad tool pattern: {exc}")
                 continue
             rule = self.rule(path, f"mcp.tools[{i}]", tool.decision, tool.reason, tool.match)
+            args = self.mcp_args(path, tool)
+            if args is None:
+                continue
+            if args.checks or args.when or args.allowed is not None:
+                self.layer.mcp_args[rule.id] = args
             self.layer.mcp_tools.add(rx, rule)
             server = tool.match.split(".", 1)[0]
             if "*" not in server and "?" not in server and server not in self.policy.mcp.servers:
@@ -290,3 +318,34 @@ class Compiler:
             if tool.decision == "allow" and tool.match in ("*", "*.*"):
                 self.doc.problem(path, f"over-broad MCP allow `{tool.match}`", warn=True)
         self.layer.mcp_tools.build()
+
+    def mcp_args(self, path: Path, tool: McpToolRule) -> ArgRule | None:
+        """The rule's `when`, `arguments` and `allowed_keys` compiled (None on an error)."""
+        checks: list[ArgCheck] = []
+        ok = True
+        for name, spec in tool.arguments.items():
+            where: Path = (*path, "arguments", name)
+            try:
+                glob = compile_token(GlobToken(glob=spec.glob), False) if spec.glob else None
+                regex = compile_token(RegexToken(regex=spec.regex), False) if spec.regex else None
+            except ValueError as exc:
+                self.doc.problem(where, f"bad argument pattern: {exc}")
+                ok = False
+                continue
+            if spec.regex is not None and (risk := regex_risk(spec.regex)):
+                self.doc.problem(where, f"`{spec.regex}`: {risk}", warn=True)
+            if spec.min is not None and spec.max is not None and spec.min > spec.max:
+                self.doc.problem(where, f"min {spec.min:g} is above max {spec.max:g}: "
+                                        "this rule can never match")  # fmt: skip
+                ok = False
+            if tool.allowed_keys is not None and spec.required and name not in tool.allowed_keys:
+                self.doc.problem(where, f"required argument `{name}` is not in allowed_keys: "
+                                        "this rule can never match")  # fmt: skip
+                ok = False
+            kinds = {True: "both", False: "none", None: None}
+            kind = spec.path if isinstance(spec.path, str) else kinds[spec.path]
+            checks.append(ArgCheck(name, glob, regex, spec.min, spec.max, spec.required, kind))
+        given = tool.when.model_dump() if tool.when else {}
+        when = tuple((k, v) for k, v in given.items() if v is not None)
+        allowed = frozenset(tool.allowed_keys) if tool.allowed_keys is not None else None
+        return ArgRule(tuple(checks), allowed, when) if ok else None

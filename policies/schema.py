@@ -95,19 +95,74 @@ class Network(BaseModel):
 
 
 class McpServer(BaseModel):
+    """Whether the server may start, and its own container's walls: the hosts it may
+    reach (none by default; the policy's `network` is the agent's, not the server's) and
+    how it sees the workspace (`ro`: a copy whose changes never reach the host)."""
+
     model_config = _CFG
     decision: DecisionKind
     reason: str | None = None
+    network: list[HostEntry] = []
+    workspace: Literal["none", "ro", "rw"] = "ro"
+
+
+class ArgSpec(BaseModel):
+    """Constraints on one argument of an MCP tool call; all that are given must hold."""
+
+    model_config = _CFG
+    glob: str | None = Field(default=None, min_length=1, max_length=256)
+    regex: str | None = Field(default=None, min_length=1, max_length=256)
+    min: float | None = None
+    max: float | None = None
+    required: bool = False
+    # the value names files: judged as fs.read / fs.write (`true`: read, and write unless
+    # the tool is read-only), or as a git revision (`REV:PATH` reads PATH); `false`: not a
+    # path (unflagged strings that name a read-protected path are judged as reads)
+    path: bool | Literal["read", "write", "revision"] | None = None
+
+
+class ToolHints(BaseModel):
+    """The tool's effective MCP annotations the rule applies to (all given must hold)."""
+
+    model_config = _CFG
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+
+
+class McpExample(BaseModel):
+    """One call for an MCP tool rule's examples."""
+
+    model_config = _CFG
+    tool: str = Field(min_length=1, max_length=300)
+    arguments: dict[str, Any] = {}
+    annotations: dict[str, Any] | None = None
+
+
+McpExampleEntry = str | McpExample
+
+
+class McpExamples(BaseModel):
+    """Calls (`server.tool`, or `{tool, arguments, annotations}`) that must (not) match."""
+
+    model_config = _CFG
+    match: list[McpExampleEntry] = []
+    not_match: list[McpExampleEntry] = []
 
 
 class McpToolRule(BaseModel):
-    """`server.tool` glob (`*` any characters)."""
+    """`server.tool` glob (`*` any characters), optionally narrowed by annotations and
+    argument constraints."""
 
     model_config = _CFG
     match: str = Field(min_length=1, max_length=256)
     decision: DecisionKind
     reason: str | None = None
-    examples: Examples | None = None
+    when: ToolHints | None = None
+    arguments: dict[str, ArgSpec] = Field(default={}, max_length=64)
+    allowed_keys: list[str] | None = Field(default=None, max_length=256)
+    examples: McpExamples | None = None
 
 
 class Mcp(BaseModel):

@@ -14,7 +14,18 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 
-from agent import cli_audit, cli_config, cli_policy, cli_run, cli_sessions, cli_undo, doctor
+from agent import (
+    cli_audit,
+    cli_bundle,
+    cli_config,
+    cli_mcp,
+    cli_policy,
+    cli_run,
+    cli_sessions,
+    cli_store,
+    cli_undo,
+    doctor,
+)
 from agent.about import version_line
 from agent.logs import configure_logging
 from agent.serving import cli as model_cli
@@ -66,8 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     cli_sessions.add_commands(sub)
     cli_undo.add_commands(sub)
     cli_audit.add_commands(sub)
+    cli_store.add_commands(sub)
+    cli_mcp.add_commands(sub)
     doctor.add_commands(sub)
     cli_config.add_commands(sub)
+    cli_bundle.add_commands(sub)
     completion.add_commands(sub, build_parser)
     return parser
 

@@ -15,6 +15,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from pydantic import BaseModel
 
 from sandbox.engine import LABEL_KIND, LABEL_SESSION, docker_client
+from sandbox.engines import Engines
 from sandbox.errors import SandboxError
 from sandbox.image_build import image_tag
 from sandbox.owner import owner_labels
@@ -195,13 +196,46 @@ def check_gvisor(client: docker.DockerClient, image: str, required: bool = False
     )
 
 
-def run_checks(image: str | None = None, gvisor_required: bool = False) -> list[Check]:
-    """Every sandbox check; never raises for a failing check, only reports it."""
-    try:
-        client = docker_client()
-    except SandboxError as exc:
-        return [Check(name="docker engine reachable", ok=False, detail=exc.message, hint=exc.hint)]
+def engine_checks(engines: Engines, image: str) -> list[Check]:
+    """With several engines, one line each: a dead engine (or one without the image) is a
+    warning while another can take sandboxes (sessions skip it), else a failure."""
+    if not engines.several:
+        return []
+    states = engines.survey(image)
+    usable = any(s.ok for s in states)
+    return [
+        Check(
+            name=f"engine {s.url}",
+            ok=s.ok,
+            detail=f"answers, has the image, {s.running} sandbox(es) running"
+            if s.ok
+            else s.problem,
+            hint=""
+            if s.ok
+            else "start it (or drop it from REMPART_DOCKER_HOSTS); "
+            "sessions are placed on the other engines meanwhile",
+            required=not usable,
+        )
+        for s in states
+    ]
+
+
+def run_checks(
+    image: str | None = None, engines: Engines | None = None, gvisor_required: bool = False
+) -> list[Check]:
+    """Every sandbox check; never raises for a failing check, only reports it. With several
+    engines, each is listed, and the probes run on the one a sandbox would be placed on.
+    gVisor's check is required when the policy asks `sandbox.runtime: gvisor`."""
     checks: list[Check] = []
+    try:
+        if engines is not None and engines.several:
+            checks = engine_checks(engines, image or image_tag())
+            client = engines.place(image or image_tag()).client
+        else:
+            client = docker_client()
+    except SandboxError as exc:
+        failed = Check(name="docker engine reachable", ok=False, detail=exc.message, hint=exc.hint)
+        return [*checks, failed]
     try:
         checks.append(check_engine(client))
         tag = image or image_tag()

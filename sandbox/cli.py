@@ -13,11 +13,13 @@ import sys
 from pathlib import Path
 
 from policies.errors import RempartError
+from policies.exitcodes import Exit
 from policies.shipped import policy_argument
 from policies.termsafe import safe_line
-from sandbox.container import list_resources, prune
-from sandbox.engine import docker_client
+from sandbox.engines import Engines, EngineSweep, cli_args, sweep
+from sandbox.errors import DockerUnavailable
 from sandbox.image_build import DEFAULT_MIRROR, build_image, ensure_image
+from sandbox.k8s.cli import add_manifest_command
 from sandbox.policy_bridge import confined
 from sandbox.progress import reporter_for
 from sandbox.sandbox import Sandbox
@@ -74,7 +76,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_shell(args: argparse.Namespace) -> int:
     with _sandbox(args) as sb:
         flags = "-it" if sys.stdin.isatty() else "-i"
-        argv = ["docker", "exec", flags, "-u", sb.user, "-w", "/workspace"]
+        argv = ["docker", *cli_args(sb.engine), "exec", flags, "-u", sb.user, "-w", "/workspace"]
         # interactive: no timeout on purpose; the container is removed when the shell exits
         code = subprocess.run([*argv, sb.container_id, "bash", "-l"], check=False).returncode
         report = sb.sync()  # what the shell changed reaches the host only if allowed
@@ -83,37 +85,57 @@ def cmd_shell(args: argparse.Namespace) -> int:
         return code
 
 
+def _swept(sweep_result: EngineSweep, engines: Engines) -> int:
+    """Report the engines that could not be walked: every one down is an error (as with
+    one engine); some down: the others were walked, and the exit code says it (125)."""
+    for state in sweep_result.unreachable:
+        sys.stderr.write(f"rempart: engine {state.url} skipped: {safe_line(state.problem)}\n")
+    if sweep_result.unreachable and len(sweep_result.unreachable) == len(engines.addresses):
+        raise DockerUnavailable(
+            "no Docker engine answered: "
+            + "; ".join(f"{s.url}: {s.problem}" for s in sweep_result.unreachable),
+            hint="start dockerd, or check REMPART_DOCKER_HOSTS / DOCKER_HOST",
+        )
+    return Exit.SANDBOX if sweep_result.unreachable else Exit.OK
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
-    client = docker_client()
-    try:
-        found = list_resources(client, args.max_age_hours)
-    finally:
-        client.close()
+    engines = Engines.from_env()
+    found = sweep(engines, remove=False, max_age_h=args.max_age_hours)
+    code = _swept(found, engines)
     if args.json:
-        print(json.dumps([r.model_dump() for r in found]))
-        return 0
-    print(f"{'KIND':<15} {'SESSION':<14} {'NAME':<32} {'STATUS':<10} {'ORPHAN':<6} WORKSPACE")
-    for r in found:
+        print(json.dumps([r.model_dump() for r in found.resources]))
+        return code
+    where = "ENGINE " if engines.several else ""
+    print(
+        f"{'KIND':<15} {'SESSION':<14} {'NAME':<32} {'STATUS':<10} {'ORPHAN':<6} {where}WORKSPACE"
+    )
+    for r in found.resources:
+        engine = f"{safe_line(r.engine)} " if engines.several else ""
         print(
             f"{r.kind:<15} {r.session:<14} {safe_line(r.name):<32} {r.status:<10} "
-            f"{'yes' if r.orphan else 'no':<6} {safe_line(r.workspace)}"
+            f"{'yes' if r.orphan else 'no':<6} {engine}{safe_line(r.workspace)}"
         )
-    return 0
+    return code
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    client = docker_client()
-    try:
-        removed = prune(
-            client, everything=args.all, max_age_h=args.max_age_hours, dry_run=args.dry_run
-        )
-    finally:
-        client.close()
+    engines = Engines.from_env()
+    found = sweep(
+        engines,
+        remove=True,
+        everything=args.all,
+        max_age_h=args.max_age_hours,
+        dry_run=args.dry_run,
+    )
+    code = _swept(found, engines)
     verb = "would remove" if args.dry_run else "removed"
-    for r in removed:
-        print(f"{verb} {r.type} {safe_line(r.name)} (session {r.session or '-'}, {r.kind})")
-    print(f"{len(removed)} resource(s) {'to remove (dry run)' if args.dry_run else 'removed'}")
-    return 0
+    for r in found.resources:
+        engine = f" on {safe_line(r.engine)}" if engines.several else ""
+        print(f"{verb} {r.type} {safe_line(r.name)} (session {r.session or '-'}, {r.kind}){engine}")
+    removed = len(found.resources)
+    print(f"{removed} resource(s) {'to remove (dry run)' if args.dry_run else 'removed'}")
+    return code
 
 
 def _confinement_args(p: argparse.ArgumentParser) -> None:
@@ -146,6 +168,7 @@ def _add_subcommands(parser: argparse.ArgumentParser) -> None:
     s = sub.add_parser("shell", help="interactive bash in the same confinement")
     _confinement_args(s)
     s.set_defaults(func=cmd_shell)
+    add_manifest_command(sub)
     for name, func, text in (
         ("ls", cmd_ls, "list sandboxes, proxies, volumes and networks"),
         ("prune", cmd_prune, "remove what a dead Rempart process left behind"),

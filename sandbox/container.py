@@ -228,6 +228,7 @@ class Resource(BaseModel):
     status: str
     orphan: bool
     type: str = "container"  # container | volume | network
+    engine: str = ""  # the engine it is on (sandbox.engines), when several are walked
 
 
 def _is_orphan(labels: dict[str, str], max_age_h: float | None) -> bool:

@@ -13,7 +13,6 @@ import contextlib
 import hmac
 import itertools
 import json
-import os
 import queue
 import secrets
 import socket
@@ -22,15 +21,19 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 import docker
 import requests
 import urllib3
 from docker.errors import APIError, NotFound
+from docker.transport import UnixHTTPAdapter
 
 from sandbox.errors import DockerUnavailable, ExecutorError, SandboxGone
 
+FORWARD_HINT = (
+    "forward the remote engine's socket: ssh -nNT -L /run/rempart/NAME.sock:"
+    "/var/run/docker.sock user@host, and list unix:///run/rempart/NAME.sock"
+)
 EXECUTOR_ARGV = ["python3", "-u", "/opt/rempart/executor.py"]
 # Every reply line is `<json>\t<tag>`, tag = HMAC-SHA256(key, "<n>:" + json) for the n-th
 # line. The key is the executor's first stdin line, read before any command exists; a
@@ -43,23 +46,38 @@ EventSink = Callable[[Json], None]
 _EOF: Json = {"event": "__eof__"}
 
 
-def _socket_path() -> str:
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    url = urlparse(host)
-    if url.scheme != "unix":
-        raise DockerUnavailable(
-            f"DOCKER_HOST={host}: the sandbox executor needs the engine's unix socket",
-            hint="use a local engine (unix:// socket); remote engines are not supported",
-        )
-    return url.path
+def _engine_socket(client: docker.DockerClient, timeout: float) -> socket.socket:
+    """A new connection to the unix socket of the engine `client` talks to. The stream is
+    half-closed to end stdin, which Python's TLS sockets cannot do: a remote engine is
+    reached through a forwarded unix socket (`ssh -L`, see docs/scale.md)."""
+    api = client.api
+    adapter = api.get_adapter(api.base_url)
+    if isinstance(adapter, UnixHTTPAdapter):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(adapter.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    raise DockerUnavailable(
+        f"the engine at {api.base_url} is reached in a way the sandbox's exec stream "
+        "cannot use (it needs a unix socket)",
+        hint=FORWARD_HINT,
+    )
 
 
-def _hijack(exec_id: str, api_version: str, timeout: float) -> tuple[socket.socket, bytes]:
+def _hijack(
+    client: docker.DockerClient, exec_id: str, timeout: float
+) -> tuple[socket.socket, bytes]:
     """POST /exec/{id}/start with an Upgrade; return the raw socket and any early bytes."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    api_version = client.api.api_version
     try:
-        sock.connect(_socket_path())
+        sock = _engine_socket(client, timeout)
+    except OSError as exc:
+        raise DockerUnavailable(f"cannot start the executor stream: {exc}") from exc
+    try:
         body = b'{"Detach":false,"Tty":false}'
         head = (
             f"POST /v{api_version}/exec/{exec_id}/start HTTP/1.1\r\n"
@@ -137,8 +155,23 @@ class ExecutorClient:
                 raise SandboxGone("the sandbox container stopped") from exc
             raise ExecutorError(f"cannot start the executor: {exc}") from exc
         self._ready = queue.Queue()
-        sock, early = _hijack(created["Id"], self._client.api.api_version, IO_TIMEOUT_S)
+        sock, early = _hijack(self._client, created["Id"], IO_TIMEOUT_S)
         self._sock = sock
+        self._attach(sock, early)
+        try:
+            ready = self._ready.get(timeout=timeout)
+        except queue.Empty as exc:
+            self._drop()
+            raise ExecutorError(f"executor not ready after {timeout:.0f}s") from exc
+        if ready is _EOF:
+            self._drop()
+            self.raise_if_gone()
+            raise ExecutorError("executor exited at start: " + " | ".join(self._stderr))
+        self.executor_pid = int(ready.get("pid", 0))
+
+    def _attach(self, sock: socket.socket, early: bytes) -> None:
+        """Give the executor its reply key (its first stdin line) and start reading its
+        replies; every stream (docker exec, a pod's exec) starts this way."""
         key = secrets.token_bytes(32)
         # an executor already gone: the reader sees EOF, and start() says so
         with contextlib.suppress(OSError):
@@ -152,16 +185,6 @@ class ExecutorClient:
             daemon=True,
         )
         self._reader.start()
-        try:
-            ready = self._ready.get(timeout=timeout)
-        except queue.Empty as exc:
-            self._drop()
-            raise ExecutorError(f"executor not ready after {timeout:.0f}s") from exc
-        if ready is _EOF:
-            self._drop()
-            self.raise_if_gone()
-            raise ExecutorError("executor exited at start: " + " | ".join(self._stderr))
-        self.executor_pid = int(ready.get("pid", 0))
 
     @property
     def alive(self) -> bool:

@@ -47,8 +47,15 @@ PACKAGES = (
 )
 BUILD_FILES = (
     "Dockerfile", "executor.py", "fileops.py", "changeset.py", "egress_proxy.py",
-    "forwarder.py", "tlshello.py", "keeper.py", "statx_compat.c",
+    "forwarder.py", "tlshello.py", "keeper.py", "mcp-servers.lock", "mcp_bridge.py",
+    "statx_compat.c",
 )  # fmt: skip
+# the MCP reference servers (git, fetch, time) go into /opt/mcp from these wheels, downloaded
+# once on the host with the lock's hashes (the offline bundle carries the built image)
+MCP_LOCK = "mcp-servers.lock"
+MCP_PYTHON = "3.11"  # Debian bookworm's python3
+MCP_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+PIP_TIMEOUT_S = 900.0
 # the egress proxy evaluates the policy's network table with the policy engine's own code:
 # these stdlib-only modules go into the image as /opt/rempart/policies/ (empty __init__)
 POLICY_FILES = ("hosts.py", "netrules.py")
@@ -106,7 +113,13 @@ def _has_image(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
-def _run_logged(cmd: list[str], progress: Reporter, timeout_s: float, what: str) -> None:
+def _run_logged(
+    cmd: list[str],
+    progress: Reporter,
+    timeout_s: float,
+    what: str,
+    hint: str = "check the Debian mirror is reachable (--mirror) and that you run as root",
+) -> None:
     """Run a step, its output counted as it comes (a line is a unit of work: debootstrap
     says one per package retrieved, unpacked, configured; there is no total to show)."""
     progress(f"$ {' '.join(cmd)}")
@@ -121,10 +134,7 @@ def _run_logged(cmd: list[str], progress: Reporter, timeout_s: float, what: str)
     if code is None:
         raise ImageBuildError(f"{cmd[0]} took longer than {timeout_s:.0f}s")
     if code != 0:
-        raise ImageBuildError(
-            f"{cmd[0]} failed with exit code {code}",
-            hint="check the Debian mirror is reachable (--mirror) and that you run as root",
-        )
+        raise ImageBuildError(f"{what} failed with exit code {code}", hint=hint)
 
 
 def _rootfs_tarball(mirror: str, progress: Reporter, force: bool) -> Path:
@@ -157,6 +167,31 @@ def _rootfs_tarball(mirror: str, progress: Reporter, force: bool) -> Path:
         _run_logged(tar, progress, 600.0, "tar the rootfs")
         partial.replace(tarball)
     return tarball
+
+
+def mcp_wheels(progress: Reporter) -> Path:
+    """The folder of wheels for the MCP servers (cached by the lock's hash; downloaded once
+    with `pip download --require-hashes`, so a tampered wheel fails the build)."""
+    lock = _image_dir() / MCP_LOCK
+    folder = cache_dir() / f"mcp-wheels-{_sha(lock.read_bytes())[:12]}"
+    if folder.is_dir():
+        progress(f"MCP server wheels: using cached {folder}")
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix="mcp-wheels-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--require-hashes", "--no-deps"]
+        cmd += ["--only-binary=:all:", "--python-version", MCP_PYTHON, "--implementation", "cp"]
+        for platform in MCP_PLATFORMS:
+            cmd += ["--platform", platform]
+        hint = (
+            "the MCP server wheels come from the package index (pip's configuration); "
+            f"offline, put them in {folder} (or load a built image: deploy/bundle.sh)"
+        )
+        argv = [*cmd, "--dest", tmp, "-r", str(lock)]
+        _run_logged(argv, progress, PIP_TIMEOUT_S, "MCP server wheels", hint)
+        Path(tmp).replace(folder)
+        Path(tmp).mkdir()  # the context manager removes it
+    return folder
 
 
 def _import_rootfs(client: docker.DockerClient, mirror: str, progress: Reporter) -> str:
@@ -210,6 +245,7 @@ def build_image(
             for name in POLICY_FILES:
                 shutil.copy(_policy_dir() / name, Path(context) / "policies" / name)
             (Path(context) / "extra-ca.crt").write_bytes(_ca_bytes(ca_bundle))
+            shutil.copytree(mcp_wheels(progress), Path(context) / "mcp-wheels")
             _statx_compat(Path(context), progress)
             _docker_build(client, context, tag, base_ref, progress)
         client.images.get(tag).tag(repo, "latest")

@@ -27,7 +27,8 @@ from sandbox.container import (
     workspace_tmpfs_bytes,
 )
 from sandbox.egress import Egress, EgressEvent
-from sandbox.engine import ENGINE_ERRORS, FORWARDER_LISTEN, KEEPER_EXIT_DETACHED, docker_client
+from sandbox.engine import ENGINE_ERRORS, FORWARDER_LISTEN, KEEPER_EXIT_DETACHED
+from sandbox.engines import Engines, EngineState, socket_answers
 from sandbox.errors import (
     DockerUnavailable,
     ExecutorError,
@@ -98,10 +99,15 @@ class Sandbox:
         on_refused: Callable[[Outcome], None] | None = None,
         on_synced: Callable[[ChangeReport], None] | None = None,
         on_change_set: Callable[[ChangeSet], None] | None = None,
+        engines: Engines | None = None,
     ) -> None:
         self.spec = spec
         self._own_client = client is None
         self._client = client
+        # without a client: placed on the least loaded healthy engine (sandbox.engines)
+        self.engines = engines
+        self.engine = ""  # the engine it was placed on ('' when the client was given)
+        self.skipped: list[EngineState] = []  # engines passed over at placement, and why
         self.session = new_session_id()
         self.container: Container | None = None
         self.egress: Egress | None = None
@@ -134,7 +140,12 @@ class Sandbox:
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = docker_client()
+            placement = (self.engines or Engines.from_env()).place(self.spec.image)
+            self._client, self.engine, self.skipped = (
+                placement.client,
+                placement.url,
+                placement.skipped,
+            )
         return self._client
 
     def start(self) -> None:
@@ -246,6 +257,12 @@ class Sandbox:
             self._egress_past.extend(self.egress.events())
         if self._client is not None:
             log.info("sandbox %s closed", self.session)
+            if self.engine and not socket_answers(self.engine):
+                raise SandboxError(
+                    f"cannot remove sandbox {self.session}: its engine {self.engine} is down",
+                    hint="its containers stopped with the engine; the next start there (or "
+                    "`rempart sandbox prune`) removes them",
+                )
             try:
                 remove_session(self._client, self.session)
             except ENGINE_ERRORS as exc:

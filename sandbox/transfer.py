@@ -33,7 +33,7 @@ def push_tar(
         raise SandboxGone("the sandbox container is gone") from exc
     except APIError as exc:
         raise SandboxError(f"cannot copy the workspace into the sandbox: {exc}") from exc
-    sock, early = _hijack(created["Id"], client.api.api_version, TIMEOUT_S)
+    sock, early = _hijack(client, created["Id"], TIMEOUT_S)
     sent: list[BaseException] = []
 
     def send() -> None:

@@ -22,9 +22,9 @@ from agent.session_args import SessionArgs
 from tui.session_screen import SessionScreen
 
 if TYPE_CHECKING:
-    from agent.audit import AuditLog
+    from agent.audit import AuditTrail
     from agent.settings import Settings
-    from agent.store import Store
+    from agent.store import SessionStore
     from policies import PolicySet
     from sandbox.checkpoints import Step, UndoReport
     from tui.factory import SessionFactory
@@ -76,6 +76,7 @@ class RempartApp(App[None]):
         from tui.audit_screen import AuditScreen
         from tui.diff_screen import DiffScreen
         from tui.help_screen import HelpScreen
+        from tui.mcp_screen import McpScreen
         from tui.policy_screen import PolicyScreen
         from tui.sessions_screen import SessionsScreen
 
@@ -84,6 +85,7 @@ class RempartApp(App[None]):
             "sessions": SessionsScreen,
             "audit": lambda: AuditScreen(self.session_screen.session_id),
             "policy": PolicyScreen,
+            "mcp": McpScreen,
             "diff": lambda: DiffScreen(self.session_screen.session_id),
         }
         if name == "diff" and not self.session_screen.session_id:
@@ -126,6 +128,11 @@ class RempartApp(App[None]):
             "Everything this session changed; undo it (F5)",
             lambda: self.action_show("diff"),
         )
+        yield SystemCommand(
+            "MCP",
+            "MCP servers, what the policy lets them do, pinned tools and flags",
+            lambda: self.action_show("mcp"),
+        )
         yield SystemCommand("Help", "Every key binding (F1)", lambda: self.action_show("help"))
         yield SystemCommand(
             "Stop session", "Stop the current step cleanly", self.session_screen.action_interrupt
@@ -137,19 +144,19 @@ class RempartApp(App[None]):
 
     # data for the screens -----------------------------------------------------------
     @contextmanager
-    def open_store(self) -> Iterator[Store]:
-        from agent.store import Store
+    def open_store(self) -> Iterator[SessionStore]:
+        from agent.store import open_store
 
-        store = Store(self.settings.sessions_db)
+        store = open_store(self.settings)
         try:
             yield store
         finally:
             store.close()
 
-    def audit_log(self) -> AuditLog:
-        from agent.audit import AuditLog
+    def audit_log(self) -> AuditTrail:
+        from agent.audit import open_audit
 
-        return AuditLog.for_settings(self.settings)
+        return open_audit(self.settings)
 
     def session_change(self, session_id: str) -> tuple[list[Step], str, str]:
         """A session's checkpoint steps, its whole diff, and its workspace."""

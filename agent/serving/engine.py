@@ -53,12 +53,13 @@ def _run(cmd: list[str], what: str, timeout: float) -> None:
 
 
 def _pip_install(cmd: list[str], what: str, progress: Reporter, timeout: float) -> None:
-    """pip, its output followed: each package pip collects advances the bar (pip does not
-    say how many there will be, so there is a count and a rate, not an ETA)."""
+    """pip, its output followed: each package pip collects (or processes, from a bundle's
+    local wheels) advances the bar (pip does not say how many there will be, so there is a
+    count and a rate, not an ETA)."""
     with progress.track(what, total=None, unit="packages") as bar:
 
         def on_line(line: str) -> None:
-            if line.startswith("Collecting "):
+            if line.startswith(("Collecting ", "Processing ")):  # index, or local wheels
                 bar.advance(1)
 
         code, tail = follow([*cmd, "--progress-bar", "off"], timeout, on_line)

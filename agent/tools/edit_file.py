@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.tools import lint
+from agent.tools import lint, syntax_guard
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
 from agent.tools.matching import Found, replace_once
 from agent.tools.pasted import unpaste
@@ -52,12 +52,18 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
         )
     if found.repair:
         repairs.append(found.repair)
-    ctx.sandbox.write_file(rel, found.after.encode("utf-8"))
+    after = found.after
+    if ctx.aids:
+        after, fixes, refusal = syntax_guard.guard(rel, before, after)
+        if refusal:
+            return ToolOutput(content=refusal, is_error=True, repairs=repairs)
+        repairs += fixes
+    ctx.sandbox.write_file(rel, after.encode("utf-8"))
     message = f"edited {rel}" + (f"\nnote: {'; '.join(repairs)}" if repairs else "")
     if ctx.aids:
-        message += lint.warning(lint.new_problems(rel, before, found.after))
-        message += lint.lost_definitions(rel, before, found.after, whole=False)
-    return ToolOutput(content=message, diff=unified_diff(rel, before, found.after), repairs=repairs)
+        message += lint.warning(lint.new_problems(rel, before, after))
+        message += lint.lost_definitions(rel, before, after, whole=False)
+    return ToolOutput(content=message, diff=unified_diff(rel, before, after), repairs=repairs)
 
 
 def _exact(text: str, old: str, new: str, path: str) -> Found:

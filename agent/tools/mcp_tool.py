@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from agent.mcp_hub import McpHub, McpToolInfo
+from agent.mcp_untrusted import strip
 from agent.tools.base import ToolArgumentError, ToolContext, ToolOutput
 from agent.tools.output import clean, head_tail
 from policies import Action, McpCall
@@ -40,7 +41,8 @@ class McpTool:
 
     def schema(self) -> dict[str, Any]:
         parameters = self.info.input_schema or {"type": "object", "properties": {}}
-        description = f"[MCP server {self.info.server}] {self.info.description}".strip()
+        text = strip(self.info.description)  # no invisible or tag characters reach the model
+        description = f"[MCP server {self.info.server}] {text}".strip()
         return {
             "type": "function",
             "function": {"name": self.name, "description": description, "parameters": parameters},
@@ -54,13 +56,30 @@ class McpTool:
             raise ToolArgumentError(f"arguments for {self.name} must be a JSON object")
         return _Arguments.model_validate(arguments)
 
+    def approval_note(self) -> str:
+        """What an approval prompt shows for a call: the server's own words about the tool,
+        escaped, and what the description scan found in them."""
+        lines = [f"MCP tool {self.info.server}.{self.info.name} (its server is untrusted)"]
+        if self.info.flags:
+            lines.append("FLAGGED description: " + "; ".join(self.info.flags))
+        lines.append("description: " + clean(strip(self.info.description))[:1000])
+        if self.info.annotations:
+            lines.append(f"annotations (the server's claims): {self.info.annotations}")
+        return "\n".join(lines)
+
     def actions_for(self, args: BaseModel) -> list[Action]:
-        return [McpCall(server=self.info.server, tool=self.info.name, arguments=args.model_dump())]
+        return [mcp_call_action(self.info, args.model_dump())]
 
     def call(self, ctx: ToolContext, args: BaseModel) -> ToolOutput:
-        text, is_error = self.hub.call(
-            self.info.server, self.info.name, args.model_dump(), ctx.timeout_s
-        )
-        body, cut = head_tail(clean(text), ctx.output_cap)
+        result = self.hub.call(self.info.server, self.info.name, args.model_dump(), ctx.timeout_s)
+        body, cut = head_tail(clean(result.text), ctx.output_cap)
         marked = f"[untrusted output of MCP tool {self.info.server}.{self.info.name}]\n{body}"
-        return ToolOutput(content=marked, is_error=is_error, truncated=cut)
+        return ToolOutput(content=marked, is_error=result.is_error, truncated=cut or result.cut)
+
+
+def mcp_call_action(info: McpToolInfo, arguments: dict[str, Any]) -> McpCall:
+    """The one place an `mcp.call` action is built (the agent's tool and `rempart mcp call`):
+    the tool's annotations as its server listed them, for the policy's argument rules."""
+    return McpCall(
+        server=info.server, tool=info.name, arguments=arguments, annotations=info.annotations
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from agent.tools import lint
+from agent.tools import lint, syntax_guard
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
 from agent.tools.pasted import unpaste
 from policies import Action, FsWrite
@@ -44,6 +44,11 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
     if ctx.aids:
         content, repairs = unpaste(content)
     before = current_text(ctx, rel)
+    fixes: list[str] = []
+    if ctx.aids:
+        content, fixes, refusal = syntax_guard.guard(rel, before, content)
+        if refusal:
+            return ToolOutput(content=refusal, is_error=True, repairs=repairs)
     ctx.sandbox.write_file(rel, content.encode("utf-8"))
     diff = unified_diff(rel, before or "", content)
     lines = content.count("\n") + (0 if content.endswith("\n") else 1)
@@ -55,10 +60,12 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
         )
     if repairs:
         message += "\nnote: " + "; ".join(repairs) + " (tool output is not file text)"
+    if fixes:
+        message += "\nnote: " + "; ".join(fixes)
     if ctx.aids:
         message += lint.warning(lint.new_problems(rel, before, content))
         message += lint.lost_definitions(rel, before, content)
-    return ToolOutput(content=message, diff=diff, repairs=repairs)
+    return ToolOutput(content=message, diff=diff, repairs=repairs + fixes)
 
 
 def _actions(args: dict[str, Any]) -> list[Action]:

@@ -15,6 +15,7 @@ from agent.loop import LoopLimits
 from agent.session import Session, SessionOptions
 from agent.settings import Settings
 from agent.testing import Reply, ScriptedModelServer
+from tests.agent.pg import pg_server, pg_url  # noqa: F401  (PostgreSQL fixtures)
 
 POLICY = """\
 version: 1

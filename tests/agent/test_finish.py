@@ -219,3 +219,23 @@ def test_a_prompt_the_server_finds_too_long_is_cut_and_asked_again(
     run = run_session([too_long, Reply.call("finish", summary="ok")])
     assert run.finish.status == "finished" and run.finish.outcome == "success"
     assert any(isinstance(e, NoticeEvent) and "window" in e.text for e in run.events)
+
+
+def test_a_rename_left_half_done_is_questioned_once_naming_the_file_left(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    (workspace / "users.py").write_text("def get_usr(uid):\n    return uid\n")
+    (workspace / "report.py").write_text("from users import get_usr\n\nprint(get_usr(1))\n")
+    run = run_session(
+        [
+            Reply.call("edit_file", path="users.py", old="def get_usr", new="def get_user"),
+            Reply.call("finish", summary="Renamed get_usr to get_user everywhere"),
+            Reply.call("finish", summary="done"),
+        ],
+        task="Rename the function `get_usr` to `get_user` in every file.",
+    )
+    asked = run.server.requests[2]["messages"][-1]["content"]
+    assert "`get_usr` (the old name) still appears in: report.py" in asked
+    assert "users.py" not in asked.split("still appears in:")[1]
+    assert [c.path for c in run.finish.files_changed] == ["users.py"]
+    assert len(run.server.requests) == 3  # questioned once; the second finish stands

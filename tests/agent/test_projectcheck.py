@@ -122,3 +122,27 @@ def test_a_command_the_task_says_to_run_that_is_no_test_runner_is_a_run_not_a_te
     assert found.kind == "run"
     tested = find_check("Fix it; run `python3 -m pytest -q` to check.", {}, reader({}))
     assert tested is not None and tested.kind == "test"
+
+
+@pytest.mark.parametrize(
+    ("task", "command"),
+    [
+        (  # "e.g." does not end the sentence; "Try it" points back at the example
+            "The log file stays the first argument, e.g.\n"
+            "`python3 top_errors.py app.log --limit 3`. Try it on `app.log`.",
+            "python3 top_errors.py app.log --limit 3",
+        ),
+        (
+            "No name `get_usr` may remain, and `python3 main.py` must print the same output.",
+            "python3 main.py",
+        ),
+        ("Check your work by running a small script of your own with `python3`.", None),
+        ("Do not run `./deploy.sh prod`; edit config.py only.", None),
+    ],
+)
+def test_a_command_the_task_points_at_is_found_and_a_bare_or_forbidden_one_is_not(
+    task: str, command: str | None
+) -> None:
+    found = find_check(task, {}, reader({}))
+    assert (found and found.command) == command
+    assert found is None or found.kind == "run"

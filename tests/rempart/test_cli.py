@@ -11,8 +11,9 @@ import pytest
 from rempart.cli import build_parser
 
 GROUPS = [
-    "run", "tui", "policy", "sandbox", "model", "sessions", "undo", "audit", "doctor", "config",
-    "completion", "man",
+    "run", "tui", "policy", "sandbox", "model", "sessions", "undo", "audit", "store", "mcp",
+    "doctor",
+    "config", "bundle", "completion", "man",
 ]  # fmt: skip
 
 

@@ -251,3 +251,39 @@ async def test_a_hostile_task_and_command_show_escaped_in_the_sessions_and_audit
         text = drawn(table)
         assert "[reverse]ls[/]\\x1b[2J\\x9b" in text and "r\\x1b[1m" in text
         assert not [c for c in "\x1b\x07\r\x9b\u202e" if c in text]
+
+
+async def test_the_mcp_view_shows_servers_their_walls_and_pinned_tools_with_flags(
+    make_app, settings: Settings, tmp_path: Path
+) -> None:
+    from agent.mcp_hub import McpToolInfo
+    from agent.mcp_pins import Pins
+    from tui.mcp_screen import McpScreen
+
+    team = tmp_path / "mcp-policy.yaml"
+    team.write_text(
+        "version: 1\nmcp:\n  servers:\n"
+        '    fetch: {decision: allow, network: ["docs.python.org:443"], workspace: none}\n'
+    )
+    settings.config_dir.mkdir(parents=True, exist_ok=True)
+    (settings.config_dir / "mcp.json").write_text(
+        '{"mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]},'
+        ' "other": {"command": "x"}}}'
+    )
+    pins = Pins(settings.config_dir)
+    info = McpToolInfo(server="fetch", name="fetch", description="d", input_schema={})
+    pins.pin(info, ["an instruction block '<IMPORTANT>'"])
+    pins.save()
+    app = make_app([finished()], policy_files=[team])
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.action_show("mcp")
+        await wait_for(pilot, lambda: isinstance(app.screen, McpScreen) and app.screen.loaded)
+        from rich.console import Console
+
+        console = Console(width=160, record=True, color_system=None)
+        console.print(app.screen.query_one("#mcp-content", Static).content)
+        text = console.export_text()
+    assert "docs.python.org:443" in text and "none" in text
+    assert "/opt/mcp/bin/mcp-server-fetch" in text
+    assert "fetch.fetch" in text and "<IMPORTANT>" in text
+    assert "deny" in text  # `other` is not listed in mcp.servers

@@ -1,0 +1,1 @@
+"""Signed offline bundles: `rempart bundle keygen|create|verify|install` (docs/airgap.md)."""

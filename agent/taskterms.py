@@ -1,0 +1,89 @@
+"""Names a task asks for, checked against the workspace when the model calls `finish`.
+
+The bench's transcripts show a small model finishing with the work undone while claiming
+it done: "top_errors.py now takes --limit N" with no `--limit` in any file; "renamed ... to
+get_user" with `get_usr` still called in three files. A task names such things in
+backticks. At `finish`, the loop looks (once) for:
+
+- each name the task asks to exist: an option (`--limit`), an identifier with an
+  underscore (`APP_PORT`, `get_user`) or in CamelCase (`ReportBuilder`); it must appear in
+  some file of the workspace (the sandbox's view, so read-denied files are never opened);
+- the old name of a rename (`rename `A` to `B``): it must appear in no file.
+
+A miss questions the finish once, naming what is missing and where; a second `finish`
+stands. It is an aid for the model, never a verdict: the final event's `verified` comes
+from the project's check alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from pydantic import BaseModel
+
+BACKTICKS = re.compile(r"`([^`\n]{2,80})`")
+OPTION = re.compile(r"^--?[A-Za-z][\w-]+$")
+IDENTIFIER = re.compile(r"^[A-Za-z_]\w{2,}$")
+RENAME = re.compile(
+    r"\brenam\w*\s+(?:[\w-]+\s+){0,3}`([^`\n]+)`[^`]{0,40}?\b(?:to|into|as)\s+`([^`\n]+)`",
+    re.IGNORECASE,
+)
+REMOVAL = re.compile(r"\b(remov\w*|delet\w*|drop\w*|without|instead of|no longer)\b", re.I)
+
+# path -> text, for every file the check may look at
+Files = Callable[[], Iterable[tuple[str, str]]]
+
+
+class TaskTerms(BaseModel):
+    present: list[str] = []  # must appear in some file
+    absent: list[str] = []  # must appear in no file
+
+
+def _is_name(span: str) -> bool:
+    if OPTION.match(span):
+        return True
+    if not IDENTIFIER.match(span):
+        return False
+    camel = re.search(r"[a-z][A-Z]", span) is not None
+    return "_" in span.strip("_") or camel
+
+
+def terms_of(task: str) -> TaskTerms:
+    renamed = [(old.strip(), new.strip()) for old, new in RENAME.findall(task)]
+    absent = [old for old, _ in renamed if _is_name(old)]
+    present: list[str] = []
+    for sentence in re.split(r"(?<=[.!?:;])\s+|\n", task):
+        removal = REMOVAL.search(sentence) is not None
+        for span in BACKTICKS.findall(sentence):
+            name = span.strip()
+            if name.startswith("-") and " " in name:  # `--limit N`: the option itself
+                name = name.split()[0]
+            if _is_name(name) and name not in absent and not removal and name not in present:
+                present.append(name)
+    return TaskTerms(present=present, absent=absent)
+
+
+def question(terms: TaskTerms, files: Files) -> str | None:
+    """The answer to a `finish` that left a named thing undone, or None."""
+    if not terms.present and not terms.absent:
+        return None
+    found: dict[str, list[str]] = {name: [] for name in [*terms.present, *terms.absent]}
+    for path, text in files():
+        for name, where in found.items():
+            if name in text:
+                where.append(path)
+    missing = [name for name in terms.present if not found[name]]
+    left = {name: found[name] for name in terms.absent if found[name]}
+    if not missing and not left:
+        return None
+    lines = ["finish questioned: the task names things your change has not done yet."]
+    lines += [f"- `{name}` appears in no file." for name in missing]
+    for name, where in left.items():
+        shown = ", ".join(where[:8]) + (" ..." if len(where) > 8 else "")
+        lines.append(f"- `{name}` (the old name) still appears in: {shown}.")
+    lines.append(
+        "Do that part of the task (grep finds each place), then call finish again. If it "
+        "is done another way, call finish again and say how."
+    )
+    return "\n".join(lines)

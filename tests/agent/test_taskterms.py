@@ -1,0 +1,49 @@
+"""The names a task asks for, looked for in the workspace when the model calls `finish`."""
+
+from __future__ import annotations
+
+from agent.taskterms import question, terms_of
+
+FILES = {
+    "top_errors.py": "import sys\n\ndef main():\n    print(sys.argv[1])\n",
+    "users.py": "def get_user(uid):\n    return uid\n",
+    "report.py": "from users import get_usr\n\nget_usr(1)\n",
+}
+
+
+def files() -> list[tuple[str, str]]:
+    return list(FILES.items())
+
+
+def test_an_option_the_task_asks_for_is_required_and_its_argument_is_not() -> None:
+    terms = terms_of("Add a `--limit N` option to `top_errors.py`; the default stays 10.")
+    assert terms.present == ["--limit"] and terms.absent == []
+
+
+def test_a_missing_option_questions_the_finish_naming_it() -> None:
+    asked = question(terms_of("Add a `--limit N` option to top_errors.py."), files)
+    assert asked is not None and "`--limit` appears in no file" in asked
+
+
+def test_the_old_name_of_a_rename_left_in_a_file_is_named_with_the_file() -> None:
+    terms = terms_of("Rename the function `get_usr` to `get_user` across the package.")
+    assert terms.absent == ["get_usr"] and terms.present == ["get_user"]
+    asked = question(terms, files)
+    assert asked is not None and "`get_usr` (the old name) still appears in: report.py" in asked
+
+
+def test_a_task_done_as_asked_is_not_questioned() -> None:
+    done = {"users.py": "def get_user(uid):\n    return uid\n", "app.py": "--limit"}
+    terms = terms_of("Rename `get_usr` to `get_user`. Add `--limit`.")
+    assert question(terms, lambda: done.items()) is None
+
+
+def test_names_in_a_sentence_that_removes_them_are_not_required() -> None:
+    terms = terms_of("Remove the `legacy_mode` flag. Read the port from `APP_PORT` instead.")
+    assert "legacy_mode" not in terms.present
+    assert terms_of("Delete `old_helper`; keep `new_helper`.").present == ["new_helper"]
+
+
+def test_plain_words_and_file_names_in_backticks_are_not_names_to_look_for() -> None:
+    terms = terms_of("Fix `median` in `stats.py` so `pytest` passes.")
+    assert terms.present == [] and terms.absent == []
