@@ -151,10 +151,6 @@ def test_a_forced_runtime_class_goes_on_the_sandbox_pod_only(tmp_path: Path) -> 
         assert "runtimeClassName" not in pod["spec"]
 
 
-@pytest.mark.skipif(
-    "runtime" not in SandboxSpec.model_fields,
-    reason="needs the policy's sandbox.runtime (issue 15, branch h-gvisor) merged",
-)
 def test_a_policy_asking_for_gvisor_gets_the_gvisor_runtime_class(tmp_path: Path) -> None:
     text = (
         "version: 1\nname: gv\n"
