@@ -6,17 +6,17 @@ in the same run, and how they grow from 1 to 64 concurrent scripted sessions (no
 Figures and their baselines:
 1. sandbox exec round trip p50 (`Sandbox.run(["/bin/true"])`), goal < 1 ms; baseline: fork/exec
    of /bin/true on the host (`subprocess.run`).
-2. agent overhead per tool call (`run true`: tool call event to result event, minus the bare
-   `Sandbox.run("true")` of the same sandbox spec), goal < 3 ms; baseline: that bare call.
+2. agent overhead per tool call (`run true`: tool call event to result event, minus a bare
+   `Sandbox.run("true")` on the session's own sandbox right after each call), goal < 3 ms;
+   baseline: that bare call.
 3. exec policy decision p99 on a cold cache (300-rule policy of bench_policy.py), goal < 200 µs;
    baselines: a dict lookup and `shlex.split` of the same commands.
 4. a new session ready from the warm pool, goal < 100 ms; baselines: `docker run --rm IMAGE
    true` and a cold sandbox start. `Session` does not take its sandbox from the pool today, so
-   this prints the pool's acquire time, a real Session's ready time (cold sandbox), and what a
-   Session would take with a pooled sandbox (its ready time less a cold start plus an acquire).
+   this prints the pool's acquire time and a real Session's ready time (cold sandbox).
 5. N concurrent scripted sessions (real sandboxes, real policy, scripted model server over
-   HTTP), each: write a file, run `true`, read the file back, finish; goal: 0 errors at 64;
-   baseline: one session alone.
+   HTTP), each: write a file, run `true` 3 times, read the file back, finish; goal: 0 errors
+   at 64; baseline: one session alone.
 6. per N: errors, exec round trip p50/p95, agent overhead per call p50/p95, session ready
    p50/p95, wall time; and the growth of each from the smallest N to the largest.
 """
@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,18 +45,19 @@ import bench_agent
 import bench_policy
 import bench_sandbox
 
-from agent.events import Event, FinishEvent
+from agent.events import Event, FinishEvent, ToolResultEvent
 from agent.loop import LoopLimits
 from agent.session import Session, SessionOptions
 from agent.settings import Settings
 from agent.testing import Reply, ScriptedModelServer
-from policies import PolicySet
+from policies import Exec, PolicySet
 from sandbox import Sandbox
 from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import spec_from_policy
 from sandbox.pool import SandboxPool
 
 pct = bench_agent.percentile
+RUNS_PER_SESSION = 3  # `run true` calls in each concurrent session
 _WORKSPACES = itertools.count()
 p50 = bench_sandbox.p50
 timed = bench_sandbox.timed
@@ -69,10 +71,11 @@ class Level:
     finished: int = 0
     errors: list[str] = field(default_factory=list)
     exec_ms: list[float] = field(default_factory=list)  # Sandbox.run(["/bin/true"])
-    overhead_ms: list[float] = field(default_factory=list)  # per run call, minus bare run
+    overhead_ms: list[float] = field(default_factory=list)  # per run call, minus its bare run
     ready_ms: list[float] = field(default_factory=list)  # Session.__enter__
     wall_s: float = 0.0
-    bare_ms: float = 0.0  # the last session's bare Sandbox.run("true") p50
+    bare_ms: list[float] = field(default_factory=list)  # Sandbox.run("true") after each call
+    call_ms: list[float] = field(default_factory=list)  # run calls, tool call to result event
 
 
 @dataclass
@@ -120,24 +123,34 @@ def scripted_session(
             policy_files=[root / "policy.yaml"],
             limits=LoopLimits(max_steps=runs + 6),
         )
+        box: list[Sandbox] = []
+        shell_ms: list[float] = []
+
+        def after_run(event: Event) -> None:
+            """After each `run` result (outside the call's window), the bare `run("true")`
+            on the same sandbox: baseline and agent call are measured under the same load."""
+            events.append(event)
+            if isinstance(event, ToolResultEvent) and event.tool == "run" and box:
+                shell_ms.extend(timed(lambda: box[0].run("true"), 1))
+
         start = time.perf_counter()
-        with Session(settings, options, [events.append]) as session:
+        with Session(settings, options, [after_run]) as session:
             ready = (time.perf_counter() - start) * 1000
             # The session's own sandbox, while the other sessions run theirs (a bench reads
             # the handle; nothing is patched).
             assert session._sandbox is not None
-            sandbox = session._sandbox.current
-            exec_ms = timed(lambda: sandbox.run(["/bin/true"]), bare)
-            shell_ms = timed(lambda: sandbox.run("true"), bare)
+            box.append(session._sandbox.current)
+            exec_ms = timed(lambda: box[0].run(["/bin/true"]), bare)
             finish = session.run()
     if not isinstance(finish, FinishEvent) or finish.status != "finished":
         raise RuntimeError(f"session ended {finish.status}: {finish}")
-    base = p50(shell_ms)
+    calls = bench_agent.overheads(events, "run")
     with lock:
-        level.bare_ms = base
+        level.bare_ms.extend(shell_ms)
+        level.call_ms.extend(calls)
         level.ready_ms.append(ready)
         level.exec_ms.extend(exec_ms)
-        level.overhead_ms.extend(call - base for call in bench_agent.overheads(events, "run"))
+        level.overhead_ms.extend(c - b for c, b in zip(calls, shell_ms, strict=True))
         level.finished += 1
 
 
@@ -162,13 +175,26 @@ def run_level(root: Path, image: str, n: int, runs: int, bare: int) -> Level:
     return level
 
 
-def host_fork_exec(n: int) -> list[float]:
-    return timed(lambda: subprocess.run(["/bin/true"], check=True), n)
+def alternate(
+    first: Callable[[], object], second: Callable[[], object], n: int
+) -> tuple[list[float], list[float]]:
+    """ms of `first` and of `second`, one after the other n times: a baseline and what is
+    compared with it see the same load (other processes on a shared machine come and go)."""
+    one: list[float] = []
+    two: list[float] = []
+    for _ in range(n):
+        one += timed(first, 1)
+        two += timed(second, 1)
+    return one, two
 
 
-def docker_run_rm(image: str, n: int) -> list[float]:
+def host_true() -> None:
+    subprocess.run(["/bin/true"], check=True)
+
+
+def docker_run_rm(image: str) -> None:
     argv = ["docker", "run", "--rm", "--network", "none", image, "true"]
-    return timed(lambda: subprocess.run(argv, check=True, capture_output=True, timeout=120), n)
+    subprocess.run(argv, check=True, capture_output=True, timeout=120)
 
 
 def verdict(value: float, goal: float, unit: str) -> str:
@@ -181,22 +207,30 @@ def policy_figure(rounds: int) -> Figure:
     policy = PolicySet.from_texts([("org", "bench.yaml", bench_policy.build_policy())])
     table = {"k": "v"}
     dict_us = bench_policy.measure(lambda: table.get("k"), rounds * 4)
-    shlex_us = [
-        t
-        for c in bench_policy.COMMANDS
-        for t in bench_policy.measure(lambda c=c: shlex.split(c), rounds)
-    ]
+    shlex_us: list[float] = []
     cold_us: list[float] = []
+    cpu_us: list[float] = []  # the same decisions in this thread's CPU time: without the
+    # time the scheduler gave to other processes (a loaded machine preempts some decisions)
     for action in bench_policy.ACTIONS["exec"]:
-        policy.evaluate(action)  # parsers warm, the decision cache defeated by fresh_exec
-        cold_us += bench_policy.measure(lambda a=action: bench_policy.fresh_exec(policy, a), rounds)
-    p99 = pct(cold_us, 0.99)
+        policy.evaluate(action)  # parsers warm; fresh_exec defeats the decision cache
+        assert isinstance(action, Exec)
+        command = action.command
+        for _ in range(rounds):  # alternated: both under the same load
+            shlex_us += bench_policy.measure(lambda c=command: shlex.split(c), 1)
+            cpu0, wall0 = time.thread_time_ns(), time.perf_counter_ns()
+            bench_policy.fresh_exec(policy, action)
+            wall1, cpu1 = time.perf_counter_ns(), time.thread_time_ns()
+            cold_us.append((wall1 - wall0) / 1000)
+            cpu_us.append((cpu1 - cpu0) / 1000)
+    p99, shlex_p99 = pct(cold_us, 0.99), pct(shlex_us, 0.99)
     return Figure(
         "exec policy decision, cold cache",
         "p99 < 200 µs",
-        f"p99 {p99:.1f} µs (p50 {p50(cold_us):.1f})",
-        f"shlex.split p99 {pct(shlex_us, 0.99):.1f} µs; dict lookup p50 {p50(dict_us):.2f} µs",
-        f"{p99 / pct(shlex_us, 0.99):.1f}x shlex p99",
+        f"p99 {p99:.1f} µs (p50 {p50(cold_us):.1f}); in thread CPU time p99 "
+        f"{pct(cpu_us, 0.99):.1f} µs (p50 {p50(cpu_us):.1f})",
+        f"shlex.split p99 {shlex_p99:.1f} µs (p50 {p50(shlex_us):.1f}); dict lookup p50 "
+        f"{p50(dict_us):.2f} µs",
+        f"{p99 / shlex_p99:.1f}x shlex p99",
         verdict(p99, 200, "µs"),
     )
 
@@ -215,6 +249,7 @@ def main() -> int:
     rounds = 300 if quick else 2000  # policy decisions per command
     image = ensure_image()
     started = datetime.now(UTC)
+    load_before = os.getloadavg()
     figures: list[Figure] = []
     lines: list[str] = []
 
@@ -231,11 +266,10 @@ def main() -> int:
         policy = PolicySet.from_texts([("bench", "policy.yaml", bench_agent.POLICY)])
         spec = spec_from_policy(policy, bare_ws, image)
 
-        # 1. exec round trip
-        host = host_fork_exec(runs)
+        # 1. exec round trip, alternated with a host fork/exec
         with Sandbox(spec) as sb:
             timed(lambda: sb.run(["/bin/true"]), 20)  # warm-up
-            ex = timed(lambda: sb.run(["/bin/true"]), runs)
+            ex, host = alternate(lambda: sb.run(["/bin/true"]), host_true, runs)
         figures.append(
             Figure(
                 "sandbox exec round trip",
@@ -247,19 +281,20 @@ def main() -> int:
             )
         )
 
-        # 2. agent overhead per tool call: one session, `calls` run calls, its own sandbox's
-        # bare `run("true")` measured just before its loop
+        # 2. agent overhead per tool call: one session, `calls` run calls, each followed by a
+        # bare `run("true")` on the same sandbox
         one = Level(sessions=1)
-        scripted_session(root, image, 0, calls, calls, one, threading.Lock())
-        agent_call = [o + one.bare_ms for o in one.overhead_ms]
+        scripted_session(root, image, 0, calls, 1, one, threading.Lock())
         overhead = p50(one.overhead_ms)
         figures.append(
             Figure(
                 "agent overhead per tool call (run true)",
                 "< 3 ms",
-                f"p50 {overhead:.2f} ms (agent call p50 {p50(agent_call):.2f} ms)",
-                f"bare Sandbox.run('true') p50 {one.bare_ms:.2f} ms (same sandbox, just before)",
-                f"{p50(agent_call) / one.bare_ms:.2f}x bare",
+                f"p50 {overhead:.2f} ms, p95 {pct(one.overhead_ms, 0.95):.2f} (agent call "
+                f"p50 {p50(one.call_ms):.2f} ms, n={len(one.call_ms)})",
+                f"bare Sandbox.run('true') p50 {p50(one.bare_ms):.2f} ms (same sandbox, "
+                "after each call)",
+                f"{p50(one.call_ms) / p50(one.bare_ms):.2f}x bare",
                 verdict(overhead, 3.0, "ms"),
             )
         )
@@ -276,8 +311,15 @@ def main() -> int:
             box.close()
             return ms
 
-        cold_ms = [cold_ready() for _ in range(cold)]
-        run_rm = docker_run_rm(image, cold)
+        cold_ms: list[float] = []
+        run_rm: list[float] = []
+        alone = Level(sessions=1)
+        for _ in range(cold):  # alternated: the three see the same load
+            cold_ms.append(cold_ready())
+            run_rm += timed(lambda: docker_run_rm(image), 1)
+            more = run_level(root, image, 1, 1, 1)
+            alone.ready_ms += more.ready_ms
+            alone.errors += more.errors
         acquire: list[float] = []
         with SandboxPool(spec, size=2) as pool:
             for _ in range(cold):
@@ -286,20 +328,14 @@ def main() -> int:
                 box = pool.acquire()
                 acquire.append((time.perf_counter() - t0) * 1000.0)
                 box.close()
-        alone = run_level(root, image, 1, 1, 5)  # one session: ready time, and a check
-        for _ in range(cold - 1):
-            more = run_level(root, image, 1, 1, 5)
-            alone.ready_ms += more.ready_ms
-            alone.errors += more.errors
         session_ready = p50(alone.ready_ms)
-        with_pool = session_ready - p50(cold_ms) + p50(acquire)
         figures.append(
             Figure(
                 "new session ready from the warm pool",
                 "< 100 ms",
                 f"pool acquire p50 {p50(acquire):.1f} ms (max {max(acquire):.1f}); Session "
-                f"ready p50 {session_ready:.0f} ms, cold sandbox, as sessions start today; "
-                f"Session with a pooled sandbox, estimated: {with_pool:.0f} ms",
+                f"ready p50 {session_ready:.0f} ms (Session does not take from the pool: "
+                "a cold sandbox, as sessions start today)",
                 f"cold sandbox start p50 {p50(cold_ms):.0f} ms; docker run --rm true p50 "
                 f"{p50(run_rm):.0f} ms",
                 f"acquire {p50(acquire) / p50(run_rm):.3f}x docker run; Session "
@@ -310,7 +346,7 @@ def main() -> int:
         )
 
         # 5, 6. N concurrent scripted sessions
-        results = [run_level(root, image, n, 1, 20 if quick else 50) for n in levels]
+        results = [run_level(root, image, n, RUNS_PER_SESSION, 20) for n in levels]
         base, top = results[0], results[-1]
         figures.append(
             Figure(
@@ -346,7 +382,8 @@ def main() -> int:
     say(f"Command: `{' '.join(['bench/bench_scale.py', *sys.argv[1:]])}`  ")
     say(
         f"Machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}, "
-        f"Python {platform.python_version()}; load average at the end "
+        f"Python {platform.python_version()}; load average (1, 5, 15 min) at the start "
+        f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, at the end "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}  "
     )
     say(f"Image: {image}")
