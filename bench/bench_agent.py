@@ -106,8 +106,12 @@ def main() -> None:
                 start = time.perf_counter()
                 sandbox.read_file("a.txt")
                 bare["read_file"].append((time.perf_counter() - start) * 1000)
-        replies = [Reply.call("run", command="true") for _ in range(args.calls)]
-        replies += [Reply.call("read_file", path="a.txt") for _ in range(args.calls)]
+        # distinct arguments each time: the loop ends a session that repeats one call
+        # (same name and arguments) 6 times in 12 (agent/loop.py STUCK_LIMIT)
+        replies = [Reply.call("run", command="true", timeout_s=60 + i) for i in range(args.calls)]
+        replies += [
+            Reply.call("read_file", path="a.txt", end_line=400 + i) for i in range(args.calls)
+        ]
         events, finish = one_session(
             root, image, [*replies, Reply.call("finish", summary="ok")], "main"
         )

@@ -1,0 +1,60 @@
+"""The model client's request, as the model server receives it over HTTP."""
+
+from __future__ import annotations
+
+from agent.messages import Message, ToolCallRequest
+from agent.model_client import OpenAIModelClient
+from agent.testing import Reply, ScriptedModelServer
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "run",
+            "description": "Run a shell command line.",
+            "parameters": {
+                "type": "object",
+                "properties": {"command": {"type": "string"}},
+                "required": ["command"],
+            },
+        },
+    }
+]
+
+
+def history() -> list[Message]:
+    call = ToolCallRequest(id="call_1", name="run", arguments='{"command": "ls"}')
+    return [
+        Message(role="system", content="You are a coding agent."),
+        Message(role="user", content="list the files"),
+        Message(role="assistant", content="", tool_calls=[call]),
+        Message(role="tool", content="exit code: 0 (ok)\nstdout:\na.txt", tool_call_id="call_1"),
+    ]
+
+
+def test_the_server_receives_the_whole_history_the_tools_and_the_sampling_as_sent() -> None:
+    messages = history()
+    with ScriptedModelServer([Reply.call("run", command="true")]) as server:
+        client = OpenAIModelClient(server.base_url, "scripted-model", "key", 30.0, 0)
+        client.sampling = {"temperature": 0.6, "top_k": 20}
+        turn = client.complete(messages, TOOLS, "required")
+    body = server.requests[-1]
+    assert body["messages"] == [m.wire() for m in messages]
+    assert body["tools"] == TOOLS
+    assert body["tool_choice"] == "required"
+    assert body["temperature"] == 0.6
+    assert body["top_k"] == 20
+    assert body["stream"] is True
+    assert body["model"] == "scripted-model"
+    assert [c.name for c in turn.tool_calls] == ["run"]
+
+
+def test_no_tools_are_sent_when_the_tool_choice_is_none() -> None:
+    with ScriptedModelServer([Reply(text="hello")]) as server:
+        client = OpenAIModelClient(server.base_url, "scripted-model", "key", 30.0, 0)
+        turn = client.complete(history(), TOOLS, "none")
+    body = server.requests[-1]
+    assert "tools" not in body
+    assert "tool_choice" not in body
+    assert body["messages"][1] == {"role": "user", "content": "list the files"}
+    assert turn.text == "hello"
