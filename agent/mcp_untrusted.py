@@ -78,6 +78,18 @@ def _hidden(char: str) -> bool:
     )
 
 
+def _orphan_marks(text: str) -> int:
+    """Combining marks with no letter to sit on (at the start, after a space or a symbol):
+    a run of them draws nothing, or garbage, yet a model reads them."""
+    count, base = 0, False
+    for char in text:
+        if unicodedata.category(char).startswith("M"):
+            count += 0 if base else 1
+        else:
+            base = char.isalnum()
+    return count
+
+
 def normalise(text: str) -> str:
     """`text` as the model would read it: entities decoded, compatibility forms folded
     (NFKC: fullwidth letters), look-alike letters made Latin, invisible characters dropped
@@ -139,6 +151,8 @@ def scan(description: str, other_tools: list[str]) -> list[str]:
         tags = sum(1 for c in hidden if 0xE0000 <= ord(c) <= 0xE007F)
         what = f"{tags} Unicode tag characters" if tags else f"{len(hidden)} invisible characters"
         found.append(f"hidden text: {what}")
+    if marks := _orphan_marks(description):
+        found.append(f"hidden text: {marks} combining marks with no letter")
     if _look_alikes(description):
         found.append("look-alike letters (Cyrillic or Greek inside Latin words)")
     visible = normalise(description)
