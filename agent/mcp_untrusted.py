@@ -25,6 +25,8 @@ from typing import Any
 
 MAX_RESULT_CHARS = 100_000
 MAX_DEPTH = 8
+MAX_SCHEMA_DEPTH = 64  # deeper parts of a tool's definition are not scanned but cut
+_TOO_DEEP = f"[nested deeper than {MAX_SCHEMA_DEPTH} levels: cut]"
 _KEEP = {"\n", "\t"}
 # letters that show as nothing (Hangul and halfwidth fillers, the braille blank): used as
 # invisible separators; the Unicode tag block (U+E0000-E007F) hides a whole second text
@@ -45,9 +47,9 @@ _OVERRIDE = re.compile(
     r"|\bnew (policy|instructions?|rules?) from\b|\bfrom now on\b",
     re.IGNORECASE,
 )
+_BLOCK_WORDS = r"(important|system|instructions?|secret|hidden|admin|assistant)"
 _TAG_BLOCK = re.compile(
-    r"[<\[]\s*/?\s*(important|system|instructions?|secret|hidden|admin|assistant)\b[^>\]]*[>\]]",
-    re.IGNORECASE,
+    rf"<\s*/?\s*{_BLOCK_WORDS}\b[^>]*>|\[\s*/?\s*{_BLOCK_WORDS}\s*\]", re.IGNORECASE
 )
 _SECRECY = re.compile(
     r"\b(do not|don't|dont|never|without)\s+(tell|mention|inform|reveal|show|alert|notify"
@@ -173,20 +175,23 @@ def scan(description: str, other_tools: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-def strings(value: Any, where: str) -> list[tuple[str, str]]:
+def strings(value: Any, where: str, depth: int = 0) -> list[tuple[str, str]]:
     """Every string in a JSON value (keys included), with where it is:
-    `inputSchema.properties.path.description`; a key is `...properties.path (name)`."""
+    `inputSchema.properties.path.description`; a key is `...properties.path (name)`.
+    Past `MAX_SCHEMA_DEPTH`, the place is given with the marker `_TOO_DEEP` as its text."""
     out: list[tuple[str, str]] = []
-    if isinstance(value, str):
+    if isinstance(value, dict | list) and depth >= MAX_SCHEMA_DEPTH:
+        out.append((where, _TOO_DEEP))
+    elif isinstance(value, str):
         out.append((where, value))
     elif isinstance(value, dict):
         for key, item in value.items():
-            here = f"{where}.{key}"
+            here = f"{where}.{strip(str(key))[:80]}"
             out.append((f"{here} (name)", str(key)))
-            out.extend(strings(item, here))
+            out.extend(strings(item, here, depth + 1))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            out.extend(strings(item, f"{where}[{index}]"))
+            out.extend(strings(item, f"{where}[{index}]", depth + 1))
     return out
 
 
@@ -200,17 +205,23 @@ def scan_definition(definition: dict[str, Any], other_tools: list[str]) -> list[
         if key == "name":
             continue  # checked against [A-Za-z0-9_.-] by the pins
         for place, text in strings(value, where.get(key, key)):
+            if text is _TOO_DEEP:
+                found.append(f"{place}: nested deeper than {MAX_SCHEMA_DEPTH} levels (cut)")
+                continue
             found.extend(f"{place}: {finding}" for finding in scan(text, other_tools))
     return sorted(set(found))
 
 
-def cleaned(value: Any) -> Any:
+def cleaned(value: Any, depth: int = 0) -> Any:
     """A JSON value whose strings (keys included) lost their control, format, tag and
-    filler characters, at any depth: what the model is handed of a tool's schema."""
+    filler characters: what the model is handed of a tool's schema (cut past
+    `MAX_SCHEMA_DEPTH`)."""
+    if isinstance(value, dict | list) and depth >= MAX_SCHEMA_DEPTH:
+        return _TOO_DEEP
     if isinstance(value, dict):
-        return {strip(str(k)): cleaned(v) for k, v in value.items()}
+        return {strip(str(k)): cleaned(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [cleaned(v) for v in value]
+        return [cleaned(v, depth + 1) for v in value]
     if isinstance(value, str):
         return strip(value)
     return value

@@ -85,6 +85,16 @@ def test_every_string_of_the_input_schema_is_scanned_and_named_by_where_it_is(
     assert any(f.startswith(f"inputSchema.{where}: ") for f in flags), flags
 
 
+def test_a_definition_nested_past_the_bound_is_flagged_and_cut_not_a_crash() -> None:
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(5000):  # past Python's recursion limit if walked naively
+        deep = {"items": deep}
+    flags = scan_definition({"description": "Adds.", "input_schema": deep}, [])
+    assert any("nested deeper than 64 levels" in f for f in flags)
+    handed = McpTool(add(deep), None).schema()  # type: ignore[arg-type]
+    assert "nested deeper than 64 levels: cut" in repr(handed)
+
+
 def test_annotations_are_scanned_too() -> None:
     definition = {"description": "Adds.", "annotations": {"title": "Add\u200b <system>"}}
     flags = scan_definition(definition, [])
@@ -175,6 +185,7 @@ def test_the_scanner_sees_through_disguises(text: str, finding: str) -> None:
         "Résumé, naïve café: accents (e\u0301 decomposed too) are letters.",
         "Конвертирует время между часовыми поясами.",  # Cyrillic words, no Latin mixed in
         "Path of the file, e.g. src/components/navigation/SidebarMenuItem.tsx.",
+        "See the [Admin guide](https://example.com/admin) for the [system requirements].",
     ],
 )
 def test_ordinary_descriptions_raise_no_flags(text: str) -> None:
