@@ -18,9 +18,8 @@ from agent.audit import open_audit
 from agent.discovery import discover_layers, load_policy_set, trusted_files
 from agent.errors import McpError
 from agent.mcp_config import McpConfig, McpServerConfig, load_all
-from agent.mcp_pins import Pins, Vetted, definition, diff
+from agent.mcp_pins import Pins, Vetted, definition, diff, findings
 from agent.mcp_probe import Probe, probe_server
-from agent.mcp_untrusted import scan
 from agent.settings import Settings
 from agent.tools import TOOLS
 from agent.tools.mcp_tool import mcp_call_action
@@ -123,7 +122,7 @@ def _tool_rows(probe: Probe, pins: Pins) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "tool": info.qualified,
             "pin": state,
-            "flags": scan(info.description, [n for n in names if n != info.name]),
+            "flags": findings(info, names),
             "description": info.description,
             "annotations": info.annotations,
         }
@@ -142,9 +141,10 @@ def cmd_tools(args: argparse.Namespace) -> int:
         _out({"server": args.server, "tools": rows})
         return Exit.OK
     for row in rows:
-        flags = f"  FLAGGED: {'; '.join(row['flags'])}" if row["flags"] else ""
-        print(f"{safe_line(row['tool']):40} {row['pin']:8}{safe_line(flags)}")
-        print(f"    {safe_line(row['description'][:200])}")
+        print(f"{safe_line(row['tool']):40} {row['pin']:8}")
+        for flag in row["flags"]:
+            print(f"    FLAGGED {safe_line(flag)}")
+        print(f"    {safe_line(row['description'])}")
         if "diff" in row:
             print("    " + safe(row["diff"]).replace("\n", "\n    "))
     return Exit.OK
@@ -156,8 +156,9 @@ def cmd_pin(args: argparse.Namespace) -> int:
     with ctx.probe(args.server) as probe:
         rows = _tool_rows(probe, pins)
         for row in rows:
-            flags = f"  FLAGGED: {'; '.join(row['flags'])}" if row["flags"] else ""
-            print(f"{safe_line(row['tool']):40} {row['pin']:8}{safe_line(flags)}")
+            print(f"{safe_line(row['tool']):40} {row['pin']:8}")
+            for flag in row["flags"]:
+                print(f"    FLAGGED {safe_line(flag)}")
             if "diff" in row:
                 print("    " + safe(row["diff"]).replace("\n", "\n    "))
         todo = [r for r in rows if r["pin"] != "pinned"]

@@ -50,7 +50,7 @@ class McpToolInfo(BaseModel):
     description: str
     input_schema: dict[str, Any]
     annotations: dict[str, Any] | None = None  # MCP ToolAnnotations, as the server sent them
-    flags: list[str] = []  # what `agent.mcp_untrusted.scan` found in the description
+    flags: list[str] = []  # what `agent.mcp_untrusted.scan_definition` found, with where
 
     @property
     def qualified(self) -> str:

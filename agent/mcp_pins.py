@@ -5,8 +5,9 @@ input schema and annotations, and that definition itself (to show a diff). A too
 definition no longer matches is disabled until it is pinned again (`rempart mcp pin`).
 
 On a session's first sight of a server (its start approved by the policy or a person), its
-tools are pinned as they are, except those whose description `agent.mcp_untrusted.scan`
-flags: those wait for a person (`rempart mcp pin SERVER`, which shows the findings).
+tools are pinned as they are, except those whose definition `agent.mcp_untrusted`
+flags (any string of the description, input schema or annotations): those wait for a
+person (`rempart mcp pin SERVER`, which shows the findings and where they are).
 
 Names: every tool is `server.tool`; a name with characters outside `[A-Za-z0-9_.-]`, or one
 that collides with another tool once made a model tool name, or that reuses the name of a
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.errors import McpError
 from agent.mcp_hub import McpToolInfo
-from agent.mcp_untrusted import scan
+from agent.mcp_untrusted import scan_definition
 from agent.tools.mcp_tool import tool_name
 
 PINS_FILE = "mcp-pins.json"
@@ -56,6 +57,11 @@ def definition(info: McpToolInfo) -> dict[str, Any]:
 def digest(info: McpToolInfo) -> str:
     text = json.dumps(definition(info), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def findings(info: McpToolInfo, others: list[str]) -> list[str]:
+    """What the scan finds anywhere in a tool's definition (`others`: names of other tools)."""
+    return scan_definition(definition(info), [n for n in others if n != info.name])
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -134,10 +140,12 @@ class Pins:
                 out.refused[key] = f"shadows {owner}: a tool's name must be its own"
                 continue
             state = self.status(info)
+            flags = findings(info, others)
             if state == "changed":
                 out.changed[key] = diff(self.pins[key].definition, definition(info))
+                if flags:
+                    out.changed[key] += "\nFLAGGED now: " + "; ".join(flags)
                 continue
-            flags = scan(info.description, [n for n in others if n != info.name])
             info = info.model_copy(update={"flags": flags})
             if state == "new":
                 if flags or not auto_pin:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from agent.mcp_hub import McpHub, McpToolInfo
-from agent.mcp_untrusted import strip
+from agent.mcp_untrusted import cleaned, strip
 from agent.tools.base import ToolArgumentError, ToolContext, ToolOutput
 from agent.tools.output import clean, head_tail
 from policies import Action, McpCall
@@ -40,7 +40,8 @@ class McpTool:
         return tool_name(self.info.server, self.info.name)
 
     def schema(self) -> dict[str, Any]:
-        parameters = self.info.input_schema or {"type": "object", "properties": {}}
+        # every string of the schema (names, descriptions, enums...) loses hidden characters
+        parameters = cleaned(self.info.input_schema) or {"type": "object", "properties": {}}
         text = strip(self.info.description)  # no invisible or tag characters reach the model
         description = f"[MCP server {self.info.server}] {text}".strip()
         return {
@@ -58,11 +59,12 @@ class McpTool:
 
     def approval_note(self) -> str:
         """What an approval prompt shows for a call: the server's own words about the tool,
-        escaped, and what the description scan found in them."""
+        whole and escaped, and what the scan found anywhere in its definition (where)."""
         lines = [f"MCP tool {self.info.server}.{self.info.name} (its server is untrusted)"]
         if self.info.flags:
-            lines.append("FLAGGED description: " + "; ".join(self.info.flags))
-        lines.append("description: " + clean(strip(self.info.description))[:1000])
+            lines.append("FLAGGED description or input schema:")
+            lines.extend(f"  {clean(flag)}" for flag in self.info.flags)
+        lines.append("description: " + clean(strip(self.info.description)))
         if self.info.annotations:
             lines.append(f"annotations (the server's claims): {self.info.annotations}")
         return "\n".join(lines)

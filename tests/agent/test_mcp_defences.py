@@ -165,6 +165,26 @@ def test_a_poisoned_description_is_flagged_and_waits_for_a_person(
     assert not any(0xE0000 <= ord(c) <= 0xE007F for c in described)
 
 
+def test_poison_in_a_parameter_description_is_flagged_with_where_and_waits_for_a_person(
+    tricky: Tricky, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poisoned = tool("add", "Adds two numbers.")
+    poisoned["inputSchema"] = {
+        "type": "object",
+        "properties": {"note": {"type": "string", "description": POISON}},
+    }
+    tricky.tools(poisoned)
+    code, out, _ = tricky.rempart(capsys, "tools", "tricky")
+    assert code == 0
+    where = "FLAGGED inputSchema.properties.note.description: "
+    assert where + "tells the model to ignore its instructions" in out
+    assert where + "hidden text: 15 Unicode tag characters" in out
+    code, _, err = tricky.rempart(capsys, "call", "tricky", "add", "--args", "{}")
+    assert code != 0 and "waiting for a person" in err
+    assert "inputSchema.properties.note.description" in err
+    assert not (tricky.config / "mcp-pins.json").exists()
+
+
 def test_an_oversized_deep_result_is_capped_and_stripped_of_control_characters(
     tricky: Tricky,
 ) -> None:
