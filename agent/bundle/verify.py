@@ -32,8 +32,9 @@ def verify_bundle(root: Path, pubkey: Path | None, insecure: bool, progress: Rep
             hint="make it again with `rempart bundle create` (a rerun resumes)",
         )
     warnings: list[str] = []
-    signed_by = _check_signature(root, pubkey, insecure, warnings)
-    expected = manifest.parse_sums(sums.read_text(errors="replace"), str(sums))
+    data = sums.read_bytes()  # read once: the bytes whose signature is checked are parsed
+    signed_by = _check_signature(root, data, pubkey, insecure, warnings)
+    expected = manifest.parse_sums(data.decode(errors="replace"), str(sums))
     result = manifest.compare(expected, manifest.digest_tree(root, progress))
     if not result.ok:
         raise BundleError(
@@ -47,7 +48,7 @@ def verify_bundle(root: Path, pubkey: Path | None, insecure: bool, progress: Rep
 
 
 def _check_signature(
-    root: Path, pubkey: Path | None, insecure: bool, warnings: list[str]
+    root: Path, sums: bytes, pubkey: Path | None, insecure: bool, warnings: list[str]
 ) -> str | None:
     signature = root / manifest.SIGNATURE
     problem: BundleError | None = None
@@ -65,7 +66,7 @@ def _check_signature(
         problem = BundleError(f"public key {pubkey} not found", hint="pass --pubkey KEY.pub")
     else:
         try:
-            return signing.verify(pubkey, root / manifest.SUMS, signature)
+            return signing.verify(pubkey, sums, signature)
         except BundleError as exc:
             problem = exc
     if not insecure:

@@ -209,3 +209,53 @@ def test_a_wheel_changed_in_the_staging_copy_is_refused_by_its_pinned_hash(
     assert done.returncode != 0 and "EVIL" not in done.stdout
     assert "hash" in done.stderr.lower(), done.stderr
     assert not list(prefix.parent.glob("rempart-bundle.*"))  # the copy is removed
+
+
+def by_hand(bundle: Path, commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    return [
+        subprocess.run(
+            ["bash", "-c", command],
+            cwd=bundle,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        for command in commands
+    ]
+
+
+def test_keygen_gives_an_allowed_signers_line_and_commands_that_check_a_bundle_by_hand(
+    bundle: Path, key: Path, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    done = subprocess.run(
+        [sys.executable, "-m", "rempart", "bundle", "keygen", str(site / "maker")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    signers = site / "maker.allowed_signers"
+    assert signers.read_text() in done.stdout
+    commands = [line.strip() for line in done.stdout.splitlines() if line.startswith("  ")][1:]
+    assert commands[0].startswith("ssh-keygen -Y verify -f /etc/rempart/maker.allowed_signers")
+    commands = [c.replace("/etc/rempart/", f"{site}/") for c in commands]
+    sign_bundle(bundle, site / "maker")
+    assert [(r.returncode, r.stdout.strip()) for r in by_hand(bundle, commands)][1:] == [
+        (0, "")
+    ] * 3
+    # the same commands catch another signer, a changed file, a symlink and an extra file
+    assert by_hand(bundle, commands)[0].returncode == 0
+    sign_bundle(bundle, key)
+    assert by_hand(bundle, commands)[0].returncode != 0
+    sign_bundle(bundle, site / "maker")
+    (bundle / "policies" / "default.yaml").write_text("version: 2\n")
+    assert by_hand(bundle, commands)[1].returncode != 0
+    (bundle / "policies" / "default.yaml").write_text("version: 1\n")
+    (bundle / "policies" / "link.yaml").symlink_to("default.yaml")
+    assert "policies/link.yaml" in by_hand(bundle, commands)[2].stdout
+    (bundle / "policies" / "link.yaml").unlink()
+    (bundle / "wheels" / "extra-1.0-py3-none-any.whl").write_bytes(b"PK")
+    assert by_hand(bundle, commands)[3].stdout == "wheels/extra-1.0-py3-none-any.whl\n"
