@@ -88,6 +88,8 @@ def cmd_install(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         host_packages=not args.no_host_packages,
         doctor=not args.no_doctor,
+        staged=args.staged,
+        allow_downgrade=args.allow_downgrade,
     )
     code = install(options, Settings(), reporter_for(sys.stderr))
     rempart = options.prefix / "bin" / "rempart"
@@ -150,4 +152,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--no-host-packages", action="store_true", help="do not install the Debian packages"
     )
     put.add_argument("--no-doctor", action="store_true", help="do not run `rempart doctor` after")
+    put.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="install a bundle older than the Rempart at --prefix (a rollback)",
+    )
+    put.add_argument("--staged", action="store_true", help=argparse.SUPPRESS)  # install.sh's
     put.set_defaults(func=cmd_install)

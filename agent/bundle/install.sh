@@ -14,7 +14,7 @@ set -euo pipefail
 umask 077
 die() { echo "install.sh: $*" >&2; exit 8; }
 bundle="$(cd "$(dirname "$0")" && pwd)"
-prefix=/opt/rempart pubkey="" insecure=0
+prefix=/opt/rempart pubkey="" insecure=0 downgrade=0
 passed=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,8 +25,9 @@ while [ $# -gt 0 ]; do
       if [ "$1" = --prefix ]; then prefix="$2"; else pubkey="$2"; fi
       shift 2 ;;
     --insecure) insecure=1; shift ;;
+    --allow-downgrade) downgrade=1; passed+=("$1"); shift ;;
     --no-host-packages | --no-doctor) passed+=("$1"); shift ;;
-    *) die "unknown option $1 (known: --pubkey KEY.pub, --prefix DIR, --insecure, --no-host-packages, --no-doctor)" ;;
+    *) die "unknown option $1 (known: --pubkey KEY.pub, --prefix DIR, --insecure, --no-host-packages, --no-doctor, --allow-downgrade)" ;;
   esac
 done
 [ -n "$prefix" ] || die "--prefix needs a value"
@@ -92,6 +93,21 @@ extra="$(LC_ALL=C comm -13 <(echo "$dirs") <(echo "$found"))"
 wheel="$(grep -E '^[0-9a-f]{64}  wheels/rempart-[^/ ]+\.whl$' SHA256SUMS || true)"
 [ "$(echo "$wheel" | grep -c .)" = 1 ] || die "SHA256SUMS must list exactly one wheels/rempart-*.whl"
 echo "rempart @ file://$stage/${wheel#*  } --hash=sha256:${wheel%%  *}" >rempart.req
+
+# 5. no silent rollback: a bundle older than the Rempart installed at the prefix is refused
+if [ "$downgrade" = 0 ] && [ -x "$prefix/bin/python" ]; then
+  "$prefix/bin/python" - <<'EOF' || die "refusing a downgrade (--allow-downgrade installs it anyway)"
+import importlib.metadata, json, sys
+from packaging.version import Version
+bundled = json.load(open("bundle.json"))["rempart_version"]
+try:
+    current = importlib.metadata.version("rempart")
+except importlib.metadata.PackageNotFoundError:
+    sys.exit(0)
+if Version(bundled) < Version(current):
+    sys.exit(f"install.sh: the bundle holds Rempart {bundled}, older than the installed {current}")
+EOF
+fi
 
 # pip takes the copy as its only source: none of this host's pip settings
 for name in $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p'); do unset "$name"; done

@@ -18,6 +18,7 @@ from sandbox.progress import Reporter
 
 class Verified(BaseModel):
     files: int
+    digests: dict[str, str]  # the SHA256SUMS that was checked, name -> sha256
     signed_by: str | None  # the key's fingerprint; None when --insecure let it through
     warnings: list[str]
 
@@ -44,7 +45,7 @@ def verify_bundle(root: Path, pubkey: Path | None, insecure: bool, progress: Rep
             hint="do not install it; get the bundle again from its maker",
             problems=result.lines(),
         )
-    return Verified(files=len(expected), signed_by=signed_by, warnings=warnings)
+    return Verified(files=len(expected), digests=expected, signed_by=signed_by, warnings=warnings)
 
 
 def _check_signature(

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.bundle import manifest, signing
+from agent.bundle import install, manifest, signing
+from agent.bundle.errors import BundleError
 from sandbox.progress import PlainReporter
 
 QUIET = PlainReporter(io.StringIO())
@@ -26,12 +27,12 @@ WHEEL = "wheels/rempart-0.0.1-py3-none-any.whl"
 STOP = '#!/bin/sh\necho "REACHED python3 $*"; exit 3\n'
 
 
-def fake_wheel(path: Path, says: str) -> None:
+def fake_wheel(path: Path, says: str, version: str = "0.0.1") -> None:
     """A wheel named rempart whose `rempart` command prints `says`."""
-    info = "rempart-0.0.1.dist-info"
+    info = f"rempart-{version}.dist-info"
     files = {
         "rempart_fake/__init__.py": f"def main():\n    print({says!r})\n",
-        f"{info}/METADATA": "Metadata-Version: 2.1\nName: rempart\nVersion: 0.0.1\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: rempart\nVersion: {version}\n",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\n"
         "Tag: py3-none-any\n",
         f"{info}/entry_points.txt": "[console_scripts]\nrempart = rempart_fake:main\n",
@@ -259,3 +260,74 @@ def test_keygen_gives_an_allowed_signers_line_and_commands_that_check_a_bundle_b
     (bundle / "policies" / "link.yaml").unlink()
     (bundle / "wheels" / "extra-1.0-py3-none-any.whl").write_bytes(b"PK")
     assert by_hand(bundle, commands)[3].stdout == "wheels/extra-1.0-py3-none-any.whl\n"
+
+
+def venv_with_rempart(prefix: Path, version: str, tmp: Path) -> None:
+    """A virtualenv at `prefix` (this Python's packages visible, pip among them) with a
+    fake Rempart `version` installed."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(prefix)],
+        check=True,
+        timeout=120,
+    )
+    wheel = tmp / f"rempart-{version}-py3-none-any.whl"
+    fake_wheel(wheel, f"rempart {version}", version)
+    subprocess.run(
+        [str(prefix / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", str(wheel)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+
+
+def test_an_older_bundle_is_refused_over_a_newer_install_unless_downgrade_is_allowed(
+    bundle: Path, key: Path, tmp_path: Path
+) -> None:
+    prefix = tmp_path / "prefix"
+    venv_with_rempart(prefix, "0.0.2", tmp_path)
+    options = ("--pubkey", f"{key}.pub", "--prefix", str(prefix))
+    done = checks_only(bundle, key, tmp_path, *options)
+    assert done.returncode == 8 and "older than the installed 0.0.2" in done.stderr
+    with pytest.raises(BundleError, match=r"older than the 0\.0\.2"):
+        install.refuse_downgrade(prefix, "0.0.1")
+    install.refuse_downgrade(prefix, "0.0.2")
+    done = checks_only(bundle, key, tmp_path, *options, "--allow-downgrade")
+    assert "REACHED python3 -m venv" in done.stdout, done.stderr
+
+
+def test_python_install_stages_a_private_copy_and_refuses_symlinks(
+    bundle: Path, tmp_path: Path
+) -> None:
+    prefix = tmp_path / "site" / "prefix"
+    prefix.parent.mkdir()
+    staged = install.stage(bundle, prefix, QUIET)
+    assert staged.parent == prefix.parent and staged.stat().st_mode & 0o777 == 0o700
+    (bundle / "policies" / "default.yaml").write_text("changed on the medium\n")
+    assert (staged / "policies" / "default.yaml").read_text() == "version: 1\n"
+    (bundle / "policies" / "link.yaml").symlink_to("default.yaml")
+    with pytest.raises(BundleError, match="not plain files"):
+        install.stage(bundle, prefix, QUIET)
+    with pytest.raises(BundleError, match="not a private staging copy"):
+        install.install(
+            install.InstallOptions(bundle=bundle, prefix=prefix, pubkey=None, staged=True),
+            settings=None,  # type: ignore[arg-type]  # refused before it is read
+            progress=QUIET,
+        )
+
+
+def test_python_install_refuses_a_rempart_wheel_that_does_not_match_its_signed_hash(
+    bundle: Path, tmp_path: Path
+) -> None:
+    prefix = tmp_path / "prefix"
+    venv_with_rempart(prefix, "0.0.0", tmp_path)
+    digests = manifest.parse_sums((bundle / manifest.SUMS).read_text(), "SHA256SUMS")
+    good = (bundle / WHEEL).read_bytes()
+    fake_wheel(bundle / WHEEL, "EVIL rempart")  # swapped after the sums were read
+    with pytest.raises(BundleError, match=r"(?i)hash"):
+        install.install_rempart(bundle, prefix, digests, QUIET)
+    (bundle / WHEEL).write_bytes(good)
+    install.install_rempart(bundle, prefix, digests, QUIET)
+    ran = subprocess.run(
+        [str(prefix / "bin" / "rempart")], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ran.stdout.strip() == "GOOD rempart"
