@@ -165,7 +165,7 @@ def installed_version(prefix: Path) -> str | None:
         return None
     code = "import importlib.metadata as m; print(m.version('rempart'))"
     done = subprocess.run(
-        [str(python), "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [str(python), "-I", "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     return (done.stdout.strip() or None) if done.returncode == 0 else None
 

@@ -12,8 +12,9 @@
 # Nothing is read from the medium after the copy.
 set -euo pipefail
 umask 077
+unset PYTHONPATH PYTHONHOME  # only the prefix's own packages, not the caller's
 die() { echo "install.sh: $*" >&2; exit 8; }
-bundle="$(cd "$(dirname "$0")" && pwd)"
+bundle="$(cd "$(dirname "$0")" && pwd -P)"
 prefix=/opt/rempart pubkey="" insecure=0 downgrade=0
 passed=()
 while [ $# -gt 0 ]; do
@@ -31,12 +32,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$prefix" ] || die "--prefix needs a value"
+prefix="$(realpath -m -- "$prefix")"  # absolute: the rest runs inside the staging copy
 if [ -n "$pubkey" ] && [ "$insecure" = 1 ]; then
   die "--pubkey and --insecure together: pass one (--insecure skips the signature)"
 fi
 [ "$insecure" = 1 ] || [ -n "$pubkey" ] || die "pass --pubkey KEY.pub (the bundle maker's public key)"
 if [ -n "$pubkey" ]; then
   [ -f "$pubkey" ] || die "public key $pubkey not found"
+  pubkey="$(realpath -- "$pubkey")"
   read -r -a key <"$pubkey" || true
   [ "${#key[@]}" -ge 2 ] || die "$pubkey is not an SSH public key"
 fi
@@ -96,7 +99,7 @@ echo "rempart @ file://$stage/${wheel#*  } --hash=sha256:${wheel%%  *}" >rempart
 
 # 5. no silent rollback: a bundle older than the Rempart installed at the prefix is refused
 if [ "$downgrade" = 0 ] && [ -x "$prefix/bin/python" ]; then
-  "$prefix/bin/python" - <<'EOF' || die "refusing a downgrade (--allow-downgrade installs it anyway)"
+  "$prefix/bin/python" -I - <<'EOF' || die "refusing a downgrade (--allow-downgrade installs it anyway)"
 import importlib.metadata, json, sys
 from packaging.version import Version
 bundled = json.load(open("bundle.json"))["rempart_version"]

@@ -136,6 +136,32 @@ def test_an_extra_file_named_SHA256SUMS_in_a_subfolder_is_refused(
     assert done.returncode == 8 and "wheels/SHA256SUMS" in done.stderr
 
 
+def test_a_file_name_with_a_newline_is_refused(bundle: Path, key: Path, tmp_path: Path) -> None:
+    (bundle / "policies" / "odd\nname.yaml").write_text("version: 1\n")
+    sign_bundle(bundle, key)  # even listed and signed
+    done = checks_only(bundle, key, tmp_path)
+    assert done.returncode == 8 and "odd names" in done.stderr
+
+
+def test_relative_pubkey_and_prefix_paths_are_taken_from_where_it_was_run(
+    bundle: Path, key: Path, tmp_path: Path
+) -> None:
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "python3").write_text(STOP)
+    (shim / "python3").chmod(0o755)
+    done = subprocess.run(
+        ["bash", str(bundle / "install.sh"), "--pubkey", f"{key.name}.pub", "--prefix", "pfx"],
+        cwd=key.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"},
+    )
+    assert f"REACHED python3 -m venv {key.parent / 'pfx'}" in done.stdout, done.stderr
+
+
 def test_an_extra_folder_that_holds_no_listed_file_is_refused(
     bundle: Path, key: Path, tmp_path: Path
 ) -> None:
