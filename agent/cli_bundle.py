@@ -15,13 +15,28 @@ from agent.settings import Settings
 from sandbox.progress import reporter_for
 
 DEFAULT_PREFIX = Path("/opt/rempart")
+SITE_KEYS = "/etc/rempart"  # where docs/airgap.md has the site keep the key it was given
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     public = signing.keygen(Path(args.key))
     print(f"private key: {args.key} (keep it on the build machine, never in a bundle)")
     print(f"public key:  {public} ({signing.fingerprint(public)}): give it to each site")
+    _print_checks(public)
     return 0
+
+
+def _print_checks(public: Path) -> None:
+    """The allowed_signers line and the by-hand check, for the trusted channel."""
+    signers = signing.write_allowed_signers(public)
+    print(f"allowed signers: {signers} (give it with the public key, by the same channel):")
+    print(f"  {signing.allowed_signers_line(public).strip()}")
+    print(
+        f"the site keeps both in {SITE_KEYS}/ and checks each bundle with these commands "
+        "(bash, in the bundle's folder) BEFORE running anything from it:"
+    )
+    for command in signing.check_commands(f"{SITE_KEYS}/{signers.name}"):
+        print(f"  {command}")
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -51,6 +66,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         f"bundle ready in {options.out} (rempart {info.rempart_version}, "
         f"signed by {info.signed_by or 'nobody'})"
     )
+    if options.key is not None:
+        _print_checks(options.key.with_name(options.key.name + ".pub"))
     return 0
 
 
@@ -71,6 +88,8 @@ def cmd_install(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         host_packages=not args.no_host_packages,
         doctor=not args.no_doctor,
+        staged=args.staged,
+        allow_downgrade=args.allow_downgrade,
     )
     code = install(options, Settings(), reporter_for(sys.stderr))
     rempart = options.prefix / "bin" / "rempart"
@@ -133,4 +152,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--no-host-packages", action="store_true", help="do not install the Debian packages"
     )
     put.add_argument("--no-doctor", action="store_true", help="do not run `rempart doctor` after")
+    put.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="install a bundle older than the Rempart at --prefix (a rollback)",
+    )
+    put.add_argument("--staged", action="store_true", help=argparse.SUPPRESS)  # install.sh's
     put.set_defaults(func=cmd_install)

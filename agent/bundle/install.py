@@ -1,6 +1,13 @@
 """`rempart bundle install OUT`: Rempart and all it needs from a verified bundle, offline.
 
-Order: verify (signature, then every file) -> host packages (dpkg) -> Rempart into its
+Everything is read from a private copy, never from the medium again: the bundle is first
+copied into a fresh 0700 staging folder (install.sh's own copy when it hands over with
+`--staged`), and what is verified there is what is installed, so a file swapped on the
+medium after the checks changes nothing. Rempart's own wheel is installed pinned to its
+sha256 in the signed SHA256SUMS. A bundle older than the Rempart installed at the prefix
+is refused unless `--allow-downgrade`.
+
+Order: stage -> verify (signature, then every file) -> host packages (dpkg) -> Rempart into its
 own virtualenv (`pip --no-index`, every hash checked, not editable) -> the sandbox image
 (`docker load`) -> vLLM's virtualenv from server-wheels/ -> the model (re-verified
 against the digest pinned in the code, then converted) -> `rempart doctor`. Nothing is
@@ -13,11 +20,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict
 
-from agent.bundle import host, layout
+from agent.bundle import host, layout, manifest
 from agent.bundle.errors import BundleError
 from agent.bundle.verify import verify_bundle
 from agent.settings import Settings
@@ -35,11 +44,64 @@ class InstallOptions(BaseModel):
     insecure: bool = False
     host_packages: bool = True
     doctor: bool = True
+    staged: bool = False  # `bundle` is install.sh's private copy: not copied again
+    allow_downgrade: bool = False
 
 
 def install(options: InstallOptions, settings: Settings, progress: Reporter) -> int:
     """Install everything; returns `rempart doctor`'s exit code (0 when all is ready)."""
-    root = options.bundle
+    if options.staged:
+        _check_private(options.bundle)
+        return _install(options.bundle, options, settings, progress)
+    root = stage(options.bundle, options.prefix, progress)
+    try:
+        return _install(root, options, settings, progress)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def stage(bundle: Path, prefix: Path, progress: Reporter) -> Path:
+    """A copy of `bundle` in a fresh 0700 folder beside `prefix` (or in /var/tmp when that
+    disk is too small); symlinks and anything not a plain file or folder are refused."""
+    names = manifest.bundle_files(bundle)  # raises on a symlink, a fifo, ...
+    need = sum((bundle / name).stat().st_size for name in names)
+    base = next(
+        (
+            place
+            for place in (prefix.parent, Path("/var/tmp"))
+            if place.is_dir() and shutil.disk_usage(place).free > need
+        ),
+        None,
+    )
+    if base is None:
+        raise BundleError(
+            f"no room for the staging copy of the bundle: it needs {need} bytes "
+            f"in {prefix.parent} or /var/tmp",
+            hint="free that much space, or pick a --prefix on a larger disk",
+        )
+    root = Path(tempfile.mkdtemp(prefix="rempart-bundle.", dir=base))  # 0700, ours
+    progress(f"copying the bundle into {root} ({need} bytes): it is installed from there")
+    try:
+        shutil.copytree(bundle, root, symlinks=True, dirs_exist_ok=True, copy_function=shutil.copy)
+    except (OSError, shutil.Error) as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        raise BundleError(f"could not copy the bundle into {root}: {exc}") from exc
+    root.chmod(0o700)  # copytree gave it the medium's mode
+    return root
+
+
+def _check_private(root: Path) -> None:
+    """`--staged` is only for install.sh's copy: a folder of ours that no one else can
+    write to (else it would be read again while someone can change it)."""
+    info = root.lstat()
+    if root.is_symlink() or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise BundleError(
+            f"{root} is not a private staging copy (ours, mode 0700)",
+            hint="run `rempart bundle install` on the bundle without --staged: it copies it",
+        )
+
+
+def _install(root: Path, options: InstallOptions, settings: Settings, progress: Reporter) -> int:
     verified = verify_bundle(root, options.pubkey, options.insecure, progress)
     for warning in verified.warnings:
         progress(warning)
@@ -50,12 +112,14 @@ def install(options: InstallOptions, settings: Settings, progress: Reporter) -> 
             f"the bundle's wheels are for Python {info.python}, this is {layout.python_tag()}",
             hint=f"run it with python{info.python}, or make the bundle on a matching machine",
         )
+    if not options.allow_downgrade:
+        refuse_downgrade(options.prefix, info.rempart_version)
     debs = sorted((root / layout.DEBS).glob("*.deb"))
     if options.host_packages:
         host.install_debs(debs, progress)
     elif debs:
         progress(f"host packages: skipped ({len(debs)} in {layout.DEBS}/, --no-host-packages)")
-    python = install_rempart(root, options.prefix, progress)
+    python = install_rempart(root, options.prefix, verified.digests, progress)
     if info.image:
         load_image(root / layout.IMAGE, info.image, progress)
         _image_hint(info.image, progress)
@@ -94,8 +158,38 @@ def _pip(python: Path, args: list[str], what: str, find_links: Path) -> None:
         raise BundleError(f"{what} failed: {done.stderr.strip()[-800:]}")
 
 
-def install_rempart(root: Path, prefix: Path, progress: Reporter) -> Path:
-    """Rempart's virtualenv at `prefix` (created if missing); returns its python."""
+def installed_version(prefix: Path) -> str | None:
+    """The Rempart version installed in the virtualenv at `prefix`, if any."""
+    python = prefix / "bin" / "python"
+    if not python.exists():
+        return None
+    code = "import importlib.metadata as m; print(m.version('rempart'))"
+    done = subprocess.run(
+        [str(python), "-I", "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def refuse_downgrade(prefix: Path, bundled: str) -> None:
+    """A signed but older bundle must not silently roll a site back (to a version with a
+    known hole): refused unless --allow-downgrade."""
+    current = installed_version(prefix)
+    if current is None:
+        return
+    try:
+        older = Version(bundled) < Version(current)
+    except InvalidVersion as exc:
+        raise BundleError(f"cannot compare versions {bundled!r} and {current!r}: {exc}") from exc
+    if older:
+        raise BundleError(
+            f"the bundle holds Rempart {bundled}, older than the {current} in {prefix}",
+            hint="get a newer bundle; --allow-downgrade installs it anyway (a rollback)",
+        )
+
+
+def install_rempart(root: Path, prefix: Path, digests: dict[str, str], progress: Reporter) -> Path:
+    """Rempart's virtualenv at `prefix` (created if missing); returns its python.
+    `digests` is the verified SHA256SUMS: Rempart's wheel is installed pinned to its line."""
     python = prefix / "bin" / "python"
     if not python.exists():
         base = shutil.which("python3") or sys.executable
@@ -117,10 +211,19 @@ def install_rempart(root: Path, prefix: Path, progress: Reporter) -> Path:
     _pip(python, ["--require-hashes", "-r", str(locks / "build.lock")], "build tools", wheels)
     args = ["--require-hashes", "--no-build-isolation", "-r", str(locks / "runtime.lock")]
     _pip(python, args, "Rempart's dependencies", wheels)
-    found = sorted(wheels.glob("rempart-*.whl"))
+    found = sorted(
+        name
+        for name in digests
+        if name.startswith(f"{layout.WHEELS}/rempart-") and name.endswith(".whl")
+    )
     if len(found) != 1:
         raise BundleError(f"expected one rempart wheel in {wheels}, found {len(found)}")
-    _pip(python, ["--no-deps", "--force-reinstall", str(found[0])], "Rempart's wheel", wheels)
+    wheel = (root / found[0]).resolve()
+    with tempfile.TemporaryDirectory(prefix="rempart-req-") as tmp:
+        pinned = Path(tmp) / "rempart.req"
+        pinned.write_text(f"rempart @ {wheel.as_uri()} --hash=sha256:{digests[found[0]]}\n")
+        args = ["--require-hashes", "--no-deps", "--force-reinstall", "-r", str(pinned)]
+        _pip(python, args, "Rempart's wheel", wheels)
     return python
 
 

@@ -2,9 +2,9 @@
 file by file by `verify` (changed, missing and extra files are each named).
 
 The format is `sha256sum`'s (`<hex>  <relative path>`, sorted), so `sha256sum -c
-SHA256SUMS` checks a bundle with coreutils alone (the bootstrap script does, before any
-Python runs). A symlink or anything that is not a regular file is refused: a bundle is
-plain files only.
+SHA256SUMS` checks a bundle with coreutils alone (the site does, by hand, before running
+anything from the bundle; install.sh does again on its private copy). A symlink or
+anything that is not a regular file is refused: a bundle is plain files only.
 """
 
 from __future__ import annotations

@@ -78,24 +78,53 @@ def sign(private_key: Path, message: Path) -> Path:
     return signature
 
 
-def verify(public_key: Path, message: Path, signature: Path) -> str:
-    """Checks that `signature` is `public_key`'s over `message` in our namespace; returns
-    the key's fingerprint. Raises naming what is wrong."""
+def allowed_signers_line(public_key: Path) -> str:
+    """The `allowed_signers` line that lets only this key sign, only in our namespace."""
     key_text = public_key.read_text().split()
     if len(key_text) < 2 or not key_text[0].startswith(("ssh-", "sk-", "ecdsa-")):
         raise BundleError(
             f"{public_key} is not an SSH public key",
             hint="pass the .pub file `rempart bundle keygen` wrote",
         )
+    return f'{IDENTITY} namespaces="{NAMESPACE}" {key_text[0]} {key_text[1]}\n'
+
+
+def check_commands(allowed_signers: str) -> list[str]:
+    """What a site runs by hand on the bundle's folder before anything from the bundle:
+    Debian's own ssh-keygen and coreutils, no code from the bundle."""
+    return [
+        f"ssh-keygen -Y verify -f {allowed_signers} -I {IDENTITY} -n {NAMESPACE} "
+        "-s SHA256SUMS.sig < SHA256SUMS",
+        "sha256sum --quiet --strict -c SHA256SUMS",
+        # nothing else: both print nothing on a good bundle
+        "find . -mindepth 1 \\( -type l -o ! -type f ! -type d \\) -print",
+        "LC_ALL=C comm -13 <(sed 's/^[0-9a-f]*  //' SHA256SUMS | sort) <(find . -type f "
+        "! -path ./SHA256SUMS ! -path ./SHA256SUMS.sig -printf '%P\\n' | sort)",
+    ]
+
+
+def write_allowed_signers(public_key: Path) -> Path:
+    """`KEY.allowed_signers` beside `KEY.pub`: the one line a site's `ssh-keygen -Y verify`
+    needs, delivered with the public key by the trusted channel."""
+    path = public_key.with_name(public_key.name.removesuffix(".pub") + ".allowed_signers")
+    path.write_text(allowed_signers_line(public_key))
+    return path
+
+
+def verify(public_key: Path, message: bytes, signature: Path, name: str = "SHA256SUMS") -> str:
+    """Checks that `signature` is `public_key`'s over the bytes `message` (read once by the
+    caller, who then uses those same bytes) in our namespace; returns the key's
+    fingerprint. Raises naming what is wrong."""
+    line = allowed_signers_line(public_key)
     with tempfile.TemporaryDirectory(prefix="rempart-signers-") as tmp:
         signers = Path(tmp) / "allowed_signers"
-        signers.write_text(f'{IDENTITY} namespaces="{NAMESPACE}" {key_text[0]} {key_text[1]}\n')
+        signers.write_text(line)
         cmd = [_ssh_keygen(), "-Y", "verify", "-f", str(signers), "-I", IDENTITY]
         cmd += ["-n", NAMESPACE, "-s", str(signature)]
-        done = _run(cmd, stdin=message.read_bytes())
+        done = _run(cmd, stdin=message)
     if done.returncode != 0:
         raise BundleError(
-            f"{signature.name} is not a valid signature of {message.name} by {public_key}: "
+            f"{signature.name} is not a valid signature of {name} by {public_key}: "
             f"{(done.stderr or done.stdout).decode().strip()}",
             hint="the bundle was changed after signing, or signed with another key: "
             "get the bundle and the public key again from their makers",

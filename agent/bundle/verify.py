@@ -18,6 +18,7 @@ from sandbox.progress import Reporter
 
 class Verified(BaseModel):
     files: int
+    digests: dict[str, str]  # the SHA256SUMS that was checked, name -> sha256
     signed_by: str | None  # the key's fingerprint; None when --insecure let it through
     warnings: list[str]
 
@@ -32,8 +33,9 @@ def verify_bundle(root: Path, pubkey: Path | None, insecure: bool, progress: Rep
             hint="make it again with `rempart bundle create` (a rerun resumes)",
         )
     warnings: list[str] = []
-    signed_by = _check_signature(root, pubkey, insecure, warnings)
-    expected = manifest.parse_sums(sums.read_text(errors="replace"), str(sums))
+    data = sums.read_bytes()  # read once: the bytes whose signature is checked are parsed
+    signed_by = _check_signature(root, data, pubkey, insecure, warnings)
+    expected = manifest.parse_sums(data.decode(errors="replace"), str(sums))
     result = manifest.compare(expected, manifest.digest_tree(root, progress))
     if not result.ok:
         raise BundleError(
@@ -43,11 +45,11 @@ def verify_bundle(root: Path, pubkey: Path | None, insecure: bool, progress: Rep
             hint="do not install it; get the bundle again from its maker",
             problems=result.lines(),
         )
-    return Verified(files=len(expected), signed_by=signed_by, warnings=warnings)
+    return Verified(files=len(expected), digests=expected, signed_by=signed_by, warnings=warnings)
 
 
 def _check_signature(
-    root: Path, pubkey: Path | None, insecure: bool, warnings: list[str]
+    root: Path, sums: bytes, pubkey: Path | None, insecure: bool, warnings: list[str]
 ) -> str | None:
     signature = root / manifest.SIGNATURE
     problem: BundleError | None = None
@@ -65,7 +67,7 @@ def _check_signature(
         problem = BundleError(f"public key {pubkey} not found", hint="pass --pubkey KEY.pub")
     else:
         try:
-            return signing.verify(pubkey, root / manifest.SUMS, signature)
+            return signing.verify(pubkey, sums, signature)
         except BundleError as exc:
             problem = exc
     if not insecure:

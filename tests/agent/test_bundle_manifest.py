@@ -109,3 +109,23 @@ def test_create_refuses_a_folder_with_files_that_are_not_a_bundles(tmp_path: Pat
     assert done.returncode == 8
     assert "not a bundle's: notes.txt" in done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_verify_reads_SHA256SUMS_once_and_checks_the_signature_of_the_bytes_it_parses(
+    tmp_path: Path, key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_bundle(tmp_path / "b", key)
+    reads: list[str] = []
+    for method in ("open",):  # read_bytes and read_text open the file too
+        original = getattr(Path, method)
+
+        def counting(
+            self: Path, *args: object, _original: object = original, **kw: object
+        ) -> object:
+            if self.name == manifest.SUMS:
+                reads.append(str(self))
+            return _original(self, *args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(Path, method, counting)
+    verify_bundle(root, key.with_name("maker.pub"), insecure=False, progress=QUIET)
+    assert len(reads) == 1
