@@ -161,6 +161,7 @@ class FinishEvent(_Event):
     diff: str = ""
     commands: list[CommandRecord] = []
     denials: int = 0
+    unmet: list[str] = []  # the task's named things the workspace lacks at the end
 
 
 class ErrorEvent(_Event):

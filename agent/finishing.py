@@ -19,8 +19,9 @@ from agent.events import CheckRecord, FinishEvent, Outcome, Verified
 from agent.evidence import Evidence
 from agent.messages import ToolCallRequest
 from agent.projectcheck import ProjectCheck
-from agent.taskterms import Files, question, terms_of
+from agent.taskterms import Files, question, terms_of, unmet
 from agent.tools.focus import focus
+from policies.errors import RempartError
 
 MAX_CHECK_REFUSALS = 2
 CHANGE_WORDS = re.compile(
@@ -156,8 +157,18 @@ class Finisher:
             diff=self.evidence.diff(),
             commands=list(self.evidence.commands),
             denials=self.evidence.denials,
+            unmet=self._unmet() if status == "finished" else [],
         )
         return event.model_copy(update={"summary": summarize(event, reason)})
+
+    def _unmet(self) -> list[str]:
+        """The task's named things still missing, looked for again at the end (aids on)."""
+        if not self.aids or self.files is None:
+            return []
+        try:
+            return unmet(self.terms, self.files)
+        except RempartError:  # the sandbox is gone: nothing to look at, nothing claimed
+            return []
 
 
 def _outcome(status: str, verified: Verified, denials: int) -> Outcome:
@@ -208,6 +219,7 @@ def summarize(event: FinishEvent, reason: str) -> str:
         lines.append(f"files changed: {len(changed)}: {listed}{more}")
     else:
         lines.append("files changed: none")
+    lines += [f"named by the task, NOT found: {line}" for line in event.unmet]
     failed = sum(1 for c in event.commands if c.exit_code not in (0, None))
     lines.append(f"commands run: {len(event.commands)} ({failed} failed); "
                  f"policy denials: {event.denials}")  # fmt: skip

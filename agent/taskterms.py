@@ -11,8 +11,8 @@ backticks. At `finish`, the loop looks (once) for:
 - the old name of a rename (`rename `A` to `B``): it must appear in no file.
 
 A miss questions the finish once, naming what is missing and where; a second `finish`
-stands. It is an aid for the model, never a verdict: the final event's `verified` comes
-from the project's check alone.
+stands, and the final event lists what is still missing (`unmet`) as evidence next to the
+check. It never decides `verified`: that comes from the project's check alone.
 """
 
 from __future__ import annotations
@@ -64,26 +64,33 @@ def terms_of(task: str) -> TaskTerms:
     return TaskTerms(present=present, absent=absent)
 
 
-def question(terms: TaskTerms, files: Files) -> str | None:
-    """The answer to a `finish` that left a named thing undone, or None."""
+def unmet(terms: TaskTerms, files: Files) -> list[str]:
+    """What the workspace lacks of the task's named things, one plain sentence each."""
     if not terms.present and not terms.absent:
-        return None
+        return []
     found: dict[str, list[str]] = {name: [] for name in [*terms.present, *terms.absent]}
     for path, text in files():
         for name, where in found.items():
             if name in text:
                 where.append(path)
-    missing = [name for name in terms.present if not found[name]]
-    left = {name: found[name] for name in terms.absent if found[name]}
-    if not missing and not left:
+    lines = [f"`{name}` appears in no file." for name in terms.present if not found[name]]
+    for name in terms.absent:
+        if where := found[name]:
+            shown = ", ".join(where[:8]) + (" ..." if len(where) > 8 else "")
+            lines.append(f"`{name}` (the old name) still appears in: {shown}.")
+    return lines
+
+
+def question(terms: TaskTerms, files: Files) -> str | None:
+    """The answer to a `finish` that left a named thing undone, or None."""
+    lines = unmet(terms, files)
+    if not lines:
         return None
-    lines = ["finish questioned: the task names things your change has not done yet."]
-    lines += [f"- `{name}` appears in no file." for name in missing]
-    for name, where in left.items():
-        shown = ", ".join(where[:8]) + (" ..." if len(where) > 8 else "")
-        lines.append(f"- `{name}` (the old name) still appears in: {shown}.")
-    lines.append(
-        "Do that part of the task (grep finds each place), then call finish again. If it "
-        "is done another way, call finish again and say how."
+    return "\n".join(
+        [
+            "finish questioned: the task names things your change has not done yet.",
+            *[f"- {line}" for line in lines],
+            "Do that part of the task (grep finds each place), then call finish again. If "
+            "it is done another way, call finish again and say how.",
+        ]
     )
-    return "\n".join(lines)

@@ -239,3 +239,6 @@ def test_a_rename_left_half_done_is_questioned_once_naming_the_file_left(
     assert "users.py" not in asked.split("still appears in:")[1]
     assert [c.path for c in run.finish.files_changed] == ["users.py"]
     assert len(run.server.requests) == 3  # questioned once; the second finish stands
+    left = "`get_usr` (the old name) still appears in: report.py."
+    assert run.finish.unmet == [left]  # evidence at the end, whatever the model said
+    assert f"named by the task, NOT found: {left}" in run.finish.summary
