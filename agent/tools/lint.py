@@ -53,13 +53,22 @@ def new_problems(path: str, before: str | None, after: str) -> list[str]:
     if not path.endswith(".py"):
         return []
     old = Counter(message for _, message in problems(before)) if before is not None else Counter()
+    lines = after.splitlines()
     out: list[str] = []
     for line, message in problems(after):
         if old[message] > 0:
             old[message] -= 1
             continue
-        out.append(f"{path}:{line}: {message}")
+        out.append(f"{path}:{line}: {message}" + _quoted(lines, line))
     return out
+
+
+def _quoted(lines: list[str], line: int) -> str:
+    """The line itself, to copy into edit_file's `old` (in the bench the model pasted the
+    warning text as `old` three times, never the line it named)."""
+    if not 1 <= line <= len(lines) or not lines[line - 1].strip():
+        return ""
+    return f"\n    line {line} is: {lines[line - 1][:200]}"
 
 
 def _top_level_names(text: str) -> list[str]:
@@ -103,5 +112,6 @@ def warning(found: list[str]) -> str:
     more = f"\n  ... and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
     return (
         "\nwarning: the file was written, but this change makes it fail when it runs:\n"
-        f"{shown}{more}\nFix this next (for an undefined name: add the import or define it)."
+        f"{shown}{more}\nFix this next: edit_file with the line shown as `old` (for an "
+        "undefined name: add the import or define it)."
     )

@@ -9,10 +9,13 @@ returned with line numbers, so the model's next call can succeed.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 MAX_CANDIDATES = 2
 CONTEXT_LINES = 1
+# `calc.py:19: syntax error: ...` (a warning of ours) or `File "x.py", line 19` (a traceback)
+REPORT = re.compile(r'^\s*(?:\S+?:(\d+):\s|File "[^"]*", line (\d+))')
 
 
 @dataclass
@@ -136,6 +139,17 @@ def _not_found(lines: list[str], old_lines: list[str], path: str) -> str:
         scored.append((matcher.ratio(), i))
     scored.sort(key=lambda s: (-s[0], s[1]))
     text = f"`old` was not found in {path}."
+    report = REPORT.match(old_lines[0]) if old_lines else None
+    if report:  # the model pasted a problem report as `old`: show the line it names
+        line = int(report.group(1) or report.group(2))
+        if 1 <= line <= len(lines):
+            lo, hi = max(line - 1 - CONTEXT_LINES, 0), min(line + CONTEXT_LINES, len(lines))
+            block = "\n".join(f"{n + 1:>5}| {lines[n]}" for n in range(lo, hi))
+            return (
+                text + f" `old` is a problem report, not text of the file. Line {line} "
+                f"and its neighbours are:\n{block}\nCopy the text of the line to change "
+                "(without the `N| ` numbers) as `old`, and the corrected line as `new`."
+            )
     if not scored or scored[0][0] < 0.4:
         return text + " read_file it and copy the exact lines you want to replace."
     shown: list[str] = []

@@ -39,7 +39,8 @@ def test_problems_the_file_had_before_are_not_blamed_on_the_edit() -> None:
     after = "def f():\n    x = 1\n    return missing\n"
     assert problems(before) == [(2, "undefined name 'missing'")]
     assert new_problems("m.py", before, after) == []
-    assert new_problems("m.py", before, after + "y = other\n") == ["m.py:4: undefined name 'other'"]
+    found = new_problems("m.py", before, after + "y = other\n")
+    assert found == ["m.py:4: undefined name 'other'\n    line 4 is: y = other"]
 
 
 def test_style_and_other_languages_are_not_the_tools_business() -> None:

@@ -84,3 +84,16 @@ def test_old_with_two_lines_joined_into_one_matches_the_original_lines() -> None
     found = replace_once(text, "Its tests are in test_calc.py.", "Tests: test_calc.py.", "R.md")
     assert found.after == "A small project.\nTests: test_calc.py.\n"
     assert "line breaks" in found.repair
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "calc.py:5: syntax error: closing parenthesis '}' does not match opening parenthesis '('",
+        'File "/workspace/calc.py", line 5, in <module>',
+    ],
+)
+def test_a_problem_report_pasted_as_old_is_answered_with_the_line_it_names(report: str) -> None:
+    found = replace_once(CODE, report, report, "calc.py")
+    assert found.after == ""
+    assert "is a problem report" in found.error and "    5| def sub(a, b):" in found.error
