@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.tools import lint, syntax_guard
+from agent.tools import lint, syntax_guard, whole_def
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
 from agent.tools.matching import Found, replace_once
 from agent.tools.pasted import unpaste
@@ -54,6 +54,8 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
         repairs.append(found.repair)
     after = found.after
     if ctx.aids:
+        after, dropped = whole_def.drop_old_body(rel, old, new, after)
+        repairs += [dropped] if dropped else []
         after, fixes, refusal = syntax_guard.guard(rel, before, after)
         if refusal:
             return ToolOutput(content=refusal, is_error=True, repairs=repairs)
