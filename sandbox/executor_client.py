@@ -158,6 +158,10 @@ class ExecutorClient:
         sock, early = _hijack(self._client, created["Id"], IO_TIMEOUT_S)
         self._sock = sock
         self._attach(sock, early)
+        self._await_ready(timeout)
+
+    def _await_ready(self, timeout: float) -> None:
+        """Wait for the executor's ready line (its pid); every stream starts this way."""
         try:
             ready = self._ready.get(timeout=timeout)
         except queue.Empty as exc:

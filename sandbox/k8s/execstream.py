@@ -31,7 +31,7 @@ from kubernetes.stream.ws_client import (
 from websocket import WebSocketException
 
 from sandbox.errors import ExecutorError, SandboxError, SandboxGone
-from sandbox.executor_client import _EOF, EXECUTOR_ARGV, READY_TIMEOUT_S, ExecutorClient
+from sandbox.executor_client import EXECUTOR_ARGV, READY_TIMEOUT_S, ExecutorClient
 
 POLL_S = 0.2
 CHUNK = 1 << 20
@@ -163,16 +163,7 @@ class PodExecutor(ExecutorClient):
         ):
             threading.Thread(target=target, args=args, name=name, daemon=True).start()
         self._attach(ours, b"")  # the reply key first, then the reader
-        try:
-            ready = self._ready.get(timeout=timeout)
-        except queue.Empty as exc:
-            self._drop()
-            raise ExecutorError(f"executor not ready after {timeout:.0f}s") from exc
-        if ready is _EOF:
-            self._drop()
-            self.raise_if_gone()
-            raise ExecutorError("executor exited at start: " + " | ".join(self._stderr))
-        self.executor_pid = int(ready.get("pid", 0))
+        self._await_ready(timeout)
 
     def close(self) -> None:
         super().close()
