@@ -46,28 +46,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def session_parts(
+    root: Path, image: str, base_url: str, workspace: Path, task: str, max_steps: int
+) -> tuple[Settings, SessionOptions]:
+    """A bench session's settings (folders under `root`, the scripted model at `base_url`)
+    and options (the policy `root/policy.yaml`)."""
+    settings = Settings(
+        data_dir=root / "data",
+        config_dir=root / "cfg",
+        org_policy_dir=root / "org",
+        sandbox_image=image,
+        model_base_url=base_url,
+        tool_call_mode="required",
+    )
+    options = SessionOptions(
+        task=task,
+        workspace=workspace,
+        policy_files=[root / "policy.yaml"],
+        limits=LoopLimits(max_steps=max_steps),
+    )
+    return settings, options
+
+
 def one_session(
     root: Path, image: str, replies: list[Reply], tag: str
 ) -> tuple[list[Event], FinishEvent]:
     workspace = root / f"ws-{tag}"
     workspace.mkdir()
     (workspace / "a.txt").write_text("x\n")
-    policy = root / "policy.yaml"
     events: list[Event] = []
     with ScriptedModelServer(replies) as server:
-        settings = Settings(
-            data_dir=root / "data",
-            config_dir=root / "cfg",
-            org_policy_dir=root / "org",
-            sandbox_image=image,
-            model_base_url=server.base_url,
-            tool_call_mode="required",
-        )
-        options = SessionOptions(
-            task="bench",
-            workspace=workspace,
-            policy_files=[policy],
-            limits=LoopLimits(max_steps=len(replies) + 2),
+        settings, options = session_parts(
+            root, image, server.base_url, workspace, "bench", len(replies) + 2
         )
         with Session(settings, options, [events.append]) as session:
             finish = session.run()

@@ -46,9 +46,7 @@ import bench_policy
 import bench_sandbox
 
 from agent.events import Event, FinishEvent, ToolResultEvent
-from agent.loop import LoopLimits
-from agent.session import Session, SessionOptions
-from agent.settings import Settings
+from agent.session import Session
 from agent.testing import Reply, ScriptedModelServer
 from policies import Exec, PolicySet
 from sandbox import Sandbox
@@ -109,19 +107,8 @@ def scripted_session(
     workspace.mkdir()
     events: list[Event] = []
     with ScriptedModelServer(session_script(index, runs)) as server:
-        settings = Settings(
-            data_dir=root / "data",
-            config_dir=root / "cfg",
-            org_policy_dir=root / "org",
-            sandbox_image=image,
-            model_base_url=server.base_url,
-            tool_call_mode="required",
-        )
-        options = SessionOptions(
-            task="bench scale",
-            workspace=workspace,
-            policy_files=[root / "policy.yaml"],
-            limits=LoopLimits(max_steps=runs + 6),
+        settings, options = bench_agent.session_parts(
+            root, image, server.base_url, workspace, "bench scale", runs + 6
         )
         box: list[Sandbox] = []
         shell_ms: list[float] = []
