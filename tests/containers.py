@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +12,7 @@ from pathlib import Path
 import docker
 from docker.models.containers import Container
 
-from sandbox.owner import LABEL_OWNER_PID
+from sandbox.owner import LABEL_OWNER_PID, LABEL_OWNER_START, owner_labels
 
 
 def poll(condition: Callable[[], bool], timeout_s: float, step_s: float = 0.1) -> bool:
@@ -67,3 +69,16 @@ def describe(pid: int) -> str:
     except OSError:
         return "gone"
     return f"{' '.join(state)} {cmd[:200]}"
+
+
+def dead_owner() -> dict[str, str]:
+    """The labels of a process that really ran on this host and has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        labels = owner_labels()
+        stat = Path(f"/proc/{child.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        labels.update({LABEL_OWNER_PID: str(child.pid), LABEL_OWNER_START: stat[19].decode()})
+    finally:
+        child.kill()
+        child.wait()
+    return labels

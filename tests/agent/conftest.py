@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,21 @@ class Run:
 
     def decisions(self) -> list[DecisionEvent]:
         return [e for e in self.events if isinstance(e, DecisionEvent)]
+
+
+MCP_SERVER = Path(__file__).with_name("data") / "mcp_server.py"  # a small stdio server
+
+
+@pytest.fixture
+def mcp_workspace(workspace: Path, tmp_path: Path) -> Path:
+    (workspace / "tools").mkdir()
+    shutil.copy(MCP_SERVER, workspace / "tools" / "mcp_server.py")
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    (config / "mcp.yaml").write_text(
+        'servers:\n  demo:\n    command: ["python3", "/workspace/tools/mcp_server.py"]\n'
+    )
+    return workspace
 
 
 @pytest.fixture

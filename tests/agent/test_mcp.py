@@ -13,10 +13,10 @@ from agent.audit import open_audit
 from agent.discovery import trust_file
 from agent.events import DecisionEvent, NoticeEvent
 from agent.testing import Reply
+from tests.agent.conftest import MCP_SERVER as SERVER
 from tests.agent.conftest import POLICY, Run
 
 pytestmark = pytest.mark.docker
-SERVER = Path(__file__).with_name("data") / "mcp_server.py"
 MCP_POLICY = POLICY.replace(
     "limits:",
     "mcp:\n  servers: {demo: {decision: allow}}\n  tools:\n"
@@ -27,18 +27,6 @@ MCP_POLICY = POLICY.replace(
     '    - {match: "demo.*", decision: ask}\n'
     "limits:",
 )
-
-
-@pytest.fixture
-def mcp_workspace(workspace: Path, tmp_path: Path) -> Path:
-    (workspace / "tools").mkdir()
-    shutil.copy(SERVER, workspace / "tools" / "mcp_server.py")
-    config = tmp_path / "config"
-    config.mkdir(exist_ok=True)
-    (config / "mcp.yaml").write_text(
-        'servers:\n  demo:\n    command: ["python3", "/workspace/tools/mcp_server.py"]\n'
-    )
-    return workspace
 
 
 def test_mcp_tools_run_inside_the_sandbox_as_a_non_root_user(

@@ -3,7 +3,6 @@ read-denied file is denied by the same files rule as `read_file`, before the ser
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from tests.agent.conftest import POLICY, Run
 
 pytestmark = pytest.mark.docker
 
-SERVER = Path(__file__).with_name("data") / "mcp_server.py"
-
 
 def policy(read_rule: str) -> str:
     return POLICY.replace(
@@ -27,18 +24,6 @@ def policy(read_rule: str) -> str:
 
 FLAGGED = policy("    - {match: demo.read, decision: allow, arguments: {path: {path: read}}}\n")
 BARE = policy("    - {match: demo.read, decision: allow}\n")  # unflagged strings are sniffed
-
-
-@pytest.fixture
-def mcp_workspace(workspace: Path, tmp_path: Path) -> Path:
-    (workspace / "tools").mkdir()
-    shutil.copy(SERVER, workspace / "tools" / "mcp_server.py")
-    config = tmp_path / "config"
-    config.mkdir(exist_ok=True)
-    (config / "mcp.yaml").write_text(
-        'servers:\n  demo:\n    command: ["python3", "/workspace/tools/mcp_server.py"]\n'
-    )
-    return workspace
 
 
 @pytest.mark.parametrize(

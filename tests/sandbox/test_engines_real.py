@@ -25,10 +25,10 @@ from agent.testing import Reply, ScriptedModelServer, isolated_env
 from sandbox import Sandbox, SandboxSpec
 from sandbox.engine import LABEL_KIND, LABEL_SESSION
 from sandbox.engines import Engines
-from sandbox.owner import LABEL_OWNER_PID, LABEL_OWNER_START, owner_labels
+from tests.agent.conftest import MCP_SERVER
 from tests.agent.private_engine import EngineUnavailable, PrivateEngine
 from tests.agent.test_mcp import MCP_POLICY
-from tests.agent.test_mcp import SERVER as MCP_SERVER
+from tests.containers import dead_owner
 from tests.sandbox.conftest import make_workspace, policy_spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -50,19 +50,6 @@ def two_engines(image: str) -> Iterator[tuple[PrivateEngine, PrivateEngine]]:
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory: pytest.TempPathFactory, image: str) -> SandboxSpec:
     return policy_spec(make_workspace(tmp_path_factory.mktemp("engines")), image)
-
-
-def dead_owner() -> dict[str, str]:
-    """The labels of a process that really ran on this host and has exited."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        labels = owner_labels()
-        stat = Path(f"/proc/{child.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-        labels.update({LABEL_OWNER_PID: str(child.pid), LABEL_OWNER_START: stat[19].decode()})
-    finally:
-        child.kill()
-        child.wait()
-    return labels
 
 
 def on_engine(engine: PrivateEngine, container_id: str) -> bool:

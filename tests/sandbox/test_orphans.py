@@ -25,7 +25,7 @@ from sandbox.owner import (
     owner_gone,
     owner_labels,
 )
-from tests.containers import alive, describe, host_pids, owned_by, poll, top
+from tests.containers import alive, dead_owner, describe, host_pids, owned_by, poll, top
 
 pytestmark = pytest.mark.docker
 
@@ -95,19 +95,6 @@ def test_kill_9_of_sandbox_exec_mid_command_leaves_no_process_of_it_alive_10_s_l
         left = [r for r in list_resources(client) if r.owner_pid == proc.pid]
     assert left == []
     assert client.volumes.list(filters={"label": f"{LABEL_SESSION}={session}"}) == []
-
-
-def dead_owner() -> dict[str, str]:
-    """The labels of a process that really ran on this host and has exited."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        labels = owner_labels()
-        stat = Path(f"/proc/{child.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-        labels.update({LABEL_OWNER_PID: str(child.pid), LABEL_OWNER_START: stat[19].decode()})
-    finally:
-        child.kill()
-        child.wait()
-    return labels
 
 
 def test_an_owner_is_gone_only_when_that_can_be_proved() -> None:
