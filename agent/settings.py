@@ -30,6 +30,7 @@ from agent.errors import ConfigError
 from sandbox import engine as dirs
 from sandbox.engines import Engines, parse_hosts
 from sandbox.errors import SandboxError
+from sandbox.k8s.manifests import K8sOptions
 
 ToolCallMode = Literal["auto", "required", "native", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -136,6 +137,34 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=8011, ge=1, le=65535, description="Port for `rempart model serve`.")
     sandbox_image: str = Field(default="", description="Sandbox image; empty: the built one.")
+    sandbox_backend: Literal["docker", "kubernetes"] = Field(
+        default="docker",
+        description="Where sessions' sandboxes run: Docker engines (docker_hosts), or a pod "
+        "per session on a Kubernetes cluster (docs/scale.md; needs the `k8s` extra, "
+        "sandbox_image in a registry the nodes pull from, and `rempart sandbox manifest "
+        "--setup` applied once).",
+    )
+    kubeconfig: Path | None = Field(
+        default=None,
+        description="kubeconfig file of the cluster; empty: the pod's service account when "
+        "run inside the cluster, else the default kubeconfig (~/.kube/config, KUBECONFIG).",
+    )
+    k8s_namespace: str = Field(
+        default="rempart-sandboxes",
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length=63,
+        description="Namespace of the sandbox pods.",
+    )
+    k8s_gvisor_class: str = Field(
+        default="gvisor",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="RuntimeClass of pods whose policy asks `sandbox.runtime: gvisor`.",
+    )
+    k8s_runtime_class: str = Field(
+        default="",
+        pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+        description="RuntimeClass forced on every sandbox pod; empty: the policy.",
+    )
     aids: bool = Field(
         default=True,
         description="Aids for small models: a project map at start, read_file without a "
@@ -162,6 +191,14 @@ class Settings(BaseSettings):
         except SandboxError as exc:
             raise ValueError(exc.message) from exc
         return value
+
+    def k8s_options(self) -> K8sOptions:
+        """Where and how sandbox pods run (`sandbox_backend = "kubernetes"`)."""
+        return K8sOptions(
+            namespace=self.k8s_namespace,
+            gvisor_class=self.k8s_gvisor_class,
+            runtime_class=self.k8s_runtime_class or None,
+        )
 
     def engines(self) -> Engines:
         """The Docker engines sandboxes are placed on (`sandbox.engines`)."""
