@@ -39,13 +39,13 @@ class ProbeCache:
     def get(self, urls: list[str], model: str, mode: str) -> Probed | None:
         with self._lock:
             found = self._known.get((tuple(urls), model, mode))
-        if found is None or time.monotonic() > found[0]:
+        if found is None or time.monotonic() - found[0] >= self.lifetime_s:
             return None
         return found[1]
 
     def put(self, urls: list[str], model: str, mode: str, probed: Probed) -> None:
         with self._lock:
-            self._known[(tuple(urls), model, mode)] = (time.monotonic() + self.lifetime_s, probed)
+            self._known[(tuple(urls), model, mode)] = (time.monotonic(), probed)
 
 
 class Warm:
