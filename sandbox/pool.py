@@ -170,6 +170,13 @@ class Pools:
                 self._pools[key] = pool
             return pool
 
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until every pool started so far is full (a bench, a test)."""
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.wait_ready(timeout)
+
     def take(self, spec: SandboxSpec) -> Sandbox | None:
         """A booted, empty sandbox hardened exactly as `spec` asks, or None."""
         sb = self.pool_for(spec).take()
