@@ -122,6 +122,7 @@ class Session:
         self._runner: CallRunner | None = None
         self._pending: list[Event] = []  # told once the session exists
         self._engine_args: list[str] = []  # the docker CLI's way to the sandbox's engine
+        self._refill: Callable[[], None] = lambda: None  # the warm pool's, after start
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -130,6 +131,8 @@ class Session:
         except BaseException:
             self.close()
             raise
+        finally:
+            self._refill()
         return self
 
     def __exit__(
@@ -220,13 +223,14 @@ class Session:
         known = warm.probes.get(urls, model_name, settings.tool_call_mode) if warm else None
         if known is not None:  # probed by a session of this process moments ago
             client.model, self.capabilities = known.model, known.capabilities
+            client.sampling = dict(known.sampling)
         else:
             client.model = model_name or pick_model(client)
+            client.sampling = _sampling(settings, client.model)
             self.capabilities = probe(client, settings.tool_call_mode)
             if warm is not None:
-                probed = Probed(client.model, self.capabilities)
+                probed = Probed(client.model, self.capabilities, dict(client.sampling))
                 warm.probes.put(urls, model_name, settings.tool_call_mode, probed)
-        client.sampling = _sampling(settings, client.model)
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
         policy = self.policy
@@ -254,9 +258,12 @@ class Session:
 
         def start_sandbox() -> Sandbox:
             sandbox: Sandbox | None = None
-            if pool_turn and (host := pool_turn.pop()) is not None:
+            host = pool_turn.pop() if pool_turn else None
+            if host is not None:
                 sandbox = host.pools.take(spec)
-            if sandbox is not None:
+                # its replacement boots once the session is ready, not beside its start
+                self._refill = lambda: host.pools.refill(spec)
+            if host is not None and sandbox is not None:
                 try:
                     sandbox.adopt(
                         spec,

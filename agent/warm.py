@@ -25,6 +25,7 @@ PROBE_LIFETIME_S = 30.0
 class Probed:
     model: str
     capabilities: Capabilities
+    sampling: dict[str, float]  # the serving profile's, for that model
 
 
 class ProbeCache:

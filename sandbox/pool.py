@@ -104,21 +104,30 @@ class SandboxPool:
         return sb
 
     def take(self) -> Sandbox | None:
-        """A booted, empty sandbox at once, or None when none is ready (start cold then)."""
-        return self._take(None)
+        """A booted, empty sandbox at once, or None when none is ready (start cold then).
+        The replacement boots when the caller says `refill()` (after its session loaded:
+        a boot beside the load would slow the load)."""
+        return self._take(None, refill=False)
 
-    def _take(self, timeout: float | None) -> Sandbox | None:
+    def refill(self) -> None:
+        """Boot replacements for the sandboxes taken, in the background."""
+        self._wake.set()
+
+    def _take(self, timeout: float | None, refill: bool = True) -> Sandbox | None:
         while True:
             try:
                 sb = self._ready.get(timeout=timeout) if timeout else self._ready.get_nowait()
             except queue.Empty:
+                self._wake.set()
                 return None
             finally:
-                self._wake.set()
+                if refill:
+                    self._wake.set()
             try:
                 sb.ping(timeout=5.0)
             except SandboxError:  # died while it waited: never handed out
                 sb.close()
+                self._wake.set()
                 continue
             self.handed_out += 1
             return sb
@@ -177,8 +186,13 @@ class Pools:
         for pool in pools:
             pool.wait_ready(timeout)
 
+    def refill(self, spec: SandboxSpec) -> None:
+        """Boot replacements in `spec`'s pool (call it once the taken sandbox is loaded)."""
+        self.pool_for(spec).refill()
+
     def take(self, spec: SandboxSpec) -> Sandbox | None:
-        """A booted, empty sandbox hardened exactly as `spec` asks, or None."""
+        """A booted, empty sandbox hardened exactly as `spec` asks, or None; `refill(spec)`
+        once it is loaded boots its replacement."""
         sb = self.pool_for(spec).take()
         if sb is not None and pool_key(sb.spec) != pool_key(spec):  # never: keyed above
             sb.close()

@@ -39,7 +39,7 @@ from sandbox.errors import (
 )
 from sandbox.executor_client import EventSink, ExecutorClient
 from sandbox.spec import SandboxSpec, pool_key
-from sandbox.transfer import push_tar
+from sandbox.transfer import TarPush, push_tar
 from sandbox.view import View, build_view, remove_stale_temporaries, spool_tar
 
 REPLY_MARGIN_S = 15.0
@@ -125,6 +125,7 @@ class Sandbox:
         self.proxy_wait_ms = 0.0  # how long the last start waited for its proxy path
         self._egress_past: list[EgressEvent] = []  # proxies of replaced containers
         self.pooled = False  # booted empty by a warm pool (then adopted by one session)
+        self._tar: TarPush | None = None  # a pooled sandbox's `tar -x`, opened at boot
 
     # lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -177,6 +178,11 @@ class Sandbox:
             self._prune_orphans()
             self.pooled = True
             self._boot(pooled_tmpfs_bytes(self.spec))
+            try:  # the exec start is paid now, not when a session loads its workspace
+                self._tar = TarPush(self.client, self.container_id, self.user, CONTAINER_WORKSPACE)
+            except BaseException:
+                self.close()
+                raise
         except ENGINE_ERRORS as exc:
             raise DockerUnavailable(
                 f"the Docker engine failed while starting a pooled sandbox: {exc}",
@@ -253,8 +259,12 @@ class Sandbox:
         """Push the view into the booted sandbox and take the executor's baseline."""
         assert self.container is not None
         try:
+            opened, self._tar = self._tar, None
             with spool_tar(view, SANDBOX_UID, SANDBOX_UID) as tar:
-                push_tar(self.client, self.container.id or "", self.user, tar, CONTAINER_WORKSPACE)
+                if opened is not None:
+                    opened.send(tar)
+                else:
+                    push_tar(self.client, self.container_id, self.user, tar, CONTAINER_WORKSPACE)
             self._request({"op": "snapshot"}, FILE_OP_TIMEOUT_S)
             self.view = view
         except BaseException:
@@ -319,6 +329,9 @@ class Sandbox:
 
     def close(self, keep_client: bool = False) -> None:
         """Stop the executor and remove everything this session created."""
+        if self._tar is not None:
+            self._tar.close()
+            self._tar = None
         if self._executor is not None:
             self._executor.close()
             self._executor = None
