@@ -10,7 +10,9 @@ serves exactly one session and is then closed, never returned. See docs/sandbox.
 from __future__ import annotations
 
 import queue
+import tempfile
 import threading
+from pathlib import Path
 from types import TracebackType
 
 from sandbox.engines import Engines
@@ -156,6 +158,9 @@ class Pools:
         self.engines = engines
         self._pools: dict[str, SandboxPool] = {}
         self._lock = threading.Lock()
+        # what the pools' specs name as workspace: an empty folder of their own, so a
+        # pooled container names no session's workspace and outlives any of them
+        self._empty = tempfile.TemporaryDirectory(prefix="rempart-pool-")
 
     def __enter__(self) -> Pools:
         return self
@@ -174,7 +179,8 @@ class Pools:
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
-                pool = SandboxPool(spec, self.size, self.engines)
+                empty = spec.model_copy(update={"workspace": Path(self._empty.name)})
+                pool = SandboxPool(empty, self.size, self.engines)
                 pool.start()
                 self._pools[key] = pool
             return pool
@@ -204,3 +210,4 @@ class Pools:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+        self._empty.cleanup()

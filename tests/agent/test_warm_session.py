@@ -21,7 +21,9 @@ from sandbox.engine import docker_client
 
 pytestmark = pytest.mark.docker
 
-# every way a command could read the hidden file (each one the policy lets run)
+# ways the model could look for the hidden file: `cat .env` and `python3 -c` are refused by
+# the exec policy before they run (the sandbox-level tests run them, tests/sandbox/
+# test_pool.py); `ls -la` runs in the sandbox
 PEEKS = ["cat .env", "ls -la", "python3 -c \"print(open('.env').read())\""]
 
 
@@ -90,7 +92,7 @@ def test_a_pooled_session_cannot_read_what_its_policy_hides(
     host: Host, workspace: Path, tmp_path: Path
 ) -> None:
     """The pool was filled for another workspace; the pooled session sees its own
-    workspace minus `.env` (cat, ls -a, find, python open)."""
+    workspace minus `.env` (ls -a, grep; cat and python are refused before they run)."""
     other = tmp_path / "other"
     other.mkdir()
     (other / "pool-owner-only.txt").write_text("not yours\n")
@@ -99,6 +101,7 @@ def test_a_pooled_session_cannot_read_what_its_policy_hides(
     (workspace / "late.txt").write_text("created after the pool was filled\n")
     script = [
         *[Reply.call("run", command=peek) for peek in PEEKS],
+        Reply.call("grep", pattern="super-secret", path="."),
         Reply.call("run", command="cat late.txt; ls"),
         Reply.call("finish", summary="looked"),
     ]
@@ -111,6 +114,7 @@ def test_a_pooled_session_cannot_read_what_its_policy_hides(
     assert "pool-owner-only" not in shown
     assert "created after the pool was filled" in shown
     listing = [e for e in events if isinstance(e, ToolResultEvent)][1]
+    assert listing.exit_code == 0
     assert "calc.py" in listing.content and ".env" not in listing.content
 
 
@@ -172,3 +176,27 @@ def test_sessions_close_together_reuse_the_model_probe_and_a_stale_one_is_redone
         _, fresh, _ = host.session(workspace, [Reply.call("finish", summary="ok")], server)
     started = [e for e in cached + fresh if isinstance(e, SessionStarted)]
     assert [e.model for e in started] == ["scripted-model", "renamed-model"]
+
+
+def test_a_file_only_the_next_sessions_policy_hides_is_not_in_its_pooled_sandbox(
+    host: Host, workspace: Path, policy_file: Path
+) -> None:
+    """Same hardening, other read rules: the pool was filled while `notes.txt` was
+    readable; the session whose policy hides it does not see it."""
+    (workspace / "notes.txt").write_text("shown-to-the-first-only\n")
+    look = [
+        Reply.call("run", command="ls -la"),
+        Reply.call("list_files", path="."),
+        Reply.call("grep", pattern="shown-to-the-first", path="."),
+        Reply.call("finish", summary="looked"),
+    ]
+    _, seen, first = host.session(workspace, look)
+    assert "notes.txt" in outputs(seen) and "shown-to-the-first-only" in outputs(seen)
+    host.fill(first)
+    policy_file.write_text(policy_file.read_text().replace('".env",', '".env", "notes.txt",'))
+    _, hidden, _ = host.session(workspace, look)
+    assert host.pooled == [False, True]
+    results = [e for e in hidden if isinstance(e, ToolResultEvent)]
+    assert "calc.py" in results[0].content and "calc.py" in results[1].content
+    assert "notes.txt" not in outputs(hidden)
+    assert "shown-to-the-first-only" not in outputs(hidden)

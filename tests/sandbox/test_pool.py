@@ -209,3 +209,37 @@ def test_a_handed_out_sandbox_is_never_handed_out_again_and_is_removed_at_close(
         assert session not in {r.session for r in list_resources(client)}
     finally:
         client.close()
+
+
+FETCH = (
+    "import sys, urllib.request\n"
+    "opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] * (sys.argv[2:] "
+    "== ['direct'])))\n"
+    "try:\n"
+    "    r = opener.open(sys.argv[1], timeout=20); print('OK', r.status)\n"
+    "except Exception as e:\n"
+    "    print('FAIL', e)\n"
+)
+
+
+def test_a_pooled_sandbox_with_network_rules_goes_through_its_own_egress_proxy(
+    ws: Path, other_ws: Path, image: str
+) -> None:
+    """The proxy path is booted with the pool; the session's denied host is refused by it
+    and logged, and a connection around the proxy fails."""
+    policy = real_policy(network_allow=("pypi.org:443",))
+    spec = policy_spec(policy, ws, image)
+    with Pools(size=1) as pools:
+        pools.pool_for(policy_spec(policy, other_ws, image)).wait_ready(timeout=120)
+        sb = pools.take(spec)
+        assert sb is not None and sb.egress is not None
+        try:
+            sb.adopt(spec, readable=readable(policy), judge=policy_judge(policy))
+            denied = sb.run(["python3", "-c", FETCH, "https://example.com/"], timeout_s=20)
+            assert "403" in denied.stdout
+            events = [e for e in sb.egress_events() if e.decision == "deny"]
+            assert any("example.com" in e.target for e in events)
+            direct = sb.run(["python3", "-c", FETCH, "http://1.1.1.1/", "direct"], timeout_s=20)
+            assert direct.stdout.startswith("FAIL")
+        finally:
+            sb.close()
