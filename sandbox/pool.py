@@ -161,6 +161,7 @@ class Pools:
         # what the pools' specs name as workspace: an empty folder of their own, so a
         # pooled container names no session's workspace and outlives any of them
         self._empty = tempfile.TemporaryDirectory(prefix="rempart-pool-")
+        self.folder = Path(self._empty.name)
 
     def __enter__(self) -> Pools:
         return self
@@ -179,7 +180,7 @@ class Pools:
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
-                empty = spec.model_copy(update={"workspace": Path(self._empty.name)})
+                empty = spec.model_copy(update={"workspace": self.folder})
                 pool = SandboxPool(empty, self.size, self.engines)
                 pool.start()
                 self._pools[key] = pool

@@ -13,9 +13,9 @@ import pytest
 from policies import PolicySet
 from sandbox import Sandbox, SandboxError, SandboxLimits, SandboxSpec
 from sandbox.container import list_resources
-from sandbox.engine import docker_client
+from sandbox.engine import LABEL_WORKSPACE, docker_client
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
-from sandbox.pool import Pools, SandboxPool
+from sandbox.pool import LABEL_POOL, Pools, SandboxPool
 from sandbox.spec import pool_key
 from tests.sandbox.conftest import make_workspace, real_policy
 
@@ -243,3 +243,30 @@ def test_a_pooled_sandbox_with_network_rules_goes_through_its_own_egress_proxy(
             assert direct.stdout.startswith("FAIL")
         finally:
             sb.close()
+
+
+def test_a_pooled_sandbox_that_died_while_it_waited_is_removed_and_never_handed_out(
+    ws: Path, image: str
+) -> None:
+    policy = real_policy()
+    spec = policy_spec(policy, ws, image)
+    client = docker_client()
+    try:
+        with Pools(size=1) as pools:
+            pools.pool_for(spec).wait_ready(timeout=120)
+            waiting = client.containers.list(
+                filters={
+                    "label": [f"{LABEL_POOL}={pool_key(spec)}", f"{LABEL_WORKSPACE}={pools.folder}"]
+                }
+            )
+            assert len(waiting) == 1
+            waiting[0].kill()
+            assert pools.take(spec) is None
+            gone = {c.id for c in client.containers.list(all=True)}
+            assert waiting[0].id not in gone
+            pools.wait_ready(timeout=120)  # a replacement was booted
+            sb = pools.take(spec)
+            assert sb is not None and sb.container_id != waiting[0].id
+            sb.close()
+    finally:
+        client.close()
