@@ -10,8 +10,10 @@ can be resumed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +58,13 @@ class _Call:
         self.arguments = ""
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The CA store, loaded once per process (20 ms or more each time): every client shares
+    it, as httpx would build it for `trust_env=False`."""
+    return httpx2.create_ssl_context(trust_env=False)
+
+
 class OpenAIModelClient:
     def __init__(
         self, base_url: str, model: str, api_key: str, timeout_s: float, retries: int
@@ -64,7 +73,7 @@ class OpenAIModelClient:
         self.model = model
         self.sampling: dict[str, float] = {}  # from the serving profile (agent.session)
         self._http = openai.DefaultHttpxClient(
-            trust_env=False, timeout=openai.Timeout(timeout_s, connect=10.0)
+            trust_env=False, timeout=openai.Timeout(timeout_s, connect=10.0), verify=_tls()
         )
         self.retries = retries
         # retries are ours (`_retrying`): the SDK's would not cover a stream cut mid-way

@@ -9,6 +9,7 @@ A policy that does not load, or a model server that does not answer, stops it be
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,7 @@ from agent.store import open_store
 from agent.tools import TOOLS
 from agent.tools.base import ToolContext, ToolLike
 from agent.tools.mcp_tool import McpTool
+from agent.warm import Probed, Warm
 from agent.workspace_lock import WorkspaceLock
 from policies import McpStart
 from policies.errors import RempartError
@@ -77,6 +79,8 @@ class SessionOptions:
     follow_up: str | None = None  # with resume_id: the person's next message to the model
     limits: LoopLimits = field(default_factory=LoopLimits)
     ignore_project_policy: bool = False
+    # a long-lived host's warm pools and probe cache (agent.warm); None: start cold
+    warm: Warm | None = None
 
 
 def _sampling(settings: Settings, model: str) -> dict[str, float]:
@@ -85,6 +89,12 @@ def _sampling(settings: Settings, model: str) -> dict[str, float]:
         return dict(profile_for(deploy_dir(settings), model).sampling)
     except ProfileError:
         return {}
+
+
+def _close_quietly(sandbox: Sandbox) -> None:
+    """A pooled sandbox that could not be adopted: the session starts cold instead."""
+    with contextlib.suppress(SandboxError):  # its keeper stops it; a later start prunes it
+        sandbox.close()
 
 
 def system_prompt() -> str:
@@ -112,6 +122,7 @@ class Session:
         self._runner: CallRunner | None = None
         self._pending: list[Event] = []  # told once the session exists
         self._engine_args: list[str] = []  # the docker CLI's way to the sandbox's engine
+        self._refill: Callable[[], None] = lambda: None  # the warm pool's, after start
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -120,6 +131,8 @@ class Session:
         except BaseException:
             self.close()
             raise
+        finally:
+            self._refill()
         return self
 
     def __exit__(
@@ -206,9 +219,18 @@ class Session:
                 settings.model_retries,
             )
         self._client = client
-        client.model = model_name or pick_model(client)
-        client.sampling = _sampling(settings, client.model)
-        self.capabilities = probe(client, settings.tool_call_mode)
+        warm = opts.warm
+        known = warm.probes.get(urls, model_name, settings.tool_call_mode) if warm else None
+        if known is not None:  # probed by a session of this process moments ago
+            client.model, self.capabilities = known.model, known.capabilities
+            client.sampling = dict(known.sampling)
+        else:
+            client.model = model_name or pick_model(client)
+            client.sampling = _sampling(settings, client.model)
+            self.capabilities = probe(client, settings.tool_call_mode)
+            if warm is not None:
+                probed = Probed(client.model, self.capabilities, dict(client.sampling))
+                warm.probes.put(urls, model_name, settings.tool_call_mode, probed)
         image = settings.sandbox_image or ensure_image()
         spec = spec_from_policy(self.policy, workspace, image)
         policy = self.policy
@@ -232,18 +254,39 @@ class Session:
             self.checkpoints.record(changes, label)
 
         engines = settings.engines()
+        pool_turn = [warm]  # only the session's first sandbox may come from a pool
 
         def start_sandbox() -> Sandbox:
-            sandbox = Sandbox(
-                spec,
-                readable=readable(policy),
-                judge=judge,
-                on_refused=refused,
-                on_synced=evidence.on_sync,
-                on_change_set=checkpoint,
-                engines=engines,
-            )
-            sandbox.start()
+            sandbox: Sandbox | None = None
+            host = pool_turn.pop() if pool_turn else None
+            if host is not None:
+                sandbox = host.pools.take(spec)
+                # its replacement boots once the session is ready, not beside its start
+                self._refill = lambda: host.pools.refill(spec)
+            if host is not None and sandbox is not None:
+                try:
+                    sandbox.adopt(
+                        spec,
+                        readable=readable(policy),
+                        judge=judge,
+                        on_refused=refused,
+                        on_synced=evidence.on_sync,
+                        on_change_set=checkpoint,
+                    )
+                except SandboxError:  # e.g. its view does not fit a pooled sandbox
+                    _close_quietly(sandbox)
+                    sandbox = None
+            if sandbox is None:
+                sandbox = Sandbox(
+                    spec,
+                    readable=readable(policy),
+                    judge=judge,
+                    on_refused=refused,
+                    on_synced=evidence.on_sync,
+                    on_change_set=checkpoint,
+                    engines=engines,
+                )
+                sandbox.start()
             self._engine_args = cli_args(sandbox.engine)
             self._engine_notices(sandbox)
             if sandbox.view is not None:

@@ -81,6 +81,13 @@ def workspace_tmpfs_bytes(spec: SandboxSpec, view_bytes: int) -> int:
     return (size + 1024 * 1024 - 1) // (1024 * 1024) * (1024 * 1024)
 
 
+def pooled_tmpfs_bytes(spec: SandboxSpec) -> int:
+    """A warm pool's sandbox is booted before its workspace is known: room for the largest
+    view `Sandbox._check_fits` lets in (half the memory limit) plus `limits.disk` to grow.
+    The host still caps the growth it accepts at `limits.disk` (`View.disk_limit`)."""
+    return workspace_tmpfs_bytes(spec, spec.limits.memory_bytes() // 2)
+
+
 def tmpfs_for(spec: SandboxSpec, workspace_bytes: int) -> dict[str, str]:
     """Writable scratch space and the workspace copy, all inside the memory limit's reach."""
     limits = spec.limits

@@ -21,6 +21,7 @@ from sandbox.container import (
     SANDBOX_UID,
     create_container,
     new_session_id,
+    pooled_tmpfs_bytes,
     prune,
     remove_session,
     sandbox_user,
@@ -37,8 +38,8 @@ from sandbox.errors import (
     WorkspaceError,
 )
 from sandbox.executor_client import EventSink, ExecutorClient
-from sandbox.spec import SandboxSpec
-from sandbox.transfer import push_tar
+from sandbox.spec import SandboxSpec, pool_key
+from sandbox.transfer import TarPush, push_tar
 from sandbox.view import View, build_view, remove_stale_temporaries, spool_tar
 
 REPLY_MARGIN_S = 15.0
@@ -123,6 +124,8 @@ class Sandbox:
         self.replaced = 0  # times a dead executor's sandbox was replaced by a fresh one
         self.proxy_wait_ms = 0.0  # how long the last start waited for its proxy path
         self._egress_past: list[EgressEvent] = []  # proxies of replaced containers
+        self.pooled = False  # booted empty by a warm pool (then adopted by one session)
+        self._tar: TarPush | None = None  # a pooled sandbox's `tar -x`, opened at boot
 
     # lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -161,35 +164,111 @@ class Sandbox:
             ) from exc
 
     def _start(self) -> None:
+        """A cold start: boot an empty sandbox sized for this view, then load the view."""
         self._prune_orphans()
-        env = {**QUIET_CACHES, **self.spec.env}
-        volume: str | None = None
+        self.pooled = False
+        view = self._new_view()
+        self._boot(workspace_tmpfs_bytes(self.spec, view.pages()))
+        self._load(view)
+
+    def boot(self) -> None:
+        """Start an *empty* sandbox for the warm pool (container, egress, executor ready,
+        proxy path ready; nothing of any workspace in it). `adopt` loads a session into it."""
+        try:
+            self._prune_orphans()
+            self.pooled = True
+            self._boot(pooled_tmpfs_bytes(self.spec))
+            try:  # the exec start is paid now, not when a session loads its workspace
+                self._tar = TarPush(self.client, self.container_id, self.user, CONTAINER_WORKSPACE)
+            except BaseException:
+                self.close()
+                raise
+        except ENGINE_ERRORS as exc:
+            raise DockerUnavailable(
+                f"the Docker engine failed while starting a pooled sandbox: {exc}",
+                hint="check that dockerd runs",
+            ) from exc
+
+    def adopt(
+        self,
+        spec: SandboxSpec,
+        readable: Callable[[str], bool] | None = None,
+        judge: Judge | None = None,
+        on_refused: Callable[[Outcome], None] | None = None,
+        on_synced: Callable[[ChangeReport], None] | None = None,
+        on_change_set: Callable[[ChangeSet], None] | None = None,
+    ) -> None:
+        """Take over a booted, empty pooled sandbox for a session: from now on it is that
+        session's (its spec, workspace, read view and judge), exactly as `start` would have
+        made it. Raises SandboxError when `spec` hardens differently or the view does not
+        fit; the caller then closes this one and starts cold."""
+        if self.view is not None or self._executor is None:
+            raise SandboxError("only a booted, empty pooled sandbox can be adopted")
+        if pool_key(spec) != pool_key(self.spec):
+            raise SandboxError("the pooled sandbox was booted for another hardening spec")
+        self.spec = spec
+        self.readable = readable or (lambda _path: True)
+        self.judge = judge or _allow_all
+        self.on_refused, self.on_synced = on_refused, on_synced
+        self.on_change_set = on_change_set
+        try:
+            view = self._new_view()
+            if view.pages() + spec.limits.disk_bytes() > pooled_tmpfs_bytes(spec):
+                raise WorkspaceError("the workspace does not fit a pooled sandbox")
+            self._load(view)
+        except ENGINE_ERRORS as exc:
+            raise DockerUnavailable(
+                f"the Docker engine failed while loading the sandbox: {exc}",
+                hint="check that dockerd runs; the session can be resumed",
+            ) from exc
+
+    def _new_view(self) -> View:
+        """The session's read view of its workspace (what `readable` lets it see)."""
         view = build_view(self.spec.workspace, self.readable)
         remove_stale_temporaries(view)
         self._check_fits(view)
         if self.view is not None:  # a replaced sandbox: the session's growth still counts
             view.grown = self.view.grown
+        # the host-side cap on growth: a pooled sandbox's tmpfs is bigger than a cold one's
         view.disk_limit = self.spec.limits.disk_bytes()
-        self.view = view
+        return view
+
+    def _boot(self, workspace_bytes: int) -> None:
+        """Container (+ egress proxy with network rules), executor ready, proxy path ready."""
+        env = {**QUIET_CACHES, **self.spec.env}
+        volume: str | None = None
         try:
             if self.spec.network_rules:
                 self.egress = Egress(self.client, self.spec, self.session)
                 env.update(self.egress.start())
                 assert self.egress.volume is not None
                 volume = self.egress.volume.name
-            size = workspace_tmpfs_bytes(self.spec, view.pages())
             self.container = create_container(
-                self.client, self.spec, self.session, volume, env, workspace_bytes=size
+                self.client, self.spec, self.session, volume, env, workspace_bytes=workspace_bytes
             )
-            with spool_tar(view, SANDBOX_UID, SANDBOX_UID) as tar:
-                push_tar(self.client, self.container.id or "", self.user, tar, CONTAINER_WORKSPACE)
             self._executor = ExecutorClient(self.client, self.container.id or "", self.user)
             self._executor.start()
-            self._request({"op": "snapshot"}, FILE_OP_TIMEOUT_S)
             if self.egress is not None:
                 self._wait_proxy_path(PROXY_READY_TIMEOUT_S)
         except BaseException:
             log.warning("sandbox %s did not start", self.session, exc_info=True)
+            self.close()
+            raise
+
+    def _load(self, view: View) -> None:
+        """Push the view into the booted sandbox and take the executor's baseline."""
+        assert self.container is not None
+        try:
+            opened, self._tar = self._tar, None
+            with spool_tar(view, SANDBOX_UID, SANDBOX_UID) as tar:
+                if opened is not None:
+                    opened.send(tar)
+                else:
+                    push_tar(self.client, self.container_id, self.user, tar, CONTAINER_WORKSPACE)
+            self._request({"op": "snapshot"}, FILE_OP_TIMEOUT_S)
+            self.view = view
+        except BaseException:
+            log.warning("sandbox %s did not load its workspace", self.session, exc_info=True)
             self.close()
             raise
         log.info(
@@ -250,6 +329,9 @@ class Sandbox:
 
     def close(self, keep_client: bool = False) -> None:
         """Stop the executor and remove everything this session created."""
+        if self._tar is not None:
+            self._tar.close()
+            self._tar = None
         if self._executor is not None:
             self._executor.close()
             self._executor = None

@@ -91,3 +91,10 @@ class SandboxSpec(BaseModel):
     def spec_hash(self) -> str:
         """Stable hash of the spec (the warm pool keys on it)."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+def pool_key(spec: SandboxSpec) -> str:
+    """The hash of what hardens a sandbox: the spec minus what is per session (workspace,
+    labels). A warm pool's sandbox serves only a session whose spec has the same key."""
+    hardening = spec.model_dump_json(exclude={"workspace", "labels"})
+    return hashlib.sha256(hardening.encode()).hexdigest()[:16]

@@ -24,40 +24,59 @@ def push_tar(
     client: docker.DockerClient, container_id: str, user: str, src: IO[bytes], dest: str
 ) -> None:
     """Extract the tar stream `src` under `dest` inside the container; raise on failure."""
-    argv = ["tar", "-x", "--no-same-owner", "-p", "-C", dest, "-f", "-"]
-    try:
-        created = client.api.exec_create(
-            container_id, argv, stdin=True, stdout=True, stderr=True, tty=False, user=user
-        )
-    except NotFound as exc:
-        raise SandboxGone("the sandbox container is gone") from exc
-    except APIError as exc:
-        raise SandboxError(f"cannot copy the workspace into the sandbox: {exc}") from exc
-    sock, early = _hijack(client, created["Id"], TIMEOUT_S)
-    sent: list[BaseException] = []
+    TarPush(client, container_id, user, dest).send(src)
 
-    def send() -> None:
+
+class TarPush:
+    """A `tar -x` opened in the container, waiting for its stream on stdin. A warm pool's
+    sandbox opens one at boot, so loading a workspace later costs no exec start."""
+
+    def __init__(self, client: docker.DockerClient, container_id: str, user: str, dest: str):
+        argv = ["tar", "-x", "--no-same-owner", "-p", "-C", dest, "-f", "-"]
+        self._client = client
         try:
-            while chunk := src.read(CHUNK):
-                sock.sendall(chunk)
-        except OSError as exc:
-            sent.append(exc)
-        finally:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_WR)
+            created = client.api.exec_create(
+                container_id, argv, stdin=True, stdout=True, stderr=True, tty=False, user=user
+            )
+        except NotFound as exc:
+            raise SandboxGone("the sandbox container is gone") from exc
+        except APIError as exc:
+            raise SandboxError(f"cannot copy the workspace into the sandbox: {exc}") from exc
+        self._exec_id = str(created["Id"])
+        self._sock, self._early = _hijack(client, self._exec_id, TIMEOUT_S)
 
-    sender = threading.Thread(target=send, name="rempart-view-push", daemon=True)
-    sender.start()
-    errors = _drain(sock, early)
-    sender.join(timeout=TIMEOUT_S)
-    sock.close()
-    code = _exit_code(client, created["Id"])
-    if code != 0 or sent:
-        detail = errors.strip()[-500:] or (str(sent[0]) if sent else "")
-        raise SandboxError(
-            f"copying the workspace into the sandbox failed (tar exit {code}): {detail}",
-            hint="is the workspace larger than the sandbox's memory or `limits.disk`?",
-        )
+    def close(self) -> None:
+        """Give up without sending (tar sees a broken stream and exits)."""
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def send(self, src: IO[bytes]) -> None:
+        """Stream `src` to the tar and wait for it to finish; raise on failure."""
+        sock = self._sock
+        sent: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                while chunk := src.read(CHUNK):
+                    sock.sendall(chunk)
+            except OSError as exc:
+                sent.append(exc)
+            finally:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send, name="rempart-view-push", daemon=True)
+        sender.start()
+        errors = _drain(sock, self._early)
+        sender.join(timeout=TIMEOUT_S)
+        sock.close()
+        code = _exit_code(self._client, self._exec_id)
+        if code != 0 or sent:
+            detail = errors.strip()[-500:] or (str(sent[0]) if sent else "")
+            raise SandboxError(
+                f"copying the workspace into the sandbox failed (tar exit {code}): {detail}",
+                hint="is the workspace larger than the sandbox's memory or `limits.disk`?",
+            )
 
 
 def _drain(sock: socket.socket, early: bytes) -> str:
