@@ -11,6 +11,7 @@ from agent.settings import Settings
 from sandbox import Sandbox, SandboxSpec
 from sandbox.changes import ChangeReport, Judge, Outcome
 from sandbox.checkpoints import ChangeSet
+from sandbox.engines import Engines
 from sandbox.image_build import ensure_image
 
 
@@ -36,6 +37,7 @@ def new_sandbox(
     on_refused: Callable[[Outcome], None],
     on_synced: Callable[[ChangeReport], None],
     on_change_set: Callable[[ChangeSet], None],
+    engines: Engines | None = None,
 ) -> Sandbox:
     """Not started yet: the caller starts it (or hands it to a pool's loader)."""
     if settings.sandbox_backend == "kubernetes":
@@ -61,5 +63,5 @@ def new_sandbox(
         on_refused=on_refused,
         on_synced=on_synced,
         on_change_set=on_change_set,
-        engines=settings.engines(),
+        engines=engines or settings.engines(),
     )

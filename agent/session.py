@@ -44,6 +44,7 @@ from agent.projectcheck import ProjectCheck, find_check
 from agent.projectmap import project_context
 from agent.replicas import ReplicatedModelClient
 from agent.runner import CallRunner, SandboxHandle
+from agent.sandboxes import new_sandbox, sandbox_image
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
 from agent.store import open_store
@@ -59,7 +60,6 @@ from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
 from sandbox.engines import cli_args
 from sandbox.errors import SandboxRequestError
-from sandbox.image_build import ensure_image
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 
 Listener = Callable[[Event], None]
@@ -231,7 +231,7 @@ class Session:
             if warm is not None:
                 probed = Probed(client.model, self.capabilities, dict(client.sampling))
                 warm.probes.put(urls, model_name, settings.tool_call_mode, probed)
-        image = settings.sandbox_image or ensure_image()
+        image = sandbox_image(settings)
         spec = spec_from_policy(self.policy, workspace, image)
         policy = self.policy
         runner_ref: list[CallRunner] = []
@@ -277,7 +277,8 @@ class Session:
                     _close_quietly(sandbox)
                     sandbox = None
             if sandbox is None:
-                sandbox = Sandbox(
+                sandbox = new_sandbox(
+                    settings,
                     spec,
                     readable=readable(policy),
                     judge=judge,
