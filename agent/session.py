@@ -254,7 +254,8 @@ class Session:
             self.checkpoints.record(changes, label)
 
         engines = settings.engines()
-        pool_turn = [warm]  # only the session's first sandbox may come from a pool
+        # only the session's first sandbox may come from a pool (pools are Docker sandboxes)
+        pool_turn = [warm] if settings.sandbox_backend == "docker" else []
 
         def start_sandbox() -> Sandbox:
             sandbox: Sandbox | None = None
