@@ -173,7 +173,7 @@ class AuditLog:
         # exclusive lock, so a reader never sees half of a new anchor
         try:
             handle = self.path.open("rb")
-        except FileNotFoundError:
+        except OSError:  # no log to lock (missing, a folder): no append can be under way
             return read_anchor(self.anchor_file)
         with handle:
             fcntl.flock(handle, fcntl.LOCK_SH)
