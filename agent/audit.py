@@ -218,14 +218,16 @@ class AuditLog:
         record = build_record(key, seq + 1, prev, session, kind, fields)
         line = record.model_dump_json(exclude_none=True).encode() + b"\n"
         head = Anchor(seq=record.seq, hash=record.hash, key=key.id).signed(key)
+        failed = self.path
         try:
             _write_all(handle.fileno(), line)
             os.fsync(handle.fileno())
+            failed = self.anchor_file
             write_anchor(self.anchor_file, head)
         except OSError as exc:
             os.ftruncate(handle.fileno(), size)  # no record: the caller must not act
             os.fsync(handle.fileno())
-            raise _write_error(self.path, exc) from exc
+            raise _write_error(failed, exc) from exc
         export(self.sink, record.seq, line)
         return record
 

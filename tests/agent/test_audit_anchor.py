@@ -111,10 +111,11 @@ def test_an_anchor_that_cannot_be_rewritten_in_place_rolls_the_record_back(
     anchor_before = log.anchor_file.read_bytes()
     _lock_anchor(log.anchor_file)
     try:
-        with pytest.raises(AuditWriteError):
+        with pytest.raises(AuditWriteError) as caught:
             _fill(log, 1)
     finally:
         _unlock_anchor(log.anchor_file)
+    assert str(log.anchor_file) in caught.value.message  # the file that failed is named
     assert log.path.read_bytes() == before
     assert log.anchor_file.read_bytes() == anchor_before
     assert log.verify().ok
