@@ -5,7 +5,8 @@ Each record carries the previous record's hash and its own, an HMAC-SHA256 keyed
 secret kept outside the data dir (`agent.audit_anchor`): editing, dropping, inserting or
 reordering a record breaks the chain, and recomputing it needs the key. After each append
 the head `(seq, hash)` is written to the anchor file, so a log cut at its tail, emptied or
-removed no longer matches it. Appends take an exclusive `flock`, are fsync'd, and are
+removed no longer matches it. Appends take an exclusive `flock`, are fsync'd (the record,
+then the anchor, rewritten in place: see `agent.audit_anchor`), and are
 undone (truncated back) when the record, its anchor or its export cannot be written: the
 caller gets `AuditWriteError` and must not act ("no record, no action"). Several sessions
 (processes) can share one log; a crash loses nothing already written.
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 GENESIS = "0" * 64
 _TAIL_BYTES = 1 << 16
+_SHORT_TAIL_BYTES = 1 << 12
 Kind = Literal["decision", "result", "session", "egress", "mcp"]
 
 
@@ -167,7 +169,18 @@ class AuditLog:
         return self.path.exists()
 
     def head(self) -> Anchor | None:
-        return read_anchor(self.anchor_file)
+        # under the log's shared lock: appends rewrite the anchor in place under its
+        # exclusive lock, so a reader never sees half of a new anchor
+        try:
+            handle = self.path.open("rb")
+        except OSError:  # no log to lock (missing, a folder): no append can be under way
+            return read_anchor(self.anchor_file)
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            try:
+                return read_anchor(self.anchor_file)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def raw_lines(self) -> Iterator[bytes]:
         if not self.path.exists():
@@ -205,14 +218,16 @@ class AuditLog:
         record = build_record(key, seq + 1, prev, session, kind, fields)
         line = record.model_dump_json(exclude_none=True).encode() + b"\n"
         head = Anchor(seq=record.seq, hash=record.hash, key=key.id).signed(key)
+        failed = self.path
         try:
             _write_all(handle.fileno(), line)
             os.fsync(handle.fileno())
+            failed = self.anchor_file
             write_anchor(self.anchor_file, head)
         except OSError as exc:
             os.ftruncate(handle.fileno(), size)  # no record: the caller must not act
             os.fsync(handle.fileno())
-            raise _write_error(self.path, exc) from exc
+            raise _write_error(failed, exc) from exc
         export(self.sink, record.seq, line)
         return record
 
@@ -256,11 +271,18 @@ def _drop_partial_line(handle: BinaryIO) -> int:
 
 
 def _last(handle: BinaryIO, size: int) -> tuple[int, str]:
+    """The last record's (seq, hash): read from the last 4 KiB (a record is shorter than
+    that unless its action is long), else from the last 64 KiB as before."""
     if size == 0:
         return 0, GENESIS
-    handle.seek(max(0, size - _TAIL_BYTES))
-    lines = handle.read().splitlines()
-    last = json.loads(lines[-1])
+    for span in (_SHORT_TAIL_BYTES, _TAIL_BYTES):
+        start = max(0, size - span)
+        handle.seek(start)
+        tail = handle.read()
+        cut = tail.rfind(b"\n", 0, len(tail) - 1)
+        if cut >= 0 or start == 0:
+            break
+    last = json.loads(tail[cut + 1 :])
     return int(last["seq"]), str(last["hash"])
 
 

@@ -5,18 +5,27 @@ The key (32 random bytes, hex) is created on first use with mode 0600 in Rempart
 dir, or read from where `REMPART_AUDIT_KEY_FILE` says (an organisation may install one,
 e.g. `/etc/rempart/audit.key`). Records are keyed with HMAC-SHA256, so whoever does not
 hold the key cannot recompute the chain after dropping or rewriting a record. The anchor
-is written atomically (temporary file, fsync, rename) under the log's lock, after each
-append; it is MAC'd with the same key.
+is rewritten under the log's lock after each append; it is MAC'd with the same key.
+
+The anchor file is always `ANCHOR_BYTES` long (the JSON padded with spaces), so after the
+first append it is overwritten in place: one write at offset 0 of a file shorter than a
+disk sector, then `fdatasync` (the size never changes, so no metadata needs flushing and
+the folder is untouched). A write of at most one 512-byte sector is atomic on disks, the
+same assumption PostgreSQL makes for `pg_control`. A missing anchor, one of another size
+(written by an older Rempart, or edited), a symlink or a file with other hard links is
+replaced the old way instead: temporary file, fsync, rename, fsync of the folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -24,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from policies.errors import RempartError
 
 KEY_BYTES = 32
+ANCHOR_BYTES = 256  # under one 512-byte sector: written in place, atomically
 
 
 class AuditKeyError(RempartError):
@@ -123,14 +133,51 @@ def read_anchor(path: Path) -> Anchor | None:
         raise ValueError(f"the anchor {path} is not an anchor") from exc
 
 
+def anchor_bytes(anchor: Anchor) -> bytes:
+    """The anchor file's content: JSON padded with spaces to `ANCHOR_BYTES` (JSON readers
+    ignore the padding); longer only if a field ever outgrows it (then never in place)."""
+    data = anchor.model_dump_json().encode()
+    return data + b" " * max(0, ANCHOR_BYTES - 1 - len(data)) + b"\n"
+
+
 def write_anchor(path: Path, anchor: Anchor) -> None:
-    """Replace the anchor atomically (temporary file, fsync, rename, fsync the folder)."""
+    """Make `anchor` the durable head: in place when the file is a padded anchor already,
+    else replaced atomically (temporary file, fsync, rename, fsync the folder)."""
+    data = anchor_bytes(anchor)
+    if len(data) == ANCHOR_BYTES and _overwrite(path, data):
+        return
+    _replace(path, data)
+
+
+def _overwrite(path: Path, data: bytes) -> bool:
+    """Rewrite the anchor in place; False when it is not a plain padded anchor file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink: replaced, as before, never written through
+            return False
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(data) or info.st_nlink != 1:
+            return False
+        if os.pwrite(fd, data, 0) != len(data):
+            raise OSError(errno.EIO, "short write of the anchor")
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _replace(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(anchor.model_dump_json() + "\n")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from policies.execmatch import MAYBE, YES, RegexBudget, match_level
+from policies.execmatch import MAX_DP, MAYBE, YES, RegexBudget, match_level
 from policies.fileargs import file_args
 from policies.gitargs import without_globals
 from policies.globs import GlobError, has_glob_chars, shell_glob_regex, token_regex
@@ -95,11 +95,20 @@ class ExecJudge:
         if bare is not None:
             bare_folded = [fold_text(t.text) for t in bare[1:]]
             variants.append((bare, [folded[0], *bare_folded], [base, *bare_folded]))
+        # a literal second word rules out the rules whose second token is another literal
+        # (both variants must agree on it: `git -C . push` is also judged as `git push`);
+        # not past MAX_DP words, where deny/ask rules match any longer non-literal argv
+        second = None
+        lit2 = len(argv) > 1 and argv[0].kind == LIT and argv[1].kind == LIT
+        if lit2 and len(argv) <= MAX_DP:
+            second = folded[1]
+            if bare is not None and (len(bare) < 2 or fold_text(bare[1].text) != second):
+                second = None
         out: list[list[Rule]] = []
         for lay in self.layers:
             hits: list[Rule] = []
             for name in names:
-                for ep in lay.exec_candidates(name):
+                for ep in lay.exec_candidates(name, second):
                     rule = ep.rule
                     simple = all_lit and ep.simple
                     if rule.decision == "allow":

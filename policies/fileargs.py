@@ -38,6 +38,7 @@ WRITERS = _s(
 )
 MODE_FIRST = _s("chmod chown chgrp")
 COPIERS = _s("cp install rsync scp")
+KNOWN = READERS | GREPS | SCRIPTED | WRITERS | MODE_FIRST | COPIERS | {"mv", "ln", "tar", "zip"}
 VALUE_OPTIONS = _s(
     "-n -c -m -A -B -C -d -D -e -f -k -t -s -w -l -L -b -g -j -M -T -o -O -S -N -I -E -F -K "
     "-u -U -x -X --lines --bytes --max-count --include --exclude --exclude-dir --regexp --file "
@@ -158,8 +159,7 @@ def file_args(argv: list[Tok]) -> FileArgs:
             elif tok.text.startswith("of="):
                 out.writes.append(Tok(tok.text[3:], tok.kind))
         return out
-    known = READERS | GREPS | SCRIPTED | WRITERS | MODE_FIRST | COPIERS | {"mv", "ln", "tar", "zip"}
-    if name not in known:
+    if name not in KNOWN:
         return out
     pos = [t for t in _scan(name, argv, out) if t.kind != SLOT]
     if name in GREPS or name in SCRIPTED or name in FILTER_FIRST:

@@ -109,6 +109,11 @@ class Layer:
     write_probes: list[tuple[str, bool]] = field(default_factory=list)  # write deny/ask
     exec_index: dict[str, list[ExecPattern]] = field(default_factory=dict)
     exec_wild: list[ExecPattern] = field(default_factory=list)
+    # exec_index narrowed by the argv's second word (built at load, see `index_exec`):
+    # (name, folded word) -> the name's rules whose second token is that literal or not a
+    # literal at all, in rule order; exec_any_arg[name]: only the latter
+    exec_by_arg: dict[tuple[str, str], list[ExecPattern]] = field(default_factory=dict)
+    exec_any_arg: dict[str, list[ExecPattern]] = field(default_factory=dict)
     exec_all: list[ExecPattern] = field(default_factory=list)
     network: PatternSet = field(default_factory=PatternSet)
     mcp_servers: dict[str, Rule] = field(default_factory=dict)
@@ -124,8 +129,30 @@ class Layer:
     def info(self) -> LayerInfo:
         return LayerInfo(name=self.name, path=self.path, sha256=self.sha256)
 
-    def exec_candidates(self, folded_name: str) -> list[ExecPattern]:
-        return self.exec_index.get(folded_name, []) + self.exec_wild
+    def exec_candidates(self, folded_name: str, second: str | None = None) -> list[ExecPattern]:
+        """The rules that may match a command named `folded_name`; with `second` (the
+        folded second word, given only when argv[0] and argv[1] are literal), without the
+        rules whose second token is another literal (they cannot match)."""
+        if second is None or folded_name not in self.exec_index:
+            return self.exec_index.get(folded_name, []) + self.exec_wild
+        narrowed = self.exec_by_arg.get((folded_name, second))
+        if narrowed is None:
+            narrowed = self.exec_any_arg[folded_name]
+        return narrowed + self.exec_wild
+
+    def index_exec(self) -> None:
+        """Build `exec_by_arg`/`exec_any_arg` from `exec_index` (once, at load)."""
+        for name, patterns in self.exec_index.items():
+            literal = {p.toks[1].folded for p in patterns if _literal_second(p)}
+            self.exec_any_arg[name] = [p for p in patterns if not _literal_second(p)]
+            for word in literal:
+                self.exec_by_arg[(name, word)] = [
+                    p for p in patterns if not _literal_second(p) or p.toks[1].folded == word
+                ]
+
+
+def _literal_second(pattern: ExecPattern) -> bool:
+    return len(pattern.toks) > 1 and pattern.toks[1].kind == LITERAL
 
 
 def _entry(e: PathEntry | HostEntry) -> tuple[str, str | None]:
@@ -199,6 +226,7 @@ class Compiler:
         for op in ("read", "write"):
             lay.files[op] = self.files(op)
         self.exec_rules()
+        lay.index_exec()
         self.network()
         self.mcp()
         return lay

@@ -78,7 +78,7 @@ def _parser() -> Any:
 
 
 def _text(node: Any) -> str:
-    return bytes(node.text).decode("utf-8", "replace")
+    return node.text.decode("utf-8", "replace")  # type: ignore[no-any-return]
 
 
 def _unquoted_word(raw: str) -> Tok:
