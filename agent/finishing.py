@@ -130,12 +130,13 @@ class Finisher:
     ) -> FinishEvent:
         """The final event, from evidence (`error`: a failure a person must fix ended it)."""
         verified = self.verified()
+        missing = self._unmet() if status == "finished" else []
         outcome: Outcome = (
             "model_unreachable"
             if unreachable
             else "error"
             if error
-            else _outcome(status, verified, self.evidence.denials)
+            else _outcome(status, verified, self.evidence.denials, bool(missing))
         )
         record = self.last
         if record is None and self.check is not None:
@@ -157,7 +158,7 @@ class Finisher:
             diff=self.evidence.diff(),
             commands=list(self.evidence.commands),
             denials=self.evidence.denials,
-            unmet=self._unmet() if status == "finished" else [],
+            unmet=missing,
         )
         return event.model_copy(update={"summary": summarize(event, reason)})
 
@@ -171,9 +172,11 @@ class Finisher:
             return []
 
 
-def _outcome(status: str, verified: Verified, denials: int) -> Outcome:
+def _outcome(status: str, verified: Verified, denials: int, unmet: bool = False) -> Outcome:
     if status == "finished":
-        return "check_failed" if verified == "failed" else "success"
+        if verified == "failed" or (unmet and verified != "passed"):
+            return "check_failed"  # a passing test outweighs the task-terms heuristic
+        return "success"
     if status == "stopped":
         return "stopped"
     if status == "limit":
@@ -199,6 +202,8 @@ def summarize(event: FinishEvent, reason: str) -> str:
     words = OUTCOME_WORDS[outcome]
     if outcome == "success" and event.verified != "passed":
         words = "done, NOT verified: no test checked the result"
+    elif outcome == "check_failed" and event.verified != "failed":
+        words = "NOT done: what the task names is missing"
     lines = [words + (f" ({reason})" if reason else "")]
     record = event.check
     if record is None:

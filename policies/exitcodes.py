@@ -16,7 +16,7 @@ class Exit(IntEnum):
     USAGE = 2  # bad arguments (argparse's own code)
     LIMIT = 3  # a step, token or time budget ran out
     STOPPED = 4  # stopped by the person
-    CHECK_FAILED = 5  # the model finished, but the project's check failed
+    CHECK_FAILED = 5  # the model finished, but a check failed (the project's, or the task's names)
     BLOCKED = 6  # the policy refused what the task needed, and the task did not finish
     MODEL_UNREACHABLE = 7  # the model server did not answer
     ERROR = 8  # a problem for a person to fix: configuration, policy file, store, ...
@@ -32,7 +32,8 @@ MEANING: dict[Exit, str] = {
     Exit.USAGE: "usage error (bad arguments)",
     Exit.LIMIT: "a step, token or time limit ran out",
     Exit.STOPPED: "stopped by you",
-    Exit.CHECK_FAILED: "the model finished, but the project's check failed",
+    Exit.CHECK_FAILED: "the model finished, but the project's check failed, "
+    "or (no test passed) a name the task gave is missing",
     Exit.BLOCKED: "the policy refused what the task needed, and the task did not finish",
     Exit.MODEL_UNREACHABLE: "the model server did not answer",
     Exit.ERROR: "a problem for you to fix: configuration, a policy file, the session store",

@@ -242,3 +242,25 @@ def test_a_rename_left_half_done_is_questioned_once_naming_the_file_left(
     left = "`get_usr` (the old name) still appears in: report.py."
     assert run.finish.unmet == [left]  # evidence at the end, whatever the model said
     assert f"named by the task, NOT found: {left}" in run.finish.summary
+    # no test passed to outweigh it: not a success (exit 5), whatever the model claimed
+    assert run.finish.outcome == "check_failed"
+    assert run.finish.summary.startswith("NOT done: what the task names is missing")
+
+
+def test_a_passing_test_outweighs_a_name_the_task_put_in_backticks(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """The task-terms look is a heuristic: a project test that passes decides success."""
+    (workspace / "test_calc.py").write_text(BROKEN_TEST.replace("== 5", "== 5  # fine"))
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a + b + 0\n")
+    run = run_session(
+        [
+            Reply.call("edit_file", path="calc.py", old="a + b + 0", new="a + b"),
+            Reply.call("finish", summary="simplified add"),
+            Reply.call("finish", summary="simplified add"),
+        ],
+        task="Simplify `add` in calc.py; keep `ADD_LIMIT` as it is.",
+    )
+    assert run.finish.verified == "passed"
+    assert run.finish.unmet  # `ADD_LIMIT` is in no file: still listed as evidence
+    assert run.finish.outcome == "success"
