@@ -1,0 +1,102 @@
+"""The change set rides in the `run` (and `write`) reply: one round trip per command, and
+every change is still judged on the host before anything reaches it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policies import PolicySet
+from sandbox import Sandbox
+from sandbox.errors import SandboxRequestError
+from tests.sandbox.conftest import RUNTIMES, SandboxFactory
+
+pytestmark = pytest.mark.docker
+BOTH_RUNTIMES = pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
+DENIED = "src/test_a.py"
+ORIGINAL = "def test_a():\n    assert 1\n"
+
+
+def policy() -> PolicySet:
+    text = (
+        "version: 1\nname: folded\ndefault: allow\n"
+        "files:\n  read: {allow: ['**'], deny: []}\n"
+        "  write: {allow: ['**'], deny: ['**/test_*.py']}\n"
+        "limits: {memory: 256m, timeout_s: 20}\n"
+    )
+    return PolicySet.from_texts([("org", "folded.yaml", text)])
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / "src").mkdir(parents=True)
+    (root / DENIED).write_text(ORIGINAL)
+    return root
+
+
+def round_trips(box: Sandbox) -> int:
+    return box.executor.requests
+
+
+def test_a_command_that_changes_nothing_costs_one_round_trip(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    with make_sandbox(ws, image, policy=policy()) as box:
+        before = round_trips(box)
+        result = box.run(["/bin/true"])
+        assert round_trips(box) - before == 1
+    assert result.exit_code == 0 and not result.changes.outcomes
+
+
+def test_a_denied_write_never_reaches_the_host_with_the_folded_reply(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    with make_sandbox(ws, image, policy=policy()) as box:
+        result = box.run(f"echo HACKED > {DENIED} && echo ok > src/ok.py")
+        assert {o.path for o in result.changes.refused} == {DENIED}
+        assert "write refused" in result.stderr
+        assert box.run(f"cat {DENIED}").stdout == ORIGINAL  # put back in the sandbox too
+        assert (ws / DENIED).read_text() == ORIGINAL
+        assert (ws / "src/ok.py").read_text() == "ok\n"
+
+
+def test_a_denied_file_write_is_refused_with_the_folded_reply(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    with make_sandbox(ws, image, policy=policy()) as box:
+        with pytest.raises(SandboxRequestError, match="write refused"):
+            box.write_file("src/test_b.py", b"HACKED\n")
+        assert box.run("ls src").stdout.split() == ["test_a.py"]
+        report = box.write_file("src/b.py", b"B = 1\n")
+    assert [o.path for o in report.applied] == ["src/b.py"]
+    assert not (ws / "src/test_b.py").exists()
+    assert (ws / "src/b.py").read_text() == "B = 1\n"
+
+
+# What the command left running writes first, then the command returns; the sweep kills
+# the writer, and the change set folded into the same reply still holds (and judges) it.
+@pytest.mark.parametrize(
+    "left_running",
+    [
+        f"setsid sh -c 'echo HACKED > {DENIED}; echo late > late.txt; exec sleep 30' &",
+        # variant: a double fork that leaves its session and writes through a new symlink
+        "python3 -c 'import os,time\nif os.fork()==0:\n os.setsid()\n if os.fork()==0:\n"
+        '  os.symlink("test_a.py","src/alias.txt"); open("src/alias.txt","w").write("HACKED")\n'
+        '  open("late.txt","w").write("late\\n"); time.sleep(30)\' &',
+    ],
+)
+@BOTH_RUNTIMES
+def test_a_change_by_a_process_left_running_is_judged_after_the_sweep(
+    ws: Path, image: str, make_sandbox: SandboxFactory, left_running: str
+) -> None:
+    wait = "for i in $(seq 1000); do [ -s late.txt ] && break; sleep 0.01; done"
+    with make_sandbox(ws, image, policy=policy()) as box:
+        result = box.run(f"{left_running}\n{wait}")
+        assert DENIED in {o.path for o in result.changes.refused}
+        assert "late.txt" in {o.path for o in result.changes.applied}
+        assert "sleep" not in box.run("ps -eo args --no-headers").stdout
+        assert box.run(f"cat {DENIED}").stdout == ORIGINAL
+    assert (ws / DENIED).read_text() == ORIGINAL
+    assert (ws / "late.txt").read_text() == "late\n"
