@@ -16,11 +16,13 @@ import errno
 import hmac
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # on the host (mypy); in the container the files sit in /opt/rempart
@@ -255,6 +257,33 @@ def _oom_kills(files: tuple[str, ...] = OOM_COUNTERS) -> int:
     return -1
 
 
+class Workers:
+    """The threads that run commands, kept for the next command: starting a thread waits
+    until it runs, a measurable part of a short command's round trip. A new one starts only
+    when every kept one is busy (commands run concurrently, as before)."""
+
+    def __init__(self, target: Callable[[Json], None]) -> None:
+        self._target = target
+        self._jobs: queue.SimpleQueue[Json] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, req: Json) -> None:
+        """Run `target(req)` on a kept thread or a new one (RuntimeError: none can start)."""
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._serve, daemon=True).start()
+        self._jobs.put(req)
+
+    def _serve(self) -> None:
+        while True:
+            self._target(self._jobs.get())
+            with self._lock:
+                self._idle += 1
+
+
 class Executor:
     def __init__(self, writer: Writer, subreaper: bool = True) -> None:
         self.writer = writer
@@ -264,6 +293,7 @@ class Executor:
         self._active_lock = threading.Lock()
         # the change layer is used by the request loop and by the threads running commands
         self._layer_lock = threading.Lock()
+        self._workers = Workers(self._run_safely)
 
     def handle(self, raw: bytes) -> None:
         rid: object = None
@@ -274,7 +304,7 @@ class Executor:
             rid = req.get("id")
             op = req.get("op")
             if op == "run":
-                threading.Thread(target=self._run_safely, args=(req,), daemon=True).start()
+                self._workers.submit(req)
                 return
             if op == "ping":
                 result: Json = {"pong": True, "pid": os.getpid(), "version": VERSION}
