@@ -100,3 +100,16 @@ def test_a_change_by_a_process_left_running_is_judged_after_the_sweep(
         assert box.run(f"cat {DENIED}").stdout == ORIGINAL
     assert (ws / DENIED).read_text() == ORIGINAL
     assert (ws / "late.txt").read_text() == "late\n"
+
+
+def test_a_run_without_sync_leaves_the_change_set_to_the_changes_op(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    """What an older host sends: no `sync`, no change set in the reply, `changes` after."""
+    with make_sandbox(ws, image, policy=policy()) as box:
+        op = {"op": "run", "shell": "echo x > new.txt", "cwd": ".", "env": {}}
+        reply = box.executor.request(op, 30.0)
+        assert reply["event"] == "exit" and "sync" not in reply
+        changes = box.executor.request({"op": "changes"}, 30.0)["changes"]
+        assert [(c["path"], c["change"]) for c in changes] == [("new.txt", "created")]
+        assert box.executor.request({"op": "changes"}, 30.0)["changes"] == []
