@@ -3,6 +3,7 @@ every change is still judged on the host before anything reaches it."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,36 @@ def test_a_run_without_sync_leaves_the_change_set_to_the_changes_op(
         changes = box.executor.request({"op": "changes"}, 30.0)["changes"]
         assert [(c["path"], c["change"]) for c in changes] == [("new.txt", "created")]
         assert box.executor.request({"op": "changes"}, 30.0)["changes"] == []
+
+
+@BOTH_RUNTIMES
+def test_commands_run_concurrently_and_stream_to_their_own_callers(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    """A busy worker never delays another command: the first waits for the second's file."""
+    waiting = "echo waiting; for i in $(seq 2000); do [ -e go ] && break; sleep 0.01; done"
+    events: dict[str, list[str]] = {"first": [], "second": []}
+    replies: dict[str, dict[str, object]] = {}
+    started = threading.Event()
+    with make_sandbox(ws, image, policy=policy()) as box:
+
+        def run(name: str, shell: str) -> None:
+            op = {"op": "run", "shell": shell, "cwd": ".", "env": {}, "stream": True}
+
+            def sink(event: dict[str, object]) -> None:
+                events[name].append(str(event["data"]))
+                started.set()
+
+            replies[name] = box.executor.request(op, 60.0, sink)
+
+        first = threading.Thread(target=run, args=("first", waiting))
+        first.start()
+        assert started.wait(timeout=60.0)  # the first command runs (and waits) now
+        run("second", "touch go; echo second")
+        first.join(timeout=60.0)
+        assert not first.is_alive()
+        for _ in range(3):  # the kept workers serve the next commands
+            assert box.run(["/bin/echo", "again"]).stdout == "again\n"
+    assert replies["first"]["stdout"] == "waiting\n" and replies["first"]["exit_code"] == 0
+    assert replies["second"]["stdout"] == "second\n"
+    assert "".join(events["first"]) == "waiting\n" and "".join(events["second"]) == "second\n"
