@@ -6,7 +6,8 @@ Steps, per image (several `--image`: one sandbox each, alternated, so that an ol
 a new one are compared under the same load): host fork/exec of /bin/true (the baseline),
 executor `ping`, the bare `run` op, the `run` op followed by a separate `changes` round
 trip (the sync as it was before it was folded into the run reply), and `Sandbox.run`
-(run + sync + validation). Goal (issue 17): `Sandbox.run(["/bin/true"])` p50 < 1 ms.
+(run + sync + validation), through bash, and writing a small file (a change
+to judge and apply). Goal (issue 17): `Sandbox.run(["/bin/true"])` p50 < 1 ms.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def box_steps(tag: str, sb: Sandbox) -> list[tuple[str, Callable[[], object]]]:
         (f"[{tag}] run op + changes op", run_then_changes),
         (f"[{tag}] Sandbox.run(['/bin/true'])", lambda: sb.run(["/bin/true"])),
         (f"[{tag}] Sandbox.run('true')", lambda: sb.run("true")),
+        (f"[{tag}] Sandbox.run, writes a file", lambda: sb.run("echo $RANDOM > out.txt")),
     ]
 
 

@@ -372,7 +372,18 @@ class Sandbox:
         changes = [Change.model_validate(c) for c in reply.get("changes", [])]
         if not changes:
             return ChangeReport()
-        fetched = self._prefetch([c for c in changes if c.kind == "file" and c.change != "deleted"])
+        folded_files = reply.get("files")  # small files' contents, folded with the changes
+        fetched = {
+            str(path): base64.b64decode(str(b64))
+            for path, b64 in (folded_files if isinstance(folded_files, dict) else {}).items()
+        }
+        fetched |= self._prefetch(
+            [
+                c
+                for c in changes
+                if c.kind == "file" and c.change != "deleted" and c.path not in fetched
+            ]
+        )
 
         def content(path: str) -> bytes:
             data = fetched.pop(path, None)

@@ -47,6 +47,9 @@ DEFAULT_OUTPUT_CAP = 1_000_000
 FLOOD_FACTOR = 64
 FLOOD_MIN = 64 * 1024 * 1024
 KILL_GRACE_S = 1.0
+# the contents of the changed files that go with a folded change set, in all (the host
+# reads the rest with `read_many` and `read`)
+FOLD_FILES_CAP = 1024 * 1024
 DRAIN_S = 2.0  # after the sweep: how long the last output may take to arrive
 RUN_MARKER = "REMPART_RUN_ID"
 OWNER_MARK = "/tmp/.rempart-owner"  # keeper.py: an owner attached once
@@ -360,12 +363,25 @@ class Executor:
     def _fold_changes(self, req: Json, result: Json) -> None:
         """`sync` asked: what changed since the last sync (computed after the command and
         the sweep of whatever it left running) goes in this reply, as `changes` would
-        report it, so the host needs no second round trip. When it cannot be computed the
-        reply goes without it: the host then asks `changes`, which reports the error."""
+        report it, with the contents of the small changed files (up to `FOLD_FILES_CAP` in
+        all, as `read_many` gives them), so the host needs no second round trip. When it
+        cannot be computed the reply goes without it: the host then asks `changes`, which
+        reports the error."""
         if not req.get("sync"):
             return
         with contextlib.suppress(OSError, ValueError), self._layer_lock:
-            result["sync"] = self.layer.changes(req)
+            sync = self.layer.changes(req)
+            small = [
+                c["path"]
+                for c in sync["changes"]
+                if c.get("kind") == "file"
+                and c["change"] != "deleted"
+                and c.get("size", 0) <= FOLD_FILES_CAP
+            ]
+            if small:
+                files = self.layer.read_many({"paths": small, "cap": FOLD_FILES_CAP})
+                sync["files"] = files["files"]
+            result["sync"] = sync
 
     def _run_safely(self, req: Json) -> None:
         rid = req.get("id")

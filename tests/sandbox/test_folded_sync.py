@@ -41,14 +41,34 @@ def round_trips(box: Sandbox) -> int:
     return box.executor.requests
 
 
-def test_a_command_that_changes_nothing_costs_one_round_trip(
+def test_a_command_or_a_file_write_that_changes_small_files_costs_one_round_trip(
     ws: Path, image: str, make_sandbox: SandboxFactory
 ) -> None:
     with make_sandbox(ws, image, policy=policy()) as box:
-        before = round_trips(box)
-        result = box.run(["/bin/true"])
-        assert round_trips(box) - before == 1
-    assert result.exit_code == 0 and not result.changes.outcomes
+        trips = []
+        for step in (
+            lambda: box.run(["/bin/true"]),
+            lambda: box.run("echo one > a.txt && mkdir -p d && printf 'two' > d/b.bin"),
+            lambda: box.write_file("d/c.txt", b"three\n"),
+        ):
+            before = round_trips(box)
+            step()
+            trips.append(round_trips(box) - before)
+    assert trips == [1, 1, 1]
+    assert (ws / "a.txt").read_text() == "one\n" and (ws / "d/b.bin").read_bytes() == b"two"
+    assert (ws / "d/c.txt").read_text() == "three\n"
+
+
+def test_files_past_the_folded_contents_cap_are_read_in_more_round_trips(
+    ws: Path, image: str, make_sandbox: SandboxFactory
+) -> None:
+    big = "head -c 700000 /dev/urandom > big1 && cp big1 big2 && head -c 3000000 /dev/zero > big3"
+    with make_sandbox(ws, image, policy=policy()) as box:
+        result = box.run(big)
+        copy = box.read_file("big1")
+    assert {o.path for o in result.changes.applied} == {"big1", "big2", "big3"}
+    assert (ws / "big1").read_bytes() == copy == (ws / "big2").read_bytes()
+    assert (ws / "big3").read_bytes() == bytes(3_000_000)
 
 
 def test_a_denied_write_never_reaches_the_host_with_the_folded_reply(
