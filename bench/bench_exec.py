@@ -64,11 +64,12 @@ def main() -> int:
     images = args.image or [ensure_image()]
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        os.chown(tmp, 1000, 1000)
-        boxes = [
-            stack.enter_context(Sandbox(SandboxSpec(workspace=Path(tmp), image=image)))
-            for image in images
-        ]
+        boxes = []
+        for i, image in enumerate(images):  # a workspace each: no conflicts between them
+            ws = Path(tmp) / f"ws{i}"
+            ws.mkdir()
+            os.chown(ws, 1000, 1000)
+            boxes.append(stack.enter_context(Sandbox(SandboxSpec(workspace=ws, image=image))))
         steps: list[tuple[str, Callable[[], object]]] = [
             ("host fork/exec /bin/true", lambda: subprocess.run(["/bin/true"], check=True))
         ]
