@@ -134,6 +134,7 @@ class ExecutorClient:
         self.executor_pid = 0
         self.restarts = 0
         self.forged = 0  # reply lines refused: not tagged with this executor's key
+        self.requests = 0  # requests sent (round trips), for tests and benches
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Exec the executor and wait for its `ready` line."""
@@ -308,6 +309,7 @@ class ExecutorClient:
         rid = next(self._ids)
         q: queue.Queue[Json] = queue.Queue()
         with self._lock:
+            self.requests += 1
             self._pending[rid] = q
             if on_event is not None:
                 self._sinks[rid] = on_event

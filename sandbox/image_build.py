@@ -48,7 +48,7 @@ PACKAGES = (
 BUILD_FILES = (
     "Dockerfile", "executor.py", "fileops.py", "changeset.py", "egress_proxy.py",
     "forwarder.py", "tlshello.py", "keeper.py", "mcp-servers.lock", "mcp_bridge.py",
-    "statx_compat.c",
+    "statx_compat.c", "pump.py",
 )  # fmt: skip
 # the MCP reference servers (git, fetch, time) go into /opt/mcp from these wheels, downloaded
 # once on the host with the lock's hashes (the offline bundle carries the built image)

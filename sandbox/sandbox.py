@@ -412,6 +412,7 @@ class Sandbox:
             "env": env or {},
             "timeout_s": timeout,
             "output_cap": cap,
+            "sync": True,  # the change set comes back with the exit (one round trip)
         }
         payload["shell" if isinstance(cmd, str) else "argv"] = cmd
         if stdin is not None:
@@ -427,8 +428,9 @@ class Sandbox:
         reply = self._request(payload, timeout + REPLY_MARGIN_S, sink)
         if reply.get("event") != "exit":
             raise ExecutorError(f"unexpected executor reply: {str(reply)[:200]}")
+        folded = reply.pop("sync", None)
         result = RunResult.model_validate(reply, strict=False)
-        report = self.sync()
+        report = self._synced(folded)
         if report.refused:
             result.stderr += "\n" + report.summary() + "\n"
         return result.model_copy(update={"changes": report})
@@ -436,13 +438,34 @@ class Sandbox:
     def sync(self) -> ChangeReport:
         """Judge what the sandbox changed since the last sync; apply the allowed changes to
         the host workspace, put the refused ones back. Returns what happened to each."""
+        return self._synced(None)
+
+    def _synced(self, folded: object) -> ChangeReport:
+        """`sync()` with the change set an executor folded into a `run` or `write` reply
+        (`sync: true`), judged and applied exactly as a `changes` reply; an executor that
+        folded none (an image older than executor version 3, or a change set it could not
+        compute) is asked `changes` in a second round trip."""
         if self.view is None:
             raise SandboxError("the sandbox is not started")
-        reply = self._request({"op": "changes"}, FILE_OP_TIMEOUT_S)
+        if isinstance(folded, dict):
+            reply: dict[str, Any] = folded
+        else:
+            reply = self._request({"op": "changes"}, FILE_OP_TIMEOUT_S)
         changes = [Change.model_validate(c) for c in reply.get("changes", [])]
         if not changes:
             return ChangeReport()
-        fetched = self._prefetch([c for c in changes if c.kind == "file" and c.change != "deleted"])
+        folded_files = reply.get("files")  # small files' contents, folded with the changes
+        fetched = {
+            str(path): base64.b64decode(str(b64))
+            for path, b64 in (folded_files if isinstance(folded_files, dict) else {}).items()
+        }
+        fetched |= self._prefetch(
+            [
+                c
+                for c in changes
+                if c.kind == "file" and c.change != "deleted" and c.path not in fetched
+            ]
+        )
 
         def content(path: str) -> bytes:
             data = fetched.pop(path, None)
@@ -540,8 +563,9 @@ class Sandbox:
         """Write in the sandbox, then sync: raises SandboxRequestError when the write did
         not reach the host (refused, or a conflict with a change made on the host)."""
         content = base64.b64encode(data).decode()
-        self._request({"op": "write", "path": path, "content_b64": content}, FILE_OP_TIMEOUT_S)
-        report = self.sync()
+        payload = {"op": "write", "path": path, "content_b64": content, "sync": True}
+        reply = self._request(payload, FILE_OP_TIMEOUT_S)
+        report = self._synced(reply.get("sync"))
         if report.refused:
             raise SandboxRequestError("write_refused", report.summary())
         return report

@@ -104,11 +104,13 @@ class ChangeLayer:
         return {"changes": out, "entries": len(now)}
 
     def read_many(self, req: Json) -> Json:
-        """Contents of several plain files at once (up to `READ_MANY_CAP` bytes in all; the
-        rest is left for `read`): a change set of many small files in one round trip."""
+        """Contents of several plain files at once (up to `cap`, at most `READ_MANY_CAP`,
+        bytes in all; the rest is left for `read`): a change set of many small files in one
+        round trip."""
         paths = req.get("paths")
         if not isinstance(paths, list):
             raise ValueError("read_many needs paths (a list)")
+        cap = min(int(req.get("cap", READ_MANY_CAP)), READ_MANY_CAP)
         files: Json = {}
         total = 0
         for path in paths:
@@ -121,9 +123,7 @@ class ChangeLayer:
                 continue
             with os.fdopen(fd, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
-                if not stat_mod.S_ISREG(os.fstat(fh.fileno()).st_mode) or (
-                    total + size > READ_MANY_CAP
-                ):
+                if not stat_mod.S_ISREG(os.fstat(fh.fileno()).st_mode) or (total + size > cap):
                     continue
                 data = fh.read()
             total += len(data)

@@ -16,25 +16,28 @@ import errno
 import hmac
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # on the host (mypy); in the container the files sit in /opt/rempart
-    from sandbox.image import changeset, fileops, forwarder
+    from sandbox.image import changeset, fileops, forwarder, pump
 else:
     import changeset
     import fileops
     import forwarder
+    import pump
 
 RequestError = fileops.RequestError
 number = fileops.number
 resolve = fileops.resolve
 
-VERSION = 2
+VERSION = 3  # 3: `run` and `write` with `sync` carry the change set in their reply
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_DUMPABLE = 4
 DEFAULT_TIMEOUT_S = 600.0
@@ -44,6 +47,10 @@ DEFAULT_OUTPUT_CAP = 1_000_000
 FLOOD_FACTOR = 64
 FLOOD_MIN = 64 * 1024 * 1024
 KILL_GRACE_S = 1.0
+# the contents of the changed files that go with a folded change set, in all (the host
+# reads the rest with `read_many` and `read`)
+FOLD_FILES_CAP = 1024 * 1024
+DRAIN_S = 2.0  # after the sweep: how long the last output may take to arrive
 RUN_MARKER = "REMPART_RUN_ID"
 OWNER_MARK = "/tmp/.rempart-owner"  # keeper.py: an owner attached once
 
@@ -253,6 +260,33 @@ def _oom_kills(files: tuple[str, ...] = OOM_COUNTERS) -> int:
     return -1
 
 
+class Workers:
+    """The threads that run commands, kept for the next command: starting a thread waits
+    until it runs, a measurable part of a short command's round trip. A new one starts only
+    when every kept one is busy (commands run concurrently, as before)."""
+
+    def __init__(self, target: Callable[[Json], None]) -> None:
+        self._target = target
+        self._jobs: queue.SimpleQueue[Json] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, req: Json) -> None:
+        """Run `target(req)` on a kept thread or a new one (RuntimeError: none can start)."""
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._serve, daemon=True).start()
+        self._jobs.put(req)
+
+    def _serve(self) -> None:
+        while True:
+            self._target(self._jobs.get())
+            with self._lock:
+                self._idle += 1
+
+
 class Executor:
     def __init__(self, writer: Writer, subreaper: bool = True) -> None:
         self.writer = writer
@@ -260,6 +294,9 @@ class Executor:
         self.layer = changeset.ChangeLayer()
         self._active: set[int] = set()
         self._active_lock = threading.Lock()
+        # the change layer is used by the request loop and by the threads running commands
+        self._layer_lock = threading.Lock()
+        self._workers = Workers(self._run_safely)
 
     def handle(self, raw: bytes) -> None:
         rid: object = None
@@ -270,7 +307,7 @@ class Executor:
             rid = req.get("id")
             op = req.get("op")
             if op == "run":
-                threading.Thread(target=self._run_safely, args=(req,), daemon=True).start()
+                self._workers.submit(req)
                 return
             if op == "ping":
                 result: Json = {"pong": True, "pid": os.getpid(), "version": VERSION}
@@ -278,18 +315,14 @@ class Executor:
                 result = fileops.read(req)
             elif op == "write":
                 result = fileops.write(req)
+                self._fold_changes(req, result)
             elif op == "list":
                 result = fileops.list_dir(req)
             elif op == "stat":
                 result = fileops.stat(req)
-            elif op == "snapshot":
-                result = self.layer.snapshot(req)
-            elif op == "changes":
-                result = self.layer.changes(req)
-            elif op == "revert":
-                result = self.layer.revert(req)
-            elif op == "read_many":
-                result = self.layer.read_many(req)
+            elif op in ("snapshot", "changes", "revert", "read_many"):
+                with self._layer_lock:
+                    result = self._layer_op(op, req)
             elif op == "proxy_ready":  # the egress path, probed from where commands run
                 listen = str(req.get("listen", "127.0.0.1:3128"))
                 result = forwarder.wait_ready(listen, number(req, "timeout_s", 20.0))
@@ -318,10 +351,44 @@ class Executor:
             if _kill_strays(set(), self.subreaper) == 0:
                 break
 
+    def _layer_op(self, op: str, req: Json) -> Json:
+        if op == "snapshot":
+            return self.layer.snapshot(req)
+        if op == "changes":
+            return self.layer.changes(req)
+        if op == "revert":
+            return self.layer.revert(req)
+        return self.layer.read_many(req)
+
+    def _fold_changes(self, req: Json, result: Json) -> None:
+        """`sync` asked: what changed since the last sync (computed after the command and
+        the sweep of whatever it left running) goes in this reply, as `changes` would
+        report it, with the contents of the small changed files (up to `FOLD_FILES_CAP` in
+        all, as `read_many` gives them), so the host needs no second round trip. When it
+        cannot be computed the reply goes without it: the host then asks `changes`, which
+        reports the error."""
+        if not req.get("sync"):
+            return
+        with contextlib.suppress(OSError, ValueError), self._layer_lock:
+            sync = self.layer.changes(req)
+            small = [
+                c["path"]
+                for c in sync["changes"]
+                if c.get("kind") == "file"
+                and c["change"] != "deleted"
+                and c.get("size", 0) <= FOLD_FILES_CAP
+            ]
+            if small:
+                files = self.layer.read_many({"paths": small, "cap": FOLD_FILES_CAP})
+                sync["files"] = files["files"]
+            result["sync"] = sync
+
     def _run_safely(self, req: Json) -> None:
         rid = req.get("id")
         try:
-            self.writer.send(self.run(req))
+            result = self.run(req)
+            self._fold_changes(req, result)
+            self.writer.send(result)
         except RequestError as exc:
             self.writer.send({"id": rid, "event": "error", "code": exc.code, "error": str(exc)})
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
@@ -371,31 +438,26 @@ class Executor:
             except (BlockingIOError, OSError) as exc:
                 return self._exit(rid, 126, None, started, False, bufs, f"cannot start: {exc}\n")
             self._active.add(proc.pid)
-        readers = [
-            threading.Thread(
-                target=self._pump,
-                args=(rid, name, pipe, bufs, stream, proc.pid, flood),
-            )
-            for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr))
-        ]
-        for reader in readers:
-            reader.daemon = True
-            reader.start()
+        exit_fd = pump.pidfd(proc.pid)
         if proc.stdin is not None:
             threading.Thread(
                 target=self._feed, args=(proc.stdin, str(stdin_data).encode()), daemon=True
             ).start()
+        pipes = pump.Pump(self.writer.send, rid, proc, bufs, stream, flood)
         timed_out = False
         try:
-            proc.wait(timeout=timeout)
+            pipes.until_exit(exit_fd, started + timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout=KILL_GRACE_S)
+                pipes.until_exit(exit_fd, time.monotonic() + KILL_GRACE_S)
             except subprocess.TimeoutExpired:
                 _kill_group(proc.pid, signal.SIGKILL)
                 proc.wait()
+        finally:
+            if exit_fd is not None:
+                os.close(exit_fd)
         # Nothing the command started may outlive it: its process group, its marker, then
         # every other process below this executor that no other running command owns.
         with self._active_lock:
@@ -406,8 +468,7 @@ class Executor:
                 killed = _sweep(run_id) + _kill_strays(set(self._active), self.subreaper)
             if killed == 0:
                 break
-        for reader in readers:
-            reader.join(timeout=2.0)
+        pipes.drain(time.monotonic() + DRAIN_S)
         rc = proc.returncode
         sig = -rc if rc < 0 else None
         note = ""
@@ -443,35 +504,6 @@ class Executor:
             "stdout": stdout,
             "stderr": stderr + stderr_note,
         }
-
-    def _pump(
-        self,
-        rid: object,
-        name: str,
-        pipe: IO[bytes],
-        bufs: dict[str, CappedBuffer],
-        stream: bool,
-        pgid: int,
-        flood: dict[str, Any],
-    ) -> None:
-        """Read one stream; kill the command when its output is a flood (not just long)."""
-        buf = bufs[name]
-        fd = pipe.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            buf.add(chunk)
-            if not flood["hit"] and sum(b.total for b in bufs.values()) > flood["limit"]:
-                flood["hit"] = True
-                _kill_group(pgid, signal.SIGKILL)
-            if stream:
-                data = chunk.decode("utf-8", errors="replace")
-                self.writer.send({"id": rid, "event": name, "data": data})
-        pipe.close()
 
     @staticmethod
     def _feed(pipe: IO[bytes], data: bytes) -> None:
