@@ -88,10 +88,9 @@ def replace_once(text: str, old: str, new: str, path: str) -> Found:
         after = "\n".join([*lines[:i], *new_lines, *lines[i + size :]])
         return Found(after=after, repair="matched `old` ignoring whitespace at the line ends")
     if not starts:
-        span = _collapsed_span(text, old)
-        if span is not None:
-            after = text[: span[0]] + new + text[span[1] :]
-            return Found(after=after, repair="matched `old` ignoring line breaks and spacing")
+        joined = _collapsed_edit(text, old, new)
+        if joined is not None:
+            return Found(after=joined, repair="matched `old` ignoring line breaks and spacing")
     if len(starts) > 1:
         where = ", ".join(str(i + 1) for i in starts[:5])
         return Found(
@@ -99,6 +98,33 @@ def replace_once(text: str, old: str, new: str, path: str) -> Found:
             "more surrounding lines so it matches once"
         )
     return Found(error=_not_found(lines, old_lines, path))
+
+
+def _collapsed_edit(text: str, old: str, new: str) -> str | None:
+    """`text` with `old` replaced where it matches ignoring line breaks and spacing, keeping
+    the model's line boundaries: an `old` that starts with indentation (or a line break)
+    must start a line there, one that ends with a line break must end one; a match at the
+    start of a line keeps the file's indentation (`new` re-indented, as line by line)."""
+    span = _collapsed_span(text, old)
+    if span is None:
+        return None
+    start, end = span
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    before, rest = text[line_start:start], text[end : len(text) if line_end < 0 else line_end]
+    if old[:1].isspace() and before.strip():
+        return None  # the model's `old` starts a line; here it would start mid-line
+    if old.rstrip(" \t").endswith("\n") and rest.strip():
+        return None  # the model's `old` ends a line; here the line goes on
+    if before.strip():  # mid-line: `new` replaces just the span
+        replacement = new if old[:1].isspace() else new.lstrip()
+        replacement = replacement if old[-1:].isspace() else replacement.rstrip()
+        return text[:start] + replacement + text[end:]
+    old_lines = _trim(old.split("\n"))
+    new_lines = _trim(new.split("\n"))
+    have = _indent(old_lines[0]) if old_lines else ""
+    shifted = [_shift(line, have, before) for line in new_lines]
+    return text[:line_start] + "\n".join(shifted) + text[end:]
 
 
 def _collapsed_span(text: str, old: str) -> tuple[int, int] | None:

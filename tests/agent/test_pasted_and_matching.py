@@ -97,3 +97,33 @@ def test_a_problem_report_pasted_as_old_is_answered_with_the_line_it_names(repor
     found = replace_once(CODE, report, report, "calc.py")
     assert found.after == ""
     assert "is a problem report" in found.error and "    5| def sub(a, b):" in found.error
+
+
+WORDFREQ = "def main():\n    for word, count in top:\n        print(f'{word} {count}'}\n\nmain()\n"
+
+
+def test_an_old_ending_its_line_does_not_match_a_line_that_goes_on() -> None:
+    """From a bench transcript: `old` was the broken line without its last character and
+    with a line break; matching it mid-line left the `}` and indented the line further on
+    every retry (8, 16, 24, 48 spaces)."""
+    found = replace_once(
+        WORDFREQ, "        print(f'{word} {count}'\n", "        print(f'{word} {count}')", "w.py"
+    )
+    assert found.after == ""
+    assert "    3|         print(f'{word} {count}'}" in found.error  # the line to copy
+
+
+def test_a_whole_line_matched_ignoring_spacing_keeps_the_files_indentation() -> None:
+    text = "def f():\n    total = compute(a,\n        b)\n    return total\n"
+    for indent in ("", "  ", "        "):
+        found = replace_once(
+            text, f"{indent}total = compute(a, b)\n", f"{indent}total = a + b", "f.py"
+        )
+        assert found.after == "def f():\n    total = a + b\n    return total\n", indent
+        assert "line breaks" in found.repair
+
+
+def test_a_mid_line_match_ignoring_spacing_replaces_only_that_span() -> None:
+    text = "x = call(first,\n         second) + 1\n"
+    found = replace_once(text, "call(first, second)", " call(first, third) ", "x.py")
+    assert found.after == "x = call(first, third) + 1\n"
