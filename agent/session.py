@@ -337,6 +337,7 @@ class Session:
         limits = replace(opts.limits, context_tokens=self.capabilities.context_tokens)
         policy_limits = self.policy.limits
         handle = self._sandbox
+        held: set[str] = set()  # the session's writes refused once (agent.tools.write_file)
         runner = CallRunner(
             self.id,
             self.policy,
@@ -349,6 +350,7 @@ class Session:
                 timeout_s=policy_limits.timeout_s,
                 output_cap=min(policy_limits.output_bytes, 30_000),
                 aids=settings.aids,
+                held=held,
             ),
             ApprovedStore(settings.config_dir),
         )

@@ -6,7 +6,8 @@ get_user" with `get_usr` still called in three files. A task names such things i
 backticks. At `finish`, the loop looks (once) for:
 
 - each name the task asks to exist: an option (`--limit`), an identifier with an
-  underscore (`APP_PORT`, `get_user`) or in CamelCase (`ReportBuilder`); it must appear in
+  underscore (`APP_PORT`, `get_user`, also as a call: `to_roman(n)`) or in CamelCase
+  (`ReportBuilder`); it must appear in
   some file of the workspace (the sandbox's view, so read-denied files are never opened);
 - the old name of a rename (`rename `A` to `B``): it must appear in no file.
 
@@ -24,6 +25,7 @@ from pydantic import BaseModel
 
 BACKTICKS = re.compile(r"`([^`\n]{2,80})`")
 OPTION = re.compile(r"^--?[A-Za-z][\w-]+$")
+CALL = re.compile(r"^([A-Za-z_]\w*)\(")  # `to_roman(n)`, `to_roman(1994) == "MCMXCIV"`
 IDENTIFIER = re.compile(r"^[A-Za-z_]\w{2,}$")
 RENAME = re.compile(
     r"\brenam\w*\s+(?:[\w-]+\s+){0,3}`([^`\n]+)`[^`]{0,40}?\b(?:to|into|as)\s+`([^`\n]+)`",
@@ -59,6 +61,8 @@ def terms_of(task: str) -> TaskTerms:
             name = span.strip()
             if name.startswith("-") and " " in name:  # `--limit N`: the option itself
                 name = name.split()[0]
+            if call := CALL.match(name):  # a call or signature: the function's name
+                name = call.group(1)
             if _is_name(name) and name not in absent and not removal and name not in present:
                 present.append(name)
     return TaskTerms(present=present, absent=absent)

@@ -65,6 +65,8 @@ class ToolContext:
     output_cap: int = 30_000
     files_read: set[str] = field(default_factory=set)
     aids: bool = True  # issue-12 aids for small models (off: the bench's comparison)
+    # writes refused once and allowed when sent again as they were (the session's, shared)
+    held: set[str] = field(default_factory=set)
 
 
 class ToolOutput(BaseModel):

@@ -80,14 +80,19 @@ def _top_level_names(text: str) -> list[str]:
     return [node.name for node in tree.body if isinstance(node, kinds)]
 
 
+def lost_names(path: str, before: str | None, after: str) -> list[str]:
+    """Top-level functions and classes `before` defined and `after` does not (.py only)."""
+    if not path.endswith(".py") or before is None:
+        return []
+    kept = set(_top_level_names(after))
+    return [name for name in _top_level_names(before) if name not in kept]
+
+
 def lost_definitions(path: str, before: str | None, after: str, whole: bool = True) -> str:
     """The note for a change that dropped functions or classes the file defined (a small
     model rewriting one function often writes only that one; a rename leaves callers
     behind), or "". `whole`: the change was a whole-file write."""
-    if not path.endswith(".py") or before is None:
-        return ""
-    kept = set(_top_level_names(after))
-    lost = [name for name in _top_level_names(before) if name not in kept]
+    lost = lost_names(path, before, after)
     if not lost:
         return ""
     names = ", ".join(lost[:10]) + (" ..." if len(lost) > 10 else "")

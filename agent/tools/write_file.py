@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 from typing import Any
 
 from agent.tools import lint, syntax_guard
@@ -49,6 +50,8 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
         content, fixes, refusal = syntax_guard.guard(rel, before, content)
         if refusal:
             return ToolOutput(content=refusal, is_error=True, repairs=repairs)
+    if ctx.aids and (refusal := _held_once(ctx, rel, before, content)):
+        return ToolOutput(content=refusal, is_error=True, repairs=repairs + fixes)
     ctx.sandbox.write_file(rel, content.encode("utf-8"))
     diff = unified_diff(rel, before or "", content)
     lines = content.count("\n") + (0 if content.endswith("\n") else 1)
@@ -66,6 +69,24 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
         message += lint.warning(lint.new_problems(rel, before, content))
         message += lint.lost_definitions(rel, before, content)
     return ToolOutput(content=message, diff=diff, repairs=repairs + fixes)
+
+
+def _held_once(ctx: ToolContext, rel: str, before: str | None, content: str) -> str:
+    """A whole-file write that drops functions or classes the file defined is refused the
+    first time (a small model rewriting one function often writes only that one); the
+    same write sent again is applied, with the warning."""
+    lost = lint.lost_names(rel, before, content)
+    key = hashlib.sha256(f"{rel}\0{content}".encode()).hexdigest()
+    if not lost or key in ctx.held:
+        return ""
+    ctx.held.add(key)
+    names = ", ".join(lost[:10]) + (" ..." if len(lost) > 10 else "")
+    return (
+        f"not written: {rel} would no longer define {names} (it does now). To change one "
+        "function, use edit_file with its lines as `old`; a whole-file write must keep "
+        "everything the file has. If removing them is what the task needs, send this same "
+        "write_file again."
+    )
 
 
 def _actions(args: dict[str, Any]) -> list[Action]:

@@ -264,3 +264,24 @@ def test_a_passing_test_outweighs_a_name_the_task_put_in_backticks(
     assert run.finish.verified == "passed"
     assert run.finish.unmet  # `ADD_LIMIT` is in no file: still listed as evidence
     assert run.finish.outcome == "success"
+
+
+def test_a_whole_file_write_that_drops_a_function_is_refused_once_then_applied(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """spec_roman: the model rewrote roman.py with one of its two functions and finished."""
+    only_mul = "def mul(a, b):\n    return a * b\n"
+    run = run_session(
+        [
+            Reply.call("write_file", path="calc.py", content=only_mul),
+            Reply.call("read_file", path="calc.py"),
+            Reply.call("write_file", path="calc.py", content=only_mul),
+            Reply.call("finish", summary="calc.py has mul"),
+        ],
+        task="add mul to calc.py",
+    )
+    refused, shown, applied = run.results()[:3]
+    assert refused.is_error and "would no longer define add" in refused.content
+    assert "def add(a, b):" in shown.content  # the first write never reached the file
+    assert not applied.is_error and "no longer defines add" in applied.content
+    assert (workspace / "calc.py").read_text() == only_mul

@@ -64,7 +64,11 @@ def test_a_rewrite_that_drops_functions_the_file_defined_is_warned() -> None:
     fake = FakeSandbox(
         {"stats.py": "def mean(xs):\n    return 1\n\n\ndef median(xs):\n    return 2\n"}
     )
-    out = write_file(ToolContext(sandbox=fake), "stats.py", "def median(xs):\n    return 3\n")
+    ctx = ToolContext(sandbox=fake)
+    refused = write_file(ctx, "stats.py", "def median(xs):\n    return 3\n")
+    assert refused.is_error and "would no longer define mean" in refused.content
+    assert "def mean" in fake.files["stats.py"].decode()  # not written
+    out = write_file(ctx, "stats.py", "def median(xs):\n    return 3\n")  # sent again: applied
     assert "stats.py no longer defines mean (it did before this change)" in out.content
     assert "write the file again with everything it had" in out.content
     kept = write_file(

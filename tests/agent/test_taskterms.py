@@ -47,3 +47,15 @@ def test_names_in_a_sentence_that_removes_them_are_not_required() -> None:
 def test_plain_words_and_file_names_in_backticks_are_not_names_to_look_for() -> None:
     terms = terms_of("Fix `median` in `stats.py` so `pytest` passes.")
     assert terms.present == [] and terms.absent == []
+
+
+def test_a_function_named_as_a_call_or_signature_is_required_by_its_name() -> None:
+    """spec_roman: the model rewrote roman.py with from_roman only and finished."""
+    task = (
+        '- `to_roman(n)`: the numeral, e.g. `to_roman(1994) == "MCMXCIV"`.\n'
+        "- `from_roman(s)`: the int; `to_roman(from_roman(s)) == s` must hold.\n"
+        "Do not call `os.path.join(a)` or `print()`."
+    )
+    assert terms_of(task).present == ["to_roman", "from_roman"]
+    only_one = [("roman.py", "def from_roman(s):\n    return 1\n")]
+    assert question(terms_of(task), lambda: only_one) is not None
