@@ -442,6 +442,15 @@ class Session:
             self.audit.append(self.id, "mcp", note=note)
         if not config.servers or self._sandbox is None:
             return {}
+        if settings.sandbox_backend != "docker":  # never on the Docker engine instead
+            for name in config.servers:
+                note = (
+                    f"MCP server {name} not started: MCP servers run in Docker sandboxes "
+                    f"only, and this session's sandbox_backend is {settings.sandbox_backend}"
+                )
+                self.emit(NoticeEvent(text=note))
+                self.audit.append(self.id, "mcp", note=note)
+            return {}
         self._mcp = McpHub()
         tools: dict[str, McpTool] = {}
         pins = Pins(settings.config_dir)
