@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from policies import PolicySet
-from sandbox import Sandbox, SandboxLimits, SandboxSpec
+from sandbox import Sandbox, SandboxError, SandboxLimits, SandboxSpec
 from sandbox.changes import Change, Verdict
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 from sandbox.pool import SandboxPool
@@ -231,3 +231,55 @@ def test_a_daemon_that_outlives_a_concurrent_command_cannot_write_after_the_swee
     shown = (ws / "late.txt").read_bytes() if (ws / "late.txt").exists() else b""
     assert shown  # the daemon ran before its command ended
     assert int(later.stdout.strip() or 0) == len(shown)  # nothing written after the sweep
+
+
+@pytest.mark.parametrize("target", ["/proc/self", "/etc", "../../proc/1"])
+def test_a_folder_swapped_for_a_symlink_out_of_the_workspace_after_judging_copies_nothing_out(
+    pool: SandboxPool, ws: Path, image: str, target: str
+) -> None:
+    """B swaps the judged file's folder for a symlink leaving /workspace (the executor's
+    own /proc entry, the image's /etc) between the verdict and the copy: the host never
+    gets bytes from outside the workspace under the judged name."""
+    policy = real_policy()
+    swapped = threading.Event()
+    judged: list[Change] = []
+    sb = pool.acquire()
+
+    def judge(change: Change) -> Verdict:
+        if change.path == "d/environ" and not judged:
+            judged.append(change)
+            poke(sb, "go")
+            assert swapped.wait(timeout=60.0)
+        return policy_judge(policy)(change)
+
+    def on_output(_stream: str, text: str) -> None:
+        if "swapped" in text:
+            swapped.set()
+
+    swapper = (
+        "while [ ! -e go ]; do sleep 0.01; done; "
+        f"mv d d.old && ln -s {target} d; echo swapped; "
+        "while [ ! -e end ]; do sleep 0.01; done"
+    )
+    try:
+        sb.adopt(spec_for(policy, ws, image, disk="8m"), readable=readable(policy), judge=judge)
+        ended: list[object] = []
+
+        def second() -> None:
+            try:
+                ended.append(sb.run(swapper, on_output=on_output))
+            except SandboxError as exc:  # its sandbox was replaced under it (fail closed)
+                ended.append(exc)
+
+        worker = threading.Thread(target=second)
+        worker.start()
+        result = sb.run(f"mkdir d && head -c {JUDGED} /dev/zero > d/environ")
+        poke(sb, "end")
+        worker.join(timeout=90.0)
+        assert not worker.is_alive()
+    finally:
+        sb.close()
+    assert judged
+    host = ws / "d" / "environ"
+    assert not host.exists() or host.read_bytes() == b"\0" * JUDGED
+    assert "d/environ" in {o.path for o in result.changes.refused} or host.exists()
