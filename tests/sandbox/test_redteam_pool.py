@@ -102,3 +102,36 @@ def test_a_pooled_sandbox_is_adopted_once_and_nothing_of_its_boot_shows(
     # the executor's owner mark is there in a cold sandbox too (keeper.py)
     assert seen.stdout.split() == ["/home/agent:", "/tmp:", ".rempart-owner"]
     assert after.stdout == "hello\n"
+
+
+@pytest.mark.docker
+def test_overwriting_a_hidden_file_from_a_pooled_sandbox_never_brings_its_bytes_in(
+    tmp_path: Path, image: str
+) -> None:
+    """The policy lets `.env` and `secrets/**` be written but not read: a command (and a file
+    write, folded) that creates them is refused (the host has a file the sandbox was not
+    shown), and the revert removes the sandbox's copy instead of showing the host's."""
+    policy = real_policy(write_deny=())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "pool").mkdir()
+    ws = make_workspace(tmp_path / "a")
+    made = spec_from_policy(policy, ws, image=image)
+    limits = made.limits.model_dump() | {"tmp_size": "16m", "home_size": "16m"}
+    spec = made.model_copy(update={"limits": SandboxLimits(**limits)})
+    with SandboxPool(spec.model_copy(update={"workspace": tmp_path / "pool"}), size=1) as pool:
+        pool.wait_ready(timeout=120)
+        sb = pool.acquire()
+        try:
+            sb.adopt(spec, readable=readable(policy), judge=policy_judge(policy))
+            ran = sb.run("echo mine > .env; mkdir -p secrets && echo mine > secrets/db.txt")
+            with pytest.raises(SandboxError, match="not shown"):
+                sb.write_file(".env", b"again\n")
+            after = sb.run("cat .env secrets/db.txt; ls -A secrets; grep -rs topsecret /workspace /tmp /home")
+        finally:
+            sb.close()
+    refused = {o.path for o in ran.changes.refused}
+    assert {".env", "secrets/db.txt"} <= refused
+    shown = after.stdout + after.stderr
+    assert "topsecret" not in shown and "password" not in shown and "mine" not in shown
+    assert (ws / ".env").read_text() == "API_KEY=topsecret\n"
+    assert (ws / "secrets" / "db.txt").read_text() == "password\n"
