@@ -126,7 +126,9 @@ def test_overwriting_a_hidden_file_from_a_pooled_sandbox_never_brings_its_bytes_
             ran = sb.run("echo mine > .env; mkdir -p secrets && echo mine > secrets/db.txt")
             with pytest.raises(SandboxError, match="not shown"):
                 sb.write_file(".env", b"again\n")
-            after = sb.run("cat .env secrets/db.txt; ls -A secrets; grep -rs topsecret /workspace /tmp /home")
+            after = sb.run(
+                "cat .env secrets/db.txt; ls -A secrets; grep -rs topsecret /workspace /tmp /home"
+            )
         finally:
             sb.close()
     refused = {o.path for o in ran.changes.refused}
