@@ -17,6 +17,7 @@ from agent.session import Session, SessionOptions
 from agent.settings import Settings
 from agent.testing import Reply, ScriptedModelServer
 from agent.warm import Warm
+from policies.errors import RempartError
 from sandbox.engine import LABEL_WORKSPACE
 from sandbox.k8s import connect
 from sandbox.pool import LABEL_POOL
@@ -163,3 +164,41 @@ def test_a_warm_pool_never_serves_a_kubernetes_session(
     assert docker_made == set()
     assert (workspace / "n.txt").read_text() == "x\n"
     assert not any(LABEL_POOL in str(e) for e in events)
+
+
+def test_a_kubernetes_session_whose_api_server_is_unreachable_fails_and_never_uses_docker(
+    workspace: Path,
+    make_settings: Callable[..., Settings],
+    registry_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Held: no API server is an error that says so; the local engine (which has the image
+    under the registry's name here) is never asked for a container instead."""
+    api = RecordedApi(NAMESPACE)
+    api.unreachable = True
+    monkeypatch.setattr(connect, "api_client", lambda _kubeconfig=None: api.client())
+    policy_file = workspace.parent / "k8s-policy.yaml"
+    policy_file.write_text(POLICY)
+    engine = docker.from_env(timeout=60)
+    since = time.time()
+    replies = [Reply.call("write_file", path="n.txt", content="x\n")]
+    try:
+        with ScriptedModelServer(replies) as server:
+            settings = make_settings(
+                model_base_url=server.base_url,
+                sandbox_backend="kubernetes",
+                sandbox_image=registry_image,
+                k8s_namespace=NAMESPACE,
+            )
+            with Warm(pool_size=1) as warm, pytest.raises(RempartError) as caught:
+                options = SessionOptions(
+                    task="t", workspace=workspace, policy_files=[policy_file], warm=warm
+                )
+                with Session(settings, options, []) as session:
+                    session.run()
+        made = created_since(engine, workspace, since - 1)
+    finally:
+        engine.close()
+    assert made == set()
+    assert not (workspace / "n.txt").exists()
+    assert caught.value.message
