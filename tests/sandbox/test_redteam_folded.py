@@ -11,22 +11,25 @@ import pytest
 
 from policies import PolicySet
 from sandbox import Sandbox, SandboxError, SandboxLimits, SandboxSpec
-from sandbox.changes import Change, Verdict
+from sandbox.changes import Change, Judge, Verdict
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 from sandbox.pool import SandboxPool
-from tests.sandbox.conftest import real_policy
+from tests.sandbox.conftest import RUNTIMES, real_policy
 
 pytestmark = pytest.mark.docker
+BOTH_RUNTIMES = pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
 
 DISK = 8 * 1024 * 1024
 JUDGED = 7_000_000  # past the folded contents (1 MiB) and a prefetch batch (6 MiB)
 GROWN = 30_000_000
 
 
-def spec_for(policy: PolicySet, ws: Path, image: str, **limits: object) -> SandboxSpec:
+def spec_for(
+    policy: PolicySet, ws: Path, image: str, runtime: str = "runc", **limits: object
+) -> SandboxSpec:
     spec = spec_from_policy(policy, ws, image=image)
     values = spec.limits.model_dump() | {"tmp_size": "16m", "home_size": "16m"} | limits
-    return spec.model_copy(update={"limits": SandboxLimits(**values)})
+    return spec.model_copy(update={"limits": SandboxLimits(**values), "runtime": runtime})
 
 
 @pytest.fixture
@@ -39,12 +42,22 @@ def ws(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def pool(tmp_path: Path, image: str) -> Iterator[SandboxPool]:
+def pool(tmp_path: Path, image: str, runtime: str) -> Iterator[SandboxPool]:
+    """Filled under `runc`, or `gvisor` where a test parametrizes `runtime`."""
     empty = tmp_path / "pool"
     empty.mkdir()
-    with SandboxPool(spec_for(real_policy(), empty, image, disk="8m"), size=1) as filled:
+    spec = spec_for(real_policy(), empty, image, runtime, disk="8m")
+    with SandboxPool(spec, size=1) as filled:
         filled.wait_ready(timeout=120)
         yield filled
+
+
+def adopt(
+    sb: Sandbox, pool: SandboxPool, policy: PolicySet, ws: Path, image: str, judge: Judge
+) -> None:
+    """The session's spec (limits.disk 8 MiB, the pool's runtime) and judge."""
+    spec = spec_for(policy, ws, image, pool.spec.runtime, disk="8m")
+    sb.adopt(spec, readable=readable(policy), judge=judge)
 
 
 def poke(box: Sandbox, path: str) -> None:
@@ -52,6 +65,7 @@ def poke(box: Sandbox, path: str) -> None:
     box.executor.request({"op": "write", "path": path, "content_b64": ""}, 30.0)
 
 
+@BOTH_RUNTIMES
 def test_a_file_grown_by_a_concurrent_command_after_it_was_judged_does_not_reach_the_host(
     pool: SandboxPool, ws: Path, image: str
 ) -> None:
@@ -81,7 +95,7 @@ def test_a_file_grown_by_a_concurrent_command_after_it_was_judged_does_not_reach
         "while [ ! -e end ]; do sleep 0.01; done"
     )
     try:
-        sb.adopt(spec_for(policy, ws, image, disk="8m"), readable=readable(policy), judge=judge)
+        adopt(sb, pool, policy, ws, image, judge)
         worker = threading.Thread(target=lambda: sb.run(appender, on_output=on_output))
         worker.start()
         result = sb.run(f"head -c {JUDGED} /dev/zero > grow.bin")
@@ -126,7 +140,7 @@ def test_a_file_replaced_after_it_was_judged_is_not_copied_out_with_other_bytes(
         "while [ ! -e end ]; do sleep 0.01; done"
     )
     try:
-        sb.adopt(spec_for(policy, ws, image, disk="8m"), readable=readable(policy), judge=judge)
+        adopt(sb, pool, policy, ws, image, judge)
         worker = threading.Thread(target=lambda: sb.run(swapper, on_output=on_output))
         worker.start()
         sb.run(f"head -c {JUDGED} /dev/zero > swap.bin")
@@ -147,8 +161,7 @@ def test_a_big_file_next_to_small_ones_is_copied_out_whole_and_judged_like_them(
     policy = real_policy(write_deny=("denied/**",))
     sb = pool.acquire()
     try:
-        sb.adopt(spec_for(policy, ws, image, disk="8m"), readable=readable(policy),
-                 judge=policy_judge(policy))  # fmt: skip
+        adopt(sb, pool, policy, ws, image, policy_judge(policy))
         result = sb.run(
             "mkdir -p small denied; for i in 1 2 3; do echo $i > small/$i.txt; done; "
             "echo no > denied/x.txt; head -c 2000000 /dev/urandom > big.bin; "
@@ -175,8 +188,7 @@ def test_a_denied_write_by_a_concurrent_command_is_judged_in_the_other_commands_
     sb_done = threading.Event()
     sb = pool.acquire()
     try:
-        sb.adopt(spec_for(policy, ws, image, disk="8m"), readable=readable(policy),
-                 judge=policy_judge(policy))  # fmt: skip
+        adopt(sb, pool, policy, ws, image, policy_judge(policy))
         results = []
 
         def second() -> None:
@@ -203,6 +215,7 @@ def test_a_denied_write_by_a_concurrent_command_is_judged_in_the_other_commands_
     assert (ws / "free.txt").read_text() == "ok\n"
 
 
+@BOTH_RUNTIMES
 def test_a_daemon_that_outlives_a_concurrent_command_cannot_write_after_the_sweep(
     pool: SandboxPool, ws: Path, image: str
 ) -> None:
@@ -211,8 +224,7 @@ def test_a_daemon_that_outlives_a_concurrent_command_cannot_write_after_the_swee
     policy = real_policy()
     sb = pool.acquire()
     try:
-        sb.adopt(spec_for(policy, ws, image, disk="8m"), readable=readable(policy),
-                 judge=policy_judge(policy))  # fmt: skip
+        adopt(sb, pool, policy, ws, image, policy_judge(policy))
         b = threading.Thread(target=lambda: sb.run("while [ ! -e end ]; do sleep 0.01; done"))
         b.start()
         sb.run(
@@ -262,7 +274,7 @@ def test_a_folder_swapped_for_a_symlink_out_of_the_workspace_after_judging_copie
         "while [ ! -e end ]; do sleep 0.01; done"
     )
     try:
-        sb.adopt(spec_for(policy, ws, image, disk="8m"), readable=readable(policy), judge=judge)
+        adopt(sb, pool, policy, ws, image, judge)
         ended: list[object] = []
 
         def second() -> None:
