@@ -262,6 +262,12 @@ class Session:
             host = pool_turn.pop() if pool_turn else None
             if host is not None:
                 sandbox = host.pools.take(spec)
+                named = {address.url for address in engines.addresses}
+                if sandbox is not None and sandbox.engine not in named:
+                    # the host's pools are placed on its engines: never on one this
+                    # session's settings (`docker_hosts`) do not name
+                    _close_quietly(sandbox)
+                    sandbox = None
                 # its replacement boots once the session is ready, not beside its start
                 self._refill = lambda: host.pools.refill(spec)
             if host is not None and sandbox is not None:
@@ -443,6 +449,15 @@ class Session:
             self.emit(NoticeEvent(text=note))
             self.audit.append(self.id, "mcp", note=note)
         if not config.servers or self._sandbox is None:
+            return {}
+        if settings.sandbox_backend != "docker":  # never on the Docker engine instead
+            for name in config.servers:
+                note = (
+                    f"MCP server {name} not started: MCP servers run in Docker sandboxes "
+                    f"only, and this session's sandbox_backend is {settings.sandbox_backend}"
+                )
+                self.emit(NoticeEvent(text=note))
+                self.audit.append(self.id, "mcp", note=note)
             return {}
         self._mcp = McpHub()
         tools: dict[str, McpTool] = {}

@@ -248,7 +248,13 @@ class Applier:
                 if change.kind == "symlink":
                     os.symlink(change.target, tmp, dir_fd=parent)
                 else:
-                    self._write(parent, tmp, self.content(change.path), change)
+                    data = self.content(change.path)
+                    if len(data) != change.size:  # changed after the listing was judged
+                        return (
+                            f"changed in the sandbox while it was copied out ({change.size} "
+                            f"bytes judged, {len(data)} read): not applied, retry"
+                        )
+                    self._write(parent, tmp, data, change)
                 self._chown(parent, tmp)
                 self._staged.append((change.path, tmp, name, change))
                 return ""
