@@ -145,7 +145,7 @@ def test_a_pooled_sandbox_serves_one_session_and_is_removed_at_its_end(
     client = docker_client()
     try:
         alive = {r.name for r in list_resources(client)} | {
-            c.id for c in client.containers.list(all=True)
+            c.id for c in client.containers.list(all=True, ignore_removed=True)
         }
     finally:
         client.close()

@@ -107,7 +107,9 @@ def test_sandboxes_are_labelled_and_prune_removes_only_orphans(sb: Sandbox, imag
         removed = {r.session for r in prune(client, everything=False)}
         assert "orphan-test" in removed
         assert sb.session not in removed
-        assert orphan.id not in [c.id for c in client.containers.list(all=True)]
+        assert orphan.id not in [
+            c.id for c in client.containers.list(all=True, ignore_removed=True)
+        ]
         assert sb.is_running()
     finally:
         client.close()

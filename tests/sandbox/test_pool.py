@@ -262,7 +262,7 @@ def test_a_pooled_sandbox_that_died_while_it_waited_is_removed_and_never_handed_
             assert len(waiting) == 1
             waiting[0].kill()
             assert pools.take(spec) is None
-            gone = {c.id for c in client.containers.list(all=True)}
+            gone = {c.id for c in client.containers.list(all=True, ignore_removed=True)}
             assert waiting[0].id not in gone
             pools.wait_ready(timeout=120)  # a replacement was booted
             sb = pools.take(spec)
