@@ -308,7 +308,7 @@ def _remove(client: docker.DockerClient, resource: Resource) -> None:
 def remove_session(client: docker.DockerClient, session: str) -> None:
     """Remove the containers, then the volumes, of one session (missing ones are fine)."""
     flt: dict[str, str | list[str] | bool] = {"label": f"{LABEL_SESSION}={session}"}
-    for c in client.containers.list(all=True, filters=flt):
+    for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
         try:
             c.remove(force=True)
         except NotFound:
