@@ -8,8 +8,10 @@ Unset or empty: the local engine, exactly as before (`docker.from_env`: `DOCKER_
 
 A new sandbox goes to the healthy engine with the fewest running Rempart sandboxes (their
 labels say so); an engine that does not answer its ping within a few seconds, or lacks the
-sandbox image, is skipped and reported (`Placement.skipped`). The sandbox package cannot
-read the agent's settings, so it reads the same variables (as for folders, `engine.py`).
+sandbox image, is skipped and reported (`Placement.skipped`). Sandboxes go to unix and
+tcp+TLS engines; an ssh engine is only walked by `ls`, `prune` and `doctor`. The sandbox
+package cannot read the agent's settings, so it reads the same variables (as for folders,
+`engine.py`).
 """
 
 from __future__ import annotations
@@ -212,14 +214,14 @@ class Engines:
 
     def state(self, address: EngineAddress, image: str | None = None) -> EngineState:
         """Ping (short timeout), count running sandboxes, and check the image is there.
-        A tcp or ssh engine answers `ls` and `prune` but cannot host a sandbox: the
-        executor's stream needs a unix socket (forward the remote one)."""
-        if address.scheme in ("tcp", "ssh"):
+        An ssh engine answers `ls` and `prune` but cannot host a sandbox: the executor's
+        stream is opened on a unix socket or a TLS port (forward the remote socket)."""
+        if address.scheme == "ssh":
             return EngineState(
                 url=address.url,
                 ok=False,
-                problem="cannot host sandboxes (their exec stream needs a unix socket): "
-                + FORWARD_HINT,
+                problem="cannot host sandboxes (their exec stream needs a unix socket or "
+                "a tcp port with TLS): " + FORWARD_HINT,
             )
         try:
             client = self.client(address, self.ping_timeout_s)

@@ -2,9 +2,9 @@
 
 Why not `subprocess.Popen(["docker", "exec", "-i", ...])`: starting the Go CLI costs tens of
 milliseconds on every (re)start, and its stdio adds a process hop. We create the exec through
-the engine API and upgrade the HTTP connection ourselves on the engine's unix socket, so each
-round trip is one write and one read on a socket. Reading the response headers ourselves
-also means no byte of the stream can be lost in an HTTP library's buffer.
+the engine API and upgrade the HTTP connection ourselves on the engine's unix socket (or its
+TLS port), so each round trip is one write and one read on a socket. Reading the response
+headers ourselves also means no byte of the stream can be lost in an HTTP library's buffer.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import json
 import queue
 import secrets
 import socket
+import ssl
 import struct
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 import requests
@@ -47,9 +49,9 @@ _EOF: Json = {"event": "__eof__"}
 
 
 def _engine_socket(client: docker.DockerClient, timeout: float) -> socket.socket:
-    """A new connection to the unix socket of the engine `client` talks to. The stream is
-    half-closed to end stdin, which Python's TLS sockets cannot do: a remote engine is
-    reached through a forwarded unix socket (`ssh -L`, see docs/scale.md)."""
+    """A new connection to the engine `client` talks to: its unix socket, or its TLS port
+    (mutual TLS with the client's own certificates, the engine's name verified). Nothing
+    on it is ever half-closed, so a TLS socket serves as well as a unix one."""
     api = client.api
     adapter = api.get_adapter(api.base_url)
     if isinstance(adapter, UnixHTTPAdapter):
@@ -61,11 +63,39 @@ def _engine_socket(client: docker.DockerClient, timeout: float) -> socket.socket
             sock.close()
             raise
         return sock
+    parts = urlsplit(api.base_url)
+    if parts.scheme == "https" and parts.hostname and parts.port:
+        return _tls_socket(api, parts.hostname, parts.port, timeout)
     raise DockerUnavailable(
         f"the engine at {api.base_url} is reached in a way the sandbox's exec stream "
-        "cannot use (it needs a unix socket)",
+        "cannot use (it needs a unix socket or a tcp port with TLS)",
         hint=FORWARD_HINT,
     )
+
+
+def _tls_socket(api: docker.APIClient, host: str, port: int, timeout: float) -> socket.socket:
+    """A TLS connection to the engine's port, verified as docker-py verifies its own: the
+    CA the client was given (else the system's), and the client's certificate."""
+    verify: bool | str | None = api.verify
+    if isinstance(verify, str):
+        context = ssl.create_default_context(cafile=verify)
+    elif verify:
+        context = ssl.create_default_context()
+    else:  # never configured by Rempart (tls_config always verifies); as docker-py would
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    cert = api.cert
+    if isinstance(cert, tuple):
+        context.load_cert_chain(cert[0], cert[1])
+    elif isinstance(cert, str):
+        context.load_cert_chain(cert)
+    raw = socket.create_connection((host, port), timeout=timeout)
+    try:
+        return context.wrap_socket(raw, server_hostname=host)
+    except OSError:
+        raw.close()
+        raise
 
 
 def _hijack(
@@ -101,6 +131,15 @@ def _hijack(
         sock.close()
         raise ExecutorError(f"engine refused the exec stream: {status.decode(errors='replace')}")
     return sock, rest
+
+
+def end_stream(sock: socket.socket) -> None:
+    """Shut both ways and close. The plain socket's shutdown, also for a TLS one: it wakes
+    a thread blocked reading (which then sees the end of the stream) without unwrapping
+    the TLS object under it, as `SSLSocket.shutdown` would."""
+    with contextlib.suppress(OSError):  # already disconnected
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    sock.close()
 
 
 def reply_tag(key: bytes, seq: int, body: bytes) -> bytes:
@@ -199,16 +238,11 @@ class ExecutorClient:
     def _drop(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
-            with contextlib.suppress(OSError):  # already disconnected
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+            end_stream(sock)
 
     def close(self) -> None:
-        """Close stdin (the executor exits on EOF) and the stream."""
-        sock = self._sock
-        if sock is not None:
-            with contextlib.suppress(OSError):  # the engine already closed it
-                sock.shutdown(socket.SHUT_WR)
+        """Close the stream: the engine then closes the executor's stdin, and the executor
+        exits on that EOF. (No half-close first: a TLS stream cannot do one.)"""
         self._drop()
         if self._reader is not None:
             self._reader.join(timeout=2.0)
@@ -244,7 +278,7 @@ class ExecutorClient:
                 if not chunk:
                     break
                 buf += chunk
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a TLS socket closed under the read
             pass  # the stream broke: treated exactly like EOF below
         finally:
             self._ready.put(_EOF)
