@@ -132,7 +132,7 @@ def client_for(
     try:
         if address.scheme == "tcp":
             tls = tls_config(cert_path, address.url)
-            return docker.DockerClient(base_url=address.url, tls=tls, timeout=int(timeout))
+            return PinnedClient(base_url=address.url, tls=tls, timeout=int(timeout))
         if address.scheme == "ssh":
             return docker.DockerClient(
                 base_url=address.url, use_ssh_client=True, timeout=int(timeout)
@@ -141,6 +141,28 @@ def client_for(
         return docker.DockerClient(base_url=address.url, timeout=int(timeout))
     except ENGINE_ERRORS as exc:
         raise DockerUnavailable(f"cannot reach the Docker engine {address.url}: {exc}") from exc
+
+
+class PinnedApiClient(docker.APIClient):
+    """docker-py's API client that never takes TLS or proxy settings from the environment,
+    from its first call on (the version probe in its constructor). With requests' default,
+    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace the pinned ca.pem with the system's CAs,
+    and any publicly signed certificate for the engine's name would be trusted."""
+
+    @property
+    def trust_env(self) -> bool:
+        return False
+
+    @trust_env.setter
+    def trust_env(self, _value: bool) -> None:
+        pass  # requests.Session's constructor sets it True: never taken
+
+
+class PinnedClient(docker.DockerClient):
+    """A `DockerClient` whose API client is a `PinnedApiClient` (for tcp+TLS engines)."""
+
+    def __init__(self, base_url: str, tls: TLSConfig, timeout: int) -> None:
+        self.api = PinnedApiClient(base_url=base_url, tls=tls, timeout=timeout)
 
 
 def _socket_answers(path: str, timeout: float) -> None:

@@ -20,8 +20,9 @@ import requests
 from docker.tls import TLSConfig
 
 from sandbox import Sandbox
-from sandbox.engines import LOCAL, Engines
+from sandbox.engines import LOCAL, Engines, PinnedApiClient
 from sandbox.errors import DockerUnavailable
+from sandbox.executor_client import _tls_socket
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 from tests.agent.private_engine import EngineUnavailable, PrivateEngine
 from tests.sandbox.conftest import make_workspace, real_policy
@@ -29,6 +30,10 @@ from tests.sandbox.conftest import make_workspace, real_policy
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 DAY = "1"
+API_VERSION = "1.41"  # given: the constructor then makes no call
+WRITE_DENY = ("**/test_*.py",)  # tests may not be edited (as in test_folded_sync.py)
+TESTS = "src/test_a.py"
+ORIGINAL = "def test_a():\n    assert 1\n"
 EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
 
@@ -100,7 +105,7 @@ def tls_engine(tmp_path_factory: pytest.TempPathFactory, image: str) -> Iterator
 
 def confined(workspace: Path, image: str, engines: Engines) -> Sandbox:
     """A sandbox under the sandbox tests' usual real policy, placed by `engines`."""
-    policy = real_policy()
+    policy = real_policy(write_deny=WRITE_DENY)
     spec = spec_from_policy(policy, workspace, image=image)
     return Sandbox(spec, readable=readable(policy), judge=policy_judge(policy), engines=engines)
 
@@ -117,9 +122,13 @@ def on_engine(engine: PrivateEngine, container_id: str) -> bool:
 
 
 def test_a_sandbox_on_a_tls_engine_runs_commands_and_only_judged_writes_reach_the_host(
-    tls_engine: TlsEngine, image: str, tmp_path: Path
+    tls_engine: TlsEngine, image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a host-wide CA bundle must not replace the pinned ca.pem (requests would let it)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ssl.get_default_verify_paths().openssl_cafile)
     ws = make_workspace(tmp_path)
+    (ws / "src").mkdir()
+    (ws / TESTS).write_text(ORIGINAL)
     with confined(ws, image, Engines([tls_engine.url], tls_engine.client)) as sb:
         assert sb.engine == tls_engine.url and sb.skipped == []
         assert on_engine(tls_engine.engine, sb.container_id)  # on the TLS engine itself
@@ -127,13 +136,14 @@ def test_a_sandbox_on_a_tls_engine_runs_commands_and_only_judged_writes_reach_th
         listing = sb.run("ls -a . certs secrets 2>&1; cat .env 2>&1").stdout
         assert ".env" not in listing.split() and "topsecret" not in listing
         assert "server.pem" not in listing and "db.txt" not in listing
-        result = sb.run("echo allowed > notes.txt && echo HACKED >> .git/config")
+        result = sb.run(f"echo allowed > notes.txt && echo HACKED > {TESTS}")
         assert {o.path for o in result.changes.applied} == {"notes.txt"}
-        assert {o.path for o in result.changes.refused} == {".git/config"}
+        assert {o.path for o in result.changes.refused} == {TESTS}
+        assert "write refused" in result.stderr
         sb.write_file("src/new.py", b"print('hi')\n")  # a file tool call, same stream
     assert (ws / "notes.txt").read_text() == "allowed\n"
     assert (ws / "src" / "new.py").read_bytes() == b"print('hi')\n"
-    assert (ws / ".git" / "config").read_text() == "[core]\n"
+    assert (ws / TESTS).read_text() == ORIGINAL
 
 
 def test_a_pooled_sandbox_booted_on_a_tls_engine_loads_a_workspace_when_adopted(
@@ -141,7 +151,7 @@ def test_a_pooled_sandbox_booted_on_a_tls_engine_loads_a_workspace_when_adopted(
 ) -> None:
     # the pool opens the `tar -x` stream at boot, before the workspace (and its size) exist
     ws = make_workspace(tmp_path)
-    policy = real_policy()
+    policy = real_policy(write_deny=WRITE_DENY)
     spec = spec_from_policy(policy, ws, image=image)
     sb = Sandbox(spec, engines=Engines([tls_engine.url], tls_engine.client))
     try:
@@ -159,15 +169,16 @@ def test_the_tls_engine_refuses_clients_without_a_certificate_from_its_ca(
 ) -> None:
     good = Engines([tls_engine.url], tls_engine.client).survey(image)
     assert good[0].ok  # the same engine, with the right certificate, answers
-    no_cert = docker.DockerClient(
-        base_url=tls_engine.url, tls=TLSConfig(ca_cert=str(tls_engine.client / "ca.pem"))
-    )
-    with pytest.raises(requests.exceptions.RequestException):
-        no_cert.api.ping()
+    ca_only = TLSConfig(ca_cert=str(tls_engine.client / "ca.pem"), verify=True)
+    no_cert = PinnedApiClient(base_url=tls_engine.url, tls=ca_only, version=API_VERSION)
+    with pytest.raises(requests.exceptions.RequestException) as caught:
+        no_cert.ping()
     no_cert.close()
-    plain = docker.DockerClient(base_url=tls_engine.url.replace("tcp://", "http://"))
-    with pytest.raises(docker.errors.APIError, match="HTTPS server"):  # no TLS at all
-        plain.api.ping()
+    assert "certificate" in str(caught.value).lower()
+    plain_url = tls_engine.url.replace("tcp://", "http://")
+    plain = PinnedApiClient(base_url=plain_url, version=API_VERSION)  # no TLS at all
+    with pytest.raises(docker.errors.APIError, match="HTTPS server"):
+        plain.ping()
     plain.close()
     [rogue] = Engines([tls_engine.url], tls_engine.rogue).survey(image)
     assert not rogue.ok and rogue.problem.startswith("unreachable")
@@ -191,8 +202,19 @@ def test_an_engine_that_is_not_signed_by_the_trusted_ca_is_never_given_a_sandbox
 ) -> None:
     # our own client certificate is good, but the engine's is not from the CA we trust:
     # an impostor engine (on the same address) must not receive the workspace
-    [state] = Engines([tls_engine.url], tls_engine.impostor).survey(image)
-    assert not state.ok and "CERTIFICATE_VERIFY_FAILED" in state.problem
+    folder = tls_engine.impostor
+    [state] = Engines([tls_engine.url], folder).survey(image)
+    assert not state.ok and "SSLCertVerificationError" in state.problem
+    # the exec stream's own TLS connection (not docker-py's) verifies the engine too
+    tls = TLSConfig(
+        client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
+        ca_cert=str(folder / "ca.pem"),
+        verify=True,
+    )
+    api = PinnedApiClient(base_url=tls_engine.url, tls=tls, version=API_VERSION)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _tls_socket(api, "127.0.0.1", int(tls_engine.url.rsplit(":", 1)[1]), 10.0).close()
+    api.close()
 
 
 def test_a_session_listing_the_tls_engine_and_the_local_one_places_by_load_and_both_work(
