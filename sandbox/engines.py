@@ -41,6 +41,8 @@ CERT_VARIABLE = "REMPART_DOCKER_CERT_PATH"
 LOCAL = "local"  # the engine docker.from_env() finds (DOCKER_HOST, else the local socket)
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
 Scheme = Literal["local", "unix", "tcp", "ssh"]
+# the certificate folder each tcp engine's client was made with (the CLI needs it too)
+_TLS_FOLDERS: dict[str, Path] = {}
 
 
 class EngineConfigError(SandboxError):
@@ -132,6 +134,8 @@ def client_for(
     try:
         if address.scheme == "tcp":
             tls = tls_config(cert_path, address.url)
+            assert cert_path is not None  # tls_config refuses None
+            _TLS_FOLDERS[address.url] = cert_path  # for cli_args
             return PinnedClient(base_url=address.url, tls=tls, timeout=int(timeout))
         if address.scheme == "ssh":
             return docker.DockerClient(
@@ -192,8 +196,24 @@ def socket_answers(url: str, timeout: float = PING_TIMEOUT_S) -> bool:
 
 
 def cli_args(url: str) -> list[str]:
-    """The `docker` CLI's arguments that reach the engine at `url` (none: the local one)."""
-    return [] if url in ("", LOCAL) else ["-H", url]
+    """The `docker` CLI's arguments that reach the engine at `url` (none: the local one).
+    A tcp engine gets `--tlsverify` and the certificates its client was made with (else
+    those of REMPART_DOCKER_CERT_PATH), as MCP servers and `sandbox exec` run the CLI."""
+    if url in ("", LOCAL):
+        return []
+    if not url.startswith("tcp://"):
+        return ["-H", url]
+    cert_path = _TLS_FOLDERS.get(url)
+    if cert_path is None:
+        cert_path = Path(os.environ.get(CERT_VARIABLE) or ".")
+    return [
+        "-H",
+        url,
+        "--tlsverify",
+        f"--tlscacert={cert_path / 'ca.pem'}",
+        f"--tlscert={cert_path / 'cert.pem'}",
+        f"--tlskey={cert_path / 'key.pem'}",
+    ]
 
 
 @dataclass

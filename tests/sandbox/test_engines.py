@@ -14,8 +14,11 @@ import pytest
 from agent.errors import ConfigError
 from agent.settings import load_settings
 from sandbox.engines import (
+    CERT_VARIABLE,
+    LOCAL,
     EngineConfigError,
     Engines,
+    cli_args,
     parse_address,
     parse_hosts,
     tls_config,
@@ -149,3 +152,12 @@ def test_a_container_of_another_host_sharing_an_engine_is_never_judged_an_orphan
     elsewhere = {**rebooted, LABEL_OWNER_MACHINE: "0123456789abcdef0123456789abcdef"}
     assert not owner_gone(elsewhere)
     assert not owner_gone({**elsewhere, LABEL_OWNER_PID: "999999999"})
+
+
+def test_the_docker_cli_reaches_a_tcp_engine_with_tls_and_the_certificates_of_its_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli_args(LOCAL) == [] and cli_args("unix:///x.sock") == ["-H", "unix:///x.sock"]
+    monkeypatch.setenv(CERT_VARIABLE, str(tmp_path / "env"))
+    tls = ["--tlsverify", f"--tlscacert={tmp_path}/env/ca.pem"]
+    assert cli_args("tcp://never-used:2376")[:4] == ["-H", "tcp://never-used:2376", *tls]

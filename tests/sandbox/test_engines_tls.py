@@ -20,7 +20,7 @@ import requests
 from docker.tls import TLSConfig
 
 from sandbox import Sandbox
-from sandbox.engines import LOCAL, Engines, PinnedApiClient
+from sandbox.engines import LOCAL, Engines, PinnedApiClient, cli_args
 from sandbox.errors import DockerUnavailable
 from sandbox.executor_client import _tls_socket
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
@@ -141,6 +141,10 @@ def test_a_sandbox_on_a_tls_engine_runs_commands_and_only_judged_writes_reach_th
         assert {o.path for o in result.changes.refused} == {TESTS}
         assert "write refused" in result.stderr
         sb.write_file("src/new.py", b"print('hi')\n")  # a file tool call, same stream
+        # the docker CLI (MCP servers, `rempart sandbox exec`) reaches it with the same certs
+        argv = ["docker", *cli_args(sb.engine), "exec", "-u", sb.user, sb.container_id]
+        cat = subprocess.run([*argv, "cat", "/workspace/README.md"], capture_output=True)
+        assert cat.returncode == 0 and cat.stdout == b"hello\n", cat.stderr
     assert (ws / "notes.txt").read_text() == "allowed\n"
     assert (ws / "src" / "new.py").read_bytes() == b"print('hi')\n"
     assert (ws / TESTS).read_text() == ORIGINAL
