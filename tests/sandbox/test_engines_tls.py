@@ -10,6 +10,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,35 @@ def test_a_sandbox_on_a_tls_engine_runs_commands_and_only_judged_writes_reach_th
     assert (ws / "notes.txt").read_text() == "allowed\n"
     assert (ws / "src" / "new.py").read_bytes() == b"print('hi')\n"
     assert (ws / TESTS).read_text() == ORIGINAL
+
+
+def test_concurrent_streaming_commands_share_one_tls_stream_and_each_gets_its_own_output(
+    tls_engine: TlsEngine, image: str, tmp_path: Path
+) -> None:
+    # one reader thread and many writer threads on one TLS socket, as on a unix one
+    replies: dict[int, dict[str, object]] = {}
+    streamed: dict[int, list[str]] = {n: [] for n in range(6)}
+    with confined(
+        make_workspace(tmp_path), image, Engines([tls_engine.url], tls_engine.client)
+    ) as sb:
+
+        def run(n: int) -> None:
+            shell = f"seq 1 3000 | sed 's/^/{n}-/'"
+            op = {"op": "run", "shell": shell, "cwd": ".", "env": {}, "stream": True}
+            replies[n] = sb.executor.request(
+                op, 120.0, lambda e: streamed[n].append(str(e["data"]))
+            )
+
+        workers = [threading.Thread(target=run, args=(n,)) for n in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120.0)
+        assert sb.run("echo still").stdout == "still\n"
+    for n in range(6):
+        expected = "".join(f"{n}-{i}\n" for i in range(1, 3001))
+        assert replies[n]["exit_code"] == 0 and replies[n]["stdout"] == expected
+        assert "".join(streamed[n]) == expected
 
 
 def test_a_pooled_sandbox_booted_on_a_tls_engine_loads_a_workspace_when_adopted(
