@@ -75,16 +75,18 @@ def _engine_socket(client: docker.DockerClient, timeout: float) -> socket.socket
 
 def _tls_socket(api: docker.APIClient, host: str, port: int, timeout: float) -> socket.socket:
     """A TLS connection to the engine's port, verified as docker-py verifies its own: the
-    CA the client was given (else the system's), and the client's certificate."""
+    CA the client was given (else the system's), and the client's certificate. A client
+    that does not verify the engine gets no stream."""
     verify: bool | str | None = api.verify
     if isinstance(verify, str):
         context = ssl.create_default_context(cafile=verify)
     elif verify:
         context = ssl.create_default_context()
-    else:  # never configured by Rempart (tls_config always verifies); as docker-py would
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+    else:  # fail closed: Rempart's clients always verify (engines.tls_config)
+        raise DockerUnavailable(
+            f"the engine at {api.base_url} is not verified: no exec stream is opened to it",
+            hint="give the client its engine's CA (REMPART_DOCKER_CERT_PATH/ca.pem)",
+        )
     cert = api.cert
     if isinstance(cert, tuple):
         context.load_cert_chain(cert[0], cert[1])

@@ -246,8 +246,15 @@ def test_an_engine_that_is_not_signed_by_the_trusted_ca_is_never_given_a_sandbox
         verify=True,
     )
     api = PinnedApiClient(base_url=tls_engine.url, tls=tls, version=API_VERSION)
+    port = int(tls_engine.url.rsplit(":", 1)[1])
     with pytest.raises(ssl.SSLCertVerificationError):
-        _tls_socket(api, "127.0.0.1", int(tls_engine.url.rsplit(":", 1)[1]), 10.0).close()
+        _tls_socket(api, "127.0.0.1", port, 10.0).close()
+    api.close()
+    # and a client told not to verify the engine gets no exec stream at all
+    blind = TLSConfig(client_cert=tls.cert, verify=False)
+    api = PinnedApiClient(base_url=tls_engine.url, tls=blind, version=API_VERSION)
+    with pytest.raises(DockerUnavailable, match="not verified"):
+        _tls_socket(api, "127.0.0.1", port, 10.0).close()
     api.close()
 
 
