@@ -31,6 +31,7 @@ from docker.errors import APIError, NotFound
 from docker.transport import UnixHTTPAdapter
 
 from sandbox.errors import DockerUnavailable, ExecutorError, SandboxGone
+from sandbox.tlsstream import TlsStream
 
 FORWARD_HINT = (
     "forward the remote engine's socket: ssh -nNT -L /run/rempart/NAME.sock:"
@@ -46,6 +47,7 @@ READY_TIMEOUT_S = 20.0
 Json = dict[str, Any]
 EventSink = Callable[[Json], None]
 _EOF: Json = {"event": "__eof__"}
+Stream = socket.socket | TlsStream  # a unix socket, or a TLS connection to a tcp engine
 
 
 def _engine_socket(client: docker.DockerClient, timeout: float) -> socket.socket:
@@ -100,10 +102,8 @@ def _tls_socket(api: docker.APIClient, host: str, port: int, timeout: float) -> 
         raise
 
 
-def _hijack(
-    client: docker.DockerClient, exec_id: str, timeout: float
-) -> tuple[socket.socket, bytes]:
-    """POST /exec/{id}/start with an Upgrade; return the raw socket and any early bytes."""
+def _hijack(client: docker.DockerClient, exec_id: str, timeout: float) -> tuple[Stream, bytes]:
+    """POST /exec/{id}/start with an Upgrade; return the stream and any early bytes."""
     api_version = client.api.api_version
     try:
         sock = _engine_socket(client, timeout)
@@ -132,15 +132,18 @@ def _hijack(
     if b" 101 " not in status and b" 200 " not in status:
         sock.close()
         raise ExecutorError(f"engine refused the exec stream: {status.decode(errors='replace')}")
+    if isinstance(sock, ssl.SSLSocket):
+        return TlsStream(sock, timeout), rest
     return sock, rest
 
 
-def end_stream(sock: socket.socket) -> None:
-    """Shut both ways and close. The plain socket's shutdown, also for a TLS one: it wakes
-    a thread blocked reading (which then sees the end of the stream) without unwrapping
-    the TLS object under it, as `SSLSocket.shutdown` would."""
+def end_stream(sock: Stream) -> None:
+    """Shut both ways (which wakes a thread blocked reading it: it sees the end) and close."""
+    if isinstance(sock, TlsStream):
+        sock.close()
+        return
     with contextlib.suppress(OSError):  # already disconnected
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        sock.shutdown(socket.SHUT_RDWR)
     sock.close()
 
 
@@ -167,7 +170,7 @@ class ExecutorClient:
         self._start_lock = threading.Lock()
         self._pending: dict[int, queue.Queue[Json]] = {}
         self._sinks: dict[int, EventSink] = {}
-        self._sock: socket.socket | None = None
+        self._sock: Stream | None = None
         self._reader: threading.Thread | None = None
         self._stderr: deque[str] = deque(maxlen=50)
         self._ready: queue.Queue[Json] = queue.Queue()
@@ -215,7 +218,7 @@ class ExecutorClient:
             raise ExecutorError("executor exited at start: " + " | ".join(self._stderr))
         self.executor_pid = int(ready.get("pid", 0))
 
-    def _attach(self, sock: socket.socket, early: bytes) -> None:
+    def _attach(self, sock: Stream, early: bytes) -> None:
         """Give the executor its reply key (its first stdin line) and start reading its
         replies; every stream (docker exec, a pod's exec) starts this way."""
         key = secrets.token_bytes(32)
@@ -249,7 +252,7 @@ class ExecutorClient:
         if self._reader is not None:
             self._reader.join(timeout=2.0)
 
-    def _read_loop(self, sock: socket.socket, early: bytes, key: bytes) -> None:
+    def _read_loop(self, sock: Stream, early: bytes, key: bytes) -> None:
         buf = early
         line_buf = b""
         seq = itertools.count()

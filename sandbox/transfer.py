@@ -8,7 +8,6 @@ at boot, before it knows which workspace it will get."""
 
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 import time
@@ -18,7 +17,7 @@ import docker
 from docker.errors import APIError, NotFound
 
 from sandbox.errors import SandboxError, SandboxGone
-from sandbox.executor_client import _hijack, end_stream
+from sandbox.executor_client import Stream, _hijack, end_stream
 
 CHUNK = 1 << 20
 TIMEOUT_S = 600.0
@@ -86,7 +85,7 @@ class TarPush:
             )
 
 
-def _drain(sock: socket.socket, early: bytes) -> str:
+def _drain(sock: Stream, early: bytes) -> str:
     """Read the multiplexed stream to its end; returns what came on stderr."""
     buf, errors = early, []
     while True:
