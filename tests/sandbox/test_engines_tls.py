@@ -180,6 +180,30 @@ def test_concurrent_streaming_commands_share_one_tls_stream_and_each_gets_its_ow
         assert "".join(streamed[n]) == expected
 
 
+def test_requests_from_many_threads_at_once_on_one_tls_stream_all_get_their_answers(
+    tls_engine: TlsEngine, image: str, tmp_path: Path
+) -> None:
+    # OpenSSL takes one thread at a time on a connection: unserialized, the stream broke
+    # within a few hundred requests (the executor was taken for dead and restarted)
+    errors: list[BaseException] = []
+    engines = Engines([tls_engine.url], tls_engine.client)
+    with confined(make_workspace(tmp_path), image, engines) as sb:
+
+        def hammer() -> None:
+            try:
+                for _ in range(500):
+                    assert sb.executor.request({"op": "ping"}, 30.0)["event"] != "error"
+            except BaseException as exc:  # reported below, with its kind
+                errors.append(exc)
+
+        workers = [threading.Thread(target=hammer) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120.0)
+        assert errors == [] and sb.executor.restarts == 0 and sb.executor.forged == 0
+
+
 def test_a_pooled_sandbox_booted_on_a_tls_engine_loads_a_workspace_when_adopted(
     tls_engine: TlsEngine, image: str, tmp_path: Path
 ) -> None:
