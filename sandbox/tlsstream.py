@@ -16,6 +16,7 @@ import ssl
 import threading
 
 READY = select.POLLIN | select.POLLERR | select.POLLHUP | select.POLLNVAL
+RECORD = 16384  # a TLS record's most data
 
 
 class TlsStream:
@@ -23,8 +24,11 @@ class TlsStream:
         self._sock = sock
         self._timeout = timeout
         self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
         self._poll = select.poll()
         self._poll.register(sock.fileno(), READY)
+        self._writable = select.poll()
+        self._writable.register(sock.fileno(), select.POLLOUT | select.POLLERR | select.POLLHUP)
 
     def recv(self, size: int) -> bytes:
         """Up to `size` bytes; b"" at the end of the stream; TimeoutError after `timeout`
@@ -42,8 +46,24 @@ class TlsStream:
                     self._sock.settimeout(self._timeout)
 
     def sendall(self, data: bytes) -> None:
-        with self._lock:
-            self._sock.sendall(data)
+        """All of `data`, a record at a time, each without blocking under the lock: a full
+        send buffer waits in poll outside it, so the reader can still drain the other way
+        (else a tar blocked on its stderr, which we would not read, stalls both)."""
+        view = memoryview(data)
+        with self._send_lock:  # one writer's bytes are never mixed with another's
+            while view:
+                with self._lock:
+                    self._sock.settimeout(0.0)
+                    try:
+                        sent = self._sock.send(view[:RECORD])
+                    except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                        sent = 0  # retried with the same bytes, as OpenSSL asks
+                    finally:
+                        self._sock.settimeout(self._timeout)
+                if sent:
+                    view = view[sent:]
+                elif not self._writable.poll(self._timeout * 1000):
+                    raise TimeoutError("the exec stream took no data")
 
     def close(self) -> None:
         """Shut both ways (the plain socket's shutdown: it wakes a reader waiting in poll,

@@ -5,6 +5,7 @@ reaches the host, and the engine refuses a client without a certificate from its
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -202,6 +203,18 @@ def test_requests_from_many_threads_at_once_on_one_tls_stream_all_get_their_answ
         for worker in workers:
             worker.join(timeout=120.0)
         assert errors == [] and sb.executor.restarts == 0 and sb.executor.forged == 0
+
+
+def test_a_workspace_of_many_tls_records_arrives_whole_and_a_large_output_comes_back(
+    tls_engine: TlsEngine, image: str, tmp_path: Path
+) -> None:
+    ws = make_workspace(tmp_path)
+    blob = os.urandom(6 << 20)  # 6 MiB: hundreds of records, sent a record at a time
+    (ws / "blob.bin").write_bytes(blob)
+    with confined(ws, image, Engines([tls_engine.url], tls_engine.client)) as sb:
+        digest = sb.run("sha256sum blob.bin").stdout.split()[0]
+        assert digest == hashlib.sha256(blob).hexdigest()
+        assert sb.read_file("blob.bin") == blob
 
 
 def test_a_pooled_sandbox_booted_on_a_tls_engine_loads_a_workspace_when_adopted(
