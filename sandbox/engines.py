@@ -8,8 +8,10 @@ Unset or empty: the local engine, exactly as before (`docker.from_env`: `DOCKER_
 
 A new sandbox goes to the healthy engine with the fewest running Rempart sandboxes (their
 labels say so); an engine that does not answer its ping within a few seconds, or lacks the
-sandbox image, is skipped and reported (`Placement.skipped`). The sandbox package cannot
-read the agent's settings, so it reads the same variables (as for folders, `engine.py`).
+sandbox image, is skipped and reported (`Placement.skipped`). Sandboxes go to unix and
+tcp+TLS engines; an ssh engine is only walked by `ls`, `prune` and `doctor`. The sandbox
+package cannot read the agent's settings, so it reads the same variables (as for folders,
+`engine.py`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ CERT_VARIABLE = "REMPART_DOCKER_CERT_PATH"
 LOCAL = "local"  # the engine docker.from_env() finds (DOCKER_HOST, else the local socket)
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
 Scheme = Literal["local", "unix", "tcp", "ssh"]
+# the certificate folder each tcp engine's client was made with (the CLI needs it too)
+_TLS_FOLDERS: dict[str, Path] = {}
 
 
 class EngineConfigError(SandboxError):
@@ -130,7 +134,9 @@ def client_for(
     try:
         if address.scheme == "tcp":
             tls = tls_config(cert_path, address.url)
-            return docker.DockerClient(base_url=address.url, tls=tls, timeout=int(timeout))
+            assert cert_path is not None  # tls_config refuses None
+            _TLS_FOLDERS[address.url] = cert_path  # for cli_args
+            return PinnedClient(base_url=address.url, tls=tls, timeout=int(timeout))
         if address.scheme == "ssh":
             return docker.DockerClient(
                 base_url=address.url, use_ssh_client=True, timeout=int(timeout)
@@ -139,6 +145,28 @@ def client_for(
         return docker.DockerClient(base_url=address.url, timeout=int(timeout))
     except ENGINE_ERRORS as exc:
         raise DockerUnavailable(f"cannot reach the Docker engine {address.url}: {exc}") from exc
+
+
+class PinnedApiClient(docker.APIClient):
+    """docker-py's API client that never takes TLS or proxy settings from the environment,
+    from its first call on (the version probe in its constructor). With requests' default,
+    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace the pinned ca.pem with the system's CAs,
+    and any publicly signed certificate for the engine's name would be trusted."""
+
+    @property
+    def trust_env(self) -> bool:
+        return False
+
+    @trust_env.setter
+    def trust_env(self, _value: bool) -> None:
+        pass  # requests.Session's constructor sets it True: never taken
+
+
+class PinnedClient(docker.DockerClient):
+    """A `DockerClient` whose API client is a `PinnedApiClient` (for tcp+TLS engines)."""
+
+    def __init__(self, base_url: str, tls: TLSConfig, timeout: int) -> None:
+        self.api = PinnedApiClient(base_url=base_url, tls=tls, timeout=timeout)
 
 
 def _socket_answers(path: str, timeout: float) -> None:
@@ -168,8 +196,24 @@ def socket_answers(url: str, timeout: float = PING_TIMEOUT_S) -> bool:
 
 
 def cli_args(url: str) -> list[str]:
-    """The `docker` CLI's arguments that reach the engine at `url` (none: the local one)."""
-    return [] if url in ("", LOCAL) else ["-H", url]
+    """The `docker` CLI's arguments that reach the engine at `url` (none: the local one).
+    A tcp engine gets `--tlsverify` and the certificates its client was made with (else
+    those of REMPART_DOCKER_CERT_PATH), as MCP servers and `sandbox exec` run the CLI."""
+    if url in ("", LOCAL):
+        return []
+    if not url.startswith("tcp://"):
+        return ["-H", url]
+    cert_path = _TLS_FOLDERS.get(url)
+    if cert_path is None:
+        cert_path = Path(os.environ.get(CERT_VARIABLE) or ".")
+    return [
+        "-H",
+        url,
+        "--tlsverify",
+        f"--tlscacert={cert_path / 'ca.pem'}",
+        f"--tlscert={cert_path / 'cert.pem'}",
+        f"--tlskey={cert_path / 'key.pem'}",
+    ]
 
 
 @dataclass
@@ -212,14 +256,14 @@ class Engines:
 
     def state(self, address: EngineAddress, image: str | None = None) -> EngineState:
         """Ping (short timeout), count running sandboxes, and check the image is there.
-        A tcp or ssh engine answers `ls` and `prune` but cannot host a sandbox: the
-        executor's stream needs a unix socket (forward the remote one)."""
-        if address.scheme in ("tcp", "ssh"):
+        An ssh engine answers `ls` and `prune` but cannot host a sandbox: the executor's
+        stream is opened on a unix socket or a TLS port (forward the remote socket)."""
+        if address.scheme == "ssh":
             return EngineState(
                 url=address.url,
                 ok=False,
-                problem="cannot host sandboxes (their exec stream needs a unix socket): "
-                + FORWARD_HINT,
+                problem="cannot host sandboxes (their exec stream needs a unix socket or "
+                "a tcp port with TLS): " + FORWARD_HINT,
             )
         try:
             client = self.client(address, self.ping_timeout_s)

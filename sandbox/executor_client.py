@@ -2,9 +2,9 @@
 
 Why not `subprocess.Popen(["docker", "exec", "-i", ...])`: starting the Go CLI costs tens of
 milliseconds on every (re)start, and its stdio adds a process hop. We create the exec through
-the engine API and upgrade the HTTP connection ourselves on the engine's unix socket, so each
-round trip is one write and one read on a socket. Reading the response headers ourselves
-also means no byte of the stream can be lost in an HTTP library's buffer.
+the engine API and upgrade the HTTP connection ourselves on the engine's unix socket (or its
+TLS port), so each round trip is one write and one read on a socket. Reading the response
+headers ourselves also means no byte of the stream can be lost in an HTTP library's buffer.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import json
 import queue
 import secrets
 import socket
+import ssl
 import struct
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 import requests
@@ -29,6 +31,7 @@ from docker.errors import APIError, NotFound
 from docker.transport import UnixHTTPAdapter
 
 from sandbox.errors import DockerUnavailable, ExecutorError, SandboxGone
+from sandbox.tlsstream import TlsStream
 
 FORWARD_HINT = (
     "forward the remote engine's socket: ssh -nNT -L /run/rempart/NAME.sock:"
@@ -44,12 +47,13 @@ READY_TIMEOUT_S = 20.0
 Json = dict[str, Any]
 EventSink = Callable[[Json], None]
 _EOF: Json = {"event": "__eof__"}
+Stream = socket.socket | TlsStream  # a unix socket, or a TLS connection to a tcp engine
 
 
 def _engine_socket(client: docker.DockerClient, timeout: float) -> socket.socket:
-    """A new connection to the unix socket of the engine `client` talks to. The stream is
-    half-closed to end stdin, which Python's TLS sockets cannot do: a remote engine is
-    reached through a forwarded unix socket (`ssh -L`, see docs/scale.md)."""
+    """A new connection to the engine `client` talks to: its unix socket, or its TLS port
+    (mutual TLS with the client's own certificates, the engine's name verified). Nothing
+    on it is ever half-closed, so a TLS socket serves as well as a unix one."""
     api = client.api
     adapter = api.get_adapter(api.base_url)
     if isinstance(adapter, UnixHTTPAdapter):
@@ -61,17 +65,45 @@ def _engine_socket(client: docker.DockerClient, timeout: float) -> socket.socket
             sock.close()
             raise
         return sock
+    parts = urlsplit(api.base_url)
+    if parts.scheme == "https" and parts.hostname and parts.port:
+        return _tls_socket(api, parts.hostname, parts.port, timeout)
     raise DockerUnavailable(
         f"the engine at {api.base_url} is reached in a way the sandbox's exec stream "
-        "cannot use (it needs a unix socket)",
+        "cannot use (it needs a unix socket or a tcp port with TLS)",
         hint=FORWARD_HINT,
     )
 
 
-def _hijack(
-    client: docker.DockerClient, exec_id: str, timeout: float
-) -> tuple[socket.socket, bytes]:
-    """POST /exec/{id}/start with an Upgrade; return the raw socket and any early bytes."""
+def _tls_socket(api: docker.APIClient, host: str, port: int, timeout: float) -> socket.socket:
+    """A TLS connection to the engine's port, verified as docker-py verifies its own: the
+    CA the client was given (else the system's), and the client's certificate. A client
+    that does not verify the engine gets no stream."""
+    verify: bool | str | None = api.verify
+    if isinstance(verify, str):
+        context = ssl.create_default_context(cafile=verify)
+    elif verify:
+        context = ssl.create_default_context()
+    else:  # fail closed: Rempart's clients always verify (engines.tls_config)
+        raise DockerUnavailable(
+            f"the engine at {api.base_url} is not verified: no exec stream is opened to it",
+            hint="give the client its engine's CA (REMPART_DOCKER_CERT_PATH/ca.pem)",
+        )
+    cert = api.cert
+    if isinstance(cert, tuple):
+        context.load_cert_chain(cert[0], cert[1])
+    elif isinstance(cert, str):
+        context.load_cert_chain(cert)
+    raw = socket.create_connection((host, port), timeout=timeout)
+    try:
+        return context.wrap_socket(raw, server_hostname=host)
+    except OSError:
+        raw.close()
+        raise
+
+
+def _hijack(client: docker.DockerClient, exec_id: str, timeout: float) -> tuple[Stream, bytes]:
+    """POST /exec/{id}/start with an Upgrade; return the stream and any early bytes."""
     api_version = client.api.api_version
     try:
         sock = _engine_socket(client, timeout)
@@ -100,7 +132,19 @@ def _hijack(
     if b" 101 " not in status and b" 200 " not in status:
         sock.close()
         raise ExecutorError(f"engine refused the exec stream: {status.decode(errors='replace')}")
+    if isinstance(sock, ssl.SSLSocket):
+        return TlsStream(sock, timeout), rest
     return sock, rest
+
+
+def end_stream(sock: Stream) -> None:
+    """Shut both ways (which wakes a thread blocked reading it: it sees the end) and close."""
+    if isinstance(sock, TlsStream):
+        sock.close()
+        return
+    with contextlib.suppress(OSError):  # already disconnected
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
 
 
 def reply_tag(key: bytes, seq: int, body: bytes) -> bytes:
@@ -126,7 +170,7 @@ class ExecutorClient:
         self._start_lock = threading.Lock()
         self._pending: dict[int, queue.Queue[Json]] = {}
         self._sinks: dict[int, EventSink] = {}
-        self._sock: socket.socket | None = None
+        self._sock: Stream | None = None
         self._reader: threading.Thread | None = None
         self._stderr: deque[str] = deque(maxlen=50)
         self._ready: queue.Queue[Json] = queue.Queue()
@@ -174,7 +218,7 @@ class ExecutorClient:
             raise ExecutorError("executor exited at start: " + " | ".join(self._stderr))
         self.executor_pid = int(ready.get("pid", 0))
 
-    def _attach(self, sock: socket.socket, early: bytes) -> None:
+    def _attach(self, sock: Stream, early: bytes) -> None:
         """Give the executor its reply key (its first stdin line) and start reading its
         replies; every stream (docker exec, a pod's exec) starts this way."""
         key = secrets.token_bytes(32)
@@ -199,21 +243,16 @@ class ExecutorClient:
     def _drop(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
-            with contextlib.suppress(OSError):  # already disconnected
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+            end_stream(sock)
 
     def close(self) -> None:
-        """Close stdin (the executor exits on EOF) and the stream."""
-        sock = self._sock
-        if sock is not None:
-            with contextlib.suppress(OSError):  # the engine already closed it
-                sock.shutdown(socket.SHUT_WR)
+        """Close the stream: the engine then closes the executor's stdin, and the executor
+        exits on that EOF. (No half-close first: a TLS stream cannot do one.)"""
         self._drop()
         if self._reader is not None:
             self._reader.join(timeout=2.0)
 
-    def _read_loop(self, sock: socket.socket, early: bytes, key: bytes) -> None:
+    def _read_loop(self, sock: Stream, early: bytes, key: bytes) -> None:
         buf = early
         line_buf = b""
         seq = itertools.count()
@@ -244,7 +283,7 @@ class ExecutorClient:
                 if not chunk:
                     break
                 buf += chunk
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a TLS socket closed under the read
             pass  # the stream broke: treated exactly like EOF below
         finally:
             self._ready.put(_EOF)

@@ -1,10 +1,13 @@
 """Copy the read view into a running sandbox: a tar stream into `tar -x`, as the sandbox
-user, over the same hijacked `docker exec` stream the executor uses (no network)."""
+user, over the same hijacked `docker exec` stream the executor uses (no network).
+
+The stream is never half-closed (a TLS stream cannot be): its first line is the tar's
+size, and `head -c SIZE` ends the tar's input there, as the Kubernetes backend does.
+The size comes on the stream, not in the command, so a pooled sandbox can open the exec
+at boot, before it knows which workspace it will get."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import struct
 import threading
 import time
@@ -14,10 +17,12 @@ import docker
 from docker.errors import APIError, NotFound
 
 from sandbox.errors import SandboxError, SandboxGone
-from sandbox.executor_client import _hijack
+from sandbox.executor_client import Stream, _hijack, end_stream
 
 CHUNK = 1 << 20
 TIMEOUT_S = 600.0
+# `read` takes the size line a byte at a time, so nothing of the tar is lost to it
+SCRIPT = 'read -r size && head -c "$size" | tar -x --no-same-owner -p -C "$1" -f -'
 
 
 def push_tar(
@@ -32,7 +37,7 @@ class TarPush:
     sandbox opens one at boot, so loading a workspace later costs no exec start."""
 
     def __init__(self, client: docker.DockerClient, container_id: str, user: str, dest: str):
-        argv = ["tar", "-x", "--no-same-owner", "-p", "-C", dest, "-f", "-"]
+        argv = ["sh", "-c", SCRIPT, "push", dest]
         self._client = client
         try:
             created = client.api.exec_create(
@@ -46,30 +51,31 @@ class TarPush:
         self._sock, self._early = _hijack(client, self._exec_id, TIMEOUT_S)
 
     def close(self) -> None:
-        """Give up without sending (tar sees a broken stream and exits)."""
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        """Give up without sending (the stream's end breaks the read; nothing extracted)."""
+        end_stream(self._sock)
 
     def send(self, src: IO[bytes]) -> None:
-        """Stream `src` to the tar and wait for it to finish; raise on failure."""
+        """Stream `src` (seekable: its size goes first) to the tar and wait for it to
+        finish; raise on failure."""
         sock = self._sock
         sent: list[BaseException] = []
+        src.seek(0, 2)
+        size = src.tell()
+        src.seek(0)
 
         def send() -> None:
             try:
+                sock.sendall(b"%d\n" % size)
                 while chunk := src.read(CHUNK):
                     sock.sendall(chunk)
             except OSError as exc:
                 sent.append(exc)
-            finally:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_WR)
 
         sender = threading.Thread(target=send, name="rempart-view-push", daemon=True)
         sender.start()
         errors = _drain(sock, self._early)
         sender.join(timeout=TIMEOUT_S)
-        sock.close()
+        end_stream(sock)
         code = _exit_code(self._client, self._exec_id)
         if code != 0 or sent:
             detail = errors.strip()[-500:] or (str(sent[0]) if sent else "")
@@ -79,7 +85,7 @@ class TarPush:
             )
 
 
-def _drain(sock: socket.socket, early: bytes) -> str:
+def _drain(sock: Stream, early: bytes) -> str:
     """Read the multiplexed stream to its end; returns what came on stderr."""
     buf, errors = early, []
     while True:

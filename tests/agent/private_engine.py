@@ -22,15 +22,27 @@ from tests.containers import poll
 START_TIMEOUT_S = 60.0
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class EngineUnavailable(Exception):
     """A second dockerd cannot run here (why is the message)."""
 
 
 class PrivateEngine:
-    def __init__(self) -> None:
+    """`tls`: a folder with `ca.pem`, `server-cert.pem` and `server-key.pem`; the engine
+    then also listens on `tcp_host` (127.0.0.1, a free port), verifying client certs."""
+
+    def __init__(self, tls: Path | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="rpd-", dir="/tmp"))  # short: socket paths
         self.socket = self.root / "docker.sock"
         self.host = f"unix://{self.socket}"
+        self.tls = tls
+        self.tcp_host = f"tcp://127.0.0.1:{free_port()}" if tls is not None else ""
         self.proc: subprocess.Popen[bytes] | None = None
         self.bridge = "rpd" + os.urandom(4).hex()  # at most 15 characters: an interface name
 
@@ -57,6 +69,18 @@ class PrivateEngine:
             "--ip-masq=false",
             "--cgroup-parent=rempart-private-engine",
             "--log-level=warn",
+            *self.tls_args(),
+        ]
+
+    def tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return [
+            f"--host={self.tcp_host}",
+            "--tlsverify",
+            f"--tlscacert={self.tls / 'ca.pem'}",
+            f"--tlscert={self.tls / 'server-cert.pem'}",
+            f"--tlskey={self.tls / 'server-key.pem'}",
         ]
 
     def client(self) -> docker.DockerClient:
