@@ -12,6 +12,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v setfacl >/dev/null 2>&1 || missing+=(acl)
 # postgresql: the PostgreSQL store's tests start a throw-away server (tests/agent/pg.py).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# openssl: the TLS engine tests make a CA and certificates (tests/sandbox/test_engines_tls.py).
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
   echo "rempart: installing ${missing[*]} (Debian packages) ..." >&2
   apt-get update -qq
