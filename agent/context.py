@@ -1,7 +1,9 @@
 """Context budget: keep a long session inside a small model's window.
 
 First old tool outputs are cut to a stub (the newest stay whole), then the oldest turns are
-replaced by a mechanical summary of what was done. The system prompt and the task stay.
+replaced by a mechanical summary of what was done, and last, when one output alone is larger
+than the window (a whole log file read at once), the largest outputs are cut in the middle.
+The system prompt and the task stay.
 No model call is spent on summarising.
 """
 
@@ -67,4 +69,26 @@ def fit(messages: list[Message], budget_tokens: int) -> list[Message]:
     # never start the kept part with tool results whose assistant call was dropped
     while cut < len(body) and body[cut].role == "tool":
         cut += 1
-    return [*head, _summary(body[:cut], summary_chars), *body[cut:]]
+    return _shorten_outputs(
+        [*head, _summary(body[:cut], summary_chars), *body[cut:]], budget_tokens
+    )
+
+
+def _shorten_outputs(messages: list[Message], budget_tokens: int) -> list[Message]:
+    """Still too long (one newest tool output larger than the window, e.g. a whole log
+    file): cut the largest tool outputs in the middle, head and tail kept, until it fits."""
+    out = list(messages)
+    while (excess := estimate_tokens(out) - budget_tokens) > 0:
+        tools = [i for i, m in enumerate(out) if m.role == "tool" and len(m.content) > STUB_CHARS]
+        if not tools:
+            return out
+        i = max(tools, key=lambda n: len(out[n].content))
+        text = out[i].content
+        keep = max(len(text) - int(excess * CHARS_PER_TOKEN) - 200, STUB_CHARS)
+        head, tail = text[: keep * 2 // 3], text[len(text) - keep // 3 :]
+        note = (
+            f"\n[{len(text) - len(head) - len(tail)} characters cut here to fit the model's "
+            "window: read a smaller part (read_file start/end) or search with grep]\n"
+        )
+        out[i] = out[i].model_copy(update={"content": head + note + tail})
+    return out

@@ -18,7 +18,10 @@ class ModelUnavailable(RempartError):
 
 class ContextOverflow(ModelUnavailable):
     """The server refused the prompt as longer than its context window (HTTP 400): the
-    loop cuts the history further and asks again."""
+    loop cuts the history further and asks again. When it still does not fit, the session
+    ends as an error (the server answered: it is not unreachable)."""
+
+    exit_code = Exit.ERROR
 
 
 class UntrustedProjectPolicy(RempartError):

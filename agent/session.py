@@ -21,7 +21,7 @@ from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import open_audit
 from agent.discovery import discover_layers, load_policy_set, trusted_files
-from agent.errors import McpError, ModelUnavailable, ProfileError, StoreError
+from agent.errors import ContextOverflow, McpError, ModelUnavailable, ProfileError, StoreError
 from agent.events import (
     AssistantDelta,
     ErrorEvent,
@@ -582,7 +582,8 @@ class Session:
             # without it); the store or the sandbox failing: a person's to fix, then resume
             self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
             state = self.loop.state
-            unreachable = isinstance(exc, ModelUnavailable)
+            # a prompt the server still finds too long is not a server that did not answer
+            unreachable = isinstance(exc, ModelUnavailable) and not isinstance(exc, ContextOverflow)
             finish = self.loop.finisher.final(
                 "failed", exc.message, None, unreachable=unreachable, error=not unreachable
             )

@@ -40,3 +40,19 @@ def test_when_cutting_is_not_enough_old_turns_become_a_summary_and_the_task_stay
     assert fitted[3].role != "tool"
     kept_calls = {c.id for m in fitted for c in m.tool_calls}
     assert all(m.tool_call_id in kept_calls for m in fitted if m.role == "tool")
+
+
+def test_one_newest_output_larger_than_the_window_is_cut_in_the_middle_to_fit() -> None:
+    """Bench config_cli_limit: the model read a 300-line log first; the prompt never fit
+    and the session ended after two steps."""
+    log = "".join(
+        f"2026-12-{n % 28 + 1:02d} 12:{n % 60:02d} ERROR disk {n % 4} is full\n" for n in range(300)
+    )
+    messages = _session(1, 10)
+    messages[-1] = messages[-1].model_copy(update={"content": log})
+    fitted = fit(messages, 2_000)
+    assert estimate_tokens(fitted) <= 2_000
+    kept = fitted[-1].content
+    assert kept.startswith(log[:200]) and kept.endswith(log[-100:])
+    assert "characters cut here to fit the model's window" in kept
+    assert [m.role for m in fitted[-2:]] == ["assistant", "tool"]

@@ -221,6 +221,20 @@ def test_a_prompt_the_server_finds_too_long_is_cut_and_asked_again(
     assert any(isinstance(e, NoticeEvent) and "window" in e.text for e in run.events)
 
 
+def test_a_prompt_still_too_long_after_cutting_ends_as_an_error_not_an_unreachable_server(
+    run_session: Callable[..., Run],
+) -> None:
+    too_long = Reply(
+        status=400,
+        error_message="This model's maximum context length is 8192 tokens. However, your "
+        "prompt contains at least 8193 input tokens",
+    )
+    run = run_session([too_long, too_long, too_long])
+    assert run.finish.outcome == "error"
+    assert "longer than the model's window" in run.finish.summary
+    assert "did not answer" not in run.finish.summary
+
+
 def test_a_rename_left_half_done_is_questioned_once_naming_the_file_left(
     run_session: Callable[..., Run], workspace: Path
 ) -> None:
