@@ -17,7 +17,7 @@ from agent.settings import Settings
 from agent.testing import Reply, ScriptedModelServer
 from sandbox.errors import SandboxError
 from sandbox.k8s import connect
-from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi, run_pod
+from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi, start_pods_from_manifests
 
 NAMESPACE = "agents"
 REGISTRY_IMAGE = "registry.local/rempart-sandbox:1"
@@ -52,16 +52,7 @@ def test_a_session_on_the_kubernetes_backend_runs_in_a_pod_and_keeps_the_policy(
     api = RecordedApi(NAMESPACE)
     monkeypatch.setattr(connect, "api_client", lambda _kubeconfig=None: api.client(kubelet.host))
     engine = docker.from_env(timeout=60)
-    started: list[str] = []
-
-    def start_pod(name: str) -> str | None:
-        sent = [b for b in api.bodies() if (b["kind"], b["metadata"]["name"]) == ("Pod", name)]
-        if not sent:
-            return None
-        started.append(run_pod(engine, sent[0], image))
-        return started[-1]
-
-    kubelet.start_pod = start_pod
+    started = start_pods_from_manifests(kubelet, api, engine, image)
     replies = [
         Reply.call("write_file", path="notes.txt", content="written in a pod\n"),
         Reply.call("write_file", path="snoop.py", content=SNOOP),

@@ -22,7 +22,7 @@ from sandbox.engine import LABEL_WORKSPACE
 from sandbox.k8s import connect
 from sandbox.pool import LABEL_POOL
 from tests.agent.conftest import POLICY
-from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi, run_pod
+from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi, start_pods_from_manifests
 
 pytestmark = pytest.mark.docker
 NAMESPACE = "agents"
@@ -79,16 +79,7 @@ def k8s_session(
     api = RecordedApi(NAMESPACE)
     monkeypatch.setattr(connect, "api_client", lambda _kubeconfig=None: api.client(kubelet.host))
     engine = docker.from_env(timeout=60)
-    started: list[str] = []
-
-    def start_pod(name: str) -> str | None:
-        sent = [b for b in api.bodies() if (b["kind"], b["metadata"]["name"]) == ("Pod", name)]
-        if not sent:
-            return None
-        started.append(run_pod(engine, sent[0], image))
-        return started[-1]
-
-    kubelet.start_pod = start_pod
+    started = start_pods_from_manifests(kubelet, api, engine, image)
     policy_file = workspace.parent / "k8s-policy.yaml"
     policy_file.write_text(policy_text)
     events: list[Event] = []

@@ -307,3 +307,23 @@ class Kubelet:
         send(b"\x03" + json.dumps(status).encode())
         send(b"\x03\xe8", ABNF.OPCODE_CLOSE)
         reader.join(timeout=5)
+
+
+def start_pods_from_manifests(
+    kubelet: Kubelet, api: RecordedApi, client: docker.DockerClient, image: str
+) -> list[str]:
+    """Have `kubelet` start each pod from the Pod the backend POSTed (`run_pod`) on its
+    first exec; the returned list fills with the started containers' ids."""
+    started: list[str] = []
+
+    def start_pod(name: str) -> str | None:
+        sent = [
+            b for b in api.bodies("POST") if (b["kind"], b["metadata"]["name"]) == ("Pod", name)
+        ]
+        if not sent:
+            return None
+        started.append(run_pod(client, sent[0], image))
+        return started[-1]
+
+    kubelet.start_pod = start_pod
+    return started

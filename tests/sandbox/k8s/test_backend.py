@@ -21,7 +21,7 @@ from sandbox.k8s.backend import K8sSandbox
 from sandbox.k8s.manifests import K8sOptions, pod_name, proxy_name, setup_manifests
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 from sandbox.spec import SandboxSpec
-from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi, run_pod
+from tests.sandbox.k8s.fakecluster import Kubelet, RecordedApi, start_pods_from_manifests
 
 NAMESPACE = "agents"
 OPTIONS = K8sOptions(namespace=NAMESPACE, runtime_class="gvisor")
@@ -299,18 +299,7 @@ def test_the_sandbox_pod_as_its_manifest_says_runs_a_session(
         spec, api.client(kubelet.host), OPTIONS, readable=readable(pol), judge=policy_judge(pol)
     )
     client = docker.from_env(timeout=60)
-    started: list[str] = []
-
-    def start_pod(name: str) -> str | None:
-        sent = [
-            b for b in api.bodies("POST") if (b["kind"], b["metadata"]["name"]) == ("Pod", name)
-        ]
-        if not sent:
-            return None
-        started.append(run_pod(client, sent[0], image))
-        return started[-1]
-
-    kubelet.start_pod = start_pod
+    started = start_pods_from_manifests(kubelet, api, client, image)
     try:
         with sb:
             result = sb.run("cat README.md; id -u; ps -o pid=,comm= -p 1; touch /x || echo ro")
