@@ -3,6 +3,7 @@ tmpfs (real containers, real policies): what the host applies is what it judged.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from policies import PolicySet
-from sandbox import Sandbox, SandboxError, SandboxLimits, SandboxSpec
+from sandbox import RunResult, Sandbox, SandboxError, SandboxLimits, SandboxSpec
 from sandbox.changes import Change, Judge, Verdict
 from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 from sandbox.pool import SandboxPool
@@ -65,6 +66,53 @@ def poke(box: Sandbox, path: str) -> None:
     box.executor.request({"op": "write", "path": path, "content_b64": ""}, 30.0)
 
 
+def race(
+    pool: SandboxPool, policy: PolicySet, ws: Path, image: str, path: str, first: str, act: str
+) -> tuple[RunResult, list[Change], RunResult | SandboxError | None]:
+    """Command `first` writes `path`; while the host judges the first change of `path`,
+    a concurrent command on another worker does `act` (between the verdict and the copy).
+    Returns the first command's result, the changes of `path` judged, and how the
+    concurrent command ended (its result, or the SandboxError it raised)."""
+    judged: list[Change] = []
+    raced = threading.Event()
+    sb = pool.acquire()
+
+    def judge(change: Change) -> Verdict:
+        if change.path == path and not judged:
+            judged.append(change)
+            poke(sb, "go")  # the concurrent command acts now
+            assert raced.wait(timeout=60.0)
+        return policy_judge(policy)(change)
+
+    def on_output(_stream: str, text: str) -> None:
+        if "raced" in text:
+            raced.set()
+
+    racer = (
+        f"while [ ! -e go ]; do sleep 0.01; done; {act}; echo raced; "
+        "while [ ! -e end ]; do sleep 0.01; done"
+    )
+    ended: list[RunResult | SandboxError] = []
+
+    def second() -> None:
+        try:
+            ended.append(sb.run(racer, on_output=on_output))
+        except SandboxError as exc:  # its sandbox was replaced under it (fail closed)
+            ended.append(exc)
+
+    try:
+        adopt(sb, pool, policy, ws, image, judge)
+        worker = threading.Thread(target=second)
+        worker.start()
+        result = sb.run(first)
+        poke(sb, "end")
+        worker.join(timeout=90.0)
+        assert not worker.is_alive()
+    finally:
+        sb.close()
+    return result, judged, ended[0] if ended else None
+
+
 @BOTH_RUNTIMES
 def test_a_file_grown_by_a_concurrent_command_after_it_was_judged_does_not_reach_the_host(
     pool: SandboxPool, ws: Path, image: str
@@ -73,37 +121,16 @@ def test_a_file_grown_by_a_concurrent_command_after_it_was_judged_does_not_reach
     file the host judges at 7 MB (within limits.disk); while the host judges it, command B
     (running concurrently on another worker) appends 30 MB to it; the host must not copy
     out 37 MB that it judged as 7."""
-    policy = real_policy()
-    grown = threading.Event()
-    judged: list[Change] = []
-    sb = pool.acquire()
-
-    def judge(change: Change) -> Verdict:
-        if change.path == "grow.bin" and not judged:
-            judged.append(change)
-            poke(sb, "go")  # B appends now, between the verdict and the copy
-            assert grown.wait(timeout=60.0)
-        return policy_judge(policy)(change)
-
-    def on_output(_stream: str, text: str) -> None:
-        if "grown" in text:
-            grown.set()
-
-    appender = (
-        "while [ ! -e go ]; do sleep 0.01; done; "
-        f"head -c {GROWN} /dev/zero >> grow.bin; echo grown; "
-        "while [ ! -e end ]; do sleep 0.01; done"
+    result, judged, other = race(
+        pool,
+        real_policy(),
+        ws,
+        image,
+        "grow.bin",
+        f"head -c {JUDGED} /dev/zero > grow.bin",
+        f"head -c {GROWN} /dev/zero >> grow.bin",
     )
-    try:
-        adopt(sb, pool, policy, ws, image, judge)
-        worker = threading.Thread(target=lambda: sb.run(appender, on_output=on_output))
-        worker.start()
-        result = sb.run(f"head -c {JUDGED} /dev/zero > grow.bin")
-        poke(sb, "end")
-        worker.join(timeout=90.0)
-        assert not worker.is_alive()
-    finally:
-        sb.close()
+    assert isinstance(other, RunResult)
     assert judged and judged[0].size == JUDGED
     host = ws / "grow.bin"
     size = host.stat().st_size if host.exists() else 0
@@ -118,37 +145,16 @@ def test_a_file_replaced_after_it_was_judged_is_not_copied_out_with_other_bytes(
 ) -> None:
     """Variant: B truncates and rewrites the judged file with a different length between
     the verdict and the copy: the host keeps what it had (nothing), never unjudged bytes."""
-    policy = real_policy()
-    swapped = threading.Event()
-    judged: list[Change] = []
-    sb = pool.acquire()
-
-    def judge(change: Change) -> Verdict:
-        if change.path == "swap.bin" and not judged:
-            judged.append(change)
-            poke(sb, "go")
-            assert swapped.wait(timeout=60.0)
-        return policy_judge(policy)(change)
-
-    def on_output(_stream: str, text: str) -> None:
-        if "swapped" in text:
-            swapped.set()
-
-    swapper = (
-        "while [ ! -e go ]; do sleep 0.01; done; "
-        "printf 'other bytes, never judged' > swap.bin; echo swapped; "
-        "while [ ! -e end ]; do sleep 0.01; done"
+    _, _, other = race(
+        pool,
+        real_policy(),
+        ws,
+        image,
+        "swap.bin",
+        f"head -c {JUDGED} /dev/zero > swap.bin",
+        "printf 'other bytes, never judged' > swap.bin",
     )
-    try:
-        adopt(sb, pool, policy, ws, image, judge)
-        worker = threading.Thread(target=lambda: sb.run(swapper, on_output=on_output))
-        worker.start()
-        sb.run(f"head -c {JUDGED} /dev/zero > swap.bin")
-        poke(sb, "end")
-        worker.join(timeout=90.0)
-        assert not worker.is_alive()
-    finally:
-        sb.close()
+    assert isinstance(other, RunResult)
     host = ws / "swap.bin"
     assert not host.exists() or host.stat().st_size == JUDGED
 
@@ -170,8 +176,6 @@ def test_a_big_file_next_to_small_ones_is_copied_out_whole_and_judged_like_them(
         digest = result.stdout.split()[0]
     finally:
         sb.close()
-    import hashlib
-
     assert hashlib.sha256((ws / "big.bin").read_bytes()).hexdigest() == digest
     assert [(ws / f"small/{i}.txt").read_text() for i in (1, 2, 3)] == ["1\n", "2\n", "3\n"]
     assert not (ws / "denied" / "x.txt").exists()
@@ -252,45 +256,15 @@ def test_a_folder_swapped_for_a_symlink_out_of_the_workspace_after_judging_copie
     """B swaps the judged file's folder for a symlink leaving /workspace (the executor's
     own /proc entry, the image's /etc) between the verdict and the copy: the host never
     gets bytes from outside the workspace under the judged name."""
-    policy = real_policy()
-    swapped = threading.Event()
-    judged: list[Change] = []
-    sb = pool.acquire()
-
-    def judge(change: Change) -> Verdict:
-        if change.path == "d/environ" and not judged:
-            judged.append(change)
-            poke(sb, "go")
-            assert swapped.wait(timeout=60.0)
-        return policy_judge(policy)(change)
-
-    def on_output(_stream: str, text: str) -> None:
-        if "swapped" in text:
-            swapped.set()
-
-    swapper = (
-        "while [ ! -e go ]; do sleep 0.01; done; "
-        f"mv d d.old && ln -s {target} d; echo swapped; "
-        "while [ ! -e end ]; do sleep 0.01; done"
+    result, judged, _ = race(
+        pool,
+        real_policy(),
+        ws,
+        image,
+        "d/environ",
+        f"mkdir d && head -c {JUDGED} /dev/zero > d/environ",
+        f"mv d d.old && ln -s {target} d",
     )
-    try:
-        adopt(sb, pool, policy, ws, image, judge)
-        ended: list[object] = []
-
-        def second() -> None:
-            try:
-                ended.append(sb.run(swapper, on_output=on_output))
-            except SandboxError as exc:  # its sandbox was replaced under it (fail closed)
-                ended.append(exc)
-
-        worker = threading.Thread(target=second)
-        worker.start()
-        result = sb.run(f"mkdir d && head -c {JUDGED} /dev/zero > d/environ")
-        poke(sb, "end")
-        worker.join(timeout=90.0)
-        assert not worker.is_alive()
-    finally:
-        sb.close()
     assert judged
     host = ws / "d" / "environ"
     assert not host.exists() or host.read_bytes() == b"\0" * JUDGED
