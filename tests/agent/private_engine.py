@@ -86,6 +86,17 @@ class PrivateEngine:
     def client(self) -> docker.DockerClient:
         return docker.DockerClient(base_url=self.host, timeout=30)
 
+    def holds(self, container_id: str) -> bool:
+        """Whether this engine has the container."""
+        client = self.client()
+        try:
+            client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return False
+        finally:
+            client.close()
+        return True
+
     def answers(self) -> bool:
         # a refused connection first: docker-py leaks the socket of one it cannot make
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
 from agent.events import Event, NoticeEvent, ToolResultEvent
@@ -52,17 +51,6 @@ def spec(tmp_path_factory: pytest.TempPathFactory, image: str) -> SandboxSpec:
     return policy_spec(make_workspace(tmp_path_factory.mktemp("engines")), image)
 
 
-def on_engine(engine: PrivateEngine, container_id: str) -> bool:
-    client = engine.client()
-    try:
-        client.containers.get(container_id)
-    except docker.errors.NotFound:
-        return False
-    finally:
-        client.close()
-    return True
-
-
 def test_each_new_sandbox_goes_to_the_engine_with_the_fewest_running_sandboxes(
     two_engines: tuple[PrivateEngine, PrivateEngine], spec: SandboxSpec
 ) -> None:
@@ -72,8 +60,8 @@ def test_each_new_sandbox_goes_to_the_engine_with_the_fewest_running_sandboxes(
         assert one.engine == first.host  # both empty: the first listed
         with Sandbox(spec, engines=engines) as two:
             assert two.engine == second.host  # the first runs one already
-            assert on_engine(second, two.container_id)
-            assert not on_engine(first, two.container_id)
+            assert second.holds(two.container_id)
+            assert not first.holds(two.container_id)
             assert two.run("cat README.md").stdout == "hello\n"  # a working sandbox there
             assert one.skipped == two.skipped == []
         with Sandbox(spec, engines=engines) as three:  # the second is empty again
@@ -125,7 +113,7 @@ def test_prune_walks_every_engine_and_reports_the_one_that_is_down(
     assert f"engine {dead} skipped: unreachable: No such file or directory" in pruned.stderr
     assert f"removed container {name} (session {name}, sandbox) on {first.host}" in pruned.stdout
     assert f"removed container {name} (session {name}, sandbox) on {second.host}" in pruned.stdout
-    assert not on_engine(first, name) and not on_engine(second, name)
+    assert not first.holds(name) and not second.holds(name)
 
 
 def test_a_session_says_which_engine_it_skipped_and_its_mcp_servers_run_on_the_one_it_got(
