@@ -21,7 +21,7 @@ from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import open_audit
 from agent.discovery import discover_layers, load_policy_set, trusted_files
-from agent.errors import ContextOverflow, McpError, ModelUnavailable, ProfileError, StoreError
+from agent.errors import McpError, ProfileError, StoreError
 from agent.events import (
     AssistantDelta,
     ErrorEvent,
@@ -55,6 +55,7 @@ from agent.warm import Probed, Warm
 from agent.workspace_lock import WorkspaceLock
 from policies import McpStart
 from policies.errors import RempartError
+from policies.exitcodes import Exit
 from sandbox import Sandbox, SandboxError
 from sandbox.changes import Change, NotRecorded, Outcome, Verdict
 from sandbox.checkpoints import ChangeSet, Checkpoints
@@ -582,8 +583,9 @@ class Session:
             # without it); the store or the sandbox failing: a person's to fix, then resume
             self._tell(ErrorEvent(message=exc.message, hint=exc.hint))
             state = self.loop.state
-            # a prompt the server still finds too long is not a server that did not answer
-            unreachable = isinstance(exc, ModelUnavailable) and not isinstance(exc, ContextOverflow)
+            # by the code the error carries: a prompt the server still finds too long
+            # (ContextOverflow, Exit.ERROR) is not a server that did not answer
+            unreachable = exc.exit_code == Exit.MODEL_UNREACHABLE
             finish = self.loop.finisher.final(
                 "failed", exc.message, None, unreachable=unreachable, error=not unreachable
             )
