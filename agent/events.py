@@ -118,23 +118,34 @@ class CheckRecord(BaseModel):
     output_tail: str = ""
     note: str = ""
     kind: Literal["test", "run"] = "test"  # run: the program ran; its result is not tested
+    output_differs: bool = False  # it printed something else than before the change
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.output_differs
 
     def state(self) -> str:
         """How it went, in a few words, for the transcript."""
         if self.exit_code is None:
             return f"did not run: {self.note}"
+        if self.output_differs:
+            return "FAILED: it printed something else than before the change"
         if self.exit_code == 0 and self.kind == "run":
             return "ran without error (runs the program, does not test its result)"
         return "passed" if self.exit_code == 0 else "FAILED"
 
 
 class CheckEvent(_Event):
-    """The project's check ran (at `finish`, or at the end of the session)."""
+    """The project's check ran (before the first turn, at `finish`, or at the end)."""
 
     type: Literal["check"] = "check"
     check: CheckRecord
     passed: bool
     attempt: int = 1
+
+    def label(self) -> str:
+        """`#N` for the Nth check at `finish`; attempt 0 is the run before any change."""
+        return "before any change" if self.attempt == 0 else f"#{self.attempt}"
 
 
 Verified = Literal["passed", "failed", "none"]

@@ -4,7 +4,8 @@ On `finish`, the project's check (`agent.projectcheck`) runs in the sandbox thro
 policy like any command. A failing check refuses the finish, with its output sent back to
 the model, at most `MAX_CHECK_REFUSALS` times; a finish with no file changed on a task that
 asks for a change is questioned once, and so is one that leaves a name the task asks for
-missing (`agent.taskterms`). The final event's summary is built from evidence
+missing (`agent.taskterms`), and one whose run check printed nothing when the task expects
+output. The final event's summary is built from evidence
 (`agent.evidence`): files changed, commands and exit codes, the check's result. The
 model's own words are kept as its claim.
 """
@@ -29,6 +30,7 @@ CHANGE_WORDS = re.compile(
     r"rename|replace|update|write|delete|configure|support)\b",
     re.IGNORECASE,
 )
+PRINT_WORDS = re.compile(r"\b(print|prints|printed|output|outputs|shows?|display)\b", re.I)
 NOT_RUN = (126, 127)  # the check's command could not be run (not executable / not found)
 
 Status = Literal["finished", "failed", "limit", "stopped"]
@@ -58,6 +60,8 @@ class Finisher:
         self.wants_change = asks_for_change(task)
         self.refusals = 0
         self.questioned = False
+        self.expects_output = bool(PRINT_WORDS.search(task))
+        self.silence_questioned = False
         self.last: CheckRecord | None = None
         self.attempts = 0
 
@@ -84,17 +88,44 @@ class Finisher:
                 )
             return None
         record = self._run(call)
+        if self._silent(record):
+            self.silence_questioned = True
+            return (
+                f"finish questioned: `{record.command}` ran but printed nothing, and the task "
+                "expects output. Make sure the program reads the input the task gives it (a "
+                "file named on its command line is in sys.argv, not on stdin) and prints its "
+                "result; run it to see. If printing nothing is right, call finish again."
+            )
         if self._passed(record) or record.exit_code is None or record.exit_code in NOT_RUN:
             return None
         if not self.aids or self.refusals >= MAX_CHECK_REFUSALS:
             return None
         self.refusals += 1
+        if record.output_differs:
+            before = (self.check.expect_output or "").strip()[-1200:]
+            return (
+                f"finish refused: the task says the output must stay the same, but "
+                f"`{record.command}` now prints:\n{record.output_tail.strip()[-1200:]}\n"
+                f"Before the change it printed:\n{before}\n"
+                "Find what your change broke, fix it, then call finish again."
+            )
         where = focus(record.output_tail)
         return (
             f"finish refused: the project's check `{record.command}` ({record.source}) "
             f"failed with exit code {record.exit_code}. Its output ends with:\n"
             f"{record.output_tail}\n" + (f"{where}\n" if where else "") + "Read the failure, "
             "fix the code (do not edit the tests), then call finish again."
+        )
+
+    def _silent(self, record: CheckRecord) -> bool:
+        """A run check that printed nothing on a task that expects output (asked once)."""
+        return (
+            self.aids
+            and self.expects_output
+            and not self.silence_questioned
+            and record.kind == "run"
+            and record.exit_code == 0
+            and not record.output_tail.strip()
         )
 
     def final_check(self, call: ToolCallRequest) -> None:
@@ -110,12 +141,14 @@ class Finisher:
 
     @staticmethod
     def _passed(record: CheckRecord | None) -> bool:
-        return record is not None and record.exit_code == 0
+        return record is not None and record.passed
 
     def verified(self) -> Verified:
         record = self.last
         if record is None or record.exit_code is None or record.exit_code in NOT_RUN:
             return "none"
+        if record.output_differs:
+            return "failed"
         if record.exit_code == 0:
             return "passed" if record.kind == "test" else "none"  # a run is not a test
         return "failed"

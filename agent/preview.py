@@ -17,9 +17,14 @@ from sandbox.errors import SandboxError
 
 def preview(tool: str, args: BaseModel, ctx: ToolContext) -> str | None:
     """The full diff `tool` would apply (None when the tool writes no file)."""
+    fields = dict(args)
+    if tool == "rename_symbol":  # the file being asked about is in the request's action
+        return (
+            f"(renames every whole-word `{fields.get('old')}` to `{fields.get('new')}` in the "
+            "file named above)"
+        )
     if tool not in ("write_file", "edit_file"):
         return None
-    fields = dict(args)
     try:
         rel = workspace_path(str(fields.get("path", "")))
         before = current_text(ctx, rel)

@@ -41,6 +41,9 @@ class ProjectCheck(BaseModel):
     # "run": a command the task says to run that is not a test runner (`python3 app.py x`):
     # its failure is a failure, but its success shows only that the program ran
     kind: CheckKind = "test"
+    # what a run check printed before any change, when the task says the output must not
+    # change (`agent.baseline`): printing anything else then fails the check
+    expect_output: str | None = None
 
 
 class ProjectFileError(RempartError):

@@ -88,7 +88,7 @@ class TextPrinter:
             case CheckEvent():
                 record = event.check
                 state = safe_line(record.state())
-                return f"  check #{event.attempt}: `{safe_line(record.command)}` {state}" + (
+                return f"  check {event.label()}: `{safe_line(record.command)}` {state}" + (
                     f" (exit {record.exit_code})" if record.exit_code is not None else ""
                 )
             case FinishEvent():

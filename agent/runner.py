@@ -149,7 +149,9 @@ class CallRunner:
         try:
             if self.sandbox.broken:
                 self.sandbox.replace()
-            output = tool.call(self.context(), args)
+            ctx = self.context()
+            ctx.authorise = lambda action: self._authorise_more(tool.name, call, action)
+            output = tool.call(ctx, args)
         except (ToolArgumentError, SandboxRequestError) as exc:
             output = ToolOutput(content=f"error: {exc}", is_error=True)
         except SandboxGone as exc:
@@ -159,6 +161,14 @@ class CallRunner:
         except SandboxError as exc:
             output = ToolOutput(content=f"error: the sandbox failed: {exc.message}", is_error=True)
         return self._result(tool.name, call, output)
+
+    def _authorise_more(self, tool_name: str, call: ToolCallRequest, action: Action) -> str | None:
+        """An action a tool found it needs while running, decided like the ones it declared
+        (events, audit, approval) and remembered for the change check of this call."""
+        refusal = self.authorise(tool_name, call, action)
+        if refusal is None:
+            self._authorised.add(_key(action.model_dump()))
+        return refusal
 
     def _replaced(self, what: str) -> ToolOutput:
         """A sandbox that died under a call: replaced now (the engine may be restarting),
@@ -206,7 +216,11 @@ class CallRunner:
                 record.exit_code = result.exit_code
                 record.output_tail = output[-OUTPUT_TAIL:]
                 record.note = "timed out" if result.timed_out else ""
-        self.emit(CheckEvent(check=record, passed=record.exit_code == 0, attempt=attempt))
+                if check.expect_output is not None:
+                    record.output_differs = (
+                        record.output_tail.strip() != check.expect_output.strip()
+                    )
+        self.emit(CheckEvent(check=record, passed=record.passed, attempt=attempt))
         digest, size = output_digest(record.output_tail)
         self.audit.append(
             self.session_id,

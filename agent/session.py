@@ -20,6 +20,7 @@ from agent import textcalls
 from agent.approval import Approver, DenyApprover
 from agent.approved import ApprovedStore
 from agent.audit import open_audit
+from agent.baseline import asks_same_output, opening, worth_running
 from agent.discovery import discover_layers, load_policy_set, trusted_files
 from agent.errors import McpError, ProfileError, StoreError
 from agent.events import (
@@ -48,8 +49,8 @@ from agent.sandboxes import new_sandbox, sandbox_image
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
 from agent.store import open_store
-from agent.tools import TOOLS
-from agent.tools.base import ToolContext, ToolLike
+from agent.tools import AIDS_ONLY, TOOLS, tools_for
+from agent.tools.base import ToolArgumentError, ToolContext, ToolLike, workspace_path
 from agent.tools.mcp_tool import McpTool
 from agent.warm import Probed, Warm
 from agent.workspace_lock import WorkspaceLock
@@ -66,6 +67,7 @@ from sandbox.policy_bridge import policy_judge, readable, spec_from_policy
 Listener = Callable[[Event], None]
 MAX_LOOKED_AT = 400  # files `finish` looks through for the task's named terms
 LOOK_LIMIT = 256 * 1024
+START_CHECK = ToolCallRequest(id="start-check", name="check", arguments="{}")
 
 
 @dataclass
@@ -98,8 +100,13 @@ def _close_quietly(sandbox: Sandbox) -> None:
         sandbox.close()
 
 
-def system_prompt() -> str:
-    return importlib.resources.files("agent").joinpath("prompts/system.md").read_text()
+def system_prompt(aids: bool = True) -> str:
+    """The system prompt; without the aids, the lines about tools only they offer go."""
+    text = importlib.resources.files("agent").joinpath("prompts/system.md").read_text()
+    if aids:
+        return text
+    kept = [line for line in text.splitlines() if not any(n in line for n in AIDS_ONLY)]
+    return "\n".join(kept) + "\n"
 
 
 class Session:
@@ -363,7 +370,7 @@ class Session:
         )
         runner_ref.append(runner)
         self._runner = runner
-        tools: dict[str, ToolLike] = {**TOOLS, **self._start_mcp(runner)}
+        tools: dict[str, ToolLike] = {**tools_for(settings.aids), **self._start_mcp(runner)}
         self._know_project(workspace)
         finisher = Finisher(
             opts.task,
@@ -426,6 +433,30 @@ class Session:
         self.check = find_check(self.options.task, entries, read)
         if self.settings.aids:
             self._context = project_context(entries, read, self.check)
+
+    def _check_first(self) -> str:
+        """With the aids on, the project's check run before the model's first turn; what
+        the model is told of it (`agent.baseline`)."""
+        check, runner, loop = self.check, self._runner, self.loop
+        if not self.settings.aids or check is None or runner is None or loop is None:
+            return ""
+        assert self._sandbox is not None
+        sandbox = self._sandbox.current
+
+        def exists(path: str) -> bool:
+            try:
+                return bool(sandbox.stat(workspace_path(path)).exists)
+            except (SandboxError, ToolArgumentError):
+                return False
+
+        if not worth_running(check, exists):
+            return ""
+        record = runner.run_check(START_CHECK, check, 0)
+        same = asks_same_output(self.options.task)
+        if same and check.kind == "run" and record.exit_code == 0:
+            self.check = check.model_copy(update={"expect_output": record.output_tail})
+            loop.finisher.check = self.check
+        return opening(record, same)
 
     def _workspace_texts(self) -> Iterator[tuple[str, str]]:
         """(path, text) of the files the sandbox can see (MAX_LOOKED_AT files, LOOK_LIMIT
@@ -540,14 +571,17 @@ class Session:
     # running -----------------------------------------------------------------------
     def _history(self) -> list[Message]:
         if not self.options.resume_id:
-            prompt = system_prompt()
+            prompt = system_prompt(self.settings.aids)
             if self.capabilities is not None and self.capabilities.mode is None:
                 prompt += "\n\n" + textcalls.instructions(
-                    [tool.schema() for tool in TOOLS.values()]
+                    [tool.schema() for tool in tools_for(self.settings.aids).values()]
                 )
             task = self.options.task
             if self._context:
                 task = f"{self._context}\n\nYour task:\n{task}"
+            first = self._check_first()
+            if first:
+                task = f"{task}\n\n{first}"
             messages = [
                 Message(role="system", content=prompt),
                 Message(role="user", content=task),

@@ -13,6 +13,7 @@ def test_every_tool_has_a_described_schema_without_extra_keys() -> None:
         "read_file",
         "write_file",
         "edit_file",
+        "rename_symbol",
         "list_files",
         "grep",
         "run",

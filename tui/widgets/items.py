@@ -142,7 +142,7 @@ class Items:
             case CheckEvent():
                 record = event.check
                 state, source = record.state(), record.source
-                text = f"check #{event.attempt}: `{record.command}` {state} ({source})"
+                text = f"check {event.label()}: `{record.command}` {state} ({source})"
                 return self._append(TextItem("notice", text))
         return None
 
