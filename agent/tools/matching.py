@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 MAX_CANDIDATES = 2
+MAX_LEFT_OUT = 12  # file lines an `old` may leave out (a docstring) and still match
 CONTEXT_LINES = 1
 # `calc.py:19: syntax error: ...` (a warning of ours) or `File "x.py", line 19` (a traceback)
 REPORT = re.compile(r'^\s*(?:\S+?:(\d+):\s|File "[^"]*", line (\d+))')
@@ -91,6 +92,12 @@ def replace_once(text: str, old: str, new: str, path: str) -> Found:
         joined = _collapsed_edit(text, old, new)
         if joined is not None:
             return Found(after=joined, repair="matched `old` ignoring line breaks and spacing")
+        kept = _elided_edit(lines, old_lines, _trim(new.split("\n")))
+        if kept is not None:
+            return Found(
+                after="\n".join(kept),
+                repair="matched `old` with lines it left out (a docstring, comments), kept them",
+            )
     if len(starts) > 1:
         where = ", ".join(str(i + 1) for i in starts[:5])
         return Found(
@@ -125,6 +132,51 @@ def _collapsed_edit(text: str, old: str, new: str) -> str | None:
     have = _indent(old_lines[0]) if old_lines else ""
     shifted = [_shift(line, have, before) for line in new_lines]
     return text[:line_start] + "\n".join(shifted) + text[end:]
+
+
+def _elided_edit(lines: list[str], old_lines: list[str], new_lines: list[str]) -> list[str] | None:
+    """The file's lines with the edit applied when `old` is the file's text with a few
+    lines left out (a small model skips a docstring or a comment it did not think part of
+    the code), found at exactly one place: the left-out lines are kept where they were, next
+    to the line of `old` they followed, as long as `new` keeps that line."""
+    key = [line.strip() for line in old_lines]
+    if len(key) < 3 or not key[0] or not key[-1]:
+        return None
+    places = [p for p in (_subsequence(lines, key, i) for i in range(len(lines))) if p]
+    if len(places) != 1:
+        return None
+    at = places[0]  # file line index of each line of `old`
+    gaps = {k: lines[at[k] + 1 : at[k + 1]] for k in range(len(at) - 1) if at[k + 1] > at[k] + 1}
+    wanted = [line.strip() for line in new_lines]
+    kept_at: dict[int, int] = {}  # line of `old` -> the same line in `new`
+    for block in difflib.SequenceMatcher(None, key, wanted, autojunk=False).get_matching_blocks():
+        for n in range(block.size):
+            kept_at[block.a + n] = block.b + n
+    if any(k not in kept_at for k in gaps):
+        return None  # the line a left-out part followed is gone from `new`: no place for it
+    have, want = _indent(old_lines[0]), _indent(lines[at[0]])
+    out: list[str] = []
+    inserts = {kept_at[k]: gap for k, gap in gaps.items()}
+    for j, line in enumerate(new_lines):
+        out.append(_shift(line, have, want))
+        out.extend(inserts.get(j, []))
+    return [*lines[: at[0]], *out, *lines[at[-1] + 1 :]]
+
+
+def _subsequence(lines: list[str], key: list[str], start: int) -> list[int] | None:
+    """Where each of `key` is found in order from `start`, the first on `start` itself,
+    with at most MAX_LEFT_OUT lines of the file skipped in all."""
+    if lines[start].strip() != key[0]:
+        return None
+    at, i = [start], start + 1
+    for wanted in key[1:]:
+        while i < len(lines) and lines[i].strip() != wanted:
+            i += 1
+        if i >= len(lines) or i - start - len(at) > MAX_LEFT_OUT:
+            return None
+        at.append(i)
+        i += 1
+    return at if at[-1] - at[0] + 1 > len(key) else None
 
 
 def _collapsed_span(text: str, old: str) -> tuple[int, int] | None:

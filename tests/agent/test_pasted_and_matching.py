@@ -127,3 +127,46 @@ def test_a_mid_line_match_ignoring_spacing_replaces_only_that_span() -> None:
     text = "x = call(first,\n         second) + 1\n"
     found = replace_once(text, "call(first, second)", " call(first, third) ", "x.py")
     assert found.after == "x = call(first, third) + 1\n"
+
+
+MEDIAN = (
+    "def median(values):\n"
+    '    """Middle value.\n\n    ValueError on an empty list.\n    """\n'
+    "    if not values:\n"
+    "        raise ValueError('empty')\n"
+    "    middle = len(values) // 2\n"
+    "    return values[middle]\n"
+)
+
+
+def test_an_old_that_left_out_a_docstring_applies_and_keeps_the_docstring() -> None:
+    """Seen in the bench (fix_median): the model's `old` skipped the docstring, four times."""
+    old = "def median(values):\n    if not values:\n        raise ValueError('empty')\n"
+    new = (
+        "def median(values):\n    if not values:\n        raise ValueError('empty')\n"
+        "    values = sorted(values)\n"
+    )
+    found = replace_once(MEDIAN, old, new, "stats.py")
+    assert not found.error and "left out" in found.repair
+    assert found.after == MEDIAN.replace(
+        "        raise ValueError('empty')\n",
+        "        raise ValueError('empty')\n    values = sorted(values)\n",
+    )
+
+
+def test_an_old_with_left_out_lines_is_refused_when_new_drops_the_line_they_followed() -> None:
+    old = "def median(values):\n    if not values:\n        raise ValueError('empty')\n"
+    new = "def median2(values):\n    if not values:\n        raise ValueError('empty')\n"
+    found = replace_once(MEDIAN, old, new, "stats.py")
+    assert found.error and "closest match" in found.error
+
+
+def test_left_out_lines_must_be_few_and_the_place_unique() -> None:
+    far = "def f():\n" + "    x = 1\n" * 20 + "    return x\n\ndef g():\n    return x\n"
+    found = replace_once(
+        far, "def f():\n    x = 1\n    return x\n", "def f():\n    return 2\n", "a.py"
+    )
+    assert found.error  # 19 lines left out: not taken for the same text
+    twice = "a = 1\n# one\nb = 2\nc = 3\na = 1\n# two\nb = 2\nc = 3\n"
+    found = replace_once(twice, "a = 1\nb = 2\nc = 3\n", "a = 1\nb = 5\nc = 3\n", "a.py")
+    assert found.error  # two places fit: nothing applied
