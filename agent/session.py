@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -49,7 +49,7 @@ from agent.sandboxes import new_sandbox, sandbox_image
 from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
 from agent.store import open_store
-from agent.tools import AIDS_ONLY, TOOLS, tools_for
+from agent.tools import TOOLS, tools_for
 from agent.tools.base import ToolArgumentError, ToolContext, ToolLike, workspace_path
 from agent.tools.mcp_tool import McpTool
 from agent.warm import Probed, Warm
@@ -100,13 +100,12 @@ def _close_quietly(sandbox: Sandbox) -> None:
         sandbox.close()
 
 
-def system_prompt(aids: bool = True) -> str:
-    """The system prompt; without the aids, the lines about tools only they offer go."""
+def system_prompt(offered: Collection[str] = TOOLS) -> str:
+    """The system prompt; lines about a built-in tool the session does not offer go."""
     text = importlib.resources.files("agent").joinpath("prompts/system.md").read_text()
-    if aids:
-        return text
-    kept = [line for line in text.splitlines() if not any(n in line for n in AIDS_ONLY)]
-    return "\n".join(kept) + "\n"
+    absent = [name for name in TOOLS if name not in offered]
+    kept = [line for line in text.splitlines() if not any(name in line for name in absent)]
+    return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
 
 
 class Session:
@@ -370,7 +369,8 @@ class Session:
         )
         runner_ref.append(runner)
         self._runner = runner
-        tools: dict[str, ToolLike] = {**tools_for(settings.aids), **self._start_mcp(runner)}
+        offered = tools_for(settings.aids, opts.task)
+        tools: dict[str, ToolLike] = {**offered, **self._start_mcp(runner)}
         self._know_project(workspace)
         finisher = Finisher(
             opts.task,
@@ -571,10 +571,11 @@ class Session:
     # running -----------------------------------------------------------------------
     def _history(self) -> list[Message]:
         if not self.options.resume_id:
-            prompt = system_prompt(self.settings.aids)
+            offered = tools_for(self.settings.aids, self.options.task)
+            prompt = system_prompt(offered)
             if self.capabilities is not None and self.capabilities.mode is None:
                 prompt += "\n\n" + textcalls.instructions(
-                    [tool.schema() for tool in tools_for(self.settings.aids).values()]
+                    [tool.schema() for tool in offered.values()]
                 )
             task = self.options.task
             if self._context:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.tools import lint, syntax_guard, whole_def
+from agent.tools import constant, lint, syntax_guard, whole_def
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
 from agent.tools.matching import Found, replace_once
 from agent.tools.pasted import unpaste
@@ -64,6 +64,7 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
     message = f"edited {rel}" + (f"\nnote: {'; '.join(repairs)}" if repairs else "")
     if ctx.aids:
         message += lint.warning(lint.new_problems(rel, before, after))
+        message += constant.ignored_inputs(rel, before, after)
         message += lint.lost_definitions(rel, before, after, whole=False)
     return ToolOutput(content=message, diff=unified_diff(rel, before, after), repairs=repairs)
 

@@ -6,7 +6,7 @@ import difflib
 import hashlib
 from typing import Any
 
-from agent.tools import lint, syntax_guard
+from agent.tools import constant, lint, syntax_guard
 from agent.tools.base import Tool, ToolContext, ToolOutput, workspace_path
 from agent.tools.pasted import unpaste
 from policies import Action, FsWrite
@@ -67,6 +67,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
         message += "\nnote: " + "; ".join(fixes)
     if ctx.aids:
         message += lint.warning(lint.new_problems(rel, before, content))
+        message += constant.ignored_inputs(rel, before, content)
         message += lint.lost_definitions(rel, before, content)
     return ToolOutput(content=message, diff=diff, repairs=repairs + fixes)
 

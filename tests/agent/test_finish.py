@@ -93,7 +93,7 @@ def test_a_failing_check_refuses_finish_until_the_code_is_fixed(
         task="fix add in calc.py",
     )
     checks = [e for e in run.events if isinstance(e, CheckEvent)]
-    assert [c.passed for c in checks] == [False, True]
+    assert [(c.attempt, c.passed) for c in checks] == [(0, False), (1, False), (2, True)]
     refusal = run.server.requests[2]["messages"][-1]["content"]
     assert "finish refused" in refusal and "assert 1 == 5" in refusal
     assert "where to look: test_calc.py line 5 (assert 1 == 5)" in refusal
@@ -123,7 +123,8 @@ def test_a_check_that_keeps_failing_ends_as_check_failed_never_as_success(
     assert run.finish.verified == "failed" and run.finish.outcome == "check_failed"
     assert run.finish.claim == "all tests pass"
     assert "NOT done: the check failed" in run.finish.summary
-    assert len([e for e in run.events if isinstance(e, CheckEvent)]) == 3
+    checks = [e.attempt for e in run.events if isinstance(e, CheckEvent)]
+    assert checks == [0, 1, 2, 3]  # the run before any change, then one per finish
 
 
 def test_a_finish_with_no_change_on_a_change_task_is_questioned_once(

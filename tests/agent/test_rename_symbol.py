@@ -113,8 +113,20 @@ def test_a_file_that_cannot_be_written_is_refused_at_the_wall_too(
     assert "get_user" in (project / "main.py").read_text()
 
 
-def test_the_tool_and_its_prompt_line_go_when_the_aids_are_off() -> None:
-    assert "rename_symbol" in TOOLS and "rename_symbol" in tools_for(True)
-    assert "rename_symbol" not in tools_for(False)
-    assert "rename_symbol" in system_prompt(True)
-    assert "rename_symbol" not in system_prompt(False)
+@pytest.mark.parametrize(
+    ("aids", "task", "offered"),
+    [
+        (True, "Rename the function `get_usr` to `get_user` everywhere", True),
+        (True, "renaming: ReportBuilder becomes SummaryBuilder", True),
+        (True, "Add a --limit option to top_errors.py", False),  # the bench's misuse
+        (True, "Fix the renamer.py script", False),
+        (False, "Rename get_usr to get_user", False),
+    ],
+)
+def test_the_tool_and_its_prompt_line_are_offered_only_to_a_rename_with_the_aids_on(
+    aids: bool, task: str, offered: bool
+) -> None:
+    tools = tools_for(aids, task)
+    assert ("rename_symbol" in tools) is offered
+    assert set(TOOLS) - set(tools) <= {"rename_symbol"}
+    assert ("rename_symbol" in system_prompt(tools)) is offered
