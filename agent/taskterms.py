@@ -90,11 +90,26 @@ def question(terms: TaskTerms, files: Files) -> str | None:
     lines = unmet(terms, files)
     if not lines:
         return None
+    missing = [name for name in terms.present if f"`{name}` appears in no file." in lines]
+    options = [name for name in missing if name.startswith("--")]
+    how = [_argparse_hint(options[0])] if options else []
     return "\n".join(
         [
             "finish questioned: the task names things your change has not done yet.",
             *[f"- {line}" for line in lines],
+            *how,
             "Do that part of the task (grep finds each place), then call finish again. If "
             "it is done another way, call finish again and say how.",
         ]
+    )
+
+
+def _argparse_hint(option: str) -> str:
+    """How a missing option is read (seen in the bench: `int(sys.argv[2])`, which is the
+    option's own name)."""
+    attribute = option[2:].replace("-", "_")
+    return (
+        f"A command-line option like `{option}` is read with argparse: "
+        f'parser.add_argument("{option}", ...), then args.{attribute} (a hand-read '
+        "sys.argv[2] is the option's own name, not its value)."
     )

@@ -23,6 +23,10 @@ def test_an_option_the_task_asks_for_is_required_and_its_argument_is_not() -> No
 def test_a_missing_option_questions_the_finish_naming_it() -> None:
     asked = question(terms_of("Add a `--limit N` option to top_errors.py."), files)
     assert asked is not None and "`--limit` appears in no file" in asked
+    # seen in the bench: `int(sys.argv[2]) if sys.argv[2].isdigit() else 10`
+    assert 'parser.add_argument("--limit", ...), then args.limit' in asked
+    renamed = question(terms_of("Rename `get_usr` to `get_user`."), files)
+    assert renamed is not None and "argparse" not in renamed
 
 
 def test_the_old_name_of_a_rename_left_in_a_file_is_named_with_the_file() -> None:
