@@ -41,6 +41,7 @@ REREAD_LIMIT = 2  # the same unchanged text read twice: the model is told readin
 REPEAT_LIMIT = 3  # the same call this many times lately: the model is told to change course
 STUCK_LIMIT = 6  # ... and this many times: the session ends, failed
 LOOP_WINDOW = 12  # calls looked at for a loop
+UNSTICK_TEMPERATURE = 0.8  # the turn after a repeated call (aids on)
 CHECK_CALL = ToolCallRequest(id="final-check", name="check", arguments="{}")
 
 
@@ -158,6 +159,7 @@ class AgentLoop:
                     self.mode or "none",
                     on_text=self._on_text,
                     max_tokens=self.limits.reply_tokens,
+                    temperature=self._unstick(),
                 )
             except ContextOverflow:
                 if attempt == 2:
@@ -166,6 +168,14 @@ class AgentLoop:
             finally:
                 self.waiting_on_model = False
         raise AssertionError("unreachable")
+
+    def _unstick(self) -> float | None:
+        """The next turn's temperature: the profile's own (None), except right after the
+        model repeated itself (aids on), when a hotter turn may leave the rut that the
+        likeliest reply keeps it in (bench: the same failing edit sent four times)."""
+        if self.finisher.aids and self.state.repeats >= REREAD_LIMIT:
+            return UNSTICK_TEMPERATURE
+        return None
 
     def _step(self, messages: list[Message]) -> FinishEvent | None:
         joules_before = self.meter.read_joules()

@@ -48,6 +48,7 @@ class ModelClient(Protocol):
         tool_choice: ToolChoice,
         on_text: OnText | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> ModelTurn: ...
 
 
@@ -109,6 +110,7 @@ class OpenAIModelClient:
         tool_choice: ToolChoice,
         on_text: OnText | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> ModelTurn:
         started = time.monotonic()
         request: dict[str, Any] = {
@@ -131,6 +133,8 @@ class OpenAIModelClient:
         request["extra_body"] = body
         if max_tokens is not None:
             request["max_tokens"] = max_tokens
+        if temperature is not None:  # this turn only (the loop's way out of a repeat)
+            request["temperature"] = temperature
         tries = itertools.count()
         # a retry is not streamed: what the first attempt showed is not shown twice
         return self._retrying(

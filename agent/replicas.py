@@ -124,6 +124,7 @@ class ReplicatedModelClient:
         tool_choice: ToolChoice,
         on_text: OnText | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> ModelTurn:
         shown: list[str] = []
 
@@ -135,7 +136,7 @@ class ReplicatedModelClient:
         def call(client: OpenAIModelClient) -> ModelTurn:
             # once text was shown, a retry elsewhere is not streamed (no text twice)
             stream = show if on_text is not None and not shown else None
-            return client.complete(messages, tools, tool_choice, stream, max_tokens)
+            return client.complete(messages, tools, tool_choice, stream, max_tokens, temperature)
 
         return self._failing_over(call)
 

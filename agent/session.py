@@ -40,6 +40,7 @@ from agent.mcp_hub import McpHub
 from agent.mcp_pins import Pins, Vetted
 from agent.messages import Message, ToolCallRequest
 from agent.model_client import OpenAIModelClient
+from agent.pointers import where_named
 from agent.probe import Capabilities, pick_model, probe
 from agent.projectcheck import ProjectCheck, find_check
 from agent.projectmap import project_context
@@ -458,6 +459,15 @@ class Session:
             loop.finisher.check = self.check
         return opening(record, same)
 
+    def _pointers(self, rename_tool: bool) -> str:
+        """With the aids on, where the task's named things are (`agent.pointers`)."""
+        if not self.settings.aids:
+            return ""
+        try:
+            return where_named(self.options.task, self._workspace_texts, rename_tool)
+        except SandboxError:  # nothing to point at; the session goes on without it
+            return ""
+
     def _workspace_texts(self) -> Iterator[tuple[str, str]]:
         """(path, text) of the files the sandbox can see (MAX_LOOKED_AT files, LOOK_LIMIT
         bytes each): what `finish` looks through for the task's named terms."""
@@ -580,9 +590,8 @@ class Session:
             task = self.options.task
             if self._context:
                 task = f"{self._context}\n\nYour task:\n{task}"
-            first = self._check_first()
-            if first:
-                task = f"{task}\n\n{first}"
+            first = [self._check_first(), self._pointers("rename_symbol" in offered)]
+            task = "\n\n".join([task, *[part for part in first if part]])
             messages = [
                 Message(role="system", content=prompt),
                 Message(role="user", content=task),

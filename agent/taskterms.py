@@ -51,8 +51,13 @@ def _is_name(span: str) -> bool:
     return "_" in span.strip("_") or camel
 
 
+def renames(task: str) -> list[tuple[str, str]]:
+    """(old, new) for each "rename `A` to `B`" of the task."""
+    return [(old.strip(), new.strip()) for old, new in RENAME.findall(task)]
+
+
 def terms_of(task: str) -> TaskTerms:
-    renamed = [(old.strip(), new.strip()) for old, new in RENAME.findall(task)]
+    renamed = renames(task)
     absent = [old for old, _ in renamed if _is_name(old)]
     present: list[str] = []
     for sentence in re.split(r"(?<=[.!?:;])\s+|\n", task):

@@ -65,6 +65,7 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
     if ctx.aids:
         message += lint.warning(lint.new_problems(rel, before, after))
         message += constant.ignored_inputs(rel, before, after)
+        message += lint.same_code(rel, before, after)
         message += lint.lost_definitions(rel, before, after, whole=False)
     return ToolOutput(content=message, diff=unified_diff(rel, before, after), repairs=repairs)
 

@@ -120,3 +120,33 @@ def warning(found: list[str]) -> str:
         f"{shown}{more}\nFix this next: edit_file with the line shown as `old` (for an "
         "undefined name: add the import or define it)."
     )
+
+
+def _code(text: str) -> str | None:
+    """The file's code without docstrings, comments or layout (None: it does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    return ast.dump(tree)
+
+
+def same_code(path: str, before: str | None, after: str) -> str:
+    """A note when a change to a Python file left its code as it was (seen in the bench:
+    fix_median's "fix" re-sent the buggy function without its docstring, three times)."""
+    if not path.endswith(".py") or before is None or before == after:
+        return ""
+    old = _code(before)
+    if old is None or old != _code(after):
+        return ""
+    return (
+        f"\nnote: this change leaves the code of {path} as it was (only docstrings, comments "
+        "or spacing differ): the program does exactly what it did before. To fix a bug, "
+        "change the statements that compute the wrong result."
+    )

@@ -68,6 +68,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
     if ctx.aids:
         message += lint.warning(lint.new_problems(rel, before, content))
         message += constant.ignored_inputs(rel, before, content)
+        message += lint.same_code(rel, before, content)
         message += lint.lost_definitions(rel, before, content)
     return ToolOutput(content=message, diff=diff, repairs=repairs + fixes)
 

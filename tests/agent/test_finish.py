@@ -153,6 +153,29 @@ def test_the_same_call_repeated_is_steered_then_ended(run_session: Callable[...,
     assert run.finish.status == "failed" and "6 times in its last" in run.finish.summary
 
 
+def test_the_turn_after_a_repeated_call_is_sampled_hotter_and_only_that_one(
+    run_session: Callable[..., Run],
+) -> None:
+    same = Reply.call("read_file", path="calc.py")
+    run = run_session(
+        [
+            same,
+            same.model_copy(),
+            Reply.call("list_files", path="."),
+            Reply.call("finish", summary="ok"),
+        ],
+        task="look at calc.py",
+    )
+    temperatures = [r.get("temperature") for r in run.server.requests]
+    assert temperatures == [0.2, 0.2, 0.8, 0.2]
+    off = run_session(
+        [same, same.model_copy(), Reply.call("finish", summary="ok")],
+        task="look at calc.py",
+        overrides={"aids": False},
+    )
+    assert [r.get("temperature") for r in off.server.requests] == [0.2, 0.2, 0.2]
+
+
 def test_the_first_message_maps_the_project_without_read_denied_files(
     run_session: Callable[..., Run], workspace: Path
 ) -> None:
@@ -162,7 +185,8 @@ def test_the_first_message_maps_the_project_without_read_denied_files(
     first = run.server.requests[0]["messages"][1]["content"]
     assert "calc.py" in first and "AGENTS.md" in first and "python3 -m pytest -q" in first
     assert ".env" not in first and "key.pem" not in first
-    assert first.endswith("Your task:\nlook around")
+    # the task, then the check's run before any change (no tests here: pytest's exit 5)
+    assert "Your task:\nlook around\n\nBefore any change, the project's check" in first
 
 
 def test_with_aids_off_the_check_is_reported_but_never_refuses_finish(

@@ -82,3 +82,18 @@ def test_an_edit_that_renames_a_function_points_at_the_callers() -> None:
     out = edit_file(ToolContext(sandbox=fake), "store.py", "def get_usr(", "def get_user(")
     assert "store.py no longer defines get_usr" in out.content
     assert "find the code that uses the old name with grep" in out.content
+
+
+def test_an_edit_that_leaves_the_code_as_it_was_says_so() -> None:
+    """Seen in the bench (fix_median): the buggy function re-sent without its docstring."""
+    before = 'def median(v):\n    """Middle."""\n    v = v\n    return v[len(v) // 2]\n'
+    fake = FakeSandbox({"stats.py": before})
+    out = edit_file(
+        ToolContext(sandbox=fake),
+        "stats.py",
+        '    """Middle."""\n    v = v\n',
+        "    # the middle value\n    v = v\n",
+    )
+    assert not out.is_error and "leaves the code of stats.py as it was" in out.content
+    fixed = edit_file(ToolContext(sandbox=fake), "stats.py", "    v = v\n", "    v = sorted(v)\n")
+    assert "as it was" not in fixed.content

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.audit import AuditLog
+from agent.pointers import where_named
 from agent.session import system_prompt
 from agent.testing import Reply
 from agent.tools import TOOLS, tools_for
@@ -130,3 +131,27 @@ def test_the_tool_and_its_prompt_line_are_offered_only_to_a_rename_with_the_aids
     assert ("rename_symbol" in tools) is offered
     assert set(TOOLS) - set(tools) <= {"rename_symbol"}
     assert ("rename_symbol" in system_prompt(tools)) is offered
+
+
+def test_the_first_message_says_where_the_tasks_names_are_and_which_call_renames(
+    run_session: Callable[..., Run], project: Path
+) -> None:
+    """Seen in the bench: the model took the first function it saw for the one to rename."""
+    run = run_session(
+        [Reply.call("finish", summary="looked")],
+        task="Rename the function `get_usr` to `get_user` everywhere; add `--verbose_mode`.",
+    )
+    first = str(run.server.requests[0]["messages"][1]["content"])
+    assert "- `get_usr`:\n    main.py:1: from store import get_usr" in first
+    assert "store.py:1: def get_usr(uid):" in first
+    assert "- `get_user`: in no file yet" in first
+    assert "- `--verbose_mode`: in no file yet" in first
+    assert 'call rename_symbol {"old": "get_usr", "new": "get_user"} once' in first
+    assert "get_usr-secret" not in first  # .env is read-denied: never looked in
+
+
+def test_nothing_is_pointed_at_when_the_task_names_nothing_nor_a_call_without_the_tool() -> None:
+    files = [("a.py", "def get_usr():\n    pass\n")]
+    assert where_named("make it faster", lambda: files, True) == ""
+    told = where_named("Rename `get_usr` to `get_user`", lambda: files, False)
+    assert "a.py:1: def get_usr():" in told and "rename_symbol" not in told
