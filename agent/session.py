@@ -352,6 +352,7 @@ class Session:
         policy_limits = self.policy.limits
         handle = self._sandbox
         held: set[str] = set()  # the session's writes refused once (agent.tools.write_file)
+        seen: set[str] = set()  # the files the model read in this session (read_file)
         runner = CallRunner(
             self.id,
             self.policy,
@@ -365,6 +366,7 @@ class Session:
                 output_cap=min(policy_limits.output_bytes, 30_000),
                 aids=settings.aids,
                 held=held,
+                files_read=seen,
             ),
             ApprovedStore(settings.config_dir),
         )

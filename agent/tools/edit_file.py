@@ -61,6 +61,7 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
             return ToolOutput(content=refusal, is_error=True, repairs=repairs)
         repairs += fixes
     ctx.sandbox.write_file(rel, after.encode("utf-8"))
+    ctx.files_read.add(rel)
     message = f"edited {rel}" + (f"\nnote: {'; '.join(repairs)}" if repairs else "")
     if ctx.aids:
         message += lint.warning(lint.new_problems(rel, before, after))

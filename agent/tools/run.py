@@ -6,6 +6,7 @@ from typing import Any
 
 from agent.tools.base import Tool, ToolContext, ToolOutput
 from agent.tools.focus import focus
+from agent.tools.ignored_args import ignored_arguments
 from agent.tools.output import clean, head_tail
 from policies import Action, Exec
 
@@ -34,6 +35,9 @@ def run(ctx: ToolContext, command: str, timeout_s: float | None = None) -> ToolO
     where = focus(f"{result.stdout}\n{result.stderr}") if ctx.aids and result.exit_code else ""
     if where:
         parts.append(where)
+    ignored = ignored_arguments(ctx.sandbox, command) if ctx.aids else ""
+    if ignored:
+        parts.append(ignored)
     return ToolOutput(
         content="\n".join(parts),
         is_error=result.exit_code != 0,

@@ -53,6 +53,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
     if ctx.aids and (refusal := _held_once(ctx, rel, before, content)):
         return ToolOutput(content=refusal, is_error=True, repairs=repairs + fixes)
     ctx.sandbox.write_file(rel, content.encode("utf-8"))
+    ctx.files_read.add(rel)  # the model knows what it wrote
     diff = unified_diff(rel, before or "", content)
     lines = content.count("\n") + (0 if content.endswith("\n") else 1)
     message = f"wrote {rel} ({lines} lines, {len(content.encode())} bytes)"
@@ -74,14 +75,24 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
 
 
 def _held_once(ctx: ToolContext, rel: str, before: str | None, content: str) -> str:
-    """A whole-file write that drops functions or classes the file defined is refused the
-    first time (a small model rewriting one function often writes only that one); the
-    same write sent again is applied, with the warning."""
+    """A whole-file write that drops functions or classes the file defined, or replaces a
+    file the session never read, is refused the first time (a small model rewriting one
+    function often writes only that one; in create_wordfreq it overwrote the task's input
+    data/notes.txt with a sample of its own); the same write sent again is applied."""
     lost = lint.lost_names(rel, before, content)
+    unread = before is not None and before != content and rel not in ctx.files_read
     key = hashlib.sha256(f"{rel}\0{content}".encode()).hexdigest()
-    if not lost or key in ctx.held:
+    if not (lost or unread) or key in ctx.held:
         return ""
     ctx.held.add(key)
+    if not lost:
+        lines = before.count("\n") + 1 if before else 0
+        return (
+            f"not written: {rel} exists ({lines} lines) and you have not read it in this "
+            "session; this write would replace all of it. Read it first with read_file (to "
+            "change part of it, use edit_file). If replacing it is what the task needs, "
+            "send this same write_file again."
+        )
     names = ", ".join(lost[:10]) + (" ..." if len(lost) > 10 else "")
     return (
         f"not written: {rel} would no longer define {names} (it does now). To change one "

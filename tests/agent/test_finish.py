@@ -324,3 +324,27 @@ def test_a_whole_file_write_that_drops_a_function_is_refused_once_then_applied(
     assert "def add(a, b):" in shown.content  # the first write never reached the file
     assert not applied.is_error and "no longer defines add" in applied.content
     assert (workspace / "calc.py").read_text() == only_mul
+
+
+def test_a_write_over_a_file_never_read_is_refused_once_then_applied(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """create_wordfreq: the model overwrote the task's input data/notes.txt with a sample."""
+    (workspace / "notes.txt").write_text("the real input\n")
+    run = run_session(
+        [
+            Reply.call("write_file", path="notes.txt", content="a sample\n"),
+            Reply.call("write_file", path="notes.txt", content="a sample\n"),
+            Reply.call("write_file", path="new.txt", content="fresh\n"),
+            Reply.call("write_file", path="new.txt", content="fresh again\n"),
+            Reply.call("read_file", path="calc.py"),
+            Reply.call("write_file", path="calc.py", content="def add(a, b):\n    return b + a\n"),
+            Reply.call("finish", summary="wrote"),
+        ],
+        task="write the notes",
+    )
+    refused, applied, new, rewritten, _, known = run.results()[:6]
+    assert refused.is_error and "you have not read it in this session" in refused.content
+    assert not applied.is_error and (workspace / "notes.txt").read_text() == "a sample\n"
+    assert not new.is_error and not rewritten.is_error  # its own file: the model knows it
+    assert not known.is_error and "b + a" in (workspace / "calc.py").read_text()

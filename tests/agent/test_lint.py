@@ -72,7 +72,9 @@ def test_a_rewrite_that_drops_functions_the_file_defined_is_warned() -> None:
     assert "stats.py no longer defines mean (it did before this change)" in out.content
     assert "write the file again with everything it had" in out.content
     kept = write_file(
-        ToolContext(sandbox=fake), "stats.py", "def median(xs):\n    return 4\n\n\ndef extra(): ..."
+        ToolContext(sandbox=fake, files_read={"stats.py"}),
+        "stats.py",
+        "def median(xs):\n    return 4\n\n\ndef extra(): ...",
     )
     assert "no longer defines" not in kept.content
 

@@ -22,7 +22,9 @@ BROKEN_TWICE = BROKEN_ESCAPE.replace('"""Tiny status server."""', "Tiny status s
 
 def test_a_line_break_inside_quotes_is_written_as_backslash_n_and_counted() -> None:
     fake = FakeSandbox({"server.py": SERVER})
-    out = write_file(ToolContext(sandbox=fake), "server.py", BROKEN_ESCAPE)
+    out = write_file(
+        ToolContext(sandbox=fake, files_read={"server.py"}), "server.py", BROKEN_ESCAPE
+    )
     assert not out.is_error
     written = fake.files["server.py"].decode()
     assert parse_error(written) is None and "b'ok\\n'" in written
