@@ -60,6 +60,14 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
         if refusal:
             return ToolOutput(content=refusal, is_error=True, repairs=repairs)
         repairs += fixes
+        if after == before:  # the whole function re-sent as it is (fix_median, twice)
+            return ToolOutput(
+                content=f"nothing changed: with the old body replaced, {rel} is exactly as it "
+                "was; the code still does what it did. Change the statements that compute "
+                "the wrong result.",
+                is_error=True,
+                repairs=repairs,
+            )
     ctx.sandbox.write_file(rel, after.encode("utf-8"))
     ctx.files_read.add(rel)
     message = f"edited {rel}" + (f"\nnote: {'; '.join(repairs)}" if repairs else "")

@@ -6,6 +6,9 @@ import ast
 
 import pytest
 
+from agent.testing import FakeSandbox
+from agent.tools.base import ToolContext
+from agent.tools.edit_file import edit_file
 from agent.tools.whole_def import drop_old_body
 
 BEFORE = (
@@ -48,3 +51,12 @@ def test_other_files_and_other_lines_are_left_alone() -> None:
     after = BEFORE.replace(OLD, new, 1)
     assert drop_old_body("stats.txt", OLD, new, after) == (after, "")
     assert drop_old_body("stats.py", "s = values", "s = sorted(values)", after)[1] == ""
+
+
+def test_a_whole_function_resent_as_it_is_is_nothing_changed() -> None:
+    """fix_median: the unchanged function sent for its `def` line, then finish, twice."""
+    text = "def median(v):\n    return v[len(v) // 2]\n"
+    fake = FakeSandbox({"stats.py": text})
+    out = edit_file(ToolContext(sandbox=fake), "stats.py", "def median(v):", text.rstrip("\n"))
+    assert out.is_error and "nothing changed" in out.content
+    assert fake.files["stats.py"].decode() == text
