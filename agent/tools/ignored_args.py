@@ -5,7 +5,9 @@ In the bench's create_wordfreq the 1.5B model wrote a script that read `sys.stdi
 and finished, twice. The run tool looks at the script it just ran (through the sandbox,
 so a read-denied file is never opened): arguments given to a script that has no
 `sys.argv`, argparse, fileinput, click or typer in it, and reads stdin, are named as
-ignored. Text is searched, nothing is run.
+ignored. And in config_cli_limit it read `int(sys.argv[2])` for `app.log --limit 3`, where
+sys.argv[2] is `--limit`: a script that indexes sys.argv with no option parser, run with an
+`--option`, is told what each position holds. Text is searched, nothing is run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ def _script_and_arguments(command: str) -> tuple[str, list[str]] | None:
     return (words[1], arguments) if arguments else None
 
 
+def _by_position(text: str) -> bool:
+    """Whether the script indexes sys.argv and parses no options."""
+    parsers = ("argparse", "click", "typer", "optparse", "getopt")
+    return "sys.argv[" in text and not any(p in text for p in parsers)
+
+
 def ignored_arguments(sandbox: SandboxLike, command: str) -> str:
     """The note for a run whose script never reads the arguments it was given, or ""."""
     found = _script_and_arguments(command)
@@ -49,6 +57,13 @@ def ignored_arguments(sandbox: SandboxLike, command: str) -> str:
         text = sandbox.read_file(workspace_path(script), limit=LIMIT).decode("utf-8", "replace")
     except (SandboxError, ToolArgumentError, OSError):  # gone, denied or not a file
         return ""
+    if _by_position(text) and any(a.startswith("--") for a in arguments):
+        shown = ", ".join(f"sys.argv[{i}] is {a!r}" for i, a in enumerate([script, *arguments][:6]))
+        return (
+            f"note: {script} reads sys.argv by position, and this command passes an option: "
+            f"{shown}. Read options with argparse (parser.add_argument(...)), not by "
+            "position."
+        )
     if any(name in text for name in READS_ARGUMENTS) or not any(s in text for s in READS_STDIN):
         return ""
     given = " ".join(arguments)

@@ -38,6 +38,18 @@ def test_a_script_reading_stdin_run_with_a_file_argument_is_told_it_ignored_it(
     assert "never reads" not in second.content
 
 
+def test_a_script_reading_argv_by_position_run_with_an_option_is_told_each_position() -> None:
+    """config_cli_limit: `int(sys.argv[2]) if sys.argv[2].isdigit() else 10`, 10 lines out."""
+    script = "import sys\nLIMIT = int(sys.argv[2]) if sys.argv[2].isdigit() else 10\n"
+    told = ignored_arguments(FakeSandbox({"top.py": script}), "python3 top.py app.log --limit 3")
+    assert "sys.argv[1] is 'app.log', sys.argv[2] is '--limit', sys.argv[3] is '3'" in told
+    assert "argparse" in told
+    parsed = "import argparse, sys\nsys.argv[1]\n"
+    assert ignored_arguments(FakeSandbox({"top.py": parsed}), "python3 top.py a --limit 3") == ""
+    plain = ignored_arguments(FakeSandbox({"top.py": script}), "python3 top.py app.log 3")
+    assert plain == ""  # no option: positions are what the script expects
+
+
 @pytest.mark.parametrize(
     ("command", "files"),
     [
