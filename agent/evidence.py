@@ -34,6 +34,7 @@ class Evidence:
         self.changed: dict[str, str] = {}
         self.commands: list[CommandRecord] = []
         self.denials = 0
+        self.ran_since_change = False  # a command ran after the last file change
         self._pending: dict[str, str] = {}  # call id -> command of a `run` call
         self._baseline: dict[str, bytes] = {}
         self._root: Path | None = None
@@ -60,6 +61,7 @@ class Evidence:
         for outcome in report.applied:
             if outcome.kind == "dir":
                 continue
+            self.ran_since_change = False
             first = self.changed.get(outcome.path)
             if first == "created" and outcome.change == "deleted":
                 del self.changed[outcome.path]  # made and removed again: no change
@@ -72,6 +74,7 @@ class Evidence:
         elif isinstance(event, ToolResultEvent) and event.call_id in self._pending:
             command = self._pending.pop(event.call_id)
             self.commands.append(CommandRecord(command=command, exit_code=event.exit_code))
+            self.ran_since_change = True
         elif isinstance(event, DecisionEvent) and event.decision == "deny":
             self.denials += 1
 

@@ -4,10 +4,10 @@ On `finish`, the project's check (`agent.projectcheck`) runs in the sandbox thro
 policy like any command. A failing check refuses the finish, with its output sent back to
 the model, at most `MAX_CHECK_REFUSALS` times; a finish with no file changed on a task that
 asks for a change is questioned once, and so is one that leaves a name the task asks for
-missing (`agent.taskterms`), and one whose run check printed nothing when the task expects
-output. The final event's summary is built from evidence
-(`agent.evidence`): files changed, commands and exit codes, the check's result. The
-model's own words are kept as its claim.
+missing (`agent.taskterms`), one whose run check printed nothing when the task expects
+output, and, with no check known, one after changes that nothing ran since. The final
+event's summary is built from evidence (`agent.evidence`): files changed, commands and exit
+codes, the check's result. The model's own words are kept as its claim.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ CHANGE_WORDS = re.compile(
     re.IGNORECASE,
 )
 PRINT_WORDS = re.compile(r"\b(print|prints|printed|output|outputs|shows?|display)\b", re.I)
-NOT_RUN = (126, 127)  # the check's command could not be run (not executable / not found)
+NOT_RUN = (126, 127)
+CODE_SUFFIXES = (".py", ".sh", ".js", ".ts", ".go", ".rs", ".rb", ".java", ".c", ".cc", ".cpp")
+UNRUN_QUESTION = (
+    "finish questioned: you changed {files} but ran nothing since, and no check is known for "
+    'this project. Run the changed code now with the run tool (e.g. python3 -c "from MODULE '
+    'import FUNCTION; print(FUNCTION(EXAMPLE))" with an example from the task) and compare '
+    "what it prints with what the task expects; then call finish again."
+)  # the check's command could not be run (not executable / not found)
 
 Status = Literal["finished", "failed", "limit", "stopped"]
 RunCheck = Callable[[ToolCallRequest, ProjectCheck, int], CheckRecord]
@@ -62,6 +69,7 @@ class Finisher:
         self.questioned = False
         self.expects_output = bool(PRINT_WORDS.search(task))
         self.silence_questioned = False
+        self.unrun_questioned = False
         self.last: CheckRecord | None = None
         self.attempts = 0
 
@@ -80,6 +88,10 @@ class Finisher:
             if asked:
                 return asked
         if self.check is None:
+            if self._unrun():
+                self.unrun_questioned = True
+                changed = sorted(p for p in self.evidence.changed if p.endswith(CODE_SUFFIXES))
+                return UNRUN_QUESTION.format(files=", ".join(changed))
             if self.aids and last_exit_code not in (None, 0) and not self.questioned:
                 self.questioned = True
                 return (
@@ -116,6 +128,13 @@ class Finisher:
             f"{record.output_tail}\n" + (f"{where}\n" if where else "") + "Read the failure, "
             "fix the code (do not edit the tests), then call finish again."
         )
+
+    def _unrun(self) -> bool:
+        """Changed code (not notes or data) that nothing ran since, with no check known
+        (asked once)."""
+        evidence = self.evidence
+        code = any(path.endswith(CODE_SUFFIXES) for path in evidence.changed)
+        return self.aids and not self.unrun_questioned and code and not evidence.ran_since_change
 
     def _silent(self, record: CheckRecord) -> bool:
         """A run check that printed nothing on a task that expects output (asked once)."""

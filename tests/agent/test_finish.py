@@ -270,6 +270,7 @@ def test_a_rename_left_half_done_is_questioned_once_naming_the_file_left(
             Reply.call("edit_file", path="users.py", old="def get_usr", new="def get_user"),
             Reply.call("finish", summary="Renamed get_usr to get_user everywhere"),
             Reply.call("finish", summary="done"),
+            Reply.call("finish", summary="done"),
         ],
         task="Rename the function `get_usr` to `get_user` in every file.",
     )
@@ -277,7 +278,9 @@ def test_a_rename_left_half_done_is_questioned_once_naming_the_file_left(
     assert "`get_usr` (the old name) still appears in: report.py" in asked
     assert "users.py" not in asked.split("still appears in:")[1]
     assert [c.path for c in run.finish.files_changed] == ["users.py"]
-    assert len(run.server.requests) == 3  # questioned once; the second finish stands
+    # questioned once for the names, once for running nothing since; the third stands
+    assert len(run.server.requests) == 4
+    assert "ran nothing since" in run.server.requests[3]["messages"][-1]["content"]
     left = "`get_usr` (the old name) still appears in: report.py."
     assert run.finish.unmet == [left]  # evidence at the end, whatever the model said
     assert f"named by the task, NOT found: {left}" in run.finish.summary
@@ -348,3 +351,24 @@ def test_a_write_over_a_file_never_read_is_refused_once_then_applied(
     assert not applied.is_error and (workspace / "notes.txt").read_text() == "a sample\n"
     assert not new.is_error and not rewritten.is_error  # its own file: the model knows it
     assert not known.is_error and "b + a" in (workspace / "calc.py").read_text()
+
+
+def test_with_no_check_known_a_finish_after_changes_nothing_ran_is_questioned_once(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """spec_roman: roman.py changed (to code that could not even import), nothing run, and
+    the session ended 'done'."""
+    run = run_session(
+        [
+            Reply.call("write_file", path="mul.py", content="def mul(a, b):\n    return a * b\n"),
+            Reply.call("finish", summary="mul works"),
+            Reply.call("run", command="python3 -c 'from mul import mul; print(mul(2, 3))'"),
+            Reply.call("write_file", path="notes.txt", content="x\n"),
+            Reply.call("run", command="python3 mul.py"),
+            Reply.call("finish", summary="mul works"),
+        ],
+        task="Create mul.py with mul(a, b).",
+    )
+    asked = run.server.requests[2]["messages"][-1]["content"]
+    assert "you changed mul.py but ran nothing since" in asked
+    assert run.finish.status == "finished" and len(run.server.requests) == 6
