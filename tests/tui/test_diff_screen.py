@@ -46,7 +46,14 @@ async def test_the_diff_screen_shows_the_change_and_undoes_it(
         await pilot.press("u")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: not (workspace / "b.txt").exists())
+        # the undo restores a.txt and removes b.txt, in an order of its own: wait for both
+        await wait_for(
+            pilot,
+            lambda: (
+                not (workspace / "b.txt").exists()
+                and (workspace / "a.txt").read_text() == "original\n"
+            ),
+        )
     assert (workspace / "a.txt").read_text() == "original\n"
 
 
