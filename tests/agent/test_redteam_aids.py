@@ -389,3 +389,52 @@ def test_a_run_of_a_read_denied_or_linked_script_says_nothing_of_its_text(
     for result in run.results()[:3]:
         assert "never reads its command-line arguments" not in result.content
         assert SECRET not in result.content and "sys.stdin" not in result.content
+
+
+def test_a_fifo_made_by_the_check_at_start_does_not_hang_the_pointers(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """The project's own test (a hostile repository's) leaves a FIFO in the sandbox; the
+    pointers then read every file: an open of a FIFO with no writer never returns."""
+    (workspace / "test_fifo.py").write_text(
+        "import os\n\n\ndef test_fifo():\n    os.mkfifo('pipe.txt')\n    assert False\n"
+    )
+    (workspace / "shapes.py").write_text("def area_of_circle(r):\n    return 3 * r * r\n")
+    run = run_session(
+        [Reply.call("list_files", path="."), Reply.call("finish", summary="nothing")],
+        task="Make `python3 -m pytest -q` pass; see `area_of_circle`.",
+    )
+    prompt = _first_prompt(run)
+    assert "FAILS" in prompt and "rebuilt" not in prompt
+    assert "- `area_of_circle`:\n    shapes.py:1: def area_of_circle(r):" in prompt
+    assert not run.results()[0].is_error  # the sandbox still answers
+
+
+def test_a_fifo_made_by_a_command_never_blocks_the_sandbox_s_file_operations(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """Invented variant: the model's own command makes the FIFO, then every file tool (and
+    rename_symbol, and the run note reading the script) meets it."""
+    (workspace / "mk.py").write_text("import os\n\nos.mkfifo('pipe.py')\n")
+    run = run_session(
+        [
+            Reply.call("run", command="python3 mk.py"),
+            Reply.call("read_file", path="pipe.py"),
+            Reply.call("write_file", path="pipe.py", content="x = 1\n"),
+            Reply.call("rename_symbol", old="add", new="plus", path="pipe.py"),
+            Reply.call("run", command="python3 pipe.py data.txt", timeout_s=3),
+            Reply.call("list_files", path="."),
+            Reply.call("finish", summary="done"),
+        ],
+        task="Rename add to plus",
+    )
+    made, read, write, rename, ran, listed = run.results()[:6]
+    assert "write refused: created pipe.py: only files, folders and symlinks" in made.content
+    assert "rebuilt" not in made.content  # the sandbox answered at once
+    for result in (read, write, rename, ran, listed):
+        assert "rebuilt" not in result.content and "no answer" not in result.content
+    assert rename.is_error
+    assert "never reads its command-line arguments" not in ran.content
+    assert not listed.is_error and "calc.py" in listed.content
+    assert (workspace / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert (workspace / "pipe.py").read_text() == "x = 1\n"  # a plain file, written after
