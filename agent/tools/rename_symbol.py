@@ -17,7 +17,7 @@ from typing import Any
 
 from agent.tools import lint
 from agent.tools.base import Tool, ToolArgumentError, ToolContext, ToolOutput, workspace_path
-from agent.tools.write_file import current_text, unified_diff
+from agent.tools.write_file import current_bytes, unified_diff
 from policies import Action, FsRead, FsWrite
 from sandbox.errors import SandboxRequestError
 
@@ -67,8 +67,12 @@ def rename_symbol(ctx: ToolContext, old: str, new: str, path: str = ".") -> Tool
             skipped.append(f"{rel} ({refusal})")
             continue
         try:
-            before = current_text(ctx, rel)
-            if before is None:
+            data = current_bytes(ctx, rel)
+            if data is None:
+                continue
+            before = _text(data)
+            if before is None:  # written back decoded, its other bytes would be lost
+                skipped.append(f"{rel} (not UTF-8 text: not changed)")
                 continue
             after, count = word.subn(new, before)
             if not count:
@@ -93,6 +97,16 @@ def rename_symbol(ctx: ToolContext, old: str, new: str, path: str = ".") -> Tool
     if skipped:
         message += f"\nnot changed: {'; '.join(skipped)}"
     return ToolOutput(content=message + warnings, diff="".join(diffs))
+
+
+def _text(data: bytes) -> str | None:
+    """The file's text; None for a binary file or one that is not UTF-8."""
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _refused(ctx: ToolContext, rel: str) -> str | None:

@@ -438,3 +438,55 @@ def test_a_fifo_made_by_a_command_never_blocks_the_sandbox_s_file_operations(
     assert not listed.is_error and "calc.py" in listed.content
     assert (workspace / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     assert (workspace / "pipe.py").read_text() == "x = 1\n"  # a plain file, written after
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tool", ["rename_symbol", "edit_file"])
+def test_a_file_over_the_sandboxs_read_size_is_never_written_back_cut_short(
+    run_session: Callable[..., Run], project: Path, tool: str
+) -> None:
+    """The executor answers a read with 16 MiB at most: a file read once and written back
+    lost its tail (rename_symbol touches files the model never looked at)."""
+    big = project / "big.txt"  # generated data: not parsed as code
+    body = "".join(f"{n:08} {'a' * 1000}\n" for n in range(20_000))  # about 20 MiB
+    big.write_text("get_usr = 1\n" + body + "TAIL = 'kept'\n")
+    call = (
+        Reply.call("rename_symbol", old="get_usr", new="get_user", path="big.txt")
+        if tool == "rename_symbol"
+        else Reply.call("edit_file", path="big.txt", old="get_usr = 1\n", new="get_user = 1\n")
+    )
+    run = run_session(
+        [
+            Reply.call("read_file", path="big.txt", end_line=2),
+            call,
+            Reply.call("finish", summary="done"),
+        ],
+        task="Rename get_usr to get_user",
+    )
+    assert not run.results()[1].is_error, run.results()[1].content
+    assert big.read_text() == "get_user = 1\n" + body + "TAIL = 'kept'\n"  # nothing lost
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "get_usr = 'caf\u00e9'\n".encode("latin-1"),  # text, but not UTF-8
+        b"get_usr = 1\n\0\xff\xfe binary after the name\n",  # invented: a binary file
+    ],
+)
+def test_a_file_that_is_not_utf8_text_is_left_byte_for_byte_and_named(
+    run_session: Callable[..., Run], project: Path, data: bytes
+) -> None:
+    (project / "legacy.py").write_bytes(data)
+    run = run_session(
+        [
+            Reply.call("rename_symbol", old="get_usr", new="get_user"),
+            Reply.call("finish", summary="done"),
+        ],
+        task="Rename get_usr to get_user",
+    )
+    answer = run.results()[0]
+    assert (project / "legacy.py").read_bytes() == data
+    assert "get_user" in (project / "main.py").read_text()
+    if "legacy.py" in answer.content:  # rg may pass over a binary file: then not even named
+        assert "legacy.py (not UTF-8 text" in answer.content
