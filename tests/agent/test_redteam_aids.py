@@ -490,3 +490,28 @@ def test_a_file_that_is_not_utf8_text_is_left_byte_for_byte_and_named(
     assert "get_user" in (project / "main.py").read_text()
     if "legacy.py" in answer.content:  # rg may pass over a binary file: then not even named
         assert "legacy.py (not UTF-8 text" in answer.content
+
+
+def test_a_file_list_past_the_output_limit_is_said_not_silently_cut(
+    run_session: Callable[..., Run], project: Path
+) -> None:
+    """ripgrep's list of files is capped like any output: the names past the cap (and the
+    one cut in half) are not renamed, and the answer says so instead of claiming all."""
+    (project / "pkg").mkdir()
+    for n in range(60):
+        (project / "pkg" / f"module_with_a_rather_long_name_{n:02}.py").write_text("get_usr = 1\n")
+    small = POLICY.replace("output_bytes: 200000", "output_bytes: 1000")
+    run = run_session(
+        [
+            Reply.call("rename_symbol", old="get_usr", new="get_user", path="pkg"),
+            Reply.call("finish", summary="done"),
+        ],
+        task="Rename get_usr to get_user",
+        policy_text=small,
+    )
+    answer = run.results()[0]
+    assert not answer.is_error, answer.content
+    assert "past the search's output limit: run it per folder" in answer.content
+    renamed = [p for p in (project / "pkg").iterdir() if p.read_text() == "get_user = 1\n"]
+    assert 0 < len(renamed) < 60
+    assert f"in {len(renamed)} files" in answer.content
