@@ -467,6 +467,9 @@ def _refusal(
         return "not a plain workspace path", "builtin"
     if any(change.path.startswith(d + "/") for d in refused_dirs):
         return "its folder was refused", None
+    if change.change != "deleted" and change.kind not in ("file", "dir", "symlink"):
+        # a FIFO or socket a command made: never read (an open of a FIFO waits for a writer)
+        return "only files, folders and symlinks are copied out", "builtin"
     # judged under every name it has: `realgit/hooks/x` is also `.git/hooks/x` when `.git`
     # is a symlink to `realgit`
     names = sorted(view.names(change.path), key=lambda n: (n != change.path, n))

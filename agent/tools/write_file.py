@@ -24,11 +24,25 @@ def unified_diff(path: str, before: str, after: str) -> str:
     return "".join(lines)
 
 
+def current_bytes(ctx: ToolContext, rel: str) -> bytes | None:
+    """The whole file, or None when it does not exist yet. One read answers a part at most
+    (16 MiB from the executor): a file written back from one read lost its tail."""
+    entry = ctx.sandbox.stat(rel)
+    if not entry.exists:
+        return None
+    data = ctx.sandbox.read_file(rel)
+    while len(data) < entry.size:
+        more = ctx.sandbox.read_file(rel, offset=len(data))
+        if not more:  # cut shorter since the stat
+            break
+        data += more
+    return data
+
+
 def current_text(ctx: ToolContext, rel: str) -> str | None:
     """The file's text, or None when it does not exist yet."""
-    if not ctx.sandbox.stat(rel).exists:
-        return None
-    return ctx.sandbox.read_file(rel).decode("utf-8", errors="replace")
+    data = current_bytes(ctx, rel)
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
