@@ -40,6 +40,12 @@ def _strip_gutter(lines: list[str]) -> list[str] | None:
     return out
 
 
+# `\b` and `\f` in a JSON string are a backspace and a form feed: a model writing the regex
+# `r'\b[a-z]+\b'` sends them, and the file gets control characters that match nothing (bench:
+# create_wordfreq printed nothing). No source text holds them: they go back to the escape.
+JSON_SLIPS = {"\x08": ("\\b", "backspace"), "\x0c": ("\\f", "form feed")}
+
+
 def unpaste(text: str) -> tuple[str, list[str]]:
     """`text` without pasted tool-output framing, and what was removed (empty: unchanged)."""
     repairs: list[str] = []
@@ -60,4 +66,9 @@ def unpaste(text: str) -> tuple[str, list[str]]:
     if stripped is not None:
         lines = stripped
         repairs.append("removed a pasted line-number gutter")
-    return ("\n".join(lines) if repairs else text), repairs
+    out = "\n".join(lines) if repairs else text
+    for char, (escape, name) in JSON_SLIPS.items():
+        if char in out:
+            repairs.append(f"wrote {out.count(char)} {name} character(s) as {escape}")
+            out = out.replace(char, escape)
+    return out, repairs

@@ -77,7 +77,8 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
             "(read_file first, then replace the exact text)"
         )
     if repairs:
-        message += "\nnote: " + "; ".join(repairs) + " (tool output is not file text)"
+        pasted = any(r.startswith("removed") for r in repairs)
+        message += "\nnote: " + "; ".join(repairs) + (" (tool output is not file text)" * pasted)
     if fixes:
         message += "\nnote: " + "; ".join(fixes)
     if ctx.aids:

@@ -170,3 +170,15 @@ def test_left_out_lines_must_be_few_and_the_place_unique() -> None:
     twice = "a = 1\n# one\nb = 2\nc = 3\na = 1\n# two\nb = 2\nc = 3\n"
     found = replace_once(twice, "a = 1\nb = 2\nc = 3\n", "a = 1\nb = 5\nc = 3\n", "a.py")
     assert found.error  # two places fit: nothing applied
+
+
+def test_a_json_backspace_meant_as_a_regex_word_boundary_is_written_as_backslash_b() -> None:
+    """create_wordfreq: `r'\\b[a-z]+\\b'` sent in JSON arrived as two backspaces; the regex
+    matched nothing and the script printed nothing."""
+    fixed, repairs = unpaste("words = re.findall(r'\x08[a-z]+\x08', text)\nx = '\x0c'\n")
+    assert fixed == "words = re.findall(r'\\b[a-z]+\\b', text)\nx = '\\f'\n"
+    assert repairs == [
+        "wrote 2 backspace character(s) as \\b",
+        "wrote 1 form feed character(s) as \\f",
+    ]
+    assert unpaste("plain\ttext\n") == ("plain\ttext\n", [])
