@@ -51,7 +51,7 @@ from agent.serving.profiles import deploy_dir, profile_for
 from agent.settings import Settings
 from agent.store import open_store
 from agent.tools import TOOLS, tools_for
-from agent.tools.base import ToolArgumentError, ToolContext, ToolLike, workspace_path
+from agent.tools.base import Tool, ToolArgumentError, ToolContext, ToolLike, workspace_path
 from agent.tools.mcp_tool import McpTool
 from agent.warm import Probed, Warm
 from agent.workspace_lock import WorkspaceLock
@@ -125,6 +125,7 @@ class Session:
         self.evidence = Evidence()
         self.check: ProjectCheck | None = None
         self._context = ""
+        self._offered: dict[str, Tool] = {}  # the built-in tools this session offers
         self._lock: WorkspaceLock | None = None
         self.checkpoints: Checkpoints | None = None
         self._runner: CallRunner | None = None
@@ -372,8 +373,8 @@ class Session:
         )
         runner_ref.append(runner)
         self._runner = runner
-        offered = tools_for(settings.aids, opts.task)
-        tools: dict[str, ToolLike] = {**offered, **self._start_mcp(runner)}
+        self._offered = tools_for(settings.aids, opts.task)
+        tools: dict[str, ToolLike] = {**self._offered, **self._start_mcp(runner)}
         self._know_project(workspace)
         finisher = Finisher(
             opts.task,
@@ -583,7 +584,7 @@ class Session:
     # running -----------------------------------------------------------------------
     def _history(self) -> list[Message]:
         if not self.options.resume_id:
-            offered = tools_for(self.settings.aids, self.options.task)
+            offered = self._offered
             prompt = system_prompt(offered)
             if self.capabilities is not None and self.capabilities.mode is None:
                 prompt += "\n\n" + textcalls.instructions(

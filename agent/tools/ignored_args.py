@@ -18,7 +18,8 @@ from agent.tools.base import SandboxLike, ToolArgumentError, workspace_path
 from sandbox.errors import SandboxError
 
 PYTHONS = ("python", "python3")
-READS_ARGUMENTS = ("sys.argv", "argparse", "fileinput", "click", "typer", "optparse", "getopt")
+PARSERS = ("argparse", "click", "typer", "optparse", "getopt")  # options, not positions
+READS_ARGUMENTS = ("sys.argv", "fileinput", *PARSERS)
 READS_STDIN = ("sys.stdin", "input(")
 STOP = {">", ">>", "<", "|", ";", "&&", "||", "2>", "2>&1", "&"}
 LIMIT = 256 * 1024
@@ -43,8 +44,7 @@ def _script_and_arguments(command: str) -> tuple[str, list[str]] | None:
 
 def _by_position(text: str) -> bool:
     """Whether the script indexes sys.argv and parses no options."""
-    parsers = ("argparse", "click", "typer", "optparse", "getopt")
-    return "sys.argv[" in text and not any(p in text for p in parsers)
+    return "sys.argv[" in text and not any(p in text for p in PARSERS)
 
 
 def ignored_arguments(sandbox: SandboxLike, command: str) -> str:
