@@ -354,6 +354,7 @@ class Session:
         handle = self._sandbox
         held: set[str] = set()  # the session's writes refused once (agent.tools.write_file)
         seen: set[str] = set()  # the files the model read in this session (read_file)
+        originals: dict[str, str | None] = {}  # each changed file as first found (lint)
         runner = CallRunner(
             self.id,
             self.policy,
@@ -368,6 +369,7 @@ class Session:
                 aids=settings.aids,
                 held=held,
                 files_read=seen,
+                originals=originals,
             ),
             ApprovedStore(settings.config_dir),
         )

@@ -67,6 +67,10 @@ class ToolContext:
     aids: bool = True  # issue-12 aids for small models (off: the bench's comparison)
     # writes refused once and allowed when sent again as they were (the session's, shared)
     held: set[str] = field(default_factory=set)
+    # each file's text when a tool first changed it in this session (None: it did not
+    # exist): what the session is judged against, so a problem it added stays reported
+    # until it is fixed, not only in the change that added it
+    originals: dict[str, str | None] = field(default_factory=dict)
     # a tool that finds the files it changes while it runs (rename_symbol) puts each one to
     # the policy here: None when allowed, else the refusal; no policy to ask: nothing allowed
     authorise: Callable[[Action], str | None] | None = None

@@ -69,10 +69,11 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
                 repairs=repairs,
             )
     ctx.sandbox.write_file(rel, after.encode("utf-8"))
+    ctx.originals.setdefault(rel, before)
     ctx.files_read.add(rel)
     message = f"edited {rel}" + (f"\nnote: {'; '.join(repairs)}" if repairs else "")
     if ctx.aids:
-        message += lint.warning(lint.new_problems(rel, before, after))
+        message += lint.warning(lint.new_problems(rel, ctx.originals[rel], after))
         message += constant.ignored_inputs(rel, before, after)
         message += lint.same_code(rel, before, after)
         message += lint.lost_definitions(rel, before, after, whole=False)

@@ -3,9 +3,13 @@
 A small model's most common slip after a correct idea is a change that cannot run: a
 missing import (`os.getenv` without `import os`), a name misspelt, an indentation that no
 longer parses. The tool result says so right away, with line numbers, instead of the model
-finding out (or not) from a failed run several steps later. Only problems the change added
-are reported (a file that was already broken is not blamed on the edit), and only the kinds
-that make code fail when it runs; style (unused imports, ...) is not the model's task.
+finding out (or not) from a failed run several steps later. Only problems the session's
+changes added are reported (a file that was already broken is not blamed on the edit): the
+file is judged against its text when the session first changed it, so a problem added by one
+change and left by the next is told again (bench, config_env_port: a rewrite lost `import
+sys` and `import http.server`; the next edit fixed one, and `sys` was never named again).
+Only the kinds that make code fail when it runs; style (unused imports, ...) is not the
+model's task.
 The text is judged by pyflakes on the host: parsed, never run.
 """
 
@@ -116,7 +120,7 @@ def warning(found: list[str]) -> str:
     shown = "\n".join(f"  {item}" for item in found[:MAX_SHOWN])
     more = f"\n  ... and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
     return (
-        "\nwarning: the file was written, but this change makes it fail when it runs:\n"
+        "\nwarning: the file was written, but it will fail when it runs:\n"
         f"{shown}{more}\nFix this next: edit_file with the line shown as `old` (for an "
         "undefined name: add the import or define it)."
     )

@@ -78,12 +78,13 @@ def rename_symbol(ctx: ToolContext, old: str, new: str, path: str = ".") -> Tool
             if not count:
                 continue
             ctx.sandbox.write_file(rel, after.encode("utf-8"))
+            ctx.originals.setdefault(rel, before)
         except SandboxRequestError as exc:  # refused at the wall, or changed on the host:
             skipped.append(f"{rel} ({str(exc).strip('[]')})")  # the rest goes on, all told
             continue
         changed.append(f"{rel} ({count})")
         diffs.append(unified_diff(rel, before, after))
-        warnings += lint.warning(lint.new_problems(rel, before, after))
+        warnings += lint.warning(lint.new_problems(rel, ctx.originals[rel], after))
     if result.truncated:
         skipped.append("files past the search's output limit: run it per folder")
     if len(files) > MAX_FILES:

@@ -67,6 +67,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
     if ctx.aids and (refusal := _held_once(ctx, rel, before, content)):
         return ToolOutput(content=refusal, is_error=True, repairs=repairs + fixes)
     ctx.sandbox.write_file(rel, content.encode("utf-8"))
+    ctx.originals.setdefault(rel, before)
     ctx.files_read.add(rel)  # the model knows what it wrote
     diff = unified_diff(rel, before or "", content)
     lines = content.count("\n") + (0 if content.endswith("\n") else 1)
@@ -82,7 +83,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
     if fixes:
         message += "\nnote: " + "; ".join(fixes)
     if ctx.aids:
-        message += lint.warning(lint.new_problems(rel, before, content))
+        message += lint.warning(lint.new_problems(rel, ctx.originals[rel], content))
         message += constant.ignored_inputs(rel, before, content)
         message += lint.same_code(rel, before, content)
         message += lint.lost_definitions(rel, before, content)

@@ -99,3 +99,27 @@ def test_an_edit_that_leaves_the_code_as_it_was_says_so() -> None:
     assert not out.is_error and "leaves the code of stats.py as it was" in out.content
     fixed = edit_file(ToolContext(sandbox=fake), "stats.py", "    v = v\n", "    v = sorted(v)\n")
     assert "as it was" not in fixed.content
+
+
+def test_a_problem_an_earlier_change_added_is_told_again_until_it_is_fixed() -> None:
+    """Bench, config_env_port: a rewrite lost `import sys` and an import of the server
+    classes; the next edit fixed the classes, and `sys` was never named again."""
+    fake = FakeSandbox({"server.py": SERVER})
+    ctx = ToolContext(sandbox=fake, files_read={"server.py"})
+    broken = "import os\n\nPORT = os.getenv('P', 8080)\n\n\ndef main():\n    print(PORT, sys.argv, H)\n"
+    first = write_file(ctx, "server.py", broken)
+    assert "undefined name 'sys'" in first.content and "undefined name 'H'" in first.content
+    second = edit_file(ctx, "server.py", "import os\n", "import os\nH = 1\n")
+    assert "undefined name 'H'" not in second.content
+    assert "server.py:8: undefined name 'sys'" in second.content  # still broken: said again
+    third = edit_file(ctx, "server.py", "import os\n", "import os\nimport sys\n")
+    assert "warning" not in third.content
+    assert ctx.originals == {"server.py": SERVER}  # judged against the file as first found
+
+
+def test_a_file_broken_before_the_session_stays_unblamed_after_several_changes() -> None:
+    fake = FakeSandbox({"m.py": "def f():\n    return missing\n"})
+    ctx = ToolContext(sandbox=fake, files_read={"m.py"})
+    edit_file(ctx, "m.py", "def f():\n", "def f():\n    x = 1\n")
+    out = edit_file(ctx, "m.py", "x = 1", "x = 2")
+    assert "warning" not in out.content
