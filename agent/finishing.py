@@ -20,7 +20,7 @@ from agent.events import CheckRecord, FinishEvent, Outcome, Verified
 from agent.evidence import Evidence
 from agent.messages import ToolCallRequest
 from agent.projectcheck import ProjectCheck
-from agent.taskterms import Files, question, terms_of, unmet
+from agent.taskterms import Exists, Files, question, terms_of, unmet
 from agent.tools.focus import focus
 from policies.errors import RempartError
 
@@ -59,9 +59,11 @@ class Finisher:
         evidence: Evidence,
         aids: bool = True,
         files: Files | None = None,
+        exists: Exists | None = None,
     ) -> None:
         self.check, self.run_check, self.evidence, self.aids = check, run_check, evidence, aids
         self.files = files  # the workspace's texts, for the task's named terms
+        self.exists = exists  # whether a file is there, for the files the task asks for
         self.terms = terms_of(task)
         self.terms_questioned = False
         self.wants_change = asks_for_change(task)
@@ -84,7 +86,7 @@ class Finisher:
             )
         if self.aids and self.files is not None and not self.terms_questioned:
             self.terms_questioned = True
-            asked = question(self.terms, self.files)
+            asked = question(self.terms, self.files, self.exists)
             if asked:
                 return asked
         if self.check is None:
@@ -219,7 +221,7 @@ class Finisher:
         if not self.aids or self.files is None:
             return []
         try:
-            return unmet(self.terms, self.files)
+            return unmet(self.terms, self.files, self.exists)
         except RempartError:  # the sandbox is gone: nothing to look at, nothing claimed
             return []
 

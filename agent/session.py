@@ -385,6 +385,7 @@ class Session:
             self.evidence,
             settings.aids,
             files=self._workspace_texts,
+            exists=self._exists,
         )
         self.loop = AgentLoop(
             client,
@@ -446,16 +447,7 @@ class Session:
         check, runner, loop = self.check, self._runner, self.loop
         if not self.settings.aids or check is None or runner is None or loop is None:
             return ""
-        assert self._sandbox is not None
-        sandbox = self._sandbox.current
-
-        def exists(path: str) -> bool:
-            try:
-                return bool(sandbox.stat(workspace_path(path)).exists)
-            except (SandboxError, ToolArgumentError):
-                return False
-
-        if not worth_running(check, exists):
+        if not worth_running(check, self._exists):
             return ""
         record = runner.run_check(START_CHECK, check, 0)
         same = asks_same_output(self.options.task)
@@ -463,6 +455,15 @@ class Session:
             self.check = check.model_copy(update={"expect_output": record.output_tail})
             loop.finisher.check = self.check
         return opening(record, same)
+
+    def _exists(self, path: str) -> bool:
+        """Whether the sandbox sees a file at this workspace path (no: also when the path
+        is outside the workspace or the sandbox cannot answer)."""
+        assert self._sandbox is not None
+        try:
+            return bool(self._sandbox.current.stat(workspace_path(path)).exists)
+        except (SandboxError, ToolArgumentError):
+            return False
 
     def _pointers(self, rename_tool: bool) -> str:
         """With the aids on, where the task's named things are (`agent.pointers`)."""

@@ -9,7 +9,11 @@ backticks. At `finish`, the loop looks (once) for:
   underscore (`APP_PORT`, `get_user`, also as a call: `to_roman(n)`) or in CamelCase
   (`ReportBuilder`); it must appear in
   some file of the workspace (the sandbox's view, so read-denied files are never opened);
-- the old name of a rename (`rename `A` to `B``): it must appear in no file.
+- the old name of a rename (`rename `A` to `B``): it must appear in no file;
+- each file a sentence of the task asks to be created or saved (`Create a script
+  `summarize.py``, `save its output to `summary.txt``): it must exist. In the bench both
+  create tasks ended with the script written and run and the asked-for output file never
+  made.
 
 A miss questions the finish once, naming what is missing and where; a second `finish`
 stands, and the final event lists what is still missing (`unmet`) as evidence next to the
@@ -24,22 +28,32 @@ from collections.abc import Callable, Iterable
 from pydantic import BaseModel
 
 BACKTICKS = re.compile(r"`([^`\n]{2,80})`")
-OPTION = re.compile(r"^--?[A-Za-z][\w-]+$")
+OPTION = re.compile(r"^--[A-Za-z][\w-]+$")  # `-rcN` (a version suffix) is no option
 CALL = re.compile(r"^([A-Za-z_]\w*)\(")  # `to_roman(n)`, `to_roman(1994) == "MCMXCIV"`
 IDENTIFIER = re.compile(r"^[A-Za-z_]\w{2,}$")
 RENAME = re.compile(
     r"\brenam\w*\s+(?:[\w-]+\s+){0,3}`([^`\n]+)`[^`]{0,40}?\b(?:to|into|as)\s+`([^`\n]+)`",
     re.IGNORECASE,
 )
+FILE = re.compile(r"^(?!-)[\w.-]+(?:/[\w.-]+)*\.[A-Za-z0-9]{1,8}$")  # `summary.txt`, `a/b.py`
+MAKE_WORDS = re.compile(r"\b(create|save|saves|saved|write|writes|store|produce|generate)\b", re.I)
+NOT = re.compile(r"\b(not|never|nor)\b|n't\b", re.IGNORECASE)
 REMOVAL = re.compile(r"\b(remov\w*|delet\w*|drop\w*|without|instead of|no longer)\b", re.I)
 
-# path -> text, for every file the check may look at
+# path -> text, for every file the check may look at ("" for a file it does not read)
 Files = Callable[[], Iterable[tuple[str, str]]]
+Exists = Callable[[str], bool]  # whether a file is at this path (else: among `Files`' paths)
+NO_FILE = "does not exist (the task asks for this file)."
+SAVE_HINT = (
+    "To save what a command prints in a file, run it with its output sent there "
+    "(`python3 script.py ARGS > FILE`), then read the file."
+)
 
 
 class TaskTerms(BaseModel):
     present: list[str] = []  # must appear in some file
     absent: list[str] = []  # must appear in no file
+    outputs: list[str] = []  # files that must exist
 
 
 def _is_name(span: str) -> bool:
@@ -70,19 +84,39 @@ def terms_of(task: str) -> TaskTerms:
                 name = call.group(1)
             if _is_name(name) and name not in absent and not removal and name not in present:
                 present.append(name)
-    return TaskTerms(present=present, absent=absent)
+    return TaskTerms(present=present, absent=absent, outputs=_outputs(task))
 
 
-def unmet(terms: TaskTerms, files: Files) -> list[str]:
+def _outputs(task: str) -> list[str]:
+    """The files a sentence of the task asks to create or save. Sentences run across the
+    task's line breaks ("save its output\nto `summary.txt`"); a blank line or a list item
+    starts a new one."""
+    flowing = re.sub(r"\n(?!\s*\n|\s*[-*] )", " ", task)
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.!?:;])\s+|\n", flowing):
+        if not MAKE_WORDS.search(sentence) or REMOVAL.search(sentence) or NOT.search(sentence):
+            continue
+        for span in BACKTICKS.findall(sentence):
+            path = span.strip().removeprefix("./")
+            if FILE.match(path) and ".." not in path.split("/") and path not in found:
+                found.append(path)
+    return found
+
+
+def unmet(terms: TaskTerms, files: Files, exists: Exists | None = None) -> list[str]:
     """What the workspace lacks of the task's named things, one plain sentence each."""
-    if not terms.present and not terms.absent:
+    if not terms.present and not terms.absent and not terms.outputs:
         return []
     found: dict[str, list[str]] = {name: [] for name in [*terms.present, *terms.absent]}
+    paths: set[str] = set()
     for path, text in files():
+        paths.add(path.removeprefix("./"))
         for name, where in found.items():
             if name in text:
                 where.append(path)
-    lines = [f"`{name}` appears in no file." for name in terms.present if not found[name]]
+    there = exists or paths.__contains__
+    lines = [f"`{path}` {NO_FILE}" for path in terms.outputs if not there(path)]
+    lines += [f"`{name}` appears in no file." for name in terms.present if not found[name]]
     for name in terms.absent:
         if where := found[name]:
             shown = ", ".join(where[:8]) + (" ..." if len(where) > 8 else "")
@@ -90,14 +124,16 @@ def unmet(terms: TaskTerms, files: Files) -> list[str]:
     return lines
 
 
-def question(terms: TaskTerms, files: Files) -> str | None:
+def question(terms: TaskTerms, files: Files, exists: Exists | None = None) -> str | None:
     """The answer to a `finish` that left a named thing undone, or None."""
-    lines = unmet(terms, files)
+    lines = unmet(terms, files, exists)
     if not lines:
         return None
     missing = [name for name in terms.present if f"`{name}` appears in no file." in lines]
     options = [name for name in missing if name.startswith("--")]
     how = [_argparse_hint(options[0])] if options else []
+    if any(line.endswith(NO_FILE) for line in lines):
+        how.append(SAVE_HINT)
     return "\n".join(
         [
             "finish questioned: the task names things your change has not done yet.",

@@ -372,3 +372,45 @@ def test_with_no_check_known_a_finish_after_changes_nothing_ran_is_questioned_on
     asked = run.server.requests[2]["messages"][-1]["content"]
     assert "you changed mul.py but ran nothing since" in asked
     assert run.finish.status == "finished" and len(run.server.requests) == 6
+
+
+def test_a_finish_without_the_file_the_task_asks_to_save_is_questioned_once(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """create_sales_report and create_wordfreq: the script was written and run, the output
+    file the task asks for never made, and the session ended "done"."""
+    (workspace / "sales.csv").write_text("region,amount\nnorth,2.50\n")
+    script = "import sys\nprint(open(sys.argv[1]).read().splitlines()[1])\n"
+    run = run_session(
+        [
+            Reply.call("write_file", path="summarize.py", content=script),
+            Reply.call("run", command="python3 summarize.py sales.csv"),
+            Reply.call("finish", summary="summary.txt has the totals"),
+            Reply.call("run", command="python3 summarize.py sales.csv > summary.txt"),
+            Reply.call("finish", summary="saved"),
+        ],
+        task="Create `summarize.py` that sums `sales.csv` by region. Run it and save "
+        "its output\nto `summary.txt`.",
+    )
+    asked = run.server.requests[3]["messages"][-1]["content"]
+    assert "`summary.txt` does not exist (the task asks for this file)" in asked
+    assert "> FILE" in asked
+    assert (workspace / "summary.txt").read_text() == "north,2.50\n"
+    assert run.finish.unmet == [] and run.finish.outcome == "success"
+
+
+def test_a_session_that_never_saves_the_asked_for_file_does_not_end_as_done(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    run = run_session(
+        [
+            Reply.call("write_file", path="report.py", content="print('total 3')\n"),
+            Reply.call("run", command="python3 report.py"),
+            Reply.call("finish", summary="saved to report.txt"),
+            Reply.call("finish", summary="saved to report.txt"),
+        ],
+        task="Write `report.py` and save what it prints to `report.txt`.",
+    )
+    assert run.finish.unmet == ["`report.txt` does not exist (the task asks for this file)."]
+    assert run.finish.outcome == "check_failed"  # the model's claim is not the outcome
+    assert run.finish.summary.startswith("NOT done: what the task names is missing")

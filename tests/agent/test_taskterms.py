@@ -63,3 +63,33 @@ def test_a_function_named_as_a_call_or_signature_is_required_by_its_name() -> No
     assert terms_of(task).present == ["to_roman", "from_roman"]
     only_one = [("roman.py", "def from_roman(s):\n    return 1\n")]
     assert question(terms_of(task), lambda: only_one) is not None
+
+
+def test_files_the_task_asks_to_create_or_save_must_exist() -> None:
+    """Bench, both create tasks: the script written and run, the output file never made."""
+    task = (
+        "Create a Python script `summarize.py` that reads `sales.csv`. Run it with\n"
+        "`python3 summarize.py sales.csv` and save its output\nto `out/summary.txt`."
+    )
+    terms = terms_of(task)
+    assert terms.outputs == ["summarize.py", "sales.csv", "out/summary.txt"]
+    made = {"summarize.py": "print(1)\n", "sales.csv": "region,amount\n"}
+    asked = question(terms, lambda: made.items())
+    assert asked is not None and "`out/summary.txt` does not exist" in asked
+    assert "`summarize.py`" not in asked and "python3 script.py ARGS > FILE" in asked
+    assert question(terms, lambda: made.items(), lambda path: True) is None  # stat says it is
+
+
+def test_files_a_task_forbids_or_deletes_or_only_reads_are_not_asked_for() -> None:
+    task = (
+        "Do not write `cache.db`. Delete `old.log`. Read `config.toml` and print it. "
+        "Never create `tmp.txt`; don't produce `x.json`. Run `python3 app.py --out a.txt`."
+    )
+    assert terms_of(task).outputs == []
+    assert terms_of("Write the result to `../escape.txt` or `-rf.txt`.").outputs == []
+
+
+def test_a_version_suffix_in_backticks_is_not_an_option_to_look_for() -> None:
+    """spec_versions: `-rcN` was required to appear in a file, as if it were an option."""
+    assert terms_of("optionally followed by `-rcN` where N is positive").present == []
+    assert terms_of("Add a `--dry-run` flag.").present == ["--dry-run"]
