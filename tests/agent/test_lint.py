@@ -106,7 +106,9 @@ def test_a_problem_an_earlier_change_added_is_told_again_until_it_is_fixed() -> 
     classes; the next edit fixed the classes, and `sys` was never named again."""
     fake = FakeSandbox({"server.py": SERVER})
     ctx = ToolContext(sandbox=fake, files_read={"server.py"})
-    broken = "import os\n\nPORT = os.getenv('P', 8080)\n\n\ndef main():\n    print(PORT, sys.argv, H)\n"
+    broken = (
+        "import os\n\nPORT = os.getenv('P', 8080)\n\n\ndef main():\n    print(PORT, sys.argv, H)\n"
+    )
     first = write_file(ctx, "server.py", broken)
     assert "undefined name 'sys'" in first.content and "undefined name 'H'" in first.content
     second = edit_file(ctx, "server.py", "import os\n", "import os\nH = 1\n")
