@@ -4,8 +4,9 @@ On `finish`, the project's check (`agent.projectcheck`) runs in the sandbox thro
 policy like any command. A failing check refuses the finish, with its output sent back to
 the model, at most `MAX_CHECK_REFUSALS` times; a finish with no file changed on a task that
 asks for a change is questioned once, and so is one that leaves a name the task asks for
-missing (`agent.taskterms`), one whose run check printed nothing when the task expects
-output, and, with no check known, one after changes that nothing ran since. The final
+missing (`agent.taskterms`), one that leaves code the session's changes broke (undefined
+names, syntax errors: `agent.tools.lint`), one whose run check printed nothing when the task
+expects output, and, with no check known, one after changes that nothing ran since. The final
 event's summary is built from evidence (`agent.evidence`): files changed, commands and exit
 codes, the check's result. The model's own words are kept as its claim.
 """
@@ -35,10 +36,15 @@ NOT_RUN = (126, 127)
 CODE_SUFFIXES = (".py", ".sh", ".js", ".ts", ".go", ".rs", ".rb", ".java", ".c", ".cc", ".cpp")
 UNRUN_QUESTION = (
     "finish questioned: you changed {files} but ran nothing since, and no check is known for "
-    'this project. Run the changed code now with the run tool (e.g. python3 -c "from MODULE '
-    'import FUNCTION; print(FUNCTION(EXAMPLE))" with an example from the task) and compare '
-    "what it prints with what the task expects; then call finish again."
-)  # the check's command could not be run (not executable / not found)
+    "this project. Try the changed code now: write a short script (e.g. try_it.py with "
+    "`from MODULE import FUNCTION` and `print(FUNCTION(EXAMPLE))`, an example from the task), "
+    "run it with `python3 try_it.py`, and compare what it prints with what the task expects; "
+    "then call finish again."
+)  # not `python3 -c`: the default policy refuses code given on the command line (spec_roman)
+BROKEN_QUESTION = (
+    "finish questioned: your changes left code that fails when it runs:\n{found}\nFix each "
+    "line named (for an undefined name: define it or import it), then call finish again."
+)
 
 Status = Literal["finished", "failed", "limit", "stopped"]
 RunCheck = Callable[[ToolCallRequest, ProjectCheck, int], CheckRecord]
@@ -60,10 +66,13 @@ class Finisher:
         aids: bool = True,
         files: Files | None = None,
         exists: Exists | None = None,
+        broken: Callable[[], list[str]] | None = None,
     ) -> None:
         self.check, self.run_check, self.evidence, self.aids = check, run_check, evidence, aids
         self.files = files  # the workspace's texts, for the task's named terms
         self.exists = exists  # whether a file is there, for the files the task asks for
+        self.broken = broken  # what the session's changes left failing (agent.tools.lint)
+        self.broken_questioned = False
         self.terms = terms_of(task)
         self.terms_questioned = False
         self.wants_change = asks_for_change(task)
@@ -89,6 +98,10 @@ class Finisher:
             asked = question(self.terms, self.files, self.exists)
             if asked:
                 return asked
+        if self.aids and self.broken is not None and not self.broken_questioned:
+            self.broken_questioned = True
+            if found := self.broken():
+                return BROKEN_QUESTION.format(found="\n".join(f"  {f}" for f in found[:8]))
         if self.check is None:
             if self._unrun():
                 self.unrun_questioned = True

@@ -52,7 +52,9 @@ from agent.settings import Settings
 from agent.store import open_store
 from agent.tools import TOOLS, tools_for
 from agent.tools.base import Tool, ToolArgumentError, ToolContext, ToolLike, workspace_path
+from agent.tools.lint import left_broken
 from agent.tools.mcp_tool import McpTool
+from agent.tools.write_file import current_text
 from agent.warm import Probed, Warm
 from agent.workspace_lock import WorkspaceLock
 from policies import McpStart
@@ -386,6 +388,7 @@ class Session:
             settings.aids,
             files=self._workspace_texts,
             exists=self._exists,
+            broken=lambda: left_broken(originals, self._text_now),
         )
         self.loop = AgentLoop(
             client,
@@ -464,6 +467,15 @@ class Session:
             return bool(self._sandbox.current.stat(workspace_path(path)).exists)
         except (SandboxError, ToolArgumentError):
             return False
+
+    def _text_now(self, path: str) -> str | None:
+        """A workspace file's whole text as the sandbox sees it now (None: gone, or the
+        sandbox cannot answer)."""
+        assert self._sandbox is not None
+        try:
+            return current_text(ToolContext(sandbox=self._sandbox.current), path)
+        except SandboxError:
+            return None
 
     def _pointers(self, rename_tool: bool) -> str:
         """With the aids on, where the task's named things are (`agent.pointers`)."""

@@ -11,8 +11,10 @@ import pytest
 
 from agent.audit import AuditLog
 from agent.events import CheckEvent, NoticeEvent
+from agent.finishing import UNRUN_QUESTION
 from agent.loop import LoopLimits
 from agent.testing import Reply
+from policies import Exec, PolicySet
 from tests.agent.conftest import Run
 
 pytestmark = pytest.mark.docker
@@ -414,3 +416,38 @@ def test_a_session_that_never_saves_the_asked_for_file_does_not_end_as_done(
     assert run.finish.unmet == ["`report.txt` does not exist (the task asks for this file)."]
     assert run.finish.outcome == "check_failed"  # the model's claim is not the outcome
     assert run.finish.summary.startswith("NOT done: what the task names is missing")
+
+
+def test_a_finish_that_leaves_code_the_session_broke_is_questioned_once_naming_the_lines(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """spec_roman: finished "done" with roman.py calling two functions it never defined."""
+    (workspace / "legacy.py").write_text("def old():\n    return gone\n")  # broken before
+    code = "def to_roman(n):\n    return roman_table(n)\n"
+    run = run_session(
+        [
+            Reply.call("write_file", path="roman.py", content=code),
+            Reply.call("edit_file", path="legacy.py", old="def old():", new="def older():"),
+            Reply.call("run", command="python3 roman.py"),
+            Reply.call("finish", summary="to_roman works"),
+            Reply.call("edit_file", path="roman.py", old="roman_table(n)", new="'I' * n"),
+            Reply.call("run", command="python3 roman.py"),
+            Reply.call("finish", summary="to_roman works"),
+        ],
+        task="Implement `to_roman(n)` in roman.py.",
+    )
+    asked = run.server.requests[4]["messages"][-1]["content"]
+    assert asked.startswith("finish questioned: your changes left code that fails")
+    assert "roman.py:2: undefined name 'roman_table'" in asked
+    assert "legacy.py" not in asked  # broken before the session: not the session's doing
+    assert len(run.server.requests) == 7 and run.finish.outcome == "success"
+
+
+def test_the_advice_to_try_changed_code_is_a_command_the_default_policy_allows() -> None:
+    """spec_roman: the question said `python3 -c ...`, which the default policy refuses as
+    code given on the command line; the model tried it, was denied, and gave up."""
+    policy = PolicySet.load([("org", Path(__file__).parents[2] / "policies/examples/default.yaml")])
+    commands = [part for part in UNRUN_QUESTION.split("`") if part.startswith("python3 ")]
+    assert commands == ["python3 try_it.py"]
+    assert policy.evaluate(Exec(command=commands[0])).decision == "allow"
+    assert policy.evaluate(Exec(command="python3 -c 'print(1)'")).decision == "deny"
