@@ -26,6 +26,9 @@ class Found:
     error: str = ""  # why it did not apply, with the closest candidates
 
 
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+
+
 def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
@@ -229,7 +232,7 @@ def _not_found(lines: list[str], old_lines: list[str], path: str) -> str:
                 "(without the `N| ` numbers) as `old`, and the corrected line as `new`."
             )
     if not scored or scored[0][0] < 0.4:
-        return text + " read_file it and copy the exact lines you want to replace."
+        return text + _no_match(lines, old_lines, path)
     shown: list[str] = []
     for _, i in scored[:MAX_CANDIDATES]:
         lo, hi = max(i - CONTEXT_LINES, 0), min(i + size + CONTEXT_LINES, len(lines))
@@ -239,4 +242,27 @@ def _not_found(lines: list[str], old_lines: list[str], path: str) -> str:
         text
         + " Copy the text exactly from these lines (without the `N| ` numbers):\n"
         + "\n".join(shown)
+    )
+
+
+def _no_match(lines: list[str], old_lines: list[str], path: str) -> str:
+    """Nothing like `old` is in the file: most often (config_cli_limit, five times) the
+    model sent as `old` the code it wanted to add. Say that `old` must be text the file
+    has, and name the line most like it as the place to anchor the addition."""
+    words = {w.lower() for w in WORD.findall("\n".join(old_lines))}
+    best, where = 0, -1
+    for i, line in enumerate(lines):
+        shared = len(words & {w.lower() for w in WORD.findall(line)})
+        if shared > best:
+            best, where = shared, i
+    if where < 0:
+        return " read_file it and copy the exact lines you want to replace."
+    have = {line.strip() for line in lines}
+    none = not any(line.strip() in have for line in old_lines if line.strip())
+    told = f"None of its lines is in {path}" if none else "It is not text of the file"
+    return (
+        f" {told}: `old` must be text the file already has (to add "
+        "new code, use as `old` an existing line where the code goes, and send that line "
+        f"followed by your new lines as `new`). The line most like yours is {where + 1}:\n"
+        f"{where + 1:>5}| {lines[where]}"
     )

@@ -79,6 +79,19 @@ def test_old_with_nothing_close_says_to_read_the_file() -> None:
     assert "read_file it" in found.error and "closest" not in found.error
 
 
+def test_code_to_add_sent_as_old_is_told_to_anchor_on_the_line_most_like_it() -> None:
+    """config_cli_limit: the model sent the argparse line it wanted as `old`, five times,
+    and was told each time only to copy the exact lines."""
+    text = "import sys\n\nLIMIT = int(sys.argv[2])\n\n\ndef main(path):\n    print(path)\n"
+    wanted = 'parser.add_argument("--limit", default="10")\nargs = parser.parse_args()'
+    found = replace_once(text, wanted, "x", "top.py")
+    assert "None of its lines is in top.py: `old` must be text the file already has" in found.error
+    assert found.error.endswith("line most like yours is 3:\n    3| LIMIT = int(sys.argv[2])")
+    more = "\nparser = argparse.ArgumentParser(description='errors')\n" + wanted
+    partly = replace_once(text, "import sys" + more, "x", "top.py")
+    assert "It is not text of the file" in partly.error  # one line is there: not "none"
+
+
 def test_old_with_two_lines_joined_into_one_matches_the_original_lines() -> None:
     text = "A small project.\nIts tests are in\ntest_calc.py.\n"
     found = replace_once(text, "Its tests are in test_calc.py.", "Tests: test_calc.py.", "R.md")
