@@ -40,6 +40,9 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
         new, new_fixes = unpaste(new)
         repairs = [f"old: {r}" for r in old_fixes] + [f"new: {r}" for r in new_fixes]
         found = replace_once(before, old, new, rel)
+        if found.error and rel.endswith(".py"):
+            found, read = _quoted_breaks(before, old, new, rel, found)
+            repairs += read
     else:
         found = _exact(before, old, new, rel)
     if found.error:
@@ -78,6 +81,20 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> ToolOutput:
         message += lint.same_code(rel, before, after)
         message += lint.lost_definitions(rel, before, after, whole=False)
     return ToolOutput(content=message, diff=unified_diff(rel, before, after), repairs=repairs)
+
+
+def _quoted_breaks(
+    text: str, old: str, new: str, path: str, missed: Found
+) -> tuple[Found, list[str]]:
+    """An `old` that matches once its line breaks inside quotes are read as `\\n` (what the
+    file holds): that match, with `new` read the same way; else the first answer."""
+    fixed, count = syntax_guard.quoted_breaks(old)
+    if not count:
+        return missed, []
+    found = replace_once(text, fixed, syntax_guard.quoted_breaks(new)[0], path)
+    if found.error:
+        return missed, []
+    return found, [f"old: read {count} line break(s) inside quotes as \\n, as the file has it"]
 
 
 def _exact(text: str, old: str, new: str, path: str) -> Found:

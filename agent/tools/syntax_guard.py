@@ -86,3 +86,43 @@ def guard(path: str, before: str | None, after: str) -> tuple[str, list[str], st
         "again; to change one part of a file, use edit_file."
     )
     return after, [], refusal
+
+
+def quoted_breaks(text: str) -> tuple[str, int]:
+    """`text` (a piece of Python, e.g. edit_file's `old`, that need not parse on its own)
+    with each raw line break inside a one-line string literal written as `\\n`, and how
+    many. The file holds `print(f'{w}\\n')` as written; the model's `old`, sent through JSON,
+    holds a real line break there and can never match it (create_wordfreq, to the end)."""
+    out: list[str] = []
+    quote, i, count = "", 0, 0
+    while i < len(text):
+        char = text[i]
+        if not quote:
+            if char == "#":  # a comment runs to the end of its line
+                end = text.find("\n", i)
+                end = len(text) if end < 0 else end
+                out.append(text[i:end])
+                i = end
+                continue
+            triple = text[i : i + 3]
+            if triple in ('"""', "'''"):  # a docstring may hold line breaks: kept
+                end = text.find(triple, i + 3)
+                end = len(text) if end < 0 else end + 3
+                out.append(text[i:end])
+                i = end
+                continue
+            quote = char if char in "'\"" else ""
+        elif char == "\\":
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        elif char == quote:
+            quote = ""
+        elif char == "\n":
+            out.append("\\n")
+            count += 1
+            i += 1
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out), count

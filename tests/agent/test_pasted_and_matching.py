@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agent.testing import FakeSandbox
+from agent.tools.base import ToolContext
+from agent.tools.edit_file import edit_file
 from agent.tools.matching import replace_once
 from agent.tools.pasted import header, unpaste
 
@@ -195,3 +198,23 @@ def test_a_json_backspace_meant_as_a_regex_word_boundary_is_written_as_backslash
         "wrote 1 form feed character(s) as \\f",
     ]
     assert unpaste("plain\ttext\n") == ("plain\ttext\n", [])
+
+
+def test_an_old_with_a_line_break_where_the_file_has_backslash_n_matches_as_the_file_has_it() -> (
+    None
+):
+    """create_wordfreq: the file held `print(f'{word} {count}\\n')`; the model's `old`,
+    through JSON, held a real line break there, never matched, and the run timed out."""
+    script = (
+        "def main(words):\n    for word, count in words:\n        print(f'{word} {count}\\n')\n"
+    )
+    fake = FakeSandbox({"wordfreq.py": script})
+    ctx = ToolContext(sandbox=fake, files_read={"wordfreq.py"})
+    old = "        print(f'{word} {count}\n')"  # a real line break inside the quotes
+    out = edit_file(ctx, "wordfreq.py", old, "        print(f'{word} {count}')  # it's one")
+    assert not out.is_error, out.content
+    assert fake.files["wordfreq.py"].decode().endswith("print(f'{word} {count}')  # it's one\n")
+    assert "read 1 line break(s) inside quotes as \\n" in out.content
+    other = FakeSandbox({"w.md": "a\\nb\n"})  # not Python: left to the usual answer
+    missed = edit_file(ToolContext(sandbox=other, files_read={"w.md"}), "w.md", "a\nb", "c")
+    assert missed.is_error
