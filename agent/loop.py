@@ -31,7 +31,7 @@ from agent.events import (
 from agent.evidence import Evidence
 from agent.finishing import Finisher
 from agent.messages import Message, ModelTurn, ToolCallRequest
-from agent.model_client import ModelClient, ToolChoice
+from agent.model_client import RUNAWAY, ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
 from agent.runner import CallRunner
 from agent.tools.base import ToolLike, ToolOutput
@@ -42,6 +42,8 @@ REPEAT_LIMIT = 3  # the same call this many times lately: the model is told to c
 STUCK_LIMIT = 6  # ... and this many times: the session ends, failed
 LOOP_WINDOW = 12  # calls looked at for a loop
 UNSTICK_TEMPERATURE = 0.8  # the turn after a repeated call (aids on)
+RESAMPLES = 2  # a call that failed before, sent again unchanged: asked again this often
+CHANGING_TOOLS = ("edit_file", "write_file", "rename_symbol")
 CHECK_CALL = ToolCallRequest(id="final-check", name="check", arguments="{}")
 
 
@@ -73,6 +75,9 @@ class LoopState:
     recent: list[str] = field(default_factory=list)  # the last calls, as name + arguments
     repeats: int = 0
     last_exit_code: int | None = None
+    # calls that failed as sent (a change refused, an `old` not found, a denial), since
+    # the last change to the workspace: the same one again cannot do better
+    failed: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
 
 
@@ -97,6 +102,7 @@ class AgentLoop:
         self.waiting_on_model = False  # a signal may cut a model turn, never a tool call
         self.state = LoopState()
         self._schemas = [tool.schema() for tool in tools.values()]
+        self._cut: str | None = None  # the last turn's finish reason
         self._schema_tokens = int(len(json.dumps(self._schemas)) / CHARS_PER_TOKEN) + 200
 
     def _limit_reached(self) -> str | None:
@@ -145,7 +151,7 @@ class AgentLoop:
             if finished is not None:
                 return finished
 
-    def _complete(self, messages: list[Message]) -> ModelTurn:
+    def _complete(self, messages: list[Message], hot: bool = False) -> ModelTurn:
         """One model turn. The history is cut to fit the window (the tool schemas count
         too); a server that still finds it too long gets a shorter one, twice at most."""
         tools = [] if self.mode is None else self._schemas
@@ -159,7 +165,7 @@ class AgentLoop:
                     self.mode or "none",
                     on_text=self._on_text,
                     max_tokens=self.limits.reply_tokens,
-                    temperature=self._unstick(),
+                    temperature=UNSTICK_TEMPERATURE if hot else self._unstick(),
                 )
             except ContextOverflow:
                 if attempt == 2:
@@ -177,18 +183,71 @@ class AgentLoop:
             return UNSTICK_TEMPERATURE
         return None
 
-    def _step(self, messages: list[Message]) -> FinishEvent | None:
+    def _turn(self, messages: list[Message], hot: bool = False) -> ModelTurn:
+        """One model turn, its tokens and energy accounted; a call written as text read."""
         joules_before = self.meter.read_joules()
-        turn = self._complete(messages)
+        turn = self._complete(messages, hot)
         tokens = turn.prompt_tokens + turn.completion_tokens
         energy = joules_per_1k(self.meter, joules_before, turn.seconds, tokens)
         self._account(turn.prompt_tokens, turn.completion_tokens, turn.seconds, energy)
-        calls = turn.tool_calls
-        if not calls and turn.text:
+        if not turn.tool_calls and turn.text:
             calls = textcalls.parse(turn.text)
-            if calls and self.mode is not None:
-                self.state.repairs += 1
-                self.emit(NoticeEvent(text="read a tool call written as text"))
+            if calls:
+                turn = turn.model_copy(update={"tool_calls": calls, "from_text": True})
+        return turn
+
+    def _fresh_turn(self, messages: list[Message]) -> ModelTurn:
+        """A turn whose call is not one that already failed as sent, with nothing changed
+        since: such a call is dropped unsent and the model asked again, hotter, up to
+        `RESAMPLES` times (aids on). In the bench the model re-sent an edit whose `old`
+        was not in the file five times, and a no-op edit three times: each copy in the
+        history made the next likelier."""
+        turn = self._turn(messages)
+        for _ in range(RESAMPLES):
+            again = [c.name for c in turn.tool_calls if self._key(c) in self.state.failed]
+            if not (self.finisher.aids and again):
+                break
+            self.emit(
+                NoticeEvent(
+                    text=f"the model sent a {again[0]} call that failed before, unchanged, "
+                    f"with nothing changed since: not run; asked again at temperature "
+                    f"{UNSTICK_TEMPERATURE}"
+                )
+            )
+            turn = self._turn(messages, hot=True)
+        return turn
+
+    def _key(self, call: ToolCallRequest) -> str | None:
+        """The call as name + arguments after repair (None: its arguments do not parse)."""
+        try:
+            arguments, _ = parse_arguments(call.arguments)
+        except ArgumentsError:
+            return None
+        tool = self.tools.get(call.name)
+        if tool is not None:
+            arguments, _ = tool.repair(arguments)
+        return f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
+
+    def _remember(self, call: ToolCallRequest, output: ToolOutput) -> None:
+        """A change or a command may change what a call does: the failed ones are
+        forgotten; a call that failed as sent (not a sandbox error, not a write refused
+        once that is applied when sent again) is remembered."""
+        denied = output.content.startswith("denied by policy")
+        if call.name == "run" or (call.name in CHANGING_TOOLS and not output.is_error):
+            self.state.failed.clear()
+        failed = output.is_error and not output.again and not output.content.startswith("error")
+        key = self._key(call)
+        if key and ((call.name in CHANGING_TOOLS and failed) or denied):
+            self.state.failed.add(key)
+
+    def _step(self, messages: list[Message]) -> FinishEvent | None:
+        turn = self._fresh_turn(messages)
+        calls, self._cut = turn.tool_calls, turn.finish_reason
+        if self._cut == RUNAWAY:
+            self.emit(NoticeEvent(text="cut off the model's reply: it kept repeating itself"))
+        if turn.from_text and self.mode is not None:
+            self.state.repairs += 1
+            self.emit(NoticeEvent(text="read a tool call written as text"))
         assistant = Message(role="assistant", content=turn.text, tool_calls=calls)
         messages.append(assistant)
         self.record(assistant)
@@ -231,7 +290,7 @@ class AgentLoop:
                     call_id=call.id, tool=call.name, arguments={"raw": call.arguments[:2000]}
                 )
             )
-            text = f"error: {exc}. Send the arguments as one JSON object."
+            text = f"error: {exc}. Send the arguments as one JSON object." + self._cut_note()
             self._reply(messages, call, self.runner.error(call.name, call, text).content)
             return None
         if tool is not None:
@@ -254,6 +313,7 @@ class AgentLoop:
         if tool.name == "finish" and self._finish_refused(messages, call):
             return None
         output = self.runner.execute(tool, call, arguments)
+        self._remember(call, output)
         if output.exit_code is not None and tool.name == "run":
             self.state.last_exit_code = output.exit_code
         if output.repairs:
@@ -270,6 +330,21 @@ class AgentLoop:
         if output.finished:
             return FinishEvent(status="finished", summary="", claim=output.content)
         return None
+
+    def _cut_note(self) -> str:
+        """Why the arguments ended early, when the reply was cut off."""
+        how = " For a long file, write_file a first part, then add the rest with edit_file."
+        if self._cut == RUNAWAY:
+            return (
+                " Your reply was cut off: it kept repeating the same few characters (empty "
+                "lines) and would not have ended. Send only the text the call needs." + how
+            )
+        if self._cut == "length":
+            return (
+                f" Your reply was cut off at the reply limit ({self.limits.reply_tokens} "
+                "tokens) before the call was complete." + how
+            )
+        return ""
 
     def _finish_refused(self, messages: list[Message], call: ToolCallRequest) -> bool:
         refusal = self.finisher.review(call, self.state.last_exit_code)

@@ -50,3 +50,4 @@ class ModelTurn(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+    from_text: bool = False  # the call was read from the reply's text (textcalls)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import re
 import ssl
 import threading
 import time
@@ -35,6 +36,11 @@ log = logging.getLogger(__name__)
 BACKOFF_S = 0.5
 BACKOFF_MAX_S = 8.0
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+RUNAWAY = "runaway"  # the finish reason of a reply cut off here for repeating itself
+RUNAWAY_TAIL = re.compile(r"(.{1,40}?)\1{19,}$", re.DOTALL)  # a unit, 20 times or more
+RUNAWAY_CHARS = 200  # ... and this long at least
+RUNAWAY_LOOK = 1000  # characters at the end looked at
+RUNAWAY_STEP = 128  # characters received between two looks
 
 
 class ModelClient(Protocol):
@@ -146,7 +152,9 @@ class OpenAIModelClient:
         calls: dict[int, _Call] = {}
         finish_reason: str | None = None
         usage = (0, 0)
-        for chunk in self._client.chat.completions.create(**request):
+        stream = self._client.chat.completions.create(**request)
+        looked_at = 0  # characters received when the reply was last looked at for a runaway
+        for chunk in stream:
             if chunk.usage is not None:
                 usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
             for choice in chunk.choices:
@@ -162,6 +170,14 @@ class OpenAIModelClient:
                     if part.function is not None:
                         call.name += part.function.name or ""
                         call.arguments += part.function.arguments or ""
+            received = sum(len(t) for t in text) + sum(len(c.arguments) for c in calls.values())
+            if received - looked_at >= RUNAWAY_STEP:
+                looked_at = received
+                if any(runaway(t) for t in ["".join(text), *(c.arguments for c in calls.values())]):
+                    stream.close()  # the server stops generating when the client goes
+                    finish_reason = RUNAWAY
+                    usage = (usage[0], usage[1] or int(received / 3.5))
+                    break
         log.debug(
             "model call: %d prompt + %d completion tokens in %.2f s",
             usage[0],
@@ -179,6 +195,16 @@ class OpenAIModelClient:
             completion_tokens=usage[1],
             seconds=time.monotonic() - started,
         )
+
+
+def runaway(text: str) -> bool:
+    """Whether a reply ends in one short piece repeated past any use (the 1.5B model wrote
+    `\\n` over and over into a write_file call until the 1,024-token limit, 219 s on this
+    CPU, in convert_litgpt_to_hf): a unit of up to 40 characters (a line), 20 times or
+    more and RUNAWAY_CHARS characters at least, in a row at the end."""
+    tail = text[-RUNAWAY_LOOK:]
+    found = RUNAWAY_TAIL.search(tail)
+    return found is not None and len(found.group(0)) >= RUNAWAY_CHARS
 
 
 def retryable(exc: Exception) -> bool:

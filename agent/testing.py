@@ -65,6 +65,8 @@ class Reply(BaseModel):
     hold_mid_stream: bool = False
     prompt_tokens: int = 50
     completion_tokens: int = 10
+    pieces: int = 1  # each call's arguments streamed in this many chunks
+    finish_reason: str | None = None  # else tool_calls / stop
 
     @classmethod
     def call(cls, name: str, **arguments: Any) -> Reply:
@@ -254,8 +256,15 @@ def _chunks(model: str, reply: Reply) -> list[dict[str, Any]]:
         for piece in (reply.text[:half], reply.text[half:]):
             chunks.append({**base, "choices": [{"index": 0, "delta": {"content": piece}}]})
     for call in _calls(reply):
-        chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
-    finish = "tool_calls" if reply.calls else "stop"
+        arguments = call["function"]["arguments"]
+        size = -(-len(arguments) // reply.pieces) or 1
+        parts = [arguments[i : i + size] for i in range(0, len(arguments), size)] or [""]
+        first = {**call, "function": {**call["function"], "arguments": parts[0]}}
+        chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [first]}}]})
+        for part in parts[1:]:
+            more = {"index": call["index"], "function": {"arguments": part}}
+            chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [more]}}]})
+    finish = reply.finish_reason or ("tool_calls" if reply.calls else "stop")
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
     usage = {
         "prompt_tokens": reply.prompt_tokens,

@@ -85,6 +85,7 @@ class ToolOutput(BaseModel):
     truncated: bool = False
     finished: bool = False
     repairs: list[str] = []  # what the tool fixed in the model's input (counted by the loop)
+    again: bool = False  # refused once: the same call sent again is applied (a held write)
 
 
 class ToolArgumentError(ValueError):

@@ -65,7 +65,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolOutput:
         if refusal:
             return ToolOutput(content=refusal, is_error=True, repairs=repairs)
     if ctx.aids and (refusal := _held_once(ctx, rel, before, content)):
-        return ToolOutput(content=refusal, is_error=True, repairs=repairs + fixes)
+        return ToolOutput(content=refusal, is_error=True, repairs=repairs + fixes, again=True)
     ctx.sandbox.write_file(rel, content.encode("utf-8"))
     ctx.originals.setdefault(rel, before)
     ctx.files_read.add(rel)  # the model knows what it wrote

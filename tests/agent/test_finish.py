@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from agent.audit import AuditLog
-from agent.events import CheckEvent, NoticeEvent
+from agent.events import CheckEvent, NoticeEvent, ToolCallEvent
 from agent.finishing import UNRUN_QUESTION
 from agent.loop import LoopLimits
-from agent.testing import Reply
+from agent.testing import Reply, ScriptedCall
 from policies import Exec, PolicySet
 from tests.agent.conftest import Run
 
@@ -451,3 +451,67 @@ def test_the_advice_to_try_changed_code_is_a_command_the_default_policy_allows()
     assert commands == ["python3 try_it.py"]
     assert policy.evaluate(Exec(command=commands[0])).decision == "allow"
     assert policy.evaluate(Exec(command="python3 -c 'print(1)'")).decision == "deny"
+
+
+def test_a_call_that_failed_sent_again_unchanged_is_dropped_and_asked_again_hotter(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """config_cli_limit sent an edit whose `old` was not in the file five times; fix_median
+    sent a no-op edit three times. With nothing changed since it failed, the copy is not
+    run (nor kept in the history) and the turn is asked again at the unstick temperature."""
+    missing = Reply.call("edit_file", path="calc.py", old="parser.add_argument()", new="x")
+    run = run_session(
+        [
+            missing,
+            Reply.call("read_file", path="calc.py"),
+            missing.model_copy(),  # dropped
+            missing.model_copy(),  # dropped again: the last try stands
+            missing.model_copy(),
+            Reply.call("edit_file", path="calc.py", old="a + b", new="b + a"),
+            missing.model_copy(),  # after a change it may do something else: it runs
+            Reply.call("finish", summary="ok"),
+            Reply.call("finish", summary="ok"),
+        ],
+        task="look at calc.py",
+    )
+    temperatures = [r.get("temperature") for r in run.server.requests]
+    assert temperatures[:5] == [0.2, 0.2, 0.2, 0.8, 0.8]  # one turn, asked three times
+    notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
+    assert sum("failed before, unchanged" in n for n in notes) == 2
+    edits = [e for e in run.events if isinstance(e, ToolCallEvent) and e.tool == "edit_file"]
+    assert len(edits) == 4  # the two dropped copies never ran
+    history = run.server.requests[-1]["messages"]
+    sent = [c for m in history for c in m.get("tool_calls") or []]
+    assert sum("parser.add_argument" in c["function"]["arguments"] for c in sent) == 3
+
+
+def test_a_write_held_once_is_applied_when_sent_again_not_dropped(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    write = Reply.call("write_file", path="calc.py", content="def add(a, b):\n    return 3\n")
+    run = run_session([write, write.model_copy(), Reply.call("finish", summary="ok")])
+    assert (workspace / "calc.py").read_text() == "def add(a, b):\n    return 3\n"
+    assert not any("failed before" in e.text for e in run.events if isinstance(e, NoticeEvent))
+
+
+def test_a_reply_that_repeats_itself_is_cut_off_and_the_model_told_why(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """convert_litgpt_to_hf: a write_file call ran into `\\n` repeated until the 1,024-token
+    limit, 219 s on this CPU, and came back as broken JSON with no word on why."""
+    runaway = '{"path": "big.py", "content": "import json' + "\\n" * 1500
+    cut = Reply.call("finish", summary="x").model_copy(
+        update={"calls": [ScriptedCall(name="write_file", arguments=runaway)], "pieces": 60}
+    )
+    long = Reply.raw_call("write_file", '{"path": "big.py", "content": "import js').model_copy(
+        update={"finish_reason": "length"}
+    )
+    run = run_session([cut, long, Reply.call("finish", summary="gave up")])
+    notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
+    assert "cut off the model's reply: it kept repeating itself" in notes
+    first = run.server.requests[1]["messages"][-1]["content"]
+    assert "not valid JSON" in first and "kept repeating the same few characters" in first
+    second = run.server.requests[2]["messages"][-1]["content"]
+    assert "cut off at the reply limit (1024 tokens)" in second
+    assert "write_file a first part" in second
+    assert not (workspace / "big.py").exists()

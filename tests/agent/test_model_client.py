@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.messages import Message, ToolCallRequest
-from agent.model_client import OpenAIModelClient
+from agent.model_client import OpenAIModelClient, runaway
 from agent.testing import Reply, ScriptedModelServer
 
 TOOLS = [
@@ -58,3 +60,18 @@ def test_no_tools_are_sent_when_the_tool_choice_is_none() -> None:
     assert "tool_choice" not in body
     assert body["messages"][1] == {"role": "user", "content": "list the files"}
     assert turn.text == "hello"
+
+
+@pytest.mark.parametrize(
+    ("text", "cut"),
+    [
+        ('{"content": "import json' + "\\n" * 120, True),  # empty lines, as in the bench
+        ("x = 1\n" + "    pass\n" * 25, True),  # one line over and over
+        ("0, " * 70, True),
+        ("-" * 150, False),  # a rule line: long, but short of the limit
+        ("abc" * 30, False),
+        ("def f():\n    return 1\n" * 5, False),
+    ],
+)
+def test_a_reply_running_away_in_repeats_is_told_apart_from_text(text: str, cut: bool) -> None:
+    assert runaway(text) is cut
