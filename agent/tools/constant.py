@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 
+from agent.tools.syntax_guard import parsed
+
 SKIPPED = ("self", "cls")
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -19,9 +21,8 @@ Function = ast.FunctionDef | ast.AsyncFunctionDef
 def _functions(text: str | None) -> dict[str, Function]:
     if not text:
         return {}
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parsed(text)
+    if tree is None:
         return {}
     found = (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
     return {node.name: node for node in found}

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 
 from pyflakes import checker, messages
 
+from agent.tools.syntax_guard import parsed
+
 FAILS_AT_RUN_TIME = (
     messages.UndefinedName,
     messages.UndefinedLocal,
@@ -77,9 +79,8 @@ def _quoted(lines: list[str], line: int) -> str:
 
 
 def _top_level_names(text: str) -> list[str]:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parsed(text)
+    if tree is None:
         return []
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     return [node.name for node in tree.body if isinstance(node, kinds)]
@@ -129,9 +130,8 @@ def warning(found: list[str]) -> str:
 
 def _code(text: str) -> str | None:
     """The file's code without docstrings, comments or layout (None: it does not parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parsed(text)
+    if tree is None:
         return None
     for node in ast.walk(tree):
         body = getattr(node, "body", None)

@@ -21,6 +21,17 @@ MAX_REESCAPES = 50
 UNTERMINATED = "unterminated string literal"
 
 
+UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)  # a NUL byte, deep nesting
+
+
+def parsed(text: str) -> ast.Module | None:
+    """The text's syntax tree, or None when it does not parse."""
+    try:
+        return ast.parse(text)
+    except UNPARSABLE:
+        return None
+
+
 def parse_error(text: str) -> tuple[int, str] | None:
     """(line, message) of the first reason `text` does not parse, or None."""
     try:

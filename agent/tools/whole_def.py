@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 
+from agent.tools.syntax_guard import parsed
+
 ENDS = (ast.Return, ast.Raise)
 
 
@@ -33,9 +35,8 @@ def drop_old_body(path: str, old: str, new: str, after: str) -> tuple[str, str]:
     start = after.find(new)
     if start < 0:
         return after, ""
-    try:
-        tree = ast.parse(after)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parsed(after)
+    if tree is None:
         return after, ""
     def_line = after.count("\n", 0, start + new.find(line)) + 1
     func = _function_at(tree, def_line)
