@@ -21,7 +21,7 @@ from agent.events import CheckRecord, FinishEvent, Outcome, Verified
 from agent.evidence import Evidence
 from agent.messages import ToolCallRequest
 from agent.projectcheck import ProjectCheck
-from agent.taskterms import Exists, Files, question, terms_of, unmet
+from agent.taskterms import NO_FILE, Exists, Files, question, terms_of, unmet
 from agent.tools.focus import focus
 from policies.errors import RempartError
 
@@ -101,7 +101,8 @@ class Finisher:
         if self.aids and self.broken is not None and not self.broken_questioned:
             self.broken_questioned = True
             if found := self.broken():
-                return BROKEN_QUESTION.format(found="\n".join(f"  {f}" for f in found[:8]))
+                listed = "\n".join("  " + item.replace("\n", "\n  ") for item in found[:8])
+                return BROKEN_QUESTION.format(found=listed)
         if self.check is None:
             if self._unrun():
                 self.unrun_questioned = True
@@ -203,7 +204,7 @@ class Finisher:
             if unreachable
             else "error"
             if error
-            else _outcome(status, verified, self.evidence.denials, bool(missing))
+            else _outcome(status, verified, self.evidence.denials, _decisive(missing))
         )
         record = self.last
         if record is None and self.check is not None:
@@ -237,6 +238,13 @@ class Finisher:
             return unmet(self.terms, self.files, self.exists)
         except RempartError:  # the sandbox is gone: nothing to look at, nothing claimed
             return []
+
+
+def _decisive(missing: list[str]) -> bool:
+    """Whether what the task names and the workspace lacks decides the outcome: a missing
+    name does; a missing file it asks to save is evidence only (a program may make it when
+    it runs)."""
+    return any(not line.endswith(NO_FILE) for line in missing)
 
 
 def _outcome(status: str, verified: Verified, denials: int, unmet: bool = False) -> Outcome:

@@ -209,9 +209,8 @@ class AgentLoop:
                 break
             self.emit(
                 NoticeEvent(
-                    text=f"the model sent a {again[0]} call that failed before, unchanged, "
-                    f"with nothing changed since: not run; asked again at temperature "
-                    f"{UNSTICK_TEMPERATURE}"
+                    text=f"the model sent {again[0]} again as it failed before, with nothing "
+                    f"changed since: not run; asked again at temperature {UNSTICK_TEMPERATURE}"
                 )
             )
             turn = self._turn(messages, hot=True)

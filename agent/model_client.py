@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import logging
 import re
 import ssl
@@ -23,6 +24,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import httpx2
 import openai
 
+from agent.context import CHARS_PER_TOKEN as PER_TOKEN
 from agent.errors import ContextOverflow, ModelUnavailable
 from agent.messages import Message, ModelTurn, ToolCallRequest
 
@@ -38,7 +40,9 @@ BACKOFF_MAX_S = 8.0
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 RUNAWAY = "runaway"  # the finish reason of a reply cut off here for repeating itself
 RUNAWAY_TAIL = re.compile(r"(.{1,40}?)\1{19,}$", re.DOTALL)  # a unit, 20 times or more
-RUNAWAY_CHARS = 200  # ... and this long at least
+RUNAWAY_CHARS = 200  # ... and this long at least, when the unit is blank (spaces, line breaks)
+RUNAWAY_TEXT_CHARS = 800  # ... when it is text (`the ` 50 times may be test data)
+BLANK = re.compile(r"^(\s|\\[nt])+$")  # also `\n` as JSON writes it in a call's arguments
 RUNAWAY_LOOK = 1000  # characters at the end looked at
 RUNAWAY_STEP = 128  # characters received between two looks
 
@@ -153,7 +157,7 @@ class OpenAIModelClient:
         finish_reason: str | None = None
         usage = (0, 0)
         stream = self._client.chat.completions.create(**request)
-        looked_at = 0  # characters received when the reply was last looked at for a runaway
+        received = looked_at = 0  # characters received; when last looked at for a runaway
         for chunk in stream:
             if chunk.usage is not None:
                 usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
@@ -162,6 +166,7 @@ class OpenAIModelClient:
                 delta = choice.delta
                 if delta.content:
                     text.append(delta.content)
+                    received += len(delta.content)
                     if on_text is not None:
                         on_text(delta.content)
                 for part in delta.tool_calls or []:
@@ -170,13 +175,16 @@ class OpenAIModelClient:
                     if part.function is not None:
                         call.name += part.function.name or ""
                         call.arguments += part.function.arguments or ""
-            received = sum(len(t) for t in text) + sum(len(c.arguments) for c in calls.values())
+                        received += len(part.function.arguments or "")
             if received - looked_at >= RUNAWAY_STEP:
                 looked_at = received
                 if any(runaway(t) for t in ["".join(text), *(c.arguments for c in calls.values())]):
                     stream.close()  # the server stops generating when the client goes
                     finish_reason = RUNAWAY
-                    usage = (usage[0], usage[1] or int(received / 3.5))
+                    # the server's usage comes in the last chunk, never read: estimated
+                    sent = len(json.dumps(request.get("extra_body", {})))
+                    guess = (int(sent / PER_TOKEN), int(received / PER_TOKEN))
+                    usage = (usage[0] or guess[0], usage[1] or guess[1])
                     break
         log.debug(
             "model call: %d prompt + %d completion tokens in %.2f s",
@@ -201,10 +209,13 @@ def runaway(text: str) -> bool:
     """Whether a reply ends in one short piece repeated past any use (the 1.5B model wrote
     `\\n` over and over into a write_file call until the 1,024-token limit, 219 s on this
     CPU, in convert_litgpt_to_hf): a unit of up to 40 characters (a line), 20 times or
-    more and RUNAWAY_CHARS characters at least, in a row at the end."""
-    tail = text[-RUNAWAY_LOOK:]
-    found = RUNAWAY_TAIL.search(tail)
-    return found is not None and len(found.group(0)) >= RUNAWAY_CHARS
+    more in a row at the end, over RUNAWAY_CHARS characters when the unit is blank and
+    RUNAWAY_TEXT_CHARS otherwise."""
+    found = RUNAWAY_TAIL.search(text[-RUNAWAY_LOOK:])
+    if found is None:
+        return False
+    blank = BLANK.match(found.group(1)) is not None
+    return len(found.group(0)) >= (RUNAWAY_CHARS if blank else RUNAWAY_TEXT_CHARS)
 
 
 def retryable(exc: Exception) -> bool:

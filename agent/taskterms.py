@@ -13,7 +13,9 @@ backticks. At `finish`, the loop looks (once) for:
 - each file a sentence of the task asks to be created or saved (`Create a script
   `summarize.py``, `save its output to `summary.txt``): it must exist. In the bench both
   create tasks ended with the script written and run and the asked-for output file never
-  made.
+  made. A missing one is named, but it never makes the outcome a failure by itself: the
+  program may be meant to make the file when it runs (`saves the settings to
+  `settings.json``).
 
 A miss questions the finish once, naming what is missing and where; a second `finish`
 stands, and the final event lists what is still missing (`unmet`) as evidence next to the
@@ -35,7 +37,12 @@ RENAME = re.compile(
     r"\brenam\w*\s+(?:[\w-]+\s+){0,3}`([^`\n]+)`[^`]{0,40}?\b(?:to|into|as)\s+`([^`\n]+)`",
     re.IGNORECASE,
 )
-FILE = re.compile(r"^(?!-)[\w.-]+(?:/[\w.-]+)*\.[A-Za-z0-9]{1,8}$")  # `summary.txt`, `a/b.py`
+# `summary.txt`, `a/b.py`: a file by its suffix (not `json.dump`, `1.3.0`, `example.com`)
+FILE = re.compile(
+    r"^(?!-)[\w.-]+(?:/[\w.-]+)*\.(txt|csv|tsv|json|jsonl|md|rst|py|sh|js|ts|log|out|dat"
+    r"|yaml|yml|toml|ini|cfg|html|xml|sql|c|h|go|rs|java|rb)$",
+    re.IGNORECASE,
+)
 MAKE_WORDS = re.compile(r"\b(create|save|saves|saved|write|writes|store|produce|generate)\b", re.I)
 NOT = re.compile(r"\b(not|never|nor)\b|n't\b", re.IGNORECASE)
 REMOVAL = re.compile(r"\b(remov\w*|delet\w*|drop\w*|without|instead of|no longer)\b", re.I)

@@ -264,5 +264,5 @@ def _no_match(lines: list[str], old_lines: list[str], path: str) -> str:
         f" {told}: `old` must be text the file already has (to add "
         "new code, use as `old` an existing line where the code goes, and send that line "
         f"followed by your new lines as `new`). The line most like yours is {where + 1}:\n"
-        f"{where + 1:>5}| {lines[where]}"
+        f"{where + 1:>5}| {lines[where][:200]}"
     )

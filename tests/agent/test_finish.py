@@ -401,7 +401,7 @@ def test_a_finish_without_the_file_the_task_asks_to_save_is_questioned_once(
     assert run.finish.unmet == [] and run.finish.outcome == "success"
 
 
-def test_a_session_that_never_saves_the_asked_for_file_does_not_end_as_done(
+def test_a_session_that_never_saves_the_asked_for_file_names_it_as_evidence_only(
     run_session: Callable[..., Run], workspace: Path
 ) -> None:
     run = run_session(
@@ -413,9 +413,12 @@ def test_a_session_that_never_saves_the_asked_for_file_does_not_end_as_done(
         ],
         task="Write `report.py` and save what it prints to `report.txt`.",
     )
-    assert run.finish.unmet == ["`report.txt` does not exist (the task asks for this file)."]
-    assert run.finish.outcome == "check_failed"  # the model's claim is not the outcome
-    assert run.finish.summary.startswith("NOT done: what the task names is missing")
+    missing = "`report.txt` does not exist (the task asks for this file)."
+    assert run.finish.unmet == [missing]
+    assert f"named by the task, NOT found: {missing}" in run.finish.summary
+    # evidence, not a verdict: a program may be meant to make the file when it runs
+    assert run.finish.outcome == "success" and run.finish.verified == "none"
+    assert run.finish.summary.startswith("done, NOT verified")
 
 
 def test_a_finish_that_leaves_code_the_session_broke_is_questioned_once_naming_the_lines(
@@ -477,7 +480,7 @@ def test_a_call_that_failed_sent_again_unchanged_is_dropped_and_asked_again_hott
     temperatures = [r.get("temperature") for r in run.server.requests]
     assert temperatures[:5] == [0.2, 0.2, 0.2, 0.8, 0.8]  # one turn, asked three times
     notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
-    assert sum("failed before, unchanged" in n for n in notes) == 2
+    assert sum("again as it failed before" in n for n in notes) == 2
     edits = [e for e in run.events if isinstance(e, ToolCallEvent) and e.tool == "edit_file"]
     assert len(edits) == 4  # the two dropped copies never ran
     history = run.server.requests[-1]["messages"]

@@ -66,8 +66,10 @@ def test_no_tools_are_sent_when_the_tool_choice_is_none() -> None:
     ("text", "cut"),
     [
         ('{"content": "import json' + "\\n" * 120, True),  # empty lines, as in the bench
-        ("x = 1\n" + "    pass\n" * 25, True),  # one line over and over
-        ("0, " * 70, True),
+        ("x = 1\n" + "    pass\n" * 100, True),  # one line over and over
+        ("0, " * 300, True),
+        ("the " * 50, False),  # text repeated 50 times may be test data: 800 characters at least
+        ("0,0,0\\n" * 30, False),
         ("-" * 150, False),  # a rule line: long, but short of the limit
         ("abc" * 30, False),
         ("def f():\n    return 1\n" * 5, False),

@@ -93,3 +93,14 @@ def test_a_version_suffix_in_backticks_is_not_an_option_to_look_for() -> None:
     """spec_versions: `-rcN` was required to appear in a file, as if it were an option."""
     assert terms_of("optionally followed by `-rcN` where N is positive").present == []
     assert terms_of("Add a `--dry-run` flag.").present == ["--dry-run"]
+
+
+def test_names_with_a_dot_that_are_not_files_are_not_asked_for() -> None:
+    """Review: `json.dump`, `os.path`, `app.models`, `1.3.0` and `example.com` were taken
+    for files the task asks to create."""
+    task = (
+        "Write the results with `json.dump`. Use `os.path` to create the folder. Create a "
+        "class in `app.models`. Write the version `1.3.0` to the log. Save the page from "
+        "`example.com` to `page.html`."
+    )
+    assert terms_of(task).outputs == ["page.html"]
