@@ -75,9 +75,10 @@ class LoopState:
     recent: list[str] = field(default_factory=list)  # the last calls, as name + arguments
     repeats: int = 0
     last_exit_code: int | None = None
-    # calls that failed as sent (a change refused, an `old` not found, a denial), since
-    # the last change to the workspace: the same one again cannot do better
-    failed: set[str] = field(default_factory=set)
+    # calls that cannot do better sent again, since the last change to the workspace: a
+    # change refused (an `old` not found), a denial, and the change just made (sent again
+    # it is made twice: config_cli_limit inserted `import sys` fourteen times)
+    spent: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
 
 
@@ -197,20 +198,21 @@ class AgentLoop:
         return turn
 
     def _fresh_turn(self, messages: list[Message]) -> ModelTurn:
-        """A turn whose call is not one that already failed as sent, with nothing changed
-        since: such a call is dropped unsent and the model asked again, hotter, up to
-        `RESAMPLES` times (aids on). In the bench the model re-sent an edit whose `old`
-        was not in the file five times, and a no-op edit three times: each copy in the
+        """A turn whose call is not one already spent (`LoopState.spent`) with nothing
+        changed since: such a call is dropped unsent and the model asked again, hotter, up
+        to `RESAMPLES` times (aids on); the last answer stands. In the bench the model
+        re-sent an edit whose `old` was not in the file five times, a no-op edit three
+        times, and one inserting `import sys` fourteen times in a row: each copy in the
         history made the next likelier."""
         turn = self._turn(messages)
         for _ in range(RESAMPLES):
-            again = [c.name for c in turn.tool_calls if self._key(c) in self.state.failed]
+            again = [c.name for c in turn.tool_calls if self._key(c) in self.state.spent]
             if not (self.finisher.aids and again):
                 break
             self.emit(
                 NoticeEvent(
-                    text=f"the model sent {again[0]} again as it failed before, with nothing "
-                    f"changed since: not run; asked again at temperature {UNSTICK_TEMPERATURE}"
+                    text=f"the model sent the same {again[0]} call again with nothing changed "
+                    f"since: not run; asked again at temperature {UNSTICK_TEMPERATURE}"
                 )
             )
             turn = self._turn(messages, hot=True)
@@ -228,16 +230,17 @@ class AgentLoop:
         return f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
 
     def _remember(self, call: ToolCallRequest, output: ToolOutput) -> None:
-        """A change or a command may change what a call does: the failed ones are
-        forgotten; a call that failed as sent (not a sandbox error, not a write refused
-        once that is applied when sent again) is remembered."""
+        """A change or a command may change what a call does: the spent ones are
+        forgotten. Then a change, made or refused as sent (not a sandbox error, not a write
+        held once, which the same write sent again applies), and a denial are spent."""
         denied = output.content.startswith("denied by policy")
-        if call.name == "run" or (call.name in CHANGING_TOOLS and not output.is_error):
-            self.state.failed.clear()
-        failed = output.is_error and not output.again and not output.content.startswith("error")
+        changing = call.name in CHANGING_TOOLS
+        if call.name == "run" or (changing and not output.is_error):
+            self.state.spent.clear()
+        final = not output.again and not output.content.startswith("error")
         key = self._key(call)
-        if key and ((call.name in CHANGING_TOOLS and failed) or denied):
-            self.state.failed.add(key)
+        if key and ((changing and final) or denied):
+            self.state.spent.add(key)
 
     def _step(self, messages: list[Message]) -> FinishEvent | None:
         turn = self._fresh_turn(messages)

@@ -16,6 +16,8 @@ The text is judged by pyflakes on the host: parsed, never run.
 from __future__ import annotations
 
 import ast
+import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 
@@ -36,6 +38,7 @@ FAILS_AT_RUN_TIME = (
     messages.TwoStarredExpressions,
 )
 MAX_SHOWN = 5
+UNDEFINED = re.compile(r"undefined name '(\w+)'")
 
 
 def problems(text: str) -> list[tuple[int, str]]:
@@ -123,9 +126,30 @@ def warning(found: list[str]) -> str:
     more = f"\n  ... and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
     return (
         "\nwarning: the file was written, but it will fail when it runs:\n"
-        f"{shown}{more}\nFix this next: edit_file with the line shown as `old` (for an "
-        "undefined name: add the import or define it)."
+        f"{shown}{more}\nFix this next: edit_file with the line shown as `old`"
+        + _how_to_define(found)
+        + "."
     )
+
+
+def _how_to_define(found: list[str]) -> str:
+    """What an undefined name needs: an import for a standard module, a value otherwise
+    (config_cli_limit: for `LIMIT = N`, with `N` the task's placeholder, the model added
+    `import sys` fourteen times, as the advice "add the import" said)."""
+    names = sorted({m.group(1) for item in found if (m := UNDEFINED.search(item))})
+    if not names:
+        return ""
+    modules = [n for n in names if n in sys.stdlib_module_names]
+    others = [n for n in names if n not in modules]
+    parts = [f"add `import {n}`" for n in modules]
+    if others:
+        listed = ", ".join(f"`{n}`" for n in others)
+        one = len(others) == 1
+        parts.append(
+            f"{listed} {'is not a module' if one else 'are not modules'}: give "
+            f"{'it' if one else 'each'} a value before that line, or use a name the file has"
+        )
+    return " (" + "; ".join(parts) + ")"
 
 
 def _code(text: str) -> str | None:

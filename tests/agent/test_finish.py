@@ -480,7 +480,7 @@ def test_a_call_that_failed_sent_again_unchanged_is_dropped_and_asked_again_hott
     temperatures = [r.get("temperature") for r in run.server.requests]
     assert temperatures[:5] == [0.2, 0.2, 0.2, 0.8, 0.8]  # one turn, asked three times
     notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
-    assert sum("again as it failed before" in n for n in notes) == 2
+    assert sum("the same edit_file call again with nothing changed" in n for n in notes) == 2
     edits = [e for e in run.events if isinstance(e, ToolCallEvent) and e.tool == "edit_file"]
     assert len(edits) == 4  # the two dropped copies never ran
     history = run.server.requests[-1]["messages"]
@@ -518,3 +518,27 @@ def test_a_reply_that_repeats_itself_is_cut_off_and_the_model_told_why(
     assert "cut off at the reply limit (1024 tokens)" in second
     assert "write_file a first part" in second
     assert not (workspace / "big.py").exists()
+
+
+def test_the_change_just_made_sent_again_is_not_made_twice(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """config_cli_limit: `old: LIMIT = N, new: import sys + LIMIT = N` applied fourteen
+    times in a row, each one adding another `import sys`, until the step limit."""
+    insert = Reply.call(
+        "edit_file", path="calc.py", old="def add(a, b):", new="import sys\ndef add(a, b):"
+    )
+    run = run_session(
+        [
+            insert,
+            insert.model_copy(),  # dropped
+            insert.model_copy(),  # dropped
+            Reply.call("run", command="python3 calc.py"),
+            insert.model_copy(),  # after a command it may mean something else: it runs
+            Reply.call("finish", summary="ok"),
+        ],
+        task="look at calc.py",
+    )
+    assert (workspace / "calc.py").read_text().count("import sys") == 2
+    notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
+    assert sum("the same edit_file call again with nothing changed" in n for n in notes) == 2

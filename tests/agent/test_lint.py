@@ -125,3 +125,13 @@ def test_a_file_broken_before_the_session_stays_unblamed_after_several_changes()
     edit_file(ctx, "m.py", "def f():\n", "def f():\n    x = 1\n")
     out = edit_file(ctx, "m.py", "x = 1", "x = 2")
     assert "warning" not in out.content
+
+
+def test_an_undefined_name_is_told_an_import_only_when_it_is_a_module() -> None:
+    """config_cli_limit: for `LIMIT = N` the advice "add the import or define it" got
+    `import sys` added fourteen times."""
+    fake = FakeSandbox({"server.py": SERVER})
+    ctx = ToolContext(sandbox=fake, files_read={"server.py"})
+    out = edit_file(ctx, "server.py", "PORT = 8080", "PORT = os.getenv('P', N)")
+    assert "(add `import os`; `N` is not a module: give it a value before that line" in out.content
+    assert "import N" not in out.content
