@@ -44,6 +44,7 @@ LOOP_WINDOW = 12  # calls looked at for a loop
 UNSTICK_TEMPERATURE = 0.8  # the turn after a repeated call (aids on)
 RESAMPLES = 2  # a call that failed before, sent again unchanged: asked again this often
 CHANGING_TOOLS = ("edit_file", "write_file", "rename_symbol")
+SANDBOX_FAILED = "error: the sandbox"  # a failure that the same call may not meet again
 CHECK_CALL = ToolCallRequest(id="final-check", name="check", arguments="{}")
 
 
@@ -231,13 +232,14 @@ class AgentLoop:
 
     def _remember(self, call: ToolCallRequest, output: ToolOutput) -> None:
         """A change or a command may change what a call does: the spent ones are
-        forgotten. Then a change, made or refused as sent (not a sandbox error, not a write
-        held once, which the same write sent again applies), and a denial are spent."""
+        forgotten. Then a change, made or refused as sent (arguments that do not fit it
+        included; not a sandbox failure, not a write held once, which the same write sent
+        again applies), and a denial are spent."""
         denied = output.content.startswith("denied by policy")
         changing = call.name in CHANGING_TOOLS
         if call.name == "run" or (changing and not output.is_error):
             self.state.spent.clear()
-        final = not output.again and not output.content.startswith("error")
+        final = not output.again and not output.content.startswith(SANDBOX_FAILED)
         key = self._key(call)
         if key and ((changing and final) or denied):
             self.state.spent.add(key)

@@ -542,3 +542,19 @@ def test_the_change_just_made_sent_again_is_not_made_twice(
     assert (workspace / "calc.py").read_text().count("import sys") == 2
     notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
     assert sum("the same edit_file call again with nothing changed" in n for n in notes) == 2
+
+
+def test_a_change_with_arguments_that_do_not_fit_is_spent_too(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """create_wordfreq: an edit_file without `new` sent four times, each answered "bad
+    arguments", until the model gave up."""
+    no_new = Reply.call("edit_file", path="calc.py", old="a + b")
+    run = run_session(
+        [no_new, no_new.model_copy(), no_new.model_copy(), Reply.call("finish", summary="x")],
+        task="look at calc.py",
+    )
+    notes = [e.text for e in run.events if isinstance(e, NoticeEvent)]
+    assert sum("the same edit_file call again with nothing changed" in n for n in notes) == 2
+    edits = [e for e in run.events if isinstance(e, ToolCallEvent) and e.tool == "edit_file"]
+    assert len(edits) == 1
