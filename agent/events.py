@@ -173,6 +173,7 @@ class FinishEvent(_Event):
     commands: list[CommandRecord] = []
     denials: int = 0
     unmet: list[str] = []  # the task's named things the workspace lacks at the end
+    broken: list[str] = []  # code the session's changes left failing (lint), at the end
 
 
 class ErrorEvent(_Event):

@@ -199,6 +199,7 @@ class Finisher:
         """The final event, from evidence (`error`: a failure a person must fix ended it)."""
         verified = self.verified()
         missing = self._unmet() if status == "finished" else []
+        broken = self._broken_now()
         outcome: Outcome = (
             "model_unreachable"
             if unreachable
@@ -227,8 +228,19 @@ class Finisher:
             commands=list(self.evidence.commands),
             denials=self.evidence.denials,
             unmet=missing,
+            broken=broken,
         )
         return event.model_copy(update={"summary": summarize(event, reason)})
+
+    def _broken_now(self) -> list[str]:
+        """What the session's changes left failing at the end (aids on): evidence for the
+        summary; it never decides the outcome (the check does)."""
+        if not self.aids or self.broken is None:
+            return []
+        try:
+            return self.broken()
+        except RempartError:  # the sandbox is gone: nothing to look at, nothing claimed
+            return []
 
     def _unmet(self) -> list[str]:
         """The task's named things still missing, looked for again at the end (aids on)."""
@@ -300,6 +312,7 @@ def summarize(event: FinishEvent, reason: str) -> str:
     else:
         lines.append("files changed: none")
     lines += [f"named by the task, NOT found: {line}" for line in event.unmet]
+    lines += [f"code left failing: {line.splitlines()[0]}" for line in event.broken[:5]]
     failed = sum(1 for c in event.commands if c.exit_code not in (0, None))
     lines.append(f"commands run: {len(event.commands)} ({failed} failed); "
                  f"policy denials: {event.denials}")  # fmt: skip

@@ -558,3 +558,24 @@ def test_a_change_with_arguments_that_do_not_fit_is_spent_too(
     assert sum("the same edit_file call again with nothing changed" in n for n in notes) == 2
     edits = [e for e in run.events if isinstance(e, ToolCallEvent) and e.tool == "edit_file"]
     assert len(edits) == 1
+
+
+def test_code_left_failing_at_the_end_is_in_the_final_event_as_evidence(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    """spec_roman ended "done, NOT verified" with `return` outside a function in roman.py
+    and nothing in the summary said so."""
+    run = run_session(
+        [
+            Reply.call("write_file", path="roman.py", content="def f(n):\n    pass\nreturn n\n"),
+            Reply.call("run", command="python3 -m py_compile roman.py"),
+            Reply.call("finish", summary="done"),
+            Reply.call("finish", summary="done"),
+            Reply.call("finish", summary="done"),
+        ],
+        task="Implement `f(n)` in roman.py.",
+    )
+    assert run.finish.broken and "roman.py:3: 'return' outside function" in run.finish.broken[0]
+    assert "code left failing: roman.py:3: 'return' outside function" in run.finish.summary
+    fixed = run_session([Reply.call("finish", summary="nothing to do")], task="Look around.")
+    assert fixed.finish.broken == [] and "code left failing" not in fixed.finish.summary
