@@ -235,21 +235,24 @@ class Finisher:
     def _broken_now(self) -> list[str]:
         """What the session's changes left failing at the end (aids on): evidence for the
         summary; it never decides the outcome (the check does)."""
-        if not self.aids or self.broken is None:
-            return []
-        try:
-            return self.broken()
-        except RempartError:  # the sandbox is gone: nothing to look at, nothing claimed
-            return []
+        broken = self.broken
+        return _at_end(broken) if self.aids and broken is not None else []
 
     def _unmet(self) -> list[str]:
         """The task's named things still missing, looked for again at the end (aids on)."""
-        if not self.aids or self.files is None:
+        files = self.files
+        if not self.aids or files is None:
             return []
-        try:
-            return unmet(self.terms, self.files, self.exists)
-        except RempartError:  # the sandbox is gone: nothing to look at, nothing claimed
-            return []
+        return _at_end(lambda: unmet(self.terms, files, self.exists))
+
+
+def _at_end(look: Callable[[], list[str]]) -> list[str]:
+    """What a look at the workspace found at the end; nothing when the sandbox is gone
+    (nothing to look at, nothing claimed)."""
+    try:
+        return look()
+    except RempartError:
+        return []
 
 
 def _decisive(missing: list[str]) -> bool:

@@ -228,9 +228,11 @@ class AgentLoop:
         tool = self.tools.get(call.name)
         if tool is not None:
             arguments, _ = tool.repair(arguments)
-        return f"{call.name}:{json.dumps(arguments, sort_keys=True)}"
+        return _signature(call.name, arguments)
 
-    def _remember(self, call: ToolCallRequest, output: ToolOutput) -> None:
+    def _remember(
+        self, call: ToolCallRequest, arguments: dict[str, object], output: ToolOutput
+    ) -> None:
         """A change or a command may change what a call does: the spent ones are
         forgotten. Then a change, made or refused as sent (arguments that do not fit it
         included; not a sandbox failure, not a write held once, which the same write sent
@@ -240,9 +242,8 @@ class AgentLoop:
         if call.name == "run" or (changing and not output.is_error):
             self.state.spent.clear()
         final = not output.again and not output.content.startswith(SANDBOX_FAILED)
-        key = self._key(call)
-        if key and ((changing and final) or denied):
-            self.state.spent.add(key)
+        if (changing and final) or denied:
+            self.state.spent.add(_signature(call.name, arguments))
 
     def _step(self, messages: list[Message]) -> FinishEvent | None:
         turn = self._fresh_turn(messages)
@@ -317,7 +318,7 @@ class AgentLoop:
         if tool.name == "finish" and self._finish_refused(messages, call):
             return None
         output = self.runner.execute(tool, call, arguments)
-        self._remember(call, output)
+        self._remember(call, arguments, output)
         if output.exit_code is not None and tool.name == "run":
             self.state.last_exit_code = output.exit_code
         if output.repairs:
@@ -366,7 +367,7 @@ class AgentLoop:
         `LOOP_WINDOW` calls the model is told to do something else (a second read of
         unchanged text already: reading cannot help); at `STUCK_LIMIT` the session ends."""
         digest = hashlib.sha256(output.content.encode()).hexdigest()[:16]
-        key = f"{call.name}:{json.dumps(arguments, sort_keys=True)}:{digest}"
+        key = f"{_signature(call.name, arguments)}:{digest}"
         recent = self.state.recent
         recent.append(key)
         del recent[:-LOOP_WINDOW]
@@ -406,6 +407,11 @@ class AgentLoop:
                 energy_method=self.meter.method,
             )
         )
+
+
+def _signature(name: str, arguments: Mapping[str, object]) -> str:
+    """A call as its tool's name and its (repaired) arguments: what makes two calls the same."""
+    return f"{name}:{json.dumps(arguments, sort_keys=True)}"
 
 
 def _no_check(call: ToolCallRequest, check: object, attempt: int) -> CheckRecord:

@@ -116,7 +116,9 @@ def unmet(terms: TaskTerms, files: Files, exists: Exists | None = None) -> list[
         return []
     found: dict[str, list[str]] = {name: [] for name in [*terms.present, *terms.absent]}
     paths: set[str] = set()
-    for path, text in files():
+    # the files are read (in the sandbox) only for names, or for paths when `exists` is not given
+    reading = files() if found or exists is None else ()
+    for path, text in reading:
         paths.add(path.removeprefix("./"))
         for name, where in found.items():
             if name in text:

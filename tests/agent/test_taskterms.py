@@ -79,6 +79,12 @@ def test_files_the_task_asks_to_create_or_save_must_exist() -> None:
     assert "`summarize.py`" not in asked and "python3 script.py ARGS > FILE" in asked
     assert question(terms, lambda: made.items(), lambda path: True) is None  # stat says it is
 
+    def unread() -> list[tuple[str, str]]:
+        raise AssertionError("no name to look for: the files need not be read")
+
+    only_files = terms_of("Save the totals to `totals.csv`.")
+    assert question(only_files, unread, lambda path: path == "totals.csv") is None
+
 
 def test_files_a_task_forbids_or_deletes_or_only_reads_are_not_asked_for() -> None:
     task = (
