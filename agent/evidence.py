@@ -67,6 +67,17 @@ class Evidence:
                 del self.changed[outcome.path]  # made and removed again: no change
             elif first is None or outcome.change == "deleted":
                 self.changed[outcome.path] = outcome.change
+            if outcome.change == "modified" and self._as_found(outcome.path):
+                self.changed.pop(outcome.path, None)  # written back as it was: no change
+
+    def _as_found(self, path: str) -> bool:
+        """Whether a file holds again what it held when the session began."""
+        before = self._baseline.get(path)
+        return (
+            self._root is not None
+            and before is not None
+            and (read_nofollow(self._root, path) == before)
+        )
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, ToolCallEvent) and event.tool == "run":

@@ -2,7 +2,8 @@
 
 On `finish`, the project's check (`agent.projectcheck`) runs in the sandbox through the
 policy like any command. A failing check refuses the finish, with its output sent back to
-the model, at most `MAX_CHECK_REFUSALS` times; a finish with no file changed on a task that
+the model, at most `MAX_CHECK_REFUSALS` times, then the check-guided search (`agent.search`)
+has its one try; a finish with no file changed on a task that
 asks for a change is questioned once, and so is one that leaves a name the task asks for
 missing (`agent.taskterms`), one that leaves code the session's changes broke (undefined
 names, syntax errors: `agent.tools.lint`), one whose run check printed nothing when the task
@@ -69,6 +70,7 @@ class Finisher:
         broken: Callable[[], list[str]] | None = None,
     ) -> None:
         self.check, self.run_check, self.evidence, self.aids = check, run_check, evidence, aids
+        self.task = task
         self.files = files  # the workspace's texts, for the task's named terms
         self.exists = exists  # whether a file is there, for the files the task asks for
         self.broken = broken  # what the session's changes left failing (agent.tools.lint)
@@ -82,6 +84,10 @@ class Finisher:
         self.silence_questioned = False
         self.unrun_questioned = False
         self.last: CheckRecord | None = None
+        # the check-guided search (agent.search), set by the loop that can ask the model
+        self.search: Callable[[CheckRecord, list[str]], CheckRecord] | None = None
+        self.searched = False
+        self.search_passed = False
         self.attempts = 0
 
     def review(self, call: ToolCallRequest, last_exit_code: int | None) -> str | None:
@@ -126,7 +132,10 @@ class Finisher:
             )
         if self._passed(record) or record.exit_code is None or record.exit_code in NOT_RUN:
             return None
-        if not self.aids or self.refusals >= MAX_CHECK_REFUSALS:
+        if not self.aids:
+            return None
+        if self.refusals >= MAX_CHECK_REFUSALS:
+            self._search(record)
             return None
         self.refusals += 1
         if record.output_differs:
@@ -144,6 +153,35 @@ class Finisher:
             f"{record.output_tail}\n" + (f"{where}\n" if where else "") + "Read the failure, "
             "fix the code (do not edit the tests), then call finish again."
         )
+
+    def _search(self, record: CheckRecord) -> None:
+        """The last chance of a finish whose tests still fail: the check-guided search
+        (`agent.search`), once; its own check runs set `last`."""
+        if self.search is None or self.searched or record.kind != "test":
+            return
+        if record.output_differs:
+            return
+        self.searched = True
+        self.search(record, sorted(self.evidence.changed))
+        last = self.last
+        if last is None or last.exit_code is None or last.exit_code in NOT_RUN:
+            self.last = record  # the check on the state written back did not run
+        self.search_passed = self._passed(self.last)
+
+    def last_chance(self) -> bool:
+        """At an end other than finish (a step limit, the model stuck) with the tests
+        failing: the search's one try; whether the check passes now."""
+        record = self.last
+        if not self.aids or record is None or record.passed:
+            return False
+        if record.exit_code is None or record.exit_code in NOT_RUN:
+            return False
+        self._search(record)
+        return self._passed(self.last)
+
+    def recheck(self, call: ToolCallRequest) -> CheckRecord:
+        """The check run again now (by the search), recorded as the last one."""
+        return self._run(call)
 
     def _unrun(self) -> bool:
         """Changed code (not notes or data) that nothing ran since, with no check known
@@ -198,6 +236,9 @@ class Finisher:
     ) -> FinishEvent:
         """The final event, from evidence (`error`: a failure a person must fix ended it)."""
         verified = self.verified()
+        if self.search_passed:
+            reason = f"{reason}; " if reason else ""
+            reason += "the check passed on an answer of the check-guided search"
         missing = self._unmet() if status == "finished" else []
         broken = self._broken_now()
         outcome: Outcome = (

@@ -8,6 +8,7 @@ the loop (only the `finish` tool, a limit, a stop request or a dead model server
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -34,7 +35,9 @@ from agent.messages import Message, ModelTurn, ToolCallRequest
 from agent.model_client import RUNAWAY, ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
 from agent.runner import CallRunner
+from agent.search import Search, SearchHooks
 from agent.tools.base import ToolLike, ToolOutput
+from agent.tools.write_file import current_bytes
 
 MAX_NUDGES = 3
 REREAD_LIMIT = 2  # the same unchanged text read twice: the model is told reading cannot help
@@ -106,6 +109,19 @@ class AgentLoop:
         self._schemas = [tool.schema() for tool in tools.values()]
         self._cut: str | None = None  # the last turn's finish reason
         self._schema_tokens = int(len(json.dumps(self._schemas)) / CHARS_PER_TOKEN) + 200
+        self._search_calls = itertools.count(1)
+        if self.finisher.aids and "write_file" in tools and "read_file" in tools:
+            hooks = SearchHooks(
+                sample=self._samples,
+                read=self._search_read,
+                write=self._search_write,
+                check=self._search_check,
+                notice=lambda text: self.emit(NoticeEvent(text=text)),
+                time_left=lambda: limits.max_wall_s - (time.monotonic() - self.state.started),
+                go_on=lambda: self._tokens_left() and not self.stop_requested.is_set(),
+                window_tokens=limits.context_tokens,
+            )
+            self.finisher.search = Search(self.finisher.task, hooks).run
 
     def _limit_reached(self) -> str | None:
         s, lim = self.state, self.limits
@@ -113,9 +129,12 @@ class AgentLoop:
             return f"step limit ({lim.max_steps}) reached"
         if time.monotonic() - s.started > lim.max_wall_s:
             return f"time limit ({lim.max_wall_s:.0f} s) reached"
-        if s.prompt_tokens + s.completion_tokens > lim.max_tokens:
+        if not self._tokens_left():
             return f"token limit ({lim.max_tokens}) reached"
         return None
+
+    def _tokens_left(self) -> bool:
+        return self.state.prompt_tokens + self.state.completion_tokens <= self.limits.max_tokens
 
     def _on_text(self, text: str) -> None:
         if self.stop_requested.is_set():
@@ -126,6 +145,8 @@ class AgentLoop:
         end = self._run(messages)
         if end.status != "finished" and end.status != "stopped":
             self.finisher.final_check(CHECK_CALL)
+            if self._tokens_left() and self.finisher.last_chance():
+                end = FinishEvent(status="finished", summary=end.summary)
         finish = self.finisher.final(end.status, end.summary, end.claim)
         return finish.model_copy(
             update={
@@ -391,6 +412,48 @@ class AgentLoop:
             f"{len(recent)} calls with the same result, and will not give a different one. "
             "Do something else: read the error, look at another file, or change your approach."
         )
+
+    # the check-guided search's ways to act (agent.search), each a call like the model's
+    def _samples(
+        self, messages: list[Message], n: int, temperature: float, max_tokens: int
+    ) -> list[str]:
+        answers = self.client.samples(messages, n, temperature, max_tokens)
+        self._account(answers.prompt_tokens, answers.completion_tokens, answers.seconds, None)
+        return answers.texts
+
+    def _search_call(self, name: str, arguments: dict[str, object]) -> ToolOutput:
+        call = ToolCallRequest(
+            id=f"search-{next(self._search_calls)}", name=name, arguments=json.dumps(arguments)
+        )
+        self.emit(ToolCallEvent(call_id=call.id, tool=name, arguments=arguments))
+        return self.runner.execute(self.tools[name], call, arguments)
+
+    def _search_read(self, path: str) -> str | None:
+        """A file's whole text, read through the policy; None unless it is exactly what the
+        file holds (UTF-8, LF line ends, a last line break), so that writing it back leaves
+        the file as it was."""
+        output = self._search_call("read_file", {"path": path, "end_line": 100_000})
+        head, _, text = output.content.partition("\n")
+        if output.is_error or not head.startswith("[") or "\n[... " in text:
+            return None  # refused, missing, empty, or longer than one answer
+        text += "\n"
+        exact = current_bytes(self.runner.context(), path) == text.encode()
+        return text if exact else None
+
+    def _search_check(self) -> CheckRecord:
+        call = ToolCallRequest(
+            id=f"search-{next(self._search_calls)}", name="check", arguments="{}"
+        )
+        return self.finisher.recheck(call)
+
+    def _search_write(self, path: str, text: str) -> bool:
+        output = self._search_call("write_file", {"path": path, "content": text})
+        if output.again:  # held once as a hasty rewrite: the search means it
+            output = self._search_call("write_file", {"path": path, "content": text})
+        if output.is_error:
+            return False
+        self.state.spent.clear()  # the workspace changed
+        return True
 
     def _account(self, prompt: int, completion: int, seconds: float, energy: float | None) -> None:
         self.state.prompt_tokens += prompt

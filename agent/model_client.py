@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import httpx2
 import openai
+from pydantic import BaseModel
 
 from agent.context import CHARS_PER_TOKEN as PER_TOKEN
 from agent.errors import ContextOverflow, ModelUnavailable
@@ -60,6 +61,19 @@ class ModelClient(Protocol):
         max_tokens: int | None = None,
         temperature: float | None = None,
     ) -> ModelTurn: ...
+
+    def samples(
+        self, messages: list[Message], n: int, temperature: float, max_tokens: int
+    ) -> Samples: ...
+
+
+class Samples(BaseModel):
+    """`n` answers to one prompt, in plain text (no tools): the candidates of a search."""
+
+    texts: list[str]
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
 
 
 class _Call:
@@ -149,6 +163,33 @@ class OpenAIModelClient:
         # a retry is not streamed: what the first attempt showed is not shown twice
         return self._retrying(
             lambda: self._stream(request, on_text if next(tries) == 0 else None, started)
+        )
+
+    def samples(
+        self, messages: list[Message], n: int, temperature: float, max_tokens: int
+    ) -> Samples:
+        """`n` answers at once, not streamed: one request, so the server computes the shared
+        prompt once (vLLM's `n`)."""
+        started = time.monotonic()
+        body: dict[str, Any] = {"messages": [m.wire() for m in messages]}
+        own = ("temperature", "top_p", "n", "max_tokens")  # this request's, not the profile's
+        body.update({k: v for k, v in self.sampling.items() if k not in own})
+        reply = self._retrying(
+            lambda: self._client.chat.completions.create(
+                model=self.model,
+                messages=[],  # in `extra_body`, as for `complete`
+                n=n,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                extra_body=body,
+            )
+        )
+        usage = reply.usage
+        return Samples(
+            texts=[choice.message.content or "" for choice in reply.choices],
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            seconds=time.monotonic() - started,
         )
 
     def _stream(self, request: dict[str, Any], on_text: OnText | None, started: float) -> ModelTurn:

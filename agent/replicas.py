@@ -29,6 +29,7 @@ from agent.model_client import (
     BACKOFF_S,
     OnText,
     OpenAIModelClient,
+    Samples,
     T,
     ToolChoice,
     retryable,
@@ -139,6 +140,13 @@ class ReplicatedModelClient:
             return client.complete(messages, tools, tool_choice, stream, max_tokens, temperature)
 
         return self._failing_over(call)
+
+    def samples(
+        self, messages: list[Message], n: int, temperature: float, max_tokens: int
+    ) -> Samples:
+        return self._failing_over(
+            lambda client: client.samples(messages, n, temperature, max_tokens)
+        )
 
     # failover ----------------------------------------------------------------------
     def _order(self) -> list[str]:

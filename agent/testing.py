@@ -1,8 +1,9 @@
 """Fakes that tests need, shipped in the package so no test patches internals.
 
 `ScriptedModelServer`: a real HTTP server speaking OpenAI chat-completions (streaming SSE
-and plain JSON), replaying scripted replies in order. Each reply is a `Reply`: text and/or
-tool calls, or a fault (`status` for an HTTP error, `die_mid_stream` to drop the connection).
+and plain JSON), replaying scripted replies in order (a plain request for `n` answers takes
+the next `n` replies, one per choice). Each reply is a `Reply`: text and/or tool calls, or
+a fault (`status` for an HTTP error, `die_mid_stream` to drop the connection).
 Requests it received are kept in `.requests` for assertions. `hold_mid_stream` sends the
 first chunks, says so (`on_hold`), then never ends the stream: run the server as its own
 process (`python -m agent.testing SCRIPT.json`, printing its base URL, then `holding`
@@ -124,9 +125,11 @@ class ScriptedModelServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def next_reply(self, request: dict[str, Any]) -> Reply:
+    def next_reply(self, request: dict[str, Any], again: bool = False) -> Reply:
+        """The next scripted reply (`again`: another answer to a request already kept)."""
         with self._lock:
-            self.requests.append(request)
+            if not again:
+                self.requests.append(request)
             if not self.replies:
                 return Reply.call("finish", summary="script exhausted")
             return self.replies.pop(0)
@@ -183,8 +186,14 @@ class ScriptedModelServer:
                     return
                 if request.get("stream"):
                     self._stream(reply)
-                else:
-                    self._json(200, _completion(server.model, reply))
+                    return
+                body = _completion(server.model, reply)
+                for index in range(1, int(request.get("n") or 1)):  # one scripted reply each
+                    more = _completion(server.model, server.next_reply(request, again=True))[
+                        "choices"
+                    ]
+                    body["choices"].append({**more[0], "index": index})
+                self._json(200, body)
 
             def _stream(self, reply: Reply) -> None:
                 # chunked transfer encoding, so that dying mid-stream is a protocol error

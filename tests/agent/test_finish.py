@@ -579,3 +579,19 @@ def test_code_left_failing_at_the_end_is_in_the_final_event_as_evidence(
     assert "code left failing: roman.py:3: 'return' outside function" in run.finish.summary
     fixed = run_session([Reply.call("finish", summary="nothing to do")], task="Look around.")
     assert fixed.finish.broken == [] and "code left failing" not in fixed.finish.summary
+
+
+def test_a_file_changed_and_written_back_as_it_was_is_not_a_change(
+    run_session: Callable[..., Run], workspace: Path
+) -> None:
+    run = run_session(
+        [
+            Reply.call("edit_file", path="calc.py", old="a + b", new="a - b"),
+            Reply.call("edit_file", path="calc.py", old="a - b", new="a + b"),
+            Reply.call("write_file", path="notes.txt", content="x\n"),
+            Reply.call("finish", summary="changed calc.py"),
+        ],
+        task="look at calc.py",
+    )
+    assert [c.path for c in run.finish.files_changed] == ["notes.txt"]
+    assert "calc.py" not in run.finish.diff

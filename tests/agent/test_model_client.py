@@ -51,6 +51,22 @@ def test_the_server_receives_the_whole_history_the_tools_and_the_sampling_as_sen
     assert [c.name for c in turn.tool_calls] == ["run"]
 
 
+def test_several_answers_come_from_one_plain_request_with_their_usage() -> None:
+    replies = [Reply(text=f"answer {n}", prompt_tokens=40, completion_tokens=5) for n in range(3)]
+    with ScriptedModelServer(replies) as server:
+        client = OpenAIModelClient(server.base_url, "scripted-model", "key", 30.0, 0)
+        client.sampling = {"top_k": 20}
+        answers = client.samples(history(), 3, 0.8, 500)
+        client.close()
+    assert answers.texts == ["answer 0", "answer 1", "answer 2"]
+    assert len(server.requests) == 1
+    body = server.requests[0]
+    assert body["n"] == 3 and body["temperature"] == 0.8 and body["max_tokens"] == 500
+    assert body["top_k"] == 20 and not body.get("stream") and "tools" not in body
+    assert body["messages"] == [m.wire() for m in history()]
+    assert answers.prompt_tokens == 40 and answers.completion_tokens == 5
+
+
 def test_no_tools_are_sent_when_the_tool_choice_is_none() -> None:
     with ScriptedModelServer([Reply(text="hello")]) as server:
         client = OpenAIModelClient(server.base_url, "scripted-model", "key", 30.0, 0)

@@ -131,6 +131,23 @@ def test_a_5xx_moves_the_session_to_the_other_replica_with_the_same_request_and_
     assert client.base_url == b.base_url and a.base_url in client.dead
 
 
+def test_a_search_request_for_several_answers_fails_over_like_a_turn() -> None:
+    moves: list[tuple[str, str, str]] = []
+    with (
+        ScriptedModelServer([Reply(status=503, error_message="overloaded")]) as a,
+        ScriptedModelServer([Reply(text="one"), Reply(text="two")]) as b,
+    ):
+        urls = [a.base_url, b.base_url]
+        client = client_for(urls, moves)
+        try:
+            client.bind(key_preferring(a.base_url, urls))
+            assert client.samples(ASK, 2, 0.8, 100).texts == ["one", "two"]
+        finally:
+            client.close()
+        assert b.requests[0]["n"] == 2 and b.requests[0]["messages"] == a.requests[0]["messages"]
+    assert [(m[0], m[1]) for m in moves] == [(a.base_url, b.base_url)]
+
+
 def test_a_refused_request_is_not_sent_to_another_replica() -> None:
     too_long = Reply(status=400, error_message="maximum context length is 8192 tokens")
     moves: list[tuple[str, str, str]] = []
