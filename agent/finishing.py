@@ -168,6 +168,19 @@ class Finisher:
             self.last = record  # the check on the state written back did not run
         self.search_passed = self._passed(self.last)
 
+    def search_due(self) -> bool:
+        """Whether the tests failed on a finish and the search has not had its try (the
+        loop keeps the end of its time for it)."""
+        record = self.last
+        return (
+            self.aids
+            and self.search is not None
+            and not self.searched
+            and record is not None
+            and record.kind == "test"
+            and record.exit_code not in (None, 0, *NOT_RUN)
+        )
+
     def last_chance(self) -> bool:
         """At an end other than finish (a step limit, the model stuck) with the tests
         failing: the search's one try; whether the check passes now."""

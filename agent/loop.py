@@ -35,7 +35,7 @@ from agent.messages import Message, ModelTurn, ToolCallRequest
 from agent.model_client import RUNAWAY, ModelClient, ToolChoice
 from agent.repair import ArgumentsError, parse_arguments
 from agent.runner import CallRunner
-from agent.search import Search, SearchHooks
+from agent.search import ROUND_SECONDS, Search, SearchHooks
 from agent.tools.base import ToolLike, ToolOutput
 from agent.tools.write_file import current_bytes
 
@@ -46,6 +46,7 @@ STUCK_LIMIT = 6  # ... and this many times: the session ends, failed
 LOOP_WINDOW = 12  # calls looked at for a loop
 UNSTICK_TEMPERATURE = 0.8  # the turn after a repeated call (aids on)
 RESAMPLES = 2  # a call that failed before, sent again unchanged: asked again this often
+SEARCH_RESERVE_S = 2 * ROUND_SECONDS  # time kept for two rounds of the search
 CHANGING_TOOLS = ("edit_file", "write_file", "rename_symbol")
 SANDBOX_FAILED = "error: the sandbox"  # a failure that the same call may not meet again
 CHECK_CALL = ToolCallRequest(id="final-check", name="check", arguments="{}")
@@ -133,6 +134,15 @@ class AgentLoop:
             return f"token limit ({lim.max_tokens}) reached"
         return None
 
+    def _kept_for_search(self) -> str | None:
+        """The last `SEARCH_RESERVE_S` of the time limit go to the check-guided search once
+        the tests failed on a finish (bench convert_litgpt_to_hf: the model's own edits used
+        the whole 600 s and the search never had a round)."""
+        left = self.limits.max_wall_s - (time.monotonic() - self.state.started)
+        if ROUND_SECONDS <= left < SEARCH_RESERVE_S and self.finisher.search_due():
+            return f"time nearly spent ({left:.0f} s left): kept for the check-guided search"
+        return None
+
     def _tokens_left(self) -> bool:
         return self.state.prompt_tokens + self.state.completion_tokens <= self.limits.max_tokens
 
@@ -160,7 +170,7 @@ class AgentLoop:
         while True:
             if self.stop_requested.is_set():
                 return FinishEvent(status="stopped", summary="stopped by the user")
-            reason = self._limit_reached()
+            reason = self._limit_reached() or self._kept_for_search()
             if reason:
                 return FinishEvent(status="limit", summary=reason)
             self.state.steps += 1

@@ -187,3 +187,23 @@ def test_test_files_are_known_by_place_name_or_content() -> None:
     assert is_test("check.py", "import pytest\n") and is_test("x.py", "def test_add():\n    pass\n")
     assert not is_test("calc.py", "def add(a, b):\n    return a + b\n")
     assert targets("fix it", [".venv/lib/site-packages/x.py", "../up.py", "ok.py"], "") == ["ok.py"]
+
+
+@pytest.mark.docker
+def test_the_end_of_the_time_limit_is_kept_for_the_search_once_the_tests_failed(
+    run_session: Callable[..., Run], failing: Path
+) -> None:
+    run = run_session(
+        [
+            Reply.call("write_file", path="notes.txt", content="looked\n"),
+            CLAIM,  # refused: the tests fail; with under 180 s left the model gets no more turns
+            *[_answer(RIGHT)] * 5,
+            Reply.call("write_file", path="never.txt", content="x\n"),
+        ],
+        task="fix add in calc.py",
+        limits=LoopLimits(max_steps=15, max_wall_s=170),
+    )
+    assert run.finish.outcome == "success" and run.finish.verified == "passed"
+    assert "kept for the check-guided search" in run.finish.summary
+    assert not (failing / "never.txt").exists()
+    assert (failing / "calc.py").read_text() == RIGHT
