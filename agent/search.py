@@ -18,6 +18,7 @@ is an event and an audit record; the search never touches a test file.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -173,7 +174,8 @@ class Search:
             if answers is None:
                 break
             made = 0
-            for text in _candidates(answers, path, original, tried):
+            texts, left = _candidates(answers, path, original, tried)
+            for text in texts:
                 if not hooks.go_on():
                     break
                 if not hooks.write(path, text):
@@ -187,8 +189,9 @@ class Search:
                 if score(result) > score(best):
                     best, best_text = result, text
             hooks.notice(
-                f"search: round {round_no}: {len(answers)} answers, {made} new ones tried, "
-                "none passed the check"
+                f"search: round {round_no}: {len(answers)} answers, {made} tried"
+                + (f" (left: {left})" if left else "")
+                + ", none passed the check"
             )
         return self._restore(path, original, on_disk, best_text, record)
 
@@ -214,16 +217,26 @@ class Search:
         return hooks.check()
 
 
-def _candidates(answers: list[str], path: str, original: str, tried: set[str]) -> list[str]:
+def _candidates(
+    answers: list[str], path: str, original: str, tried: set[str]
+) -> tuple[list[str], str]:
     """The answers worth a write: a code block, new, parsing (.py), keeping every top-level
-    function and class of the file (an answer that drops untested code could still pass)."""
+    function and class of the file (an answer that drops untested code could still pass);
+    and why the others were left, for the notice."""
     found: list[str] = []
+    left: Counter[str] = Counter()
     for answer in answers:
         text = code_of(answer)
-        if text is None or text in tried:
-            continue
-        tried.add(text)
-        if path.endswith(".py") and (parsed(text) is None or lost_names(path, original, text)):
-            continue
-        found.append(text)
-    return found
+        if text is None:
+            left["no code block"] += 1
+        elif text in tried:
+            left["tried before"] += 1
+        elif path.endswith(".py") and parsed(text) is None:
+            left["does not parse"] += 1
+        elif path.endswith(".py") and lost_names(path, original, text):
+            left["drops a function or class"] += 1
+        else:
+            found.append(text)
+        if text is not None:
+            tried.add(text)
+    return found, ", ".join(f"{n} {why}" for why, n in left.items())

@@ -100,7 +100,12 @@ def test_with_no_answer_passing_the_file_is_written_back_and_checked_again(
     last = [e for e in run.events if isinstance(e, CheckEvent)][-1]
     assert last.check.exit_code not in (0, None)
     assert run.finish.check is not None and run.finish.check.output_tail == last.check.output_tail
-    assert sum("none passed the check" in n for n in _notices(run)) >= 1
+    notices = [n for n in _notices(run) if "none passed the check" in n]
+    assert notices[0] == "search: round 1: 5 answers, 5 tried, none passed the check"
+    assert (
+        notices[1]
+        == "search: round 2: 5 answers, 0 tried (left: 5 no code block), none passed the check"
+    )
 
 
 @pytest.mark.docker
