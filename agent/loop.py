@@ -439,16 +439,18 @@ class AgentLoop:
         return self.runner.execute(self.tools[name], call, arguments)
 
     def _search_read(self, path: str) -> str | None:
-        """A file's whole text, read through the policy; None unless it is exactly what the
-        file holds (UTF-8, LF line ends, a last line break), so that writing it back leaves
-        the file as it was."""
+        """A file's whole text, once the policy let `read_file` read it; None unless it is
+        UTF-8 with LF line ends only, so that writing it back leaves the file as it was (a
+        model's file often lacks the last line break: kept as it is)."""
         output = self._search_call("read_file", {"path": path, "end_line": 100_000})
-        head, _, text = output.content.partition("\n")
-        if output.is_error or not head.startswith("[") or "\n[... " in text:
+        head, _, shown = output.content.partition("\n")
+        if output.is_error or not head.startswith("[") or "\n[... " in shown:
             return None  # refused, missing, empty, or longer than one answer
-        text += "\n"
-        exact = current_bytes(self.runner.context(), path) == text.encode()
-        return text if exact else None
+        try:
+            text = (current_bytes(self.runner.context(), path) or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return None if "\r" in text or "\x0c" in text else text
 
     def _search_check(self) -> CheckRecord:
         call = ToolCallRequest(

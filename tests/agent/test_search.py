@@ -88,6 +88,7 @@ def test_an_answer_that_passes_the_tests_ends_the_session_verified(
 def test_with_no_answer_passing_the_file_is_written_back_and_checked_again(
     run_session: Callable[..., Run], failing: Path
 ) -> None:
+    (failing / "calc.py").write_text(WRONG.rstrip("\n"))  # no last line break, as models write
     worse = [_answer(f"def add(a, b):\n    return a * b + {n}\n{SUB}") for n in range(5)]
     run = run_session(
         _refused_three_times() + worse + [Reply(text="no idea")] * 10,
@@ -95,7 +96,7 @@ def test_with_no_answer_passing_the_file_is_written_back_and_checked_again(
         overrides={"model_timeout_s": 30.0},
     )
     assert run.finish.outcome == "check_failed" and run.finish.verified == "failed"
-    assert (failing / "calc.py").read_text() == WRONG  # as the session left it
+    assert (failing / "calc.py").read_text() == WRONG.rstrip("\n")  # as the session left it
     assert run.finish.files_changed and [c.path for c in run.finish.files_changed] == ["notes.txt"]
     last = [e for e in run.events if isinstance(e, CheckEvent)][-1]
     assert last.check.exit_code not in (0, None)
