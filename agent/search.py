@@ -94,7 +94,9 @@ def targets(task: str, changed: list[str], output: str) -> list[str]:
     seen: list[str] = []
     for path in ordered:
         path = path.removeprefix("./")
-        hidden = any(p.startswith(".") or p == "site-packages" for p in path.split("/"))
+        hidden = path.startswith("/") or any(  # outside the workspace, or not the project's
+            p.startswith(".") or p == "site-packages" for p in path.split("/")
+        )
         if path.endswith(".py") and not hidden and not is_test(path) and path not in seen:
             seen.append(path)
     return seen

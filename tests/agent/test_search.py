@@ -193,6 +193,7 @@ def test_test_files_are_known_by_place_name_or_content() -> None:
     assert is_test("check.py", "import pytest\n") and is_test("x.py", "def test_add():\n    pass\n")
     assert not is_test("calc.py", "def add(a, b):\n    return a + b\n")
     assert targets("fix it", [".venv/lib/site-packages/x.py", "../up.py", "ok.py"], "") == ["ok.py"]
+    assert targets("fix it", [], 'File "/usr/lib/python3.11/importlib/__init__.py", line 9') == []
 
 
 @pytest.mark.docker
