@@ -101,4 +101,6 @@ def test_the_temporary_files_a_crash_left_are_never_shown_and_removed_at_start(
         listed = sb.run("ls -a").stdout.split()
     assert not set(left) & set(listed)
     assert [p.name for p in ws.iterdir() if p.name.endswith(".tmp")] == []
-    assert os.listdir(ws) and check_whole(ws)[0] == FILES
+    # every file whole (old or new): on a loaded machine the kill may land after some renames
+    # (CI at c0d9a4d: 58 files already new), which is the change set's own crash safety
+    assert os.listdir(ws) and sum(check_whole(ws)) == FILES
