@@ -51,6 +51,11 @@ Status = Literal["finished", "failed", "limit", "stopped"]
 RunCheck = Callable[[ToolCallRequest, ProjectCheck, int], CheckRecord]
 
 
+def ran(record: CheckRecord) -> bool:
+    """Whether the check's command ran at all (not refused, found and runnable)."""
+    return record.exit_code is not None and record.exit_code not in NOT_RUN
+
+
 def asks_for_change(task: str) -> bool:
     return bool(CHANGE_WORDS.search(task))
 
@@ -130,7 +135,7 @@ class Finisher:
                 "file named on its command line is in sys.argv, not on stdin) and prints its "
                 "result; run it to see. If printing nothing is right, call finish again."
             )
-        if self._passed(record) or record.exit_code is None or record.exit_code in NOT_RUN:
+        if self._passed(record) or not ran(record):
             return None
         if not self.aids:
             return None
@@ -164,7 +169,7 @@ class Finisher:
         self.searched = True
         self.search(record, sorted(self.evidence.changed))
         last = self.last
-        if last is None or last.exit_code is None or last.exit_code in NOT_RUN:
+        if last is None or not ran(last):
             self.last = record  # the check on the state written back did not run
         self.search_passed = self._passed(self.last)
 
@@ -178,16 +183,15 @@ class Finisher:
             and not self.searched
             and record is not None
             and record.kind == "test"
-            and record.exit_code not in (None, 0, *NOT_RUN)
+            and ran(record)
+            and record.exit_code != 0
         )
 
     def last_chance(self) -> bool:
         """At an end other than finish (a step limit, the model stuck) with the tests
         failing: the search's one try; whether the check passes now."""
         record = self.last
-        if not self.aids or record is None or record.passed:
-            return False
-        if record.exit_code is None or record.exit_code in NOT_RUN:
+        if record is None or not self.search_due():
             return False
         self._search(record)
         return self._passed(self.last)
@@ -231,7 +235,7 @@ class Finisher:
 
     def verified(self) -> Verified:
         record = self.last
-        if record is None or record.exit_code is None or record.exit_code in NOT_RUN:
+        if record is None or not ran(record):
             return "none"
         if record.output_differs:
             return "failed"

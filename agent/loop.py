@@ -118,7 +118,7 @@ class AgentLoop:
                 write=self._search_write,
                 check=self._search_check,
                 notice=lambda text: self.emit(NoticeEvent(text=text)),
-                time_left=lambda: limits.max_wall_s - (time.monotonic() - self.state.started),
+                time_left=self._time_left,
                 go_on=lambda: self._tokens_left() and not self.stop_requested.is_set(),
                 window_tokens=limits.context_tokens,
             )
@@ -128,7 +128,7 @@ class AgentLoop:
         s, lim = self.state, self.limits
         if s.steps >= lim.max_steps:
             return f"step limit ({lim.max_steps}) reached"
-        if time.monotonic() - s.started > lim.max_wall_s:
+        if self._time_left() < 0:
             return f"time limit ({lim.max_wall_s:.0f} s) reached"
         if not self._tokens_left():
             return f"token limit ({lim.max_tokens}) reached"
@@ -138,10 +138,13 @@ class AgentLoop:
         """The last `SEARCH_RESERVE_S` of the time limit go to the check-guided search once
         the tests failed on a finish (bench convert_litgpt_to_hf: the model's own edits used
         the whole 600 s and the search never had a round)."""
-        left = self.limits.max_wall_s - (time.monotonic() - self.state.started)
+        left = self._time_left()
         if ROUND_SECONDS <= left < SEARCH_RESERVE_S and self.finisher.search_due():
             return f"time nearly spent ({left:.0f} s left): kept for the check-guided search"
         return None
+
+    def _time_left(self) -> float:
+        return self.limits.max_wall_s - (time.monotonic() - self.state.started)
 
     def _tokens_left(self) -> bool:
         return self.state.prompt_tokens + self.state.completion_tokens <= self.limits.max_tokens

@@ -25,6 +25,7 @@ from pathlib import PurePosixPath
 
 from agent.context import CHARS_PER_TOKEN
 from agent.events import CheckRecord
+from agent.finishing import ran
 from agent.messages import Message
 from agent.tools.lint import lost_names
 from agent.tools.syntax_guard import parsed
@@ -45,7 +46,6 @@ COUNTS = re.compile(r"(\d+) (passed|failed|errors?)\b")
 NOTE_SUFFIXES = (".md", ".txt", ".rst")
 TEST_DIRS = ("test", "tests", "testing", "spec", "specs")
 TEST_TEXT = re.compile(r"^\s*(import (pytest|unittest)\b|from (pytest|unittest)\b|def test_)", re.M)
-NOT_RUN = (126, 127)  # the check's command was not found or not runnable
 SYSTEM = "You are an expert programmer. You correct code so that its tests pass."
 
 
@@ -77,7 +77,7 @@ def score(record: CheckRecord) -> tuple[int, int]:
     """Passing first, then how many tests passed less how many failed, an error (a test that
     could not even run) counted twice, from the last line with pytest's counts (a runner that
     prints none: 0); a check that did not run is below every one that did."""
-    if record.exit_code is None or record.exit_code in NOT_RUN:
+    if not ran(record):
         return (-1, 0)
     lines = [line for line in record.output_tail.splitlines() if COUNTS.search(line)]
     counts = {kind.rstrip("s"): int(n) for n, kind in COUNTS.findall(lines[-1] if lines else "")}
